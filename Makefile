@@ -1,0 +1,37 @@
+# crlm — two commands on a fresh machine:  make run   |   make test
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+CRLM    = $(VENV)/bin/crlm
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench docs clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+run: install
+	$(CRLM) demo --if-empty
+	$(CRLM) serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+# pytest exits 5 when it collected no test: that is not a failure of the suite itself.
+test: install lint
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+bench: install
+	$(PY) benchmarks/run.py
+
+docs: install
+	$(CRLM) rules --write docs/rules.md
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info src/*.egg-info

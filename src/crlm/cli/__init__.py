@@ -1,0 +1,48 @@
+"""The ``crlm`` command. Each adapter module adds its commands; this file only assembles them.
+
+Exit codes: 0 ok, 2 bad input (stderr names the field and why), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+app = typer.Typer(
+    name="crlm",
+    help=(
+        "crlm — care and study of colorectal liver metastases.\n\n"
+        "Assess one patient (scores, volumetry, MDT advice with evidence), run the survival "
+        "analyses of the seed papers, keep a registry and serve the web app.\n\n"
+        "Start with:  crlm assess examples/synchronous_rectal.json --format markdown"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+
+def _register_all() -> None:
+    from crlm.cli import clinical_cmds, cohort_cmds, registry_cmds, stats_cmds, web_cmds
+
+    for module in (clinical_cmds, stats_cmds, registry_cmds, web_cmds, cohort_cmds):
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point: map unexpected exceptions to exit code 1."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # pragma: no cover - last-resort guard
+        print(f"crlm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)

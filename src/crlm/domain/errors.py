@@ -1,0 +1,57 @@
+"""Turn pydantic validation errors into messages that name the field and say why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+
+@dataclass(frozen=True)
+class ValidationProblem:
+    """One invalid input: dotted field path and a human reason."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+def problems_from(error: ValidationError) -> list[ValidationProblem]:
+    """List every problem in a pydantic error with its dotted field path."""
+    out: list[ValidationProblem] = []
+    for e in error.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(patient)"
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown field (not part of the patient model)"
+        out.append(ValidationProblem(loc, msg))
+    return out
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per problem: ``field.path: reason``."""
+    return "\n".join(str(p) for p in problems_from(error))
+
+
+def parse_patient(data: str | bytes | dict[str, Any]) -> Any:
+    """Parse patient JSON text or a dict into a :class:`~crlm.domain.Patient`.
+
+    Raises ``ValueError`` for malformed JSON and ``pydantic.ValidationError`` for invalid data.
+    """
+    from crlm.domain.patient import Patient
+
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError("patient JSON must be an object")
+    # Strict JSON validation: "5" is not a number and 1 is not true; nothing is coerced.
+    return Patient.model_validate_json(json.dumps(data), strict=True)

@@ -1,0 +1,316 @@
+"""The one bibliography of crlm: evidence key → citation.
+
+Every score, classification and advice item refers to these keys only. A DOI is given only
+where it was checked against the seed papers' reference lists or the original record; where
+it was not, ``doi`` is ``None`` rather than a guess. ``note`` records discrepancies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Reference:
+    key: str
+    authors: str
+    title: str
+    journal: str
+    year: int
+    doi: str | None = None
+    note: str | None = None
+
+    def citation(self) -> str:
+        doi = f" doi:{self.doi}" if self.doi else ""
+        return f"{self.authors}. {self.title}. {self.journal}. {self.year}.{doi}"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _refs(*refs: Reference) -> dict[str, Reference]:
+    out: dict[str, Reference] = {}
+    for r in refs:
+        if r.key in out:  # pragma: no cover - guarded by tests
+            raise ValueError(f"duplicate evidence key {r.key}")
+        out[r.key] = r
+    return out
+
+
+BIBLIOGRAPHY: dict[str, Reference] = _refs(
+    # --- the five seed papers ---------------------------------------------------------------
+    Reference(
+        "maki2023_sequencing",
+        "Maki H, Ayabe RI, Nishioka Y, Konishi T, Newhook TE, Tran Cao HS, Chun YS, Tzeng CWD, "
+        "You YN, Vauthey JN",
+        "Hepatectomy before primary tumor resection as preferred approach for synchronous liver "
+        "metastases from rectal cancer",
+        "Ann Surg Oncol",
+        2023,
+        None,
+        "Seed 000 (MD Anderson, 274 patients: reverse 73, classic 60, combined 141).",
+    ),
+    Reference(
+        "maki2023_locoregional",
+        "Maki H, Jain AJ, Haddad A, Lendoire M, Chun YS, Vauthey JN",
+        "Locoregional treatment for colorectal liver metastases aiming for precision medicine",
+        "Ann Gastroenterol Surg 7:543-552",
+        2023,
+        "10.1002/ags3.12689",
+        "Seed 001.",
+    ),
+    Reference(
+        "dutch_lfa_m1",
+        "Dutch liver-first approach vs M1 schedule study group",
+        "Liver-first approach versus M1 schedule for locally advanced rectal cancer with "
+        "synchronous liver metastases",
+        "BJS Open",
+        2024,
+        None,
+        "Seed 002; the seed text carries no title page, DOI or author list.",
+    ),
+    Reference(
+        "ahpba2025",
+        "Members of the AHPBA Professional Standards Committee",
+        "Assessment and treatment considerations for patients with colorectal liver metastases: "
+        "AHPBA consensus guideline and update for surgeons",
+        "HPB",
+        2025,
+        None,
+        "Seed 003. Describes the Nordlinger score with CEA bands and without age/size, and GAME "
+        "with metastasis count instead of TBS; crlm follows the original papers.",
+    ),
+    Reference(
+        "shimizu2024",
+        "Shimizu T, Aoki T, Ishizuka M, Sakamoto K, Beppu T, Honda G, et al.",
+        "Evaluation of two-stage hepatectomy using portal vein embolization for colorectal liver "
+        "metastasis: a retrospective nationwide cohort survey in Japan",
+        "Int J Surg 110:6691-6701",
+        2024,
+        "10.1097/JS9.0000000000001811",
+        "Seed 004. The seed prints the DOI with one zero missing (JS9.000000000001811).",
+    ),
+    # --- prognostic scores --------------------------------------------------------------------
+    Reference(
+        "fong1999",
+        "Fong Y, Fortner J, Sun RL, Brennan MF, Blumgart LH",
+        "Clinical score for predicting recurrence after hepatic resection for metastatic "
+        "colorectal cancer: analysis of 1001 consecutive cases",
+        "Ann Surg 230(3):309-318",
+        1999,
+        "10.1097/00000658-199909000-00004",
+        "Seeds 000 and 003 print the DOI with one zero missing (0000658-...).",
+    ),
+    Reference(
+        "nordlinger1996",
+        "Nordlinger B, Guiguet M, Vaillant JC, Balladur P, Boudjema K, Bachellier P, et al.",
+        "Surgical resection of colorectal carcinoma metastases to the liver. A prognostic "
+        "scoring system to improve case selection, based on 1568 patients. Association "
+        "Française de Chirurgie",
+        "Cancer 77(7):1254-1262",
+        1996,
+        None,
+        "Seed 003 describes CEA bands (5-30 = 1, > 30 = 2) without age or size; the original "
+        "gives one point per factor (7 factors). Cut-offs follow the usual reading [common].",
+    ),
+    Reference(
+        "sasaki2018",
+        "Sasaki K, Morioka D, Conci S, Margonis GA, Sawada Y, Ruzzenente A, et al.",
+        "The tumor burden score: a new 'metro-ticket' prognostic tool for colorectal liver "
+        "metastases based on tumor size and number of tumors",
+        "Ann Surg 267(1):132-141",
+        2018,
+        "10.1097/SLA.0000000000002064",
+    ),
+    Reference(
+        "margonis2018",
+        "Margonis GA, Sasaki K, Gholami S, Kim Y, Andreatos N, Rezaee N, et al.",
+        "Genetic and Morphological Evaluation (GAME) score for patients with colorectal liver "
+        "metastases",
+        "Br J Surg 105:1210-1220",
+        2018,
+        "10.1002/bjs.10838",
+        "Seed 003 says 'number of metastases (3-8, >= 9)'; the score uses the tumour burden "
+        "score zones, not the count.",
+    ),
+    Reference(
+        "bolhuis2022",
+        "Bolhuis K, et al. (Dutch Colorectal Cancer Group)",
+        "Nationwide external validation of the GAME score (median OS 68.1 / 46.7 / 32.4 months "
+        "for low / medium / high)",
+        "(as quoted in CLINICAL_SPEC)",
+        2022,
+        None,
+        "Full citation not verified here; figures as given in CLINICAL_SPEC §1.",
+    ),
+    Reference(
+        "brudvik2019",
+        "Brudvik KW, Jones RP, Giuliante F, Shindoh J, Passot G, Chung MH, et al.",
+        "RAS mutation clinical risk score to predict survival after resection of colorectal "
+        "liver metastases",
+        "Ann Surg 269(1):120-126",
+        2019,
+        "10.1097/SLA.0000000000002319",
+    ),
+    Reference(
+        "kawaguchi2021_contour",
+        "Kawaguchi Y, Kopetz S, Tran Cao HS, Panettieri E, De Bellis M, Nishioka Y, et al.",
+        "Contour prognostic model for predicting survival after resection of colorectal liver "
+        "metastases: development and multicentre validation study using largest diameter and "
+        "number of metastases with RAS mutation status",
+        "Br J Surg 108(8):968-975",
+        2021,
+        "10.1093/bjs/znab086",
+        "Published coefficients are not reproduced; crlm fits the model on the user's registry.",
+    ),
+    Reference(
+        "kawaguchi2021_pathway",
+        "Kawaguchi Y, Kopetz S, Kwong L, et al.",
+        "Genomic sequencing and insight into clinical heterogeneity and prognostic pathway genes "
+        "in patients with metastatic colorectal cancer",
+        "J Am Coll Surg 233(2):272-284",
+        2021,
+        "10.1016/j.jamcollsurg.2021.05.027",
+        "Pathway-centric grade boundaries not verified; crlm shows gene status, not a grade.",
+    ),
+    Reference(
+        "lillemoe2020",
+        "Lillemoe HA, Passot G, Kawaguchi Y, et al.",
+        "RAS/TP53 co-mutation is associated with worse survival after concurrent resection of "
+        "colorectal liver metastases and extrahepatic disease",
+        "Ann Surg",
+        2020,
+        "10.1097/SLA.0000000000004672",
+    ),
+    # --- volumetry ----------------------------------------------------------------------------
+    Reference(
+        "mosteller1987",
+        "Mosteller RD",
+        "Simplified calculation of body-surface area",
+        "N Engl J Med 317(17):1098",
+        1987,
+        "10.1056/NEJM198710223171717",
+    ),
+    Reference(
+        "dubois1916",
+        "Du Bois D, Du Bois EF",
+        "A formula to estimate the approximate surface area if height and weight be known",
+        "Arch Intern Med 17:863-871",
+        1916,
+        "10.1001/archinte.1916.00080130010002",
+    ),
+    Reference(
+        "vauthey2002",
+        "Vauthey JN, Abdalla EK, Doherty DA, Gertsch P, Fenstermacher MJ, Loyer EM, et al.",
+        "Body surface area and body weight predict total liver volume in Western adults",
+        "Liver Transpl 8(3):233-240",
+        2002,
+        "10.1053/jlts.2002.31654",
+        "TLV = -794.41 + 1267.28 x BSA; TLV = 191.80 + 18.51 x weight (kg).",
+    ),
+    Reference(
+        "shindoh2013",
+        "Shindoh J, Truty MJ, Aloia TA, Curley SA, Zimmitti G, Huang SY, et al.",
+        "Kinetic growth rate after portal vein embolization predicts posthepatectomy outcomes: "
+        "toward zero liver-related mortality in patients with colorectal liver metastases and "
+        "small future liver remnant",
+        "J Am Coll Surg 216:201-209",
+        2013,
+        "10.1016/j.jamcollsurg.2012.10.018",
+        "KGR < 2.0 %/week: hepatic insufficiency 21.6 % vs 0 %.",
+    ),
+    Reference(
+        "leung2014",
+        "Leung U, Simpson AL, Araujo RL, Gönen M, McAuliffe C, Miga MI, et al.",
+        "Remnant growth rate after portal vein embolization is a good early predictor of "
+        "post-hepatectomy liver failure",
+        "J Am Coll Surg 219:620-630",
+        2014,
+        "10.1016/j.jamcollsurg.2014.04.022",
+        "Quoted by seed 003 with a threshold of 2.66 %/week.",
+    ),
+    # --- classifications ----------------------------------------------------------------------
+    Reference(
+        "kawaguchi2020_complexity",
+        "Kawaguchi Y, Hasegawa K, Tzeng CD, et al.",
+        "Performance of a modified three-level classification in stratifying open liver "
+        "resection procedures in terms of complexity and postoperative morbidity",
+        "Br J Surg 107(3):258-267",
+        2020,
+        "10.1002/bjs.11351",
+    ),
+    Reference(
+        "dindo2004",
+        "Dindo D, Demartines N, Clavien PA",
+        "Classification of surgical complications: a new proposal with evaluation in a cohort "
+        "of 6336 patients and results of a survey",
+        "Ann Surg 240(2):205-213",
+        2004,
+        "10.1097/01.sla.0000133083.54934.ae",
+    ),
+    Reference(
+        "rahbari2011",
+        "Rahbari NN, Garden OJ, Padbury R, et al.",
+        "Posthepatectomy liver failure: a definition and grading by the International Study "
+        "Group of Liver Surgery (ISGLS)",
+        "Surgery 149(5):713-724",
+        2011,
+        "10.1016/j.surg.2010.10.001",
+    ),
+    Reference(
+        "balzan2005",
+        "Balzan S, Belghiti J, Farges O, Ogata S, Sauvanet A, Delefosse D, Durand F",
+        "The '50-50 criteria' on postoperative day 5: an accurate predictor of liver failure "
+        "and death after hepatectomy",
+        "Ann Surg 242(6):824-828",
+        2005,
+        "10.1097/01.sla.0000189131.90876.9e",
+    ),
+    Reference(
+        "strasberg2000",
+        "Strasberg SM, Belghiti J, Clavien PA, et al.",
+        "The Brisbane 2000 terminology of liver anatomy and resections",
+        "HPB 2(3):333-339",
+        2000,
+        None,
+        "Major hepatectomy = resection of three or more contiguous segments.",
+    ),
+    # --- therapy ------------------------------------------------------------------------------
+    Reference(
+        "nordlinger2013",
+        "Nordlinger B, Sorbye H, Glimelius B, Poston GJ, Schlag PM, Rougier P, et al.",
+        "Perioperative FOLFOX4 chemotherapy and surgery versus surgery alone for resectable "
+        "liver metastases from colorectal cancer (EORTC 40983): long-term results of a "
+        "randomised, controlled, phase 3 trial",
+        "Lancet Oncol 14:1208-1215",
+        2013,
+        "10.1016/S1470-2045(13)70447-9",
+    ),
+    Reference(
+        "adams2013",
+        "Adams RB, Aloia TA, Loyer E, Pawlik TM, Taouli B, Vauthey JN, et al.",
+        "Selection for hepatic resection of colorectal liver metastases: expert consensus "
+        "statement",
+        "HPB 15:91-103",
+        2013,
+        "10.1111/j.1477-2574.2012.00557.x",
+    ),
+)
+
+
+def resolve(key: str) -> Reference:
+    """The reference for an evidence key; ``KeyError`` names the unknown key."""
+    try:
+        return BIBLIOGRAPHY[key]
+    except KeyError:
+        raise KeyError(f"unknown evidence key: {key!r}") from None
+
+
+def cite(*keys: str) -> list[str]:
+    """Validate evidence keys and return them as a list (use at rule definition time)."""
+    for k in keys:
+        resolve(k)
+    return list(keys)
+
+
+__all__ = ["BIBLIOGRAPHY", "Reference", "cite", "resolve"]
