@@ -28,9 +28,16 @@ EXIT_BAD_INPUT = 2
 
 
 def _register_all() -> None:
-    from crlm.cli import clinical_cmds, cohort_cmds, registry_cmds, stats_cmds, web_cmds
+    from crlm.cli import (
+        clinical_cmds,
+        cohort_cmds,
+        registry_cmds,
+        rules_cmds,
+        stats_cmds,
+        web_cmds,
+    )
 
-    for module in (clinical_cmds, stats_cmds, registry_cmds, web_cmds, cohort_cmds):
+    for module in (clinical_cmds, rules_cmds, stats_cmds, registry_cmds, web_cmds, cohort_cmds):
         module.register(app)
 
 
