@@ -27,6 +27,14 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 
 
+@app.command()
+def version() -> None:
+    """Print the crlm version."""
+    from crlm import __version__
+
+    typer.echo(__version__)
+
+
 def _register_all() -> None:
     from crlm.cli import (
         clinical_cmds,
