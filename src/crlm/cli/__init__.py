@@ -27,6 +27,11 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 
 
+@app.callback()
+def _root() -> None:
+    """crlm — care and study of colorectal liver metastases."""
+
+
 @app.command()
 def version() -> None:
     """Print the crlm version."""
