@@ -44,13 +44,24 @@ def _register_all() -> None:
     from crlm.cli import (
         clinical_cmds,
         cohort_cmds,
+        fhir_cmds,
         registry_cmds,
         rules_cmds,
         stats_cmds,
+        stats_tables_cmds,
         web_cmds,
     )
 
-    for module in (clinical_cmds, rules_cmds, stats_cmds, registry_cmds, web_cmds, cohort_cmds):
+    for module in (
+        clinical_cmds,
+        rules_cmds,
+        stats_cmds,
+        stats_tables_cmds,
+        registry_cmds,
+        fhir_cmds,
+        web_cmds,
+        cohort_cmds,
+    ):
         module.register(app)
 
 
