@@ -202,21 +202,22 @@ def cali_long_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Ite
     )
 
 
-def _colorectal_minor(patient: Patient) -> tuple[bool | None, str]:
-    """Whether the colorectal resection is minor (not complex), and why."""
+def _colorectal_class(patient: Patient) -> tuple[str | None, str]:
+    """The colorectal resection as ``complex`` (complex rectal), ``minor`` (non-complex rectal
+    or segmental colectomy) or ``other`` (e.g. total colectomy), and why; ``None`` = unknown."""
     site = patient.primary.site
     if site is None:
         return None, "primary site unknown (needs primary.site)"
     if site == PrimarySite.rectum:
         rc = rectal_complexity(patient)
-        return (None if rc.complex is None else not rc.complex), rc.reason
+        return (None if rc.complex is None else "complex" if rc.complex else "minor"), rc.reason
     proc = patient.primary.planned_procedure
     if proc is None:
-        return None, f"{site.value} primary, colon resection not given (needs " \
-            "primary.planned_procedure)"
+        return None, (f"{site.value} primary, colon resection not given (needs "
+                      "primary.planned_procedure)")
     if proc in MINOR_COLON_PROCEDURES:
-        return True, f"{proc.value} planned → minor colon resection"
-    return False, f"{proc.value} planned → not a minor colon resection"
+        return "minor", f"{proc.value} planned → minor colon resection"
+    return "other", f"{proc.value} planned → not a minor colon resection"
 
 
 @rule(
@@ -239,14 +240,14 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
     if patient.liver.timing != Timing.synchronous or not primary_in_place(patient):
         return
     major = findings.major_hepatectomy
-    minor_cr, cr_text = _colorectal_minor(patient)
+    cr_class, cr_text = _colorectal_class(patient)
     if major is None:
         liver_text = "hepatectomy extent unknown (needs liver.planned_procedures)"
     else:
         liver_text = ("major" if major else "minor") + " hepatectomy (" + ", ".join(
             p.value for p in patient.liver.planned_procedures or []) + ")"
     rationale = f"{liver_text}; {cr_text}"
-    if major is True and minor_cr is False:
+    if major is True and cr_class == "complex":
         yield Item(
             code="resection.staged",
             recommendation="Stage the resections: do not combine this hepatectomy with the "
@@ -255,7 +256,7 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             "the most compelling case for staged resection (seed 003).",
             strength=Strength.moderate,
         )
-    elif major is False and minor_cr is True:
+    elif major is False and cr_class == "minor":
         yield Item(
             code="resection.simultaneous_reasonable",
             recommendation="Simultaneous resection of primary and liver metastases is "
@@ -265,11 +266,11 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             strength=Strength.weak,
             evidence=("ahpba2025", "strasberg2000"),
         )
-    elif major is None or minor_cr is None:
+    elif major is None or cr_class is None:
         missing = []
         if major is None:
             missing.append("liver.planned_procedures (major hepatectomy)")
-        if minor_cr is None:
+        if cr_class is None:
             missing.append("primary.planned_procedure / primary.distance_from_anal_verge_cm "
                            "/ primary.site")
         yield Item(
