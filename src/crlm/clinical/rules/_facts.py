@@ -118,3 +118,20 @@ def add_months(day: dt.date, months: int) -> dt.date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+Criterion = dict[str, object]
+
+
+def criterion(name: str, status: bool | None, value: str) -> Criterion:
+    """One eligibility criterion as reported in ``details``: met / failed / unknown."""
+    return {
+        "criterion": name,
+        "status": "unknown" if status is None else ("met" if status else "failed"),
+        "value": value,
+    }
+
+
+def criteria_with(criteria: list[Criterion], status: str) -> str:
+    """``name (value), …`` for the criteria with this status."""
+    return ", ".join(f"{c['criterion']} ({c['value']})" for c in criteria if c["status"] == status)

@@ -142,8 +142,11 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
         )
         return
     note = ""
+    cycles = patient.chemotherapy.prehepatectomy_cycles
+    if cycles:
+        note += f" ({cycles} pre-hepatectomy cycles already given: no further cycles needed.)"
     if is_synchronous_rectal(patient) is True and primary_in_place(patient):
-        note = (
+        note += (
             " For a synchronous rectal primary in place, seed 000's reverse approach starts with "
             "chemotherapy: see the sequencing items."
         )
@@ -157,7 +160,7 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
         ),
         strength=Strength.moderate,
         evidence=("ahpba2025", "nordlinger2013", "fong1999")
-        + (("maki2023_sequencing",) if note else ()),
+        + (("maki2023_sequencing",) if "reverse approach" in note else ()),
     )
 
 

@@ -19,7 +19,7 @@ from crlm.clinical.rules._facts import (
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.domain import Patient
-from crlm.domain.patient import Symptom
+from crlm.domain.patient import Mutation, Symptom
 
 TOPIC = "sequencing"
 
@@ -51,8 +51,8 @@ def diversion_first(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Obstruction or perforation: diversion/stent first, then referral to an MDT centre."""
     if not _applies(patient) or not has_symptom(patient, Symptom.obstruction, Symptom.perforation):
         return
-    present = [s.value for s in patient.primary.symptoms or [] if s.value in {"obstruction",
-                                                                               "perforation"}]
+    present = [s.value for s in patient.primary.symptoms or []
+               if s in (Symptom.obstruction, Symptom.perforation)]
     yield Item(
         code="sequencing.diversion_first",
         recommendation=(
@@ -234,8 +234,7 @@ def watch_and_wait(patient: Patient, findings: Findings) -> Iterator[Item]:
 )
 def ras_tp53_comutation(patient: Patient, findings: Findings) -> Iterator[Item]:
     """RAS/TP53 co-mutation: aggressive biology; lower completion of the reverse approach."""
-    ras_mut = patient.molecular.ras is not None and is_mutant(patient.molecular.ras)
-    if not (ras_mut and is_mutant(patient.molecular.tp53)):
+    if not (patient.molecular.ras == Mutation.mutant and is_mutant(patient.molecular.tp53)):
         return
     yield Item(
         code="warning.ras_tp53_comutation",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crlm.clinical.rules._facts import Criterion, criteria_with, criterion
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.clinical.rules.resection import preoperative_chemotherapy
@@ -21,17 +22,6 @@ TOPIC = "systemic"
 
 LEFT_SIDED_SITES = frozenset({PrimarySite.rectum, PrimarySite.left_colon})
 
-Criterion = dict[str, object]
-
-
-def _criterion(name: str, status: bool | None, value: str) -> Criterion:
-    return {
-        "criterion": name,
-        "status": "unknown" if status is None else ("met" if status else "failed"),
-        "value": value,
-    }
-
-
 def _wildtype(value: Mutation | None) -> bool | None:
     if value is None or value == Mutation.unknown:
         return None
@@ -45,18 +35,14 @@ def anti_egfr_criteria(patient: Patient) -> list[Criterion]:
     left = None if site is None else site in LEFT_SIDED_SITES
     unresectable = None if res is None else res == Resectability.unresectable
     return [
-        _criterion("KRAS wild type", _wildtype(m.kras), m.kras.value if m.kras else "unknown"),
-        _criterion("NRAS wild type", _wildtype(m.nras), m.nras.value if m.nras else "unknown"),
-        _criterion("BRAF V600E not present", braf_ok, m.braf.value if m.braf else "unknown"),
-        _criterion("left-sided primary (rectum, left colon)", left,
+        criterion("KRAS wild type", _wildtype(m.kras), m.kras.value if m.kras else "unknown"),
+        criterion("NRAS wild type", _wildtype(m.nras), m.nras.value if m.nras else "unknown"),
+        criterion("BRAF V600E not present", braf_ok, m.braf.value if m.braf else "unknown"),
+        criterion("left-sided primary (rectum, left colon)", left,
                    site.value if site else "unknown"),
-        _criterion("unresectable setting (not routinely in resectable/borderline disease)",
+        criterion("unresectable setting (not routinely in resectable/borderline disease)",
                    unresectable, res.value if res else "unknown"),
     ]
-
-
-def _summary(criteria: list[Criterion], status: str) -> str:
-    return ", ".join(f"{c['criterion']} ({c['value']})" for c in criteria if c["status"] == status)
 
 
 @rule(
@@ -84,7 +70,7 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
             code="systemic.anti_egfr_not_indicated",
             recommendation="Do not add anti-EGFR therapy (cetuximab/panitumumab).",
             rationale=(
-                "failed: " + _summary(criteria, "failed") + " → anti-EGFR ineffective or "
+                "failed: " + criteria_with(criteria, "failed") + " → anti-EGFR ineffective or "
                 "harmful here; in resectable/borderline KRAS wild-type disease New EPOC showed "
                 "worse OS with cetuximab (median 55.4 vs 81.0 months, HR 1.45) (seed 003)."
             ),
@@ -96,7 +82,7 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
             code="systemic.anti_egfr_candidate",
             recommendation="Candidate for anti-EGFR therapy added to first-line chemotherapy.",
             rationale=(
-                "met: " + _summary(criteria, "met") + " → anti-EGFR improves response in "
+                "met: " + criteria_with(criteria, "met") + " → anti-EGFR improves response in "
                 "unresectable RAS wild-type left-sided disease; conversion 33 % vs 12 % with "
                 "panitumumab in VOLFI (seed 003)."
             ),
@@ -105,7 +91,7 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
             details=details,
         )
     else:
-        unknown = _summary(criteria, "unknown")
+        unknown = criteria_with(criteria, "unknown")
         yield Item(
             code="systemic.anti_egfr_undetermined",
             recommendation="Cannot decide anti-EGFR eligibility: needs " + unknown + ".",

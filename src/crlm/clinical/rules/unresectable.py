@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from crlm.clinical.rules._facts import add_months, fmt
+from crlm.clinical.rules._facts import Criterion, add_months, criteria_with, criterion, fmt
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.domain import Patient
@@ -77,16 +77,12 @@ def hai_option(patient: Patient, findings: Findings) -> Iterator[Item]:
         )
 
 
-def transplant_criteria(patient: Patient) -> list[dict[str, object]]:
+def transplant_criteria(patient: Patient) -> list[Criterion]:
     """Each transplant eligibility criterion (seed 003, SECA-II/TransMet) as met/failed/unknown."""
-    out: list[dict[str, object]] = []
+    out: list[Criterion] = []
 
     def add(name: str, status: bool | None, value: str) -> None:
-        out.append({
-            "criterion": name,
-            "status": "unknown" if status is None else ("met" if status else "failed"),
-            "value": value,
-        })
+        out.append(criterion(name, status, value))
 
     ehd = patient.extrahepatic_disease
     add("no extrahepatic disease", None if ehd is None else not ehd,
@@ -133,8 +129,7 @@ def transplant(patient: Patient, findings: Findings) -> Iterator[Item]:
     details = {"criteria": criteria}
 
     def listed(status: str) -> str:
-        return ", ".join(f"{c['criterion']} ({c['value']})" for c in criteria
-                         if c["status"] == status)
+        return criteria_with(criteria, status)
 
     facts = ("SECA-II (stricter selection) 5-y OS 83 %; TransMet: 5-y OS 57 % with transplant + "
              "chemotherapy vs chemotherapy alone (HR 0.37) (seed 003)")
