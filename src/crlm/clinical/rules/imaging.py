@@ -45,9 +45,9 @@ def mri_liver(patient: Patient, findings: Findings) -> Iterator[Item]:
         code="imaging.mri_liver",
         recommendation="Liver MRI with hepatobiliary contrast and diffusion-weighted imaging "
         "before liver-directed treatment.",
-        rationale=f"{why} → most sensitive modality (per-patient sensitivity MRI 93.1 % vs CT "
-        "82.1 % vs PET/CT 74.1 %), best for lesions < 1 cm and after chemotherapy, and for "
-        "chemotherapy-associated liver injury (seed 003).",
+        rationale=f"{why} → most sensitive modality (sensitivity MRI 93.1 % vs CT 82.1 % vs "
+        "PET/CT 74.1 % in chemotherapy-naive patients), best for lesions < 1 cm and after "
+        "chemotherapy, and for chemotherapy-associated liver injury (seed 003).",
         strength=Strength.strong,
     )
 

@@ -153,8 +153,9 @@ def combined_or_reverse(patient: Patient, findings: Findings) -> Iterator[Item]:
             rationale=(
                 "; ".join(against)
                 + ". In seed 000 the reverse approach gave survival similar to the combined and "
-                "classic approaches (median 4.9 vs 5.6 vs 4.7 years) although 35 % never needed "
-                "primary resection, and 82 % of those needed no diversion."
+                "classic approaches (median 4.9 vs 5.6 vs 4.7 years) although 35 % did not undergo "
+                "primary resection (mostly because of progression), and 82 % of those never "
+                "needed a diversion."
             ),
             strength=Strength.moderate,
             evidence=("maki2023_sequencing", "maki2023_locoregional", "shubert2015",
