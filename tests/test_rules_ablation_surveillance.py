@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -195,6 +196,8 @@ def test_exactly_one_margin_and_one_surveillance_code(raw: dict, f: Findings) ->
     patient = parse_patient(raw)
     advice = evaluate_rules(patient, f)
     got = [a.code for a in advice]
+    json.dumps([a.model_dump(mode="json") for a in advice])  # every item serialises
+    assert all(a.rationale and a.recommendation for a in advice)
     assert sum(c in MARGINS for c in got) == 1
     assert sum(c in SURVEILLANCE for c in got) == 1
     # mutually exclusive decisions never appear together

@@ -8,6 +8,7 @@ declaration does not list — so the catalogue can never drift from what the cod
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -81,7 +82,7 @@ class RuleSpec:
                     strength=item.strength,
                     evidence=list(keys),
                     kind=item.kind,
-                    details=dict(item.details),
+                    details=copy.deepcopy(dict(item.details)),
                 )
             )
         return out
