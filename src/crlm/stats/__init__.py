@@ -1,1 +1,19 @@
-"""crlm.stats."""
+"""crlm.stats — survival and comparison analyses over pandas DataFrames, validated against R.
+
+Survival core: :func:`cox_ph` (Efron/Breslow ties, strata, robust/cluster sandwich variance,
+concordance) and the Kaplan–Meier / log-rank / RMST functions of :mod:`crlm.stats.survival`.
+"""
+
+from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
+from crlm.stats.cox import ConvergenceError, CoxResult, concordance, cox_ph
+
+__all__ = [
+    "ConvergenceError",
+    "CoxResult",
+    "DroppedRows",
+    "StatsInputError",
+    "complete_cases",
+    "concordance",
+    "cox_ph",
+    "design_matrix",
+]

@@ -1,0 +1,586 @@
+"""Cox proportional-hazards regression, numerically matching R ``survival::coxph``.
+
+The partial likelihood, its gradient and information are computed with cumulative sums over
+the time-sorted rows of each stratum (O(n p²) per Newton step), with Efron or Breslow handling
+of tied event times. Robust (sandwich) variance sums the dfbeta residuals within clusters, as
+``coxph(robust=TRUE)`` / ``cluster()`` do, including tied times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from crlm.stats._data import (
+    DroppedRows,
+    StatsInputError,
+    complete_cases,
+    design_matrix,
+    survival_outcome,
+)
+
+Ties = Literal["efron", "breslow"]
+
+
+class ConvergenceError(StatsInputError):
+    """The Newton–Raphson iterations did not converge (e.g. monotone likelihood)."""
+
+
+@dataclass
+class _Stratum:
+    """Time-sorted rows of one stratum with the index arrays of tied-time groups."""
+
+    rows: np.ndarray  # positions in the input arrays, sorted by time (deaths first at ties)
+    x: np.ndarray  # (m, p)
+    event: np.ndarray  # (m,) bool
+    gid: np.ndarray  # (m,) index of the row's distinct time
+    first: np.ndarray  # (G,) first sorted position of each distinct time (start of risk set)
+    death_pos: np.ndarray  # (d,) sorted positions of the deaths, grouped by time
+    death_group: np.ndarray  # (d,) index (0..D-1) of the death's tied-death group
+    group_time: np.ndarray  # (D,) distinct-time index of each tied-death group
+    group_start: np.ndarray  # (D,) start of each tied-death group within death_pos
+    frac: np.ndarray  # (d,) Efron fraction l/d_g (zeros for Breslow)
+
+
+def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
+                     ties: Ties) -> _Stratum:
+    t = time[rows]
+    ev = event[rows]
+    order = np.lexsort((1 - ev, t))  # time ascending; at a tie, deaths before censored
+    rows = rows[order]
+    t = t[order]
+    ev = ev[order].astype(bool)
+    new_time = np.empty(t.size, dtype=bool)
+    if t.size:
+        new_time[0] = True
+        new_time[1:] = t[1:] != t[:-1]
+    gid = np.cumsum(new_time) - 1
+    first = np.flatnonzero(new_time)
+    death_pos = np.flatnonzero(ev)
+    dg_time = gid[death_pos]
+    new_group = np.empty(death_pos.size, dtype=bool)
+    if death_pos.size:
+        new_group[0] = True
+        new_group[1:] = dg_time[1:] != dg_time[:-1]
+    death_group = np.cumsum(new_group) - 1
+    group_start = np.flatnonzero(new_group)
+    group_time = dg_time[group_start]
+    if ties == "efron":
+        sizes = np.diff(np.append(group_start, death_pos.size))
+        within = np.arange(death_pos.size) - group_start[death_group]
+        frac = within / sizes[death_group]
+    else:
+        frac = np.zeros(death_pos.size)
+    return _Stratum(rows, x[rows], ev, gid, first, death_pos, death_group, group_time,
+                    group_start, frac)
+
+
+def _rev_cumsum(a: np.ndarray) -> np.ndarray:
+    return np.cumsum(a[::-1], axis=0)[::-1]
+
+
+@dataclass
+class _StratumTerms:
+    loglik: float
+    score: np.ndarray
+    info: np.ndarray
+    # quantities kept for residuals
+    risk: np.ndarray
+    a0: np.ndarray
+    xbar: np.ndarray
+
+
+def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _StratumTerms:
+    p = beta.size
+    eta = s.x @ beta
+    eta_max = eta.max() if eta.size else 0.0
+    risk = np.exp(eta - eta_max)  # shift cancels in every term of the partial likelihood
+    d = s.death_pos.size
+    if d == 0:
+        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
+                             np.empty((0, p)))
+    rx = risk[:, None] * s.x
+    s0 = _rev_cumsum(risk)[s.first]
+    s1 = _rev_cumsum(rx)[s.first]
+    dpos = s.death_pos
+    d0 = np.add.reduceat(risk[dpos], s.group_start)
+    d1 = np.add.reduceat(rx[dpos], s.group_start, axis=0)
+    g = s.death_group
+    tg = s.group_time[g]
+    a0 = s0[tg] - s.frac * d0[g]
+    a1 = s1[tg] - s.frac[:, None] * d1[g]
+    xbar = a1 / a0[:, None]
+    loglik = float((eta[dpos] - eta_max).sum() - np.log(a0).sum())
+    score = s.x[dpos].sum(axis=0) - xbar.sum(axis=0)
+    info = np.zeros((p, p))
+    if want_info:
+        n_times = s.first.size
+        c_time = np.zeros(n_times)
+        np.add.at(c_time, tg, 1.0 / a0)
+        cum_c = np.cumsum(c_time)[s.gid]
+        e_group = np.zeros(s.group_start.size)
+        np.add.at(e_group, g, s.frac / a0)
+        v = risk * cum_c
+        v[dpos] -= risk[dpos] * e_group[g]
+        info = (s.x * v[:, None]).T @ s.x - xbar.T @ xbar
+    return _StratumTerms(loglik, score, info, risk, a0, xbar)
+
+
+def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
+    """Score residuals (Efron/Breslow as R ``residuals(fit, "score")``), sorted-row order."""
+    p = s.x.shape[1]
+    if s.death_pos.size == 0:
+        return np.zeros((s.x.shape[0], p))
+    g = s.death_group
+    tg = s.group_time[g]
+    inv = 1.0 / t.a0
+    n_times = s.first.size
+    c_time = np.zeros(n_times)
+    np.add.at(c_time, tg, inv)
+    e_time = np.zeros((n_times, p))
+    np.add.at(e_time, tg, t.xbar * inv[:, None])
+    cum_c = np.cumsum(c_time)[s.gid]
+    cum_e = np.cumsum(e_time, axis=0)[s.gid]
+    resid = -t.risk[:, None] * (s.x * cum_c[:, None] - cum_e)
+    # deaths: own event term minus the mean of xbar over the tied group, and their
+    # Efron-reduced weight (1 - l/d) in the risk sets of their own tied group
+    n_groups = s.group_start.size
+    sizes = np.diff(np.append(s.group_start, s.death_pos.size))
+    xbar_mean = np.zeros((n_groups, p))
+    np.add.at(xbar_mean, g, t.xbar)
+    xbar_mean /= sizes[:, None]
+    f_group = np.zeros(n_groups)
+    np.add.at(f_group, g, s.frac * inv)
+    h_group = np.zeros((n_groups, p))
+    np.add.at(h_group, g, (s.frac * inv)[:, None] * t.xbar)
+    dpos = s.death_pos
+    dgrp = np.repeat(np.arange(n_groups), sizes)
+    xd = s.x[dpos]
+    resid[dpos] += xd - xbar_mean[dgrp]
+    resid[dpos] += t.risk[dpos, None] * (xd * f_group[dgrp, None] - h_group[dgrp])
+    return resid
+
+
+@dataclass
+class _Model:
+    strata: list[_Stratum]
+    n: int
+    p: int
+
+    def evaluate(self, beta: np.ndarray, want_info: bool = True) -> tuple[
+            float, np.ndarray, np.ndarray, list[_StratumTerms]]:
+        terms = [_stratum_terms(s, beta, want_info) for s in self.strata]
+        loglik = sum(t.loglik for t in terms)
+        score = np.sum([t.score for t in terms], axis=0) if terms else np.zeros(self.p)
+        info = np.sum([t.info for t in terms], axis=0) if terms else np.zeros((self.p, self.p))
+        return loglik, score, info, terms
+
+
+def _build_model(x: np.ndarray, time: np.ndarray, event: np.ndarray,
+                 strata_codes: np.ndarray | None, ties: Ties) -> _Model:
+    n, p = x.shape
+    if strata_codes is None:
+        groups = [np.arange(n)]
+    else:
+        order = np.argsort(strata_codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(strata_codes[order])) + 1
+        groups = np.split(order, bounds)
+    return _Model([_prepare_stratum(r, x, time, event, ties) for r in groups], n, p)
+
+
+def _newton(model: _Model, *, max_iter: int = 50, tol: float = 1e-12
+            ) -> tuple[np.ndarray, float, float, np.ndarray, int, list[_StratumTerms]]:
+    """Newton–Raphson with step halving from beta = 0; returns beta, loglik, loglik0, info."""
+    beta = np.zeros(model.p)
+    loglik, score, info, terms = model.evaluate(beta)
+    loglik0 = loglik
+    score0, info0 = score, info
+    for iteration in range(1, max_iter + 1):
+        try:
+            step = linalg.solve(info, score, assume_a="pos")
+        except (linalg.LinAlgError, ValueError) as exc:
+            raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
+        new_beta = beta + step
+        new_loglik, new_score, new_info, new_terms = model.evaluate(new_beta)
+        halvings = 0
+        while (not np.isfinite(new_loglik) or new_loglik < loglik - 1e-12) and halvings < 30:
+            step /= 2.0
+            new_beta = beta + step
+            new_loglik, new_score, new_info, new_terms = model.evaluate(new_beta)
+            halvings += 1
+        change = abs(new_loglik - loglik)
+        beta, loglik, score, info, terms = new_beta, new_loglik, new_score, new_info, new_terms
+        if change < tol or (change < 1e-9 * abs(loglik) and np.max(np.abs(step)) < 1e-10):
+            return beta, loglik, loglik0, info, iteration, terms
+    del score0, info0
+    raise ConvergenceError(
+        None,
+        f"Cox model did not converge in {max_iter} iterations (a covariate may separate the "
+        "events completely: monotone likelihood)",
+    )
+
+
+@dataclass
+class ZphResult:
+    """Proportional-hazards test on scaled Schoenfeld residuals (R ``cox.zph``)."""
+
+    table: pd.DataFrame  # index: covariate terms + "GLOBAL"; columns chisq, df, p
+    transform: str
+
+    @property
+    def violated(self) -> list[str]:
+        """Terms with p < 0.05 (excluding GLOBAL)."""
+        t = self.table.drop(index="GLOBAL", errors="ignore")
+        return [str(k) for k in t.index[t["p"] < 0.05]]
+
+
+@dataclass
+class CoxResult:
+    """A fitted Cox model. ``se`` is robust when the fit was robust (as R's ``fit$var``)."""
+
+    names: list[str]
+    coef: np.ndarray
+    var: np.ndarray
+    naive_var: np.ndarray
+    robust: bool
+    loglik: float
+    loglik_null: float
+    score_test: float
+    n: int
+    events: int
+    iterations: int
+    ties: str
+    concordance: float
+    concordance_se: float
+    dropped: DroppedRows
+    terms: dict[str, list[str]]
+    references: dict[str, str]
+    strata: str | None = None
+    cluster: str | None = None
+    robust_score_test: float | None = None
+    zph: ZphResult | None = field(default=None, repr=False)
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors used for CI and p (robust when robust)."""
+        return np.sqrt(np.diag(self.var))
+
+    @property
+    def naive_se(self) -> np.ndarray:
+        """Model-based standard errors (inverse information)."""
+        return np.sqrt(np.diag(self.naive_var))
+
+    @property
+    def hr(self) -> np.ndarray:
+        """Hazard ratios exp(coef)."""
+        return np.exp(self.coef)
+
+    @property
+    def z(self) -> np.ndarray:
+        """Wald z statistics."""
+        return self.coef / self.se
+
+    @property
+    def p(self) -> np.ndarray:
+        """Two-sided Wald p-values."""
+        return 2.0 * stats.norm.sf(np.abs(self.z))
+
+    def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Confidence interval of the hazard ratios."""
+        q = stats.norm.ppf(0.5 + level / 2.0)
+        return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
+
+    @property
+    def df(self) -> int:
+        """Number of coefficients."""
+        return len(self.names)
+
+    @property
+    def lr_test(self) -> tuple[float, int, float]:
+        """Likelihood-ratio test (statistic, df, p)."""
+        stat = 2.0 * (self.loglik - self.loglik_null)
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
+    def wald_test(self) -> tuple[float, int, float]:
+        """Wald test of all coefficients (uses the robust variance when robust, as R)."""
+        stat = float(self.coef @ linalg.solve(self.var, self.coef, assume_a="sym"))
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
+    def score_logrank_test(self) -> tuple[float, int, float]:
+        """Score (log-rank) test at beta = 0."""
+        return self.score_test, self.df, float(stats.chi2.sf(self.score_test, self.df))
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per coefficient: coef, se, (robust_se, naive_se), hr, lower95, upper95, z, p."""
+        lo, hi = self.ci(level)
+        data: dict[str, np.ndarray] = {"coef": self.coef, "se": self.se}
+        if self.robust:
+            data["naive_se"] = self.naive_se
+        data.update({"hr": self.hr, "lower95": lo, "upper95": hi, "z": self.z, "p": self.p})
+        return pd.DataFrame(data, index=pd.Index(self.names, name="term"))
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON shape of the CLI contract (DESIGN.md), plus global tests and the drop report."""
+        frame = self.to_frame()
+        coefs = {
+            name: {k: float(row[k]) for k in ("coef", "se", "hr", "lower95", "upper95", "p")}
+            | ({"naive_se": float(row["naive_se"])} if self.robust else {})
+            for name, row in frame.iterrows()
+        }
+
+        def test(t: tuple[float, int, float]) -> dict[str, float]:
+            return {"statistic": t[0], "df": t[1], "p": t[2]}
+
+        out: dict[str, object] = {
+            "n": self.n,
+            "events": self.events,
+            "loglik": self.loglik,
+            "loglik_null": self.loglik_null,
+            "concordance": self.concordance,
+            "concordance_se": self.concordance_se,
+            "ties": self.ties,
+            "robust": self.robust,
+            "strata": self.strata,
+            "cluster": self.cluster,
+            "references": self.references,
+            "coefficients": coefs,
+            "tests": {
+                "likelihood_ratio": test(self.lr_test),
+                "wald": test(self.wald_test),
+                "score": test(self.score_logrank_test),
+            },
+            "dropped": self.dropped.to_dict(),
+        }
+        if self.zph is not None:
+            out["ph_test"] = {
+                str(k): {"chisq": float(r["chisq"]), "df": int(r["df"]), "p": float(r["p"])}
+                for k, r in self.zph.table.iterrows()
+            }
+            out["ph_violated"] = self.zph.violated
+        return out
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    return pd.factorize(series, sort=True)[0].astype(np.int64)
+
+
+def cox_ph(
+    df: pd.DataFrame,
+    time: str,
+    event: str,
+    covariates: Sequence[str],
+    *,
+    ties: Ties = "efron",
+    strata: str | None = None,
+    robust: bool = False,
+    cluster: str | None = None,
+    reference: Mapping[str, object] | None = None,
+) -> CoxResult:
+    """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
+
+    ``cluster`` implies ``robust``. Rows with a missing value in any column used are dropped
+    and reported in ``result.dropped``.
+    """
+    if ties not in ("efron", "breslow"):
+        raise StatsInputError(None, f"ties must be 'efron' or 'breslow', not {ties!r}")
+    covariates = list(covariates)
+    if not covariates:
+        raise StatsInputError(None, "at least one covariate is needed")
+    extra = [c for c in (strata, cluster) if c is not None]
+    used, dropped = complete_cases(df, [time, event, *covariates, *extra])
+    if len(used) == 0:
+        raise StatsInputError(None, "no complete rows: " + dropped.describe())
+    t, e = survival_outcome(used, time, event)
+    if e.sum() == 0:
+        raise StatsInputError(event, "no events among the complete rows")
+    design = design_matrix(used, covariates, reference)
+    x = design.matrix
+    x_centered = x - x.mean(axis=0)
+    strata_codes = _codes(used[strata]) if strata is not None else None
+    model = _build_model(x_centered, t, e, strata_codes, ties)
+    beta, loglik, loglik0, info, iterations, terms = _newton(model)
+    try:
+        naive_var = linalg.inv(info)
+    except linalg.LinAlgError as exc:  # pragma: no cover - caught by _newton first
+        raise ConvergenceError(None, "information matrix is singular") from exc
+    naive_var = (naive_var + naive_var.T) / 2.0
+    # score test at beta = 0
+    _, u0, i0, _ = model.evaluate(np.zeros(model.p))
+    score_stat = float(u0 @ linalg.solve(i0, u0, assume_a="pos"))
+
+    robust = robust or cluster is not None
+    var = naive_var
+    robust_score = None
+    if robust:
+        resid = _residuals_input_order(model, terms)
+        dfbeta = resid @ naive_var
+        if cluster is not None:
+            cl = _codes(used[cluster])
+            summed = np.zeros((cl.max() + 1, model.p))
+            np.add.at(summed, cl, dfbeta)
+            dfbeta = summed
+        var = dfbeta.T @ dfbeta
+    lp = x_centered @ beta
+    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True)
+    result = CoxResult(
+        names=design.names,
+        coef=beta,
+        var=var,
+        naive_var=naive_var,
+        robust=robust,
+        loglik=loglik,
+        loglik_null=loglik0,
+        score_test=score_stat,
+        n=len(used),
+        events=int(e.sum()),
+        iterations=iterations,
+        ties=ties,
+        concordance=conc,
+        concordance_se=conc_se,
+        dropped=dropped,
+        terms=design.terms,
+        references=design.references,
+        strata=strata,
+        cluster=cluster,
+        robust_score_test=robust_score,
+    )
+    return result
+
+
+def _residuals_input_order(model: _Model, terms: list[_StratumTerms]) -> np.ndarray:
+    out = np.zeros((model.n, model.p))
+    for s, t in zip(model.strata, terms, strict=True):
+        out[s.rows] = _score_residuals(s, t)
+    return out
+
+
+# --------------------------------------------------------------------------- concordance
+
+
+def _count_below(points_pos: np.ndarray, points_rank: np.ndarray, query_pos: np.ndarray,
+                 query_rank: np.ndarray) -> np.ndarray:
+    """For each query, the number of points with ``pos >= query_pos`` and ``rank < query_rank``.
+
+    Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points,
+    vectorised per level: O((n + q) log² n) in numpy.
+    """
+    n = points_pos.size
+    out = np.zeros(query_pos.size, dtype=np.int64)
+    if n == 0 or query_pos.size == 0:
+        return out
+    order = np.argsort(points_rank, kind="stable")
+    ranks_sorted = points_rank[order]
+    pos_sorted = points_pos[order].astype(np.int64)
+    m = np.searchsorted(ranks_sorted, query_rank, side="left")  # prefix [0, m) has rank < q
+    span = np.int64(pos_sorted.max() + 2)
+    qpos = query_pos.astype(np.int64)
+    level = 0
+    while (1 << level) <= n:
+        size = 1 << level
+        block = np.arange(n, dtype=np.int64) >> level
+        keys = np.sort(block * span + pos_sorted, kind="stable")
+        take = (m >> level) & 1
+        sel = np.flatnonzero(take)
+        if sel.size:
+            blk = (m[sel] >> (level + 1)) << 1  # block index of [start, start + size)
+            start = blk * size
+            end = np.minimum(start + size, n)
+            # number of points in the block with pos >= qpos
+            found = np.searchsorted(keys, blk * span + qpos[sel], side="left")
+            out[sel] += end - found
+        level += 1
+    return out
+
+
+def concordance(
+    time: np.ndarray,
+    event: np.ndarray,
+    score: np.ndarray,
+    *,
+    strata: np.ndarray | None = None,
+    reverse: bool = False,
+) -> tuple[float, float]:
+    """Harrell's C with R ``concordancefit``'s infinitesimal-jackknife standard error.
+
+    A pair is comparable when the shorter time is an event (a censored time equal to an event
+    time counts as longer; tied event times are not comparable). Ties in ``score`` count 1/2.
+    ``reverse=True`` means a higher score predicts a shorter time (Cox linear predictor).
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    score = np.asarray(score, dtype=float)
+    if reverse:
+        score = -score
+    n = time.size
+    strata = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata)
+    infl = np.zeros((n, 3))  # concordant, discordant, tied.x per observation
+    for code in np.unique(strata):
+        idx = np.flatnonzero(strata == code)
+        infl[idx] = _concordance_influence(time[idx], event[idx], score[idx])
+    counts = infl.sum(axis=0) / 2.0  # each pair is counted for both members
+    npair = counts.sum()
+    if npair == 0:
+        return float("nan"), float("nan")
+    somer = (counts[0] - counts[1]) / npair
+    dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
+    var = float((dfbeta**2).sum()) / 4.0
+    return float((somer + 1.0) / 2.0), float(np.sqrt(var))
+
+
+def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per-observation counts of concordant, discordant and score-tied comparable pairs."""
+    n = time.size
+    order = np.lexsort((~event, time))  # time ascending, deaths first at ties
+    t = time[order]
+    ev = event[order]
+    rank = np.unique(score[order], return_inverse=True)[1].astype(np.int64)
+    # first position after the tied-death block of each death: start of its comparable set
+    after = np.searchsorted(t, t, side="right")  # first position with larger time
+    death_block_end = np.empty(n, dtype=np.int64)
+    # censored rows at the same time come after the deaths (lexsort), so they are comparable
+    n_dead_at = np.zeros(n, dtype=np.int64)
+    first_at = np.searchsorted(t, t, side="left")
+    dead_cum = np.concatenate(([0], np.cumsum(ev)))
+    n_dead_at = dead_cum[after] - dead_cum[first_at]
+    death_block_end = first_at + n_dead_at
+    dpos = np.flatnonzero(ev)
+    pos = np.arange(n, dtype=np.int64)
+    out = np.zeros((n, 3))
+    if dpos.size == 0:
+        return out
+    # event side: comparables j with position >= block end of the death i
+    q_pos = death_block_end[dpos]
+    q_rank = rank[dpos]
+    n_comp = n - q_pos
+    below = _count_below(pos, rank, q_pos, q_rank)  # j with rank_j < rank_i
+    below_eq = _count_below(pos, rank, q_pos, q_rank + 1)
+    # score was negated for reverse, so a larger (negated) score predicts a longer time:
+    # the death i is concordant with j when score_i < score_j
+    conc_i = n_comp - below_eq
+    disc_i = below
+    tied_i = below_eq - below
+    out[dpos, 0] += conc_i
+    out[dpos, 1] += disc_i
+    out[dpos, 2] += tied_i
+    # comparator side: deaths i before j (block end <= pos_j) with rank_i > rank_j etc.
+    # count deaths with block_end <= pos_j and rank_i < rank_j: use reversed positions
+    rev_point_pos = (n - 1) - q_pos  # block_end <= pos_j  <=>  n-1-block_end >= n-1-pos_j
+    rev_query_pos = (n - 1) - pos
+    d_below = _count_below(rev_point_pos, q_rank, rev_query_pos, rank)
+    d_below_eq = _count_below(rev_point_pos, q_rank, rev_query_pos, rank + 1)
+    d_total = _count_below(rev_point_pos, np.zeros(dpos.size, np.int64), rev_query_pos,
+                           np.ones(n, np.int64))
+    # pair (death i, j): concordant when score_i < score_j, i.e. rank_i < rank_j
+    out[:, 0] += d_below
+    out[:, 1] += d_total - d_below_eq
+    out[:, 2] += d_below_eq - d_below
+    result = np.zeros((n, 3))
+    result[order] = out
+    return result
