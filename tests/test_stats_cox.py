@@ -14,6 +14,7 @@ from crlm.stats import StatsInputError, cox_ph
 COVARIATES = ["rx", "sex", "age", "obstruct", "perfor", "adhere", "nodes", "differ", "extent",
               "surg"]
 REL = 1e-6
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def r_name(name: str) -> str:
@@ -107,3 +108,35 @@ def test_bad_outcome(colon: pd.DataFrame) -> None:
     with pytest.raises(StatsInputError) as err:
         cox_ph(text, "time", "status", ["age"])
     assert err.value.column == "time"
+
+
+ROBUST_CASES = {
+    "robust_efron": ({"etype": 2}, {"ties": "efron", "robust": True}),
+    "robust_breslow": ({"etype": 2}, {"ties": "breslow", "robust": True}),
+    "cluster_id_efron": ({}, {"ties": "efron", "cluster": "id"}),
+    "cluster_id_breslow": ({}, {"ties": "breslow", "cluster": "id"}),
+    "cluster_id_strata_etype_efron": ({}, {"ties": "efron", "cluster": "id", "strata": "etype"}),
+}
+
+
+@pytest.fixture(scope="module")
+def ref_robust() -> dict:
+    return json.loads((FIXTURES / "r_cox_robust_colon.json").read_text())
+
+
+@pytest.mark.parametrize("key", list(ROBUST_CASES))
+def test_robust_se_matches_r_with_ties(colon: pd.DataFrame, ref_robust: dict, key: str) -> None:
+    subset, kwargs = ROBUST_CASES[key]
+    data = colon[colon.etype == subset["etype"]] if subset else colon
+    fit = cox_ph(data, "time", "status", COVARIATES, reference={"rx": "Obs"}, **kwargs)
+    ref = ref_robust[key]
+    assert fit.robust
+    assert (fit.n, fit.events) == (ref["n"], ref["nevent"])
+    np.testing.assert_allclose(fit.coef, list(ref["coef"].values()), rtol=REL)
+    np.testing.assert_allclose(fit.se, list(ref["se"].values()), rtol=REL)
+    np.testing.assert_allclose(fit.naive_se, list(ref["naive_se"].values()), rtol=REL)
+    assert fit.loglik == pytest.approx(ref["loglik"], rel=REL)
+    assert fit.wald_test[0] == pytest.approx(ref["wald_test"], rel=REL)
+    assert fit.robust_score_test == pytest.approx(ref["robust_score_test"], rel=REL)
+    assert fit.concordance == pytest.approx(ref["concordance"], rel=REL)
+    assert fit.concordance_se == pytest.approx(ref["concordance_se"], rel=REL)

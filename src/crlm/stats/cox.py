@@ -313,6 +313,14 @@ class CoxResult:
         return stat, self.df, float(stats.chi2.sf(stat, self.df))
 
     @property
+    def robust_score(self) -> tuple[float, int, float] | None:
+        """Robust score test at beta = 0 (R ``summary(fit)$robscore``), when robust."""
+        if self.robust_score_test is None:
+            return None
+        stat = self.robust_score_test
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
     def score_logrank_test(self) -> tuple[float, int, float]:
         """Score (log-rank) test at beta = 0."""
         return self.score_test, self.df, float(stats.chi2.sf(self.score_test, self.df))
@@ -355,7 +363,8 @@ class CoxResult:
                 "likelihood_ratio": test(self.lr_test),
                 "wald": test(self.wald_test),
                 "score": test(self.score_logrank_test),
-            },
+            }
+            | ({"robust_score": test(rs)} if (rs := self.robust_score) else {}),
             "dropped": self.dropped.to_dict(),
         }
         if self.zph is not None:
@@ -418,17 +427,17 @@ def cox_ph(
     robust = robust or cluster is not None
     var = naive_var
     robust_score = None
+    cl = _codes(used[cluster]) if cluster is not None else None
     if robust:
-        resid = _residuals_input_order(model, terms)
-        dfbeta = resid @ naive_var
-        if cluster is not None:
-            cl = _codes(used[cluster])
-            summed = np.zeros((cl.max() + 1, model.p))
-            np.add.at(summed, cl, dfbeta)
-            dfbeta = summed
+        dfbeta = _by_cluster(_residuals_input_order(model, terms) @ naive_var, cl)
         var = dfbeta.T @ dfbeta
+        # robust score test at beta = 0 (R's fit$rscore)
+        resid0 = _by_cluster(_residuals_input_order(model, model.evaluate(np.zeros(model.p))[3]),
+                             cl)
+        u = resid0.sum(axis=0)
+        robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
     lp = x_centered @ beta
-    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True)
+    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True, cluster=cl)
     result = CoxResult(
         names=design.names,
         coef=beta,
@@ -452,6 +461,15 @@ def cox_ph(
         robust_score_test=robust_score,
     )
     return result
+
+
+def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Sum the rows of ``values`` within clusters (identity without clusters)."""
+    if cluster is None:
+        return values
+    summed = np.zeros((int(cluster.max()) + 1, values.shape[1]))
+    np.add.at(summed, cluster, values)
+    return summed
 
 
 def _residuals_input_order(model: _Model, terms: list[_StratumTerms]) -> np.ndarray:
@@ -506,12 +524,14 @@ def concordance(
     *,
     strata: np.ndarray | None = None,
     reverse: bool = False,
+    cluster: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Harrell's C with R ``concordancefit``'s infinitesimal-jackknife standard error.
 
     A pair is comparable when the shorter time is an event (a censored time equal to an event
     time counts as longer; tied event times are not comparable). Ties in ``score`` count 1/2.
     ``reverse=True`` means a higher score predicts a shorter time (Cox linear predictor).
+    With ``cluster`` the influence terms are summed within clusters before squaring.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
@@ -530,6 +550,8 @@ def concordance(
         return float("nan"), float("nan")
     somer = (counts[0] - counts[1]) / npair
     dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
+    if cluster is not None:
+        dfbeta = np.bincount(pd.factorize(np.asarray(cluster))[0], weights=dfbeta)
     var = float((dfbeta**2).sum()) / 4.0
     return float((somer + 1.0) / 2.0), float(np.sqrt(var))
 
