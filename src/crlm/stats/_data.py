@@ -136,8 +136,8 @@ def design_matrix(
                 ref = matches[0]
             values = series.to_numpy()
             cols = [lv for lv in levels if lv != ref]
-            terms[cov] = [f"{cov}[{lv}]" for lv in cols]
-            refs[cov] = str(ref)
+            terms[cov] = [f"{cov}[{level_label(lv)}]" for lv in cols]
+            refs[cov] = level_label(ref)
             for lv in cols:
                 blocks.append((values == lv).astype(float))
             names.extend(terms[cov])
@@ -188,4 +188,11 @@ def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     values = series.to_numpy()
     for k, lv in enumerate(levels):
         codes[values == lv] = k
-    return codes, [str(lv) for lv in levels]
+    return codes, [level_label(lv) for lv in levels]
+
+
+def level_label(level: object) -> str:
+    """Text of a factor level; whole-number floats print without ``.0`` (as R does)."""
+    if isinstance(level, float | np.floating) and float(level).is_integer():
+        return str(int(level))
+    return str(level)

@@ -117,18 +117,30 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
     xbar = a1 / a0[:, None]
     loglik = float((eta[dpos] - eta_max).sum() - np.log(a0).sum())
     score = s.x[dpos].sum(axis=0) - xbar.sum(axis=0)
-    info = np.zeros((p, p))
-    if want_info:
-        n_times = s.first.size
-        c_time = np.zeros(n_times)
-        np.add.at(c_time, tg, 1.0 / a0)
-        cum_c = np.cumsum(c_time)[s.gid]
-        e_group = np.zeros(s.group_start.size)
-        np.add.at(e_group, g, s.frac / a0)
-        v = risk * cum_c
-        v[dpos] -= risk[dpos] * e_group[g]
-        info = (s.x * v[:, None]).T @ s.x - xbar.T @ xbar
+    info = _weighted_information(s, risk, a0, xbar) if want_info else np.zeros((p, p))
     return _StratumTerms(loglik, score, info, risk, a0, xbar)
+
+
+def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: np.ndarray,
+                          weight: np.ndarray | None = None) -> np.ndarray:
+    """Sum over the (Efron) death terms k of ``weight_k * V_k``, V_k the risk-set variance.
+
+    ``sum_k w_k a2_k / a0_k`` is rewritten as ``X' diag(v) X`` with per-row weights v from
+    cumulative sums over time, so the p×p second moments are never formed per time.
+    """
+    w = np.ones(a0.size) if weight is None else weight
+    g = s.death_group
+    tg = s.group_time[g]
+    c_time = np.zeros(s.first.size)
+    np.add.at(c_time, tg, w / a0)
+    cum_c = np.cumsum(c_time)[s.gid]
+    e_group = np.zeros(s.group_start.size)
+    np.add.at(e_group, g, w * s.frac / a0)
+    dpos = s.death_pos
+    sizes = np.diff(np.append(s.group_start, dpos.size))
+    v = risk * cum_c
+    v[dpos] -= risk[dpos] * np.repeat(e_group, sizes)
+    return (s.x * v[:, None]).T @ s.x - (xbar * w[:, None]).T @ xbar
 
 
 def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
