@@ -140,3 +140,35 @@ def test_robust_se_matches_r_with_ties(colon: pd.DataFrame, ref_robust: dict, ke
     assert fit.robust_score_test == pytest.approx(ref["robust_score_test"], rel=REL)
     assert fit.concordance == pytest.approx(ref["concordance"], rel=REL)
     assert fit.concordance_se == pytest.approx(ref["concordance_se"], rel=REL)
+
+
+ZPH_CASES = {
+    "efron": {"covariates": COVARIATES},
+    "breslow": {"covariates": COVARIATES, "ties": "breslow"},
+    "strata_sex_efron": {"covariates": [c for c in COVARIATES if c != "sex"], "strata": "sex"},
+    "nodes_extent": {"covariates": ["nodes", "extent"]},
+}
+
+
+@pytest.mark.parametrize("key", list(ZPH_CASES))
+def test_cox_zph_matches_r(colon: pd.DataFrame, key: str) -> None:
+    ref = json.loads((FIXTURES / "r_cox_zph_colon.json").read_text())[key]
+    data = colon[colon.etype == 2].dropna(subset=["nodes", "differ"])  # R script's na.omit
+    kwargs = ZPH_CASES[key]
+    fit = cox_ph(data, "time", "status", reference={"rx": "Obs"} if "rx" in kwargs["covariates"]
+                 else None, **kwargs)
+    zph = fit.ph_test(warn=False)
+    assert list(zph.table.index) == list(ref)
+    for term, row in ref.items():
+        assert zph.table.loc[term, "df"] == row["df"]
+        assert zph.table.loc[term, "chisq"] == pytest.approx(row["chisq"], rel=REL)
+        assert zph.table.loc[term, "p"] == pytest.approx(row["p"], rel=1e-5)
+
+
+def test_ph_violation_warns(colon: pd.DataFrame) -> None:
+    with pytest.warns(UserWarning, match="obstruct, differ"):
+        fit = cox_ph(colon[colon.etype == 2], "time", "status", COVARIATES,
+                     reference={"rx": "Obs"}, ph_test=True)
+    assert fit.zph is not None
+    assert fit.zph.violated == ["obstruct", "differ"]
+    assert fit.to_dict()["ph_violated"] == ["obstruct", "differ"]

@@ -8,6 +8,7 @@ of tied event times. Robust (sandwich) variance sums the dfbeta residuals within
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +24,7 @@ from crlm.stats._data import (
     design_matrix,
     survival_outcome,
 )
+from crlm.stats.survival import km_survival
 
 Ties = Literal["efron", "breslow"]
 
@@ -276,6 +278,27 @@ class CoxResult:
     cluster: str | None = None
     robust_score_test: float | None = None
     zph: ZphResult | None = field(default=None, repr=False)
+    _model: _Model | None = field(default=None, repr=False)
+    _time: np.ndarray | None = field(default=None, repr=False)
+    _event: np.ndarray | None = field(default=None, repr=False)
+
+    def ph_test(self, *, warn: bool = True) -> ZphResult:
+        """Proportional-hazards test as R ``cox.zph(fit, transform="km")``; stored in ``zph``.
+
+        Issues a :class:`UserWarning` naming the terms with p < 0.05 when ``warn``.
+        """
+        if self._model is None or self._time is None or self._event is None:
+            raise ValueError("this result holds no model data for the PH test")
+        self.zph = _cox_zph(self._model, self.coef, self._time, self._event, self.terms,
+                            self.names)
+        if warn and self.zph.violated:
+            warnings.warn(
+                "proportional-hazards assumption questionable (cox.zph p < 0.05) for: "
+                + ", ".join(self.zph.violated),
+                UserWarning,
+                stacklevel=2,
+            )
+        return self.zph
 
     @property
     def se(self) -> np.ndarray:
@@ -403,11 +426,13 @@ def cox_ph(
     robust: bool = False,
     cluster: str | None = None,
     reference: Mapping[str, object] | None = None,
+    ph_test: bool = False,
 ) -> CoxResult:
     """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
 
     ``cluster`` implies ``robust``. Rows with a missing value in any column used are dropped
-    and reported in ``result.dropped``.
+    and reported in ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
+    with a warning when a term has p < 0.05).
     """
     if ties not in ("efron", "breslow"):
         raise StatsInputError(None, f"ties must be 'efron' or 'breslow', not {ties!r}")
@@ -471,7 +496,12 @@ def cox_ph(
         strata=strata,
         cluster=cluster,
         robust_score_test=robust_score,
+        _model=model,
+        _time=t,
+        _event=e,
     )
+    if ph_test:
+        result.ph_test()
     return result
 
 
@@ -618,3 +648,47 @@ def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarra
     result = np.zeros((n, 3))
     result[order] = out
     return result
+
+
+# --------------------------------------------------------------------------- cox.zph
+
+
+def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarray,
+             terms: Mapping[str, list[str]], names: list[str]) -> ZphResult:
+    """Score test of ``gamma = 0`` in ``beta' x + gamma' x g(t)`` at the fitted beta (cox.zph).
+
+    g(t) = 1 − KM(t−) of the whole sample, centred on its mean over the events; the score
+    and the 2p × 2p information are summed over the (Efron) death terms as R's ``zph1``.
+    """
+    p = beta.size
+    km_time, km_surv = km_survival(time, event)
+    idx = np.searchsorted(km_time, time, side="left")  # number of distinct times < t
+    ttimes = 1.0 - np.concatenate(([1.0], km_surv))[idx]
+    gtime = ttimes - ttimes[event.astype(bool)].mean()
+    u = np.zeros(p)
+    imat = np.zeros((2 * p, 2 * p))
+    for stratum, st in zip(model.strata, model.evaluate(beta)[3], strict=True):
+        if stratum.death_pos.size == 0:
+            continue
+        g = gtime[stratum.rows[stratum.death_pos]]  # per death; equal within a tied group
+        u += (g[:, None] * stratum.x[stratum.death_pos]).sum(axis=0)
+        u -= (g[:, None] * st.xbar).sum(axis=0)
+        imat[:p, :p] += _weighted_information(stratum, st.risk, st.a0, st.xbar)
+        cross = _weighted_information(stratum, st.risk, st.a0, st.xbar, g)
+        imat[:p, p:] += cross
+        imat[p:, :p] += cross
+        imat[p:, p:] += _weighted_information(stratum, st.risk, st.a0, st.xbar, g * g)
+    full_u = np.concatenate((np.zeros(p), u))
+    rows = []
+    position = {name: i for i, name in enumerate(names)}
+    for term, cols in terms.items():
+        jj = [position[c] for c in cols]
+        kk = list(range(p)) + [p + j for j in jj]
+        sub_u = full_u[kk]
+        stat = float(sub_u @ linalg.solve(imat[np.ix_(kk, kk)], sub_u, assume_a="sym"))
+        rows.append((term, stat, len(jj)))
+    stat = float(full_u @ linalg.solve(imat, full_u, assume_a="sym"))
+    rows.append(("GLOBAL", stat, p))
+    table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
+    table["p"] = stats.chi2.sf(table["chisq"], table["df"])
+    return ZphResult(table=table, transform="km")
