@@ -172,3 +172,24 @@ def test_ph_violation_warns(colon: pd.DataFrame) -> None:
     assert fit.zph is not None
     assert fit.zph.violated == ["obstruct", "differ"]
     assert fit.to_dict()["ph_violated"] == ["obstruct", "differ"]
+
+
+def _toy(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"time": rng.exponential(1, n).round(2) + 0.01,
+                         "event": rng.integers(0, 2, n), "age": rng.normal(60, 10, n)})
+
+
+def test_monotone_likelihood_names_column() -> None:
+    toy = _toy()
+    toy["separates"] = toy["event"]  # every event has separates == 1
+    with pytest.raises(StatsInputError, match="infinity") as err:
+        cox_ph(toy, "time", "event", ["age", "separates"])
+    assert err.value.column == "separates"
+
+
+def test_collinear_covariate_names_column() -> None:
+    toy = _toy().assign(age_months=lambda d: d.age * 12 + 3)
+    with pytest.raises(StatsInputError, match="collinear") as err:
+        cox_ph(toy, "time", "event", ["age", "age_months"])
+    assert err.value.column == "age_months"

@@ -153,7 +153,27 @@ def design_matrix(
             names.append(cov)
             terms[cov] = [cov]
     matrix = np.column_stack(blocks) if blocks else np.empty((len(df), 0))
+    _check_collinearity(matrix, names, terms)
     return Design(matrix=matrix, names=names, terms=terms, references=refs)
+
+
+def _check_collinearity(matrix: np.ndarray, names: list[str], terms: dict[str, list[str]]
+                        ) -> None:
+    """Raise naming the first column that is (almost) a linear combination of earlier ones."""
+    if matrix.shape[1] < 2:
+        return
+    centered = matrix - matrix.mean(axis=0)
+    gram = centered.T @ centered
+    scale = np.sqrt(np.diag(gram))
+    corr = gram / np.outer(scale, scale)
+    for k in range(1, corr.shape[0]):
+        prev = corr[:k, :k]
+        r = corr[:k, k]
+        coef = np.linalg.lstsq(prev, r, rcond=None)[0]
+        if 1.0 - r @ coef < 1e-10:
+            term = next(t for t, cols in terms.items() if names[k] in cols)
+            raise StatsInputError(
+                term, f"{names[k]} is collinear with other covariates (perfectly predicted)")
 
 
 def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,18 @@ class _Stratum:
     group_time: np.ndarray  # (D,) distinct-time index of each tied-death group
     group_start: np.ndarray  # (D,) start of each tied-death group within death_pos
     frac: np.ndarray  # (d,) Efron fraction l/d_g (zeros for Breslow)
+    death_time: np.ndarray  # (d,) distinct-time index of each death
+    group_size: np.ndarray  # (D,) number of deaths in each tied-death group
+
+    def group_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
+        return np.add.reduceat(values, self.group_start, axis=0)
+
+    def time_cumsum(self, per_group: np.ndarray) -> np.ndarray:
+        """Per row: cumulative sum of per-death-group values over times <= the row's time."""
+        per_time = np.zeros((self.first.size, *per_group.shape[1:]))
+        per_time[self.group_time] = per_group
+        return np.cumsum(per_time, axis=0)[self.gid]
 
 
 def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
@@ -78,8 +90,9 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
         frac = within / sizes[death_group]
     else:
         frac = np.zeros(death_pos.size)
+    sizes = np.diff(np.append(group_start, death_pos.size))
     return _Stratum(rows, x[rows], ev, gid, first, death_pos, death_group, group_time,
-                    group_start, frac)
+                    group_start, frac, dg_time, sizes)
 
 
 def _rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -107,13 +120,14 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
         return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
                              np.empty((0, p)))
     rx = risk[:, None] * s.x
-    s0 = _rev_cumsum(risk)[s.first]
-    s1 = _rev_cumsum(rx)[s.first]
+    # risk-set sums at each distinct time: per-time sums, then reverse cumulative over times
+    s0 = _rev_cumsum(np.add.reduceat(risk, s.first))
+    s1 = _rev_cumsum(np.add.reduceat(rx, s.first, axis=0))
     dpos = s.death_pos
-    d0 = np.add.reduceat(risk[dpos], s.group_start)
-    d1 = np.add.reduceat(rx[dpos], s.group_start, axis=0)
+    d0 = s.group_sum(risk[dpos])
+    d1 = s.group_sum(rx[dpos])
     g = s.death_group
-    tg = s.group_time[g]
+    tg = s.death_time
     a0 = s0[tg] - s.frac * d0[g]
     a1 = s1[tg] - s.frac[:, None] * d1[g]
     xbar = a1 / a0[:, None]
@@ -131,17 +145,10 @@ def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: n
     cumulative sums over time, so the p×p second moments are never formed per time.
     """
     w = np.ones(a0.size) if weight is None else weight
-    g = s.death_group
-    tg = s.group_time[g]
-    c_time = np.zeros(s.first.size)
-    np.add.at(c_time, tg, w / a0)
-    cum_c = np.cumsum(c_time)[s.gid]
-    e_group = np.zeros(s.group_start.size)
-    np.add.at(e_group, g, w * s.frac / a0)
+    wa = w / a0
+    v = risk * s.time_cumsum(s.group_sum(wa))
     dpos = s.death_pos
-    sizes = np.diff(np.append(s.group_start, dpos.size))
-    v = risk * cum_c
-    v[dpos] -= risk[dpos] * np.repeat(e_group, sizes)
+    v[dpos] -= risk[dpos] * s.group_sum(wa * s.frac)[s.death_group]
     return (s.x * v[:, None]).T @ s.x - (xbar * w[:, None]).T @ xbar
 
 
@@ -150,30 +157,17 @@ def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
     p = s.x.shape[1]
     if s.death_pos.size == 0:
         return np.zeros((s.x.shape[0], p))
-    g = s.death_group
-    tg = s.group_time[g]
     inv = 1.0 / t.a0
-    n_times = s.first.size
-    c_time = np.zeros(n_times)
-    np.add.at(c_time, tg, inv)
-    e_time = np.zeros((n_times, p))
-    np.add.at(e_time, tg, t.xbar * inv[:, None])
-    cum_c = np.cumsum(c_time)[s.gid]
-    cum_e = np.cumsum(e_time, axis=0)[s.gid]
+    cum_c = s.time_cumsum(s.group_sum(inv))
+    cum_e = s.time_cumsum(s.group_sum(t.xbar * inv[:, None]))
     resid = -t.risk[:, None] * (s.x * cum_c[:, None] - cum_e)
     # deaths: own event term minus the mean of xbar over the tied group, and their
     # Efron-reduced weight (1 - l/d) in the risk sets of their own tied group
-    n_groups = s.group_start.size
-    sizes = np.diff(np.append(s.group_start, s.death_pos.size))
-    xbar_mean = np.zeros((n_groups, p))
-    np.add.at(xbar_mean, g, t.xbar)
-    xbar_mean /= sizes[:, None]
-    f_group = np.zeros(n_groups)
-    np.add.at(f_group, g, s.frac * inv)
-    h_group = np.zeros((n_groups, p))
-    np.add.at(h_group, g, (s.frac * inv)[:, None] * t.xbar)
+    xbar_mean = s.group_sum(t.xbar) / s.group_size[:, None]
+    f_group = s.group_sum(s.frac * inv)
+    h_group = s.group_sum((s.frac * inv)[:, None] * t.xbar)
     dpos = s.death_pos
-    dgrp = np.repeat(np.arange(n_groups), sizes)
+    dgrp = s.death_group
     xd = s.x[dpos]
     resid[dpos] += xd - xbar_mean[dgrp]
     resid[dpos] += t.risk[dpos, None] * (xd * f_group[dgrp, None] - h_group[dgrp])
@@ -207,13 +201,28 @@ def _build_model(x: np.ndarray, time: np.ndarray, event: np.ndarray,
     return _Model([_prepare_stratum(r, x, time, event, ties) for r in groups], n, p)
 
 
-def _newton(model: _Model, *, max_iter: int = 50, tol: float = 1e-12
-            ) -> tuple[np.ndarray, float, float, np.ndarray, int, list[_StratumTerms]]:
-    """Newton–Raphson with step halving from beta = 0; returns beta, loglik, loglik0, info."""
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    loglik: float
+    info: np.ndarray
+    iterations: int
+    terms: list[_StratumTerms]
+    loglik0: float  # at beta = 0
+    score0: np.ndarray
+    info0: np.ndarray
+    terms0: list[_StratumTerms]
+
+
+def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
+    """Newton–Raphson with step halving from beta = 0 (as R's coxph.fit).
+
+    Converged when the log-likelihood changes by less than 1e-12 (or by less than its
+    rounding level, ~1e-15 relative, for very large data) — far tighter than R's default.
+    """
     beta = np.zeros(model.p)
     loglik, score, info, terms = model.evaluate(beta)
-    loglik0 = loglik
-    score0, info0 = score, info
+    start = _Fit(beta, loglik, info, 0, terms, loglik, score, info, terms)
     for iteration in range(1, max_iter + 1):
         try:
             step = linalg.solve(info, score, assume_a="pos")
@@ -229,14 +238,28 @@ def _newton(model: _Model, *, max_iter: int = 50, tol: float = 1e-12
             halvings += 1
         change = abs(new_loglik - loglik)
         beta, loglik, score, info, terms = new_beta, new_loglik, new_score, new_info, new_terms
-        if change < tol or (change < 1e-9 * abs(loglik) and np.max(np.abs(step)) < 1e-10):
-            return beta, loglik, loglik0, info, iteration, terms
-    del score0, info0
-    raise ConvergenceError(
-        None,
-        f"Cox model did not converge in {max_iter} iterations (a covariate may separate the "
-        "events completely: monotone likelihood)",
-    )
+        if change < max(1e-12, 4e-15 * abs(loglik)):
+            _check_finite_coefficients(beta, info, names)
+            return _Fit(beta, loglik, info, iteration, terms, start.loglik0, start.score0,
+                        start.info0, start.terms0)
+    _check_finite_coefficients(beta, info, names)
+    raise ConvergenceError(None, f"Cox model did not converge in {max_iter} iterations")
+
+
+def _check_finite_coefficients(beta: np.ndarray, info: np.ndarray, names: Sequence[str]
+                               ) -> None:
+    """Monotone likelihood: a coefficient drifting to ±infinity (R warns "may be infinite")."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(np.diag(linalg.pinv(info)))
+    drifting = [n for n, b, e in zip(names, beta, se, strict=True)
+                if not np.isfinite(b) or (abs(b) > 10 and (not np.isfinite(e) or abs(b) > 100 * e
+                                                           or e > 1e3))]
+    if drifting:
+        raise ConvergenceError(
+            drifting[0],
+            "coefficient diverges to infinity (monotone likelihood: the covariate separates "
+            "events from non-events); consider Firth-penalised Cox or merging categories",
+        )
 
 
 @dataclass
@@ -451,15 +474,11 @@ def cox_ph(
     x_centered = x - x.mean(axis=0)
     strata_codes = _codes(used[strata]) if strata is not None else None
     model = _build_model(x_centered, t, e, strata_codes, ties)
-    beta, loglik, loglik0, info, iterations, terms = _newton(model)
-    try:
-        naive_var = linalg.inv(info)
-    except linalg.LinAlgError as exc:  # pragma: no cover - caught by _newton first
-        raise ConvergenceError(None, "information matrix is singular") from exc
+    fit = _newton(model, design.names)
+    beta, loglik, info, terms = fit.beta, fit.loglik, fit.info, fit.terms
+    naive_var = linalg.inv(info)
     naive_var = (naive_var + naive_var.T) / 2.0
-    # score test at beta = 0
-    _, u0, i0, _ = model.evaluate(np.zeros(model.p))
-    score_stat = float(u0 @ linalg.solve(i0, u0, assume_a="pos"))
+    score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
 
     robust = robust or cluster is not None
     var = naive_var
@@ -469,8 +488,7 @@ def cox_ph(
         dfbeta = _by_cluster(_residuals_input_order(model, terms) @ naive_var, cl)
         var = dfbeta.T @ dfbeta
         # robust score test at beta = 0 (R's fit$rscore)
-        resid0 = _by_cluster(_residuals_input_order(model, model.evaluate(np.zeros(model.p))[3]),
-                             cl)
+        resid0 = _by_cluster(_residuals_input_order(model, fit.terms0), cl)
         u = resid0.sum(axis=0)
         robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
     lp = x_centered @ beta
@@ -482,11 +500,11 @@ def cox_ph(
         naive_var=naive_var,
         robust=robust,
         loglik=loglik,
-        loglik_null=loglik0,
+        loglik_null=fit.loglik0,
         score_test=score_stat,
         n=len(used),
         events=int(e.sum()),
-        iterations=iterations,
+        iterations=fit.iterations,
         ties=ties,
         concordance=conc,
         concordance_se=conc_se,
@@ -524,39 +542,53 @@ def _residuals_input_order(model: _Model, terms: list[_StratumTerms]) -> np.ndar
 # --------------------------------------------------------------------------- concordance
 
 
-def _count_below(points_pos: np.ndarray, points_rank: np.ndarray, query_pos: np.ndarray,
-                 query_rank: np.ndarray) -> np.ndarray:
-    """For each query, the number of points with ``pos >= query_pos`` and ``rank < query_rank``.
+def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
+                 queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """For each query (pos, rank): the number of points with ``pos >= q_pos, rank < q_rank``.
 
-    Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points,
-    vectorised per level: O((n + q) log² n) in numpy.
+    Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points: the
+    rank prefix [0, m) splits into one block per set bit of m; each level keeps its points
+    sorted by position (a stable re-sort of the previous level's order, i.e. merging sorted
+    runs), so a block count is one ``searchsorted``. O((n + q) log n) numpy work per level.
     """
     n = points_pos.size
-    out = np.zeros(query_pos.size, dtype=np.int64)
-    if n == 0 or query_pos.size == 0:
-        return out
+    outs = [np.zeros(q_pos.size, dtype=np.int64) for q_pos, _ in queries]
+    if n == 0:
+        return outs
     order = np.argsort(points_rank, kind="stable")
     ranks_sorted = points_rank[order]
     pos_sorted = points_pos[order].astype(np.int64)
-    m = np.searchsorted(ranks_sorted, query_rank, side="left")  # prefix [0, m) has rank < q
-    span = np.int64(pos_sorted.max() + 2)
-    qpos = query_pos.astype(np.int64)
+    span = np.int64(max(int(pos_sorted.max()), max((int(q.max()) for q, _ in queries
+                                                    if q.size), default=0)) + 2)
+    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left") for _, q_rank in queries]
+    # visit the queries in rank order: their blocks are then non-decreasing at every level,
+    # which keeps the searches cache-local
+    q_order = [np.argsort(m, kind="stable") for m in prefix]
+    prefix = [m[o] for m, o in zip(prefix, q_order, strict=True)]
+    queries = [(q[o], r) for (q, r), o in zip(queries, q_order, strict=True)]
+    perm = np.arange(n, dtype=np.int64)  # level order: sorted by (block, pos)
     level = 0
     while (1 << level) <= n:
+        keys = (perm >> level) * span + pos_sorted[perm]
+        sub = np.argsort(keys, kind="stable")  # runs of the previous level: cheap merge
+        perm = perm[sub]
+        keys = keys[sub]
         size = 1 << level
-        block = np.arange(n, dtype=np.int64) >> level
-        keys = np.sort(block * span + pos_sorted, kind="stable")
-        take = (m >> level) & 1
-        sel = np.flatnonzero(take)
-        if sel.size:
-            blk = (m[sel] >> (level + 1)) << 1  # block index of [start, start + size)
-            start = blk * size
-            end = np.minimum(start + size, n)
-            # number of points in the block with pos >= qpos
-            found = np.searchsorted(keys, blk * span + qpos[sel], side="left")
+        for out, (q_pos, _), m in zip(outs, queries, prefix, strict=True):
+            sel = np.flatnonzero((m >> level) & 1)
+            if sel.size == 0:
+                continue
+            blk = (m[sel] >> (level + 1)) << 1  # block [blk*size, (blk+1)*size) of the prefix
+            end = np.minimum((blk + 1) * size, n)
+            found = np.searchsorted(keys, blk * span + q_pos[sel], side="left")
             out[sel] += end - found
         level += 1
-    return out
+    result = []
+    for out, o in zip(outs, q_order, strict=True):
+        back = np.empty_like(out)
+        back[o] = out
+        result.append(back)
+    return result
 
 
 def concordance(
@@ -623,25 +655,18 @@ def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarra
     q_pos = death_block_end[dpos]
     q_rank = rank[dpos]
     n_comp = n - q_pos
-    below = _count_below(pos, rank, q_pos, q_rank)  # j with rank_j < rank_i
-    below_eq = _count_below(pos, rank, q_pos, q_rank + 1)
+    below, below_eq = _count_below(pos, rank, [(q_pos, q_rank), (q_pos, q_rank + 1)])
     # score was negated for reverse, so a larger (negated) score predicts a longer time:
     # the death i is concordant with j when score_i < score_j
-    conc_i = n_comp - below_eq
-    disc_i = below
-    tied_i = below_eq - below
-    out[dpos, 0] += conc_i
-    out[dpos, 1] += disc_i
-    out[dpos, 2] += tied_i
-    # comparator side: deaths i before j (block end <= pos_j) with rank_i > rank_j etc.
-    # count deaths with block_end <= pos_j and rank_i < rank_j: use reversed positions
-    rev_point_pos = (n - 1) - q_pos  # block_end <= pos_j  <=>  n-1-block_end >= n-1-pos_j
+    out[dpos, 0] += n_comp - below_eq
+    out[dpos, 1] += below
+    out[dpos, 2] += below_eq - below
+    # comparator side: deaths i with block end <= pos_j, by rank_i vs rank_j (reversed
+    # positions turn "block_end <= pos_j" into ">=")
     rev_query_pos = (n - 1) - pos
-    d_below = _count_below(rev_point_pos, q_rank, rev_query_pos, rank)
-    d_below_eq = _count_below(rev_point_pos, q_rank, rev_query_pos, rank + 1)
-    d_total = _count_below(rev_point_pos, np.zeros(dpos.size, np.int64), rev_query_pos,
-                           np.ones(n, np.int64))
-    # pair (death i, j): concordant when score_i < score_j, i.e. rank_i < rank_j
+    d_below, d_below_eq = _count_below((n - 1) - q_pos, q_rank,
+                                       [(rev_query_pos, rank), (rev_query_pos, rank + 1)])
+    d_total = np.searchsorted(np.sort(q_pos), pos, side="right")
     out[:, 0] += d_below
     out[:, 1] += d_total - d_below_eq
     out[:, 2] += d_below_eq - d_below
