@@ -142,6 +142,10 @@ def cox_cmd(
         list[str] | None,
         typer.Option("--reference", help="Reference level COLUMN=LEVEL (repeatable)."),
     ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option("--categorical", help="Numeric-coded columns to treat as factors: a,b."),
+    ] = None,
     ph_test: Annotated[
         bool, typer.Option("--ph-test", help="Schoenfeld-residual PH test (cox.zph).")
     ] = False,
@@ -157,7 +161,8 @@ def cox_cmd(
         fail_bad_input("--covariates: at least one column is needed")
     frame = read_csv(data)
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
-               cluster=cluster, reference=_parse_reference(reference or []), ph_test=ph_test)
+               cluster=cluster, reference=_parse_reference(reference or []),
+               categorical=split_list(categorical), ph_test=ph_test)
     if as_json:
         emit_json(fit.to_dict())
         return

@@ -105,13 +105,19 @@ def design_matrix(
     df: pd.DataFrame,
     covariates: Sequence[str],
     reference: Mapping[str, object] | None = None,
+    categorical: Sequence[str] = (),
 ) -> Design:
     """Build the design matrix of ``covariates`` (no intercept) from complete rows of ``df``.
 
-    Numeric columns enter as they are; categorical ones as ``name[level]`` indicators against
-    the reference level. A covariate with a single value (constant) is an input error.
+    Numeric columns enter as they are; categorical ones (non-numeric, boolean, listed in
+    ``categorical`` or given a ``reference`` level — R's ``factor()``) as ``name[level]``
+    indicators against the reference level. A constant or collinear covariate is an input
+    error naming it.
     """
     reference = dict(reference or {})
+    for name in categorical:
+        if name not in covariates:
+            raise StatsInputError(name, "declared categorical but not a covariate")
     require_columns(df, covariates)
     for name in reference:
         if name not in covariates:
@@ -122,16 +128,17 @@ def design_matrix(
     refs: dict[str, str] = {}
     for cov in covariates:
         series = df[cov]
-        if _is_categorical(series):
+        if _is_categorical(series) or cov in categorical or cov in reference:
             levels = _levels(series)
             if len(levels) < 2:
                 raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
             ref = levels[0]
             if cov in reference:
                 wanted = reference[cov]
-                matches = [lv for lv in levels if lv == wanted or str(lv) == str(wanted)]
+                matches = [lv for lv in levels
+                           if lv == wanted or level_label(lv) == level_label(wanted)]
                 if not matches:
-                    shown = [str(v) for v in levels]
+                    shown = [level_label(v) for v in levels]
                     raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
                 ref = matches[0]
             values = series.to_numpy()
@@ -142,8 +149,6 @@ def design_matrix(
                 blocks.append((values == lv).astype(float))
             names.extend(terms[cov])
         else:
-            if cov in reference:
-                raise StatsInputError(cov, "reference level given for a numeric covariate")
             values = series.to_numpy(dtype=float)
             if not np.all(np.isfinite(values)):
                 raise StatsInputError(cov, "non-finite value")

@@ -449,12 +449,15 @@ def cox_ph(
     robust: bool = False,
     cluster: str | None = None,
     reference: Mapping[str, object] | None = None,
+    categorical: Sequence[str] = (),
     ph_test: bool = False,
 ) -> CoxResult:
     """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
 
-    ``cluster`` implies ``robust``. Rows with a missing value in any column used are dropped
-    and reported in ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
+    ``cluster`` implies ``robust``. Categorical covariates (text, boolean, listed in
+    ``categorical`` or given a ``reference`` level) expand to ``name[level]`` indicators.
+    Rows with a missing value in any column used are dropped and reported in
+    ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
     with a warning when a term has p < 0.05).
     """
     if ties not in ("efron", "breslow"):
@@ -469,7 +472,7 @@ def cox_ph(
     t, e = survival_outcome(used, time, event)
     if e.sum() == 0:
         raise StatsInputError(event, "no events among the complete rows")
-    design = design_matrix(used, covariates, reference)
+    design = design_matrix(used, covariates, reference, categorical)
     x = design.matrix
     x_centered = x - x.mean(axis=0)
     strata_codes = _codes(used[strata]) if strata is not None else None
