@@ -123,3 +123,18 @@ def test_missing_file_exit_2(tmp_path: Path) -> None:
                                  "--time", "t", "--event", "e"])
     assert result.exit_code == 2
     assert "--data" in result.stderr
+
+
+def test_risk_table_csv_like_r_summary(colon_csv: Path, tmp_path: Path) -> None:
+    ref = json.loads((FIXTURES / "r_km_colon.json").read_text())["rx_log"]["groups"]["Lev"]
+    out = tmp_path / "risk.csv"
+    times = ",".join(str(t) for t in ref["at"]["time"])
+    result = runner.invoke(app, ["stats", "km", "--data", str(colon_csv), "--time", "time",
+                                 "--event", "status", "--group", "rx", "--at", times,
+                                 "--risk-table", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    lev = table[table.group == "Lev"]
+    assert lev["n_risk"].tolist() == ref["at"]["n_risk"]
+    assert lev["n_event"].tolist() == ref["at"]["n_event"]
+    assert lev["n_censor"].tolist() == ref["at"]["n_censor"]

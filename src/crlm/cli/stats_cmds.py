@@ -201,6 +201,10 @@ def km_cmd(
     conf_type: Annotated[
         str, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain.")
     ] = "log",
+    risk_table: Annotated[
+        Path | None,
+        typer.Option("--risk-table", help="Write the numbers-at-risk table (--at) to this CSV."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Kaplan–Meier by group: median (CI), quartiles, survival and numbers at risk."""
@@ -211,6 +215,10 @@ def km_cmd(
     times = _parse_times(at, "--at")
     frame = read_csv(data)
     km = _run(kaplan_meier, frame, time, event, group, conf_type=conf_type)
+    if risk_table is not None:
+        if not times:
+            fail_bad_input("--risk-table: needs the times, e.g. --at 0,365,730")
+        km.risk_table(times).to_csv(risk_table, index=False)
     if as_json:
         emit_json(km.to_dict(times))
         return
