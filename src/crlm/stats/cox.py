@@ -292,8 +292,6 @@ class CoxResult:
     events: int
     iterations: int
     ties: str
-    concordance: float
-    concordance_se: float
     dropped: DroppedRows
     terms: dict[str, list[str]]
     references: dict[str, str]
@@ -304,6 +302,32 @@ class CoxResult:
     _model: _Model | None = field(default=None, repr=False)
     _time: np.ndarray | None = field(default=None, repr=False)
     _event: np.ndarray | None = field(default=None, repr=False)
+    _linear_predictor: np.ndarray | None = field(default=None, repr=False)
+    _strata_codes: np.ndarray | None = field(default=None, repr=False)
+    _cluster_codes: np.ndarray | None = field(default=None, repr=False)
+    _concordance: tuple[float, float] | None = field(default=None, repr=False)
+
+    def _harrell(self) -> tuple[float, float]:
+        if self._concordance is None:
+            if self._time is None or self._event is None or self._linear_predictor is None:
+                return float("nan"), float("nan")
+            self._concordance = concordance(
+                self._time, self._event, self._linear_predictor, strata=self._strata_codes,
+                reverse=True, cluster=self._cluster_codes)
+        return self._concordance
+
+    @property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor within strata (R ``fit$concordance``).
+
+        Computed on first access (O(n log n)), so fits that do not report it skip the cost.
+        """
+        return self._harrell()[0]
+
+    @property
+    def concordance_se(self) -> float:
+        """Infinitesimal-jackknife SE of C (clustered when the fit has a cluster), as R."""
+        return self._harrell()[1]
 
     def ph_test(self, *, warn: bool = True) -> ZphResult:
         """Proportional-hazards test as R ``cox.zph(fit, transform="km")``; stored in ``zph``.
@@ -494,8 +518,6 @@ def cox_ph(
         resid0 = _by_cluster(_residuals_input_order(model, fit.terms0), cl)
         u = resid0.sum(axis=0)
         robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
-    lp = x_centered @ beta
-    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True, cluster=cl)
     result = CoxResult(
         names=design.names,
         coef=beta,
@@ -509,8 +531,6 @@ def cox_ph(
         events=int(e.sum()),
         iterations=fit.iterations,
         ties=ties,
-        concordance=conc,
-        concordance_se=conc_se,
         dropped=dropped,
         terms=design.terms,
         references=design.references,
@@ -520,6 +540,9 @@ def cox_ph(
         _model=model,
         _time=t,
         _event=e,
+        _linear_predictor=x_centered @ beta,
+        _strata_codes=strata_codes,
+        _cluster_codes=cl,
     )
     if ph_test:
         result.ph_test()
@@ -550,9 +573,10 @@ def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
     """For each query (pos, rank): the number of points with ``pos >= q_pos, rank < q_rank``.
 
     Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points: the
-    rank prefix [0, m) splits into one block per set bit of m; each level keeps its points
-    sorted by position (a stable re-sort of the previous level's order, i.e. merging sorted
-    runs), so a block count is one ``searchsorted``. O((n + q) log n) numpy work per level.
+    rank prefix [0, m) splits into one block per set bit of m, and a block's count is one
+    binary search among its points sorted by position. Points and queries are both kept in
+    (block, position) order from level to level — a stable re-sort that only merges sorted
+    runs — so every ``searchsorted`` runs over sorted needles. O((n + q) log n) overall.
     """
     n = points_pos.size
     outs = [np.zeros(q_pos.size, dtype=np.int64) for q_pos, _ in queries]
@@ -563,35 +587,35 @@ def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
     pos_sorted = points_pos[order].astype(np.int64)
     span = np.int64(max(int(pos_sorted.max()), max((int(q.max()) for q, _ in queries
                                                     if q.size), default=0)) + 2)
-    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left") for _, q_rank in queries]
-    # visit the queries in rank order: their blocks are then non-decreasing at every level,
-    # which keeps the searches cache-local
-    q_order = [np.argsort(m, kind="stable") for m in prefix]
-    prefix = [m[o] for m, o in zip(prefix, q_order, strict=True)]
-    queries = [(q[o], r) for (q, r), o in zip(queries, q_order, strict=True)]
-    perm = np.arange(n, dtype=np.int64)  # level order: sorted by (block, pos)
+    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left").astype(np.int64)
+              for _, q_rank in queries]
+    q_pos_all = [q.astype(np.int64) for q, _ in queries]
+    q_perm = [np.lexsort((q, m >> 1)) for q, m in zip(q_pos_all, prefix, strict=True)]
+    perm = np.arange(n, dtype=np.int64)  # points sorted by (block, pos) at each level
     level = 0
     while (1 << level) <= n:
         keys = (perm >> level) * span + pos_sorted[perm]
-        sub = np.argsort(keys, kind="stable")  # runs of the previous level: cheap merge
+        sub = np.argsort(keys, kind="stable")  # merges the previous level's sorted runs
         perm = perm[sub]
         keys = keys[sub]
-        size = 1 << level
-        for out, (q_pos, _), m in zip(outs, queries, prefix, strict=True):
-            sel = np.flatnonzero((m >> level) & 1)
+        size = np.int64(1 << level)
+        for k, (out, q, m) in enumerate(zip(outs, q_pos_all, prefix, strict=True)):
+            qp = q_perm[k]
+            upper = m[qp] >> (level + 1)
+            if level:  # re-sort by (m >> (level + 1), pos): merge of sorted runs
+                qsub = np.argsort(upper * span + q[qp], kind="stable")
+                qp = qp[qsub]
+                upper = upper[qsub]
+                q_perm[k] = qp
+            take = ((m[qp] >> level) & 1).astype(bool)
+            sel = qp[take]
             if sel.size == 0:
                 continue
-            blk = (m[sel] >> (level + 1)) << 1  # block [blk*size, (blk+1)*size) of the prefix
-            end = np.minimum((blk + 1) * size, n)
-            found = np.searchsorted(keys, blk * span + q_pos[sel], side="left")
-            out[sel] += end - found
+            blk = upper[take] << 1  # block [blk*size, (blk+1)*size) of the rank prefix
+            found = np.searchsorted(keys, blk * span + q[sel], side="left")
+            out[sel] += np.minimum((blk + 1) * size, n) - found
         level += 1
-    result = []
-    for out, o in zip(outs, q_order, strict=True):
-        back = np.empty_like(out)
-        back[o] = out
-        result.append(back)
-    return result
+    return outs
 
 
 def concordance(
@@ -639,36 +663,36 @@ def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarra
     order = np.lexsort((~event, time))  # time ascending, deaths first at ties
     t = time[order]
     ev = event[order]
-    rank = np.unique(score[order], return_inverse=True)[1].astype(np.int64)
-    # first position after the tied-death block of each death: start of its comparable set
-    after = np.searchsorted(t, t, side="right")  # first position with larger time
-    death_block_end = np.empty(n, dtype=np.int64)
-    # censored rows at the same time come after the deaths (lexsort), so they are comparable
-    n_dead_at = np.zeros(n, dtype=np.int64)
+    uniq, rank = np.unique(score[order], return_inverse=True)
+    rank = rank.astype(np.int64)
+    score_ties = uniq.size < n
+    # start of each death's comparable set: after the deaths tied with it (censored rows at
+    # the same time sort after the deaths and are comparable, as in R)
     first_at = np.searchsorted(t, t, side="left")
     dead_cum = np.concatenate(([0], np.cumsum(ev)))
-    n_dead_at = dead_cum[after] - dead_cum[first_at]
-    death_block_end = first_at + n_dead_at
+    death_block_end = first_at + dead_cum[np.searchsorted(t, t, side="right")] - dead_cum[first_at]
     dpos = np.flatnonzero(ev)
     pos = np.arange(n, dtype=np.int64)
     out = np.zeros((n, 3))
     if dpos.size == 0:
         return out
-    # event side: comparables j with position >= block end of the death i
+    # event side: comparables j (position >= block end of death i) with rank_j < / <= rank_i
     q_pos = death_block_end[dpos]
     q_rank = rank[dpos]
-    n_comp = n - q_pos
-    below, below_eq = _count_below(pos, rank, [(q_pos, q_rank), (q_pos, q_rank + 1)])
-    # score was negated for reverse, so a larger (negated) score predicts a longer time:
-    # the death i is concordant with j when score_i < score_j
-    out[dpos, 0] += n_comp - below_eq
+    queries = [(q_pos, q_rank)] + ([(q_pos, q_rank + 1)] if score_ties else [])
+    counts = _count_below(pos, rank, queries)
+    below, below_eq = counts[0], counts[-1]
+    # the score was negated for reverse, so the death i is concordant with j when
+    # score_i < score_j (it had the shorter time and the smaller predicted time)
+    out[dpos, 0] += (n - q_pos) - below_eq
     out[dpos, 1] += below
     out[dpos, 2] += below_eq - below
     # comparator side: deaths i with block end <= pos_j, by rank_i vs rank_j (reversed
     # positions turn "block_end <= pos_j" into ">=")
     rev_query_pos = (n - 1) - pos
-    d_below, d_below_eq = _count_below((n - 1) - q_pos, q_rank,
-                                       [(rev_query_pos, rank), (rev_query_pos, rank + 1)])
+    queries = [(rev_query_pos, rank)] + ([(rev_query_pos, rank + 1)] if score_ties else [])
+    counts = _count_below((n - 1) - q_pos, q_rank, queries)
+    d_below, d_below_eq = counts[0], counts[-1]
     d_total = np.searchsorted(np.sort(q_pos), pos, side="right")
     out[:, 0] += d_below
     out[:, 1] += d_total - d_below_eq
