@@ -49,6 +49,22 @@ class _Stratum:
     frac: np.ndarray  # (d,) Efron fraction l/d_g (zeros for Breslow)
     death_time: np.ndarray  # (d,) distinct-time index of each death
     group_size: np.ndarray  # (D,) number of deaths in each tied-death group
+    x_dead_sum: np.ndarray  # (p,) sum of the covariates over the deaths
+    segments: np.ndarray  # reduceat starts: per distinct time, its deaths then its censored
+    no_dead: np.ndarray  # (G,) bool: the time has no death
+    no_censored: np.ndarray  # (G,) bool: the time has no censored row
+
+    def time_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct time: sums of ``values`` over its deaths and over all its rows."""
+        idx = self.segments
+        trimmed = idx[-1] == values.shape[0]  # last time has deaths only
+        sums = np.add.reduceat(values, idx[:-1] if trimmed else idx, axis=0)
+        if trimmed:
+            sums = np.concatenate((sums, np.zeros((1, *values.shape[1:]))))
+        dead, censored = sums[0::2], sums[1::2]
+        dead[self.no_dead] = 0.0  # reduceat yields values[i] for an empty [i, i)
+        censored[self.no_censored] = 0.0
+        return dead, dead + censored
 
     def group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
@@ -91,8 +107,15 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     else:
         frac = np.zeros(death_pos.size)
     sizes = np.diff(np.append(group_start, death_pos.size))
-    return _Stratum(rows, x[rows], ev, gid, first, death_pos, death_group, group_time,
-                    group_start, frac, dg_time, sizes)
+    xs = x[rows]
+    dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
+    rows_at = np.diff(np.append(first, t.size))
+    segments = np.empty(2 * first.size, dtype=np.int64)
+    segments[0::2] = first
+    segments[1::2] = first + dead_at
+    return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
+                    group_start, frac, dg_time, sizes, xs[death_pos].sum(axis=0), segments,
+                    dead_at == 0, dead_at == rows_at)
 
 
 def _rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -120,19 +143,21 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
         return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
                              np.empty((0, p)))
     rx = risk[:, None] * s.x
-    # risk-set sums at each distinct time: per-time sums, then reverse cumulative over times
-    s0 = _rev_cumsum(np.add.reduceat(risk, s.first))
-    s1 = _rev_cumsum(np.add.reduceat(rx, s.first, axis=0))
-    dpos = s.death_pos
-    d0 = s.group_sum(risk[dpos])
-    d1 = s.group_sum(rx[dpos])
+    # per distinct time: sums over its deaths and its rows; risk sets by reverse cumsum
+    dead0, all0 = s.time_sums(risk)
+    dead1, all1 = s.time_sums(rx)
+    del rx
+    s0 = _rev_cumsum(all0)
+    s1 = _rev_cumsum(all1)
+    d0 = dead0[s.group_time]
+    d1 = dead1[s.group_time]
     g = s.death_group
     tg = s.death_time
     a0 = s0[tg] - s.frac * d0[g]
     a1 = s1[tg] - s.frac[:, None] * d1[g]
     xbar = a1 / a0[:, None]
-    loglik = float((eta[dpos] - eta_max).sum() - np.log(a0).sum())
-    score = s.x[dpos].sum(axis=0) - xbar.sum(axis=0)
+    loglik = float(s.x_dead_sum @ beta - d * eta_max - np.log(a0).sum())
+    score = s.x_dead_sum - xbar.sum(axis=0)
     info = _weighted_information(s, risk, a0, xbar) if want_info else np.zeros((p, p))
     return _StratumTerms(loglik, score, info, risk, a0, xbar)
 
@@ -149,7 +174,15 @@ def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: n
     v = risk * s.time_cumsum(s.group_sum(wa))
     dpos = s.death_pos
     v[dpos] -= risk[dpos] * s.group_sum(wa * s.frac)[s.death_group]
-    return (s.x * v[:, None]).T @ s.x - (xbar * w[:, None]).T @ xbar
+    return _weighted_gram(s.x, v) - (xbar * w[:, None]).T @ xbar
+
+
+def _weighted_gram(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X' diag(v) X``; for v ≥ 0 as ``Z'Z`` with ``Z = sqrt(v) X`` (symmetric rank-k BLAS)."""
+    if v.size and v.min() >= 0.0:
+        z = x * np.sqrt(v)[:, None]
+        return z.T @ z
+    return (x * v[:, None]).T @ x
 
 
 def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
