@@ -3,10 +3,10 @@
 Synthetic data (10 covariates, times in whole days → many ties, ~55 % events, pairs of rows
 sharing a cluster id) at each size. Timed per size, median of ``--repeats`` runs:
 
-* Cox, Efron ties, model SE and robust (sandwich) SE: ``crlm.stats.cox_ph`` (always includes
-  the concordance and its SE, as R's ``coxph`` does; lifelines computes C only on access),
-  lifelines ``CoxPHFitter(robust=...)``, R ``coxph(..., ties="efron", robust=...)``. lifelines'
-  and R's robust variance take quadratic time, so they are timed only up to
+* Cox, Efron ties: the fit alone (crlm and lifelines compute Harrell's C only on access), the
+  fit + C (R's ``coxph`` always computes C and its SE), and with robust (sandwich) SE + C:
+  ``crlm.stats.cox_ph``, lifelines ``CoxPHFitter``, R ``coxph(..., ties="efron", robust=)``.
+  lifelines' and R's robust variance take quadratic time here, so they are timed only up to
   ``--robust-max-n`` rows (default 50k).
 * Kaplan–Meier by a 3-level group + log-rank: crlm, lifelines (``KaplanMeierFitter`` per group
   + ``multivariate_logrank_test``), R (``survfit`` + ``survdiff``).
@@ -51,8 +51,9 @@ f <- as.formula(paste("Surv(time, event) ~", paste(sprintf("x%d", 0:9), collapse
 tm <- function(expr) { t0 <- proc.time()[["elapsed"]]; force(expr); proc.time()[["elapsed"]] - t0 }
 vec <- function(x) paste(sprintf("%.17g", x), collapse = ",")
 cox <- sapply(seq_len(reps), function(i) tm(fit <<- coxph(f, data = d, ties = "efron")))
-out <- sprintf('"cox": [%s], "coef": [%s], "se": [%s], "loglik": %.17g', vec(cox),
-               vec(coef(fit)), vec(sqrt(diag(fit$var))), fit$loglik[2])
+out <- sprintf('"cox": [%s], "coef": [%s], "se": [%s], "loglik": %.17g, "c": [%s]', vec(cox),
+               vec(coef(fit)), vec(sqrt(diag(fit$var))), fit$loglik[2],
+               vec(fit$concordance[c("concordance", "std")]))
 if (robust) {
   rob <- sapply(seq_len(reps), function(i) tm(rfit <<- coxph(f, data = d, ties = "efron",
                                                             robust = TRUE)))
@@ -63,8 +64,8 @@ km <- sapply(seq_len(reps), function(i) tm({
   survfit(Surv(time, event) ~ grp, data = d); survdiff(Surv(time, event) ~ grp, data = d)}))
 cat(paste0("{", out, sprintf(', "km_logrank": [%s]', vec(km)), "}\n"))
 """
-TASKS = (("cox", "Cox Efron (+ C in crlm)"), ("cox_robust", "Cox Efron robust SE"),
-         ("km_logrank", "KM by 3 groups + logrank"))
+TASKS = (("cox_fit", "Cox Efron fit, no C"), ("cox", "Cox Efron fit + C"),
+         ("cox_robust", "Cox Efron robust SE + C"), ("km_logrank", "KM by 3 groups + logrank"))
 
 
 def synthetic(n: int, seed: int = 20240611) -> pd.DataFrame:
@@ -84,6 +85,12 @@ def synthetic(n: int, seed: int = 20240611) -> pd.DataFrame:
     return frame
 
 
+def with_c(fit: CoxResult) -> CoxResult:
+    """Force crlm's (lazy) concordance, as R's coxph always computes it."""
+    _ = fit.concordance_se
+    return fit
+
+
 def timed(func: Callable[[], object], repeats: int) -> tuple[float, object]:
     """Median wall time over ``repeats`` runs and the last result."""
     times = []
@@ -101,10 +108,13 @@ def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool) -> dict[str, 
 
     cols = [*COVARIATES, "time", "event"]
 
-    def cox(robust_se: bool) -> CoxPHFitter:
+    def cox(robust_se: bool, with_c: bool = True) -> CoxPHFitter:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return CoxPHFitter().fit(frame[cols], "time", "event", robust=robust_se)
+            fit = CoxPHFitter().fit(frame[cols], "time", "event", robust=robust_se)
+            if with_c:
+                _ = fit.concordance_index_  # lifelines computes C on first access
+            return fit
 
     def km() -> object:
         for _, sub in frame.groupby("grp"):
@@ -112,6 +122,7 @@ def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool) -> dict[str, 
         return multivariate_logrank_test(frame["time"], frame["grp"], frame["event"])
 
     out: dict[str, object] = {}
+    out["cox_fit"], _ = timed(lambda: cox(False, with_c=False), repeats)
     out["cox"], fit = timed(lambda: cox(False), repeats)
     assert isinstance(fit, CoxPHFitter)
     out["coef"] = fit.params_[COVARIATES].tolist()
@@ -167,9 +178,13 @@ def main(argv: list[str] | None = None) -> int:
             reps = args.repeats if n <= 10_000 else 1
             others_robust = n <= args.robust_max_n
             crlm: dict[str, object] = {}
-            crlm["cox"], fit = timed(lambda f=frame: cox_ph(f, "time", "event", COVARIATES), reps)
+            crlm["cox_fit"], _ = timed(
+                lambda f=frame: cox_ph(f, "time", "event", COVARIATES), reps)
+            crlm["cox"], fit = timed(lambda f=frame: with_c(cox_ph(f, "time", "event",
+                                                                   COVARIATES)), reps)
             crlm["cox_robust"], rfit = timed(
-                lambda f=frame: cox_ph(f, "time", "event", COVARIATES, robust=True), reps)
+                lambda f=frame: with_c(cox_ph(f, "time", "event", COVARIATES, robust=True)),
+                reps)
             crlm["km_logrank"], _ = timed(
                 lambda f=frame: (kaplan_meier(f, "time", "event", "grp"),
                                  logrank_test(f, "time", "event", "grp")), reps)
@@ -192,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     rr["crlm_max_rel_diff_coef"] = max_rel(fit.coef.tolist(), rr.pop("coef"))
                     rr["crlm_max_rel_diff_se"] = max_rel(fit.se.tolist(), rr.pop("se"))
                     rr["crlm_rel_diff_loglik"] = abs(fit.loglik / float(rr.pop("loglik")) - 1)
+                    rr["crlm_max_rel_diff_concordance_and_se"] = max_rel(
+                        [fit.concordance, fit.concordance_se], rr.pop("c"))
                     if "robust_se" in rr:
                         rr["crlm_max_rel_diff_robust_se"] = max_rel(rfit.se.tolist(),
                                                                     rr.pop("robust_se"))

@@ -111,6 +111,14 @@ def _p_eq(value: float) -> str:
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    """A rich table: first column left-aligned (labels), the others right-aligned (numbers)."""
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    return table
+
+
 def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
     """Run an analysis; input errors exit 2 naming the column, warnings go to stderr."""
     from crlm.stats import StatsInputError
@@ -167,10 +175,9 @@ def cox_cmd(
         emit_json(fit.to_dict())
         return
     console = Console()
-    table = Table(title=f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
-                        f"{', strata ' + strata if strata else ''})")
-    for col in ("term", "HR", "95% CI", "coef", "SE", "p"):
-        table.add_column(col, justify="left" if col == "term" else "right")
+    title = (f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
+             f"{', strata ' + strata if strata else ''})")
+    table = _table(title, ("term", "HR", "95% CI", "coef", "SE", "p"))
     for name, row in fit.to_frame().iterrows():
         table.add_row(str(name), _num(row["hr"], 2),
                       f"{_num(row['lower95'], 2)}–{_num(row['upper95'], 2)}",
@@ -223,18 +230,16 @@ def km_cmd(
         emit_json(km.to_dict(times))
         return
     console = Console()
-    table = Table(title=f"Kaplan–Meier ({conf_type} CI)")
-    for col in ("group", "n", "events", "median", "95% CI", "IQR (q25–q75)"):
-        table.add_column(col, justify="left" if col == "group" else "right")
+    table = _table(f"Kaplan–Meier ({conf_type} CI)",
+                   ("group", "n", "events", "median", "95% CI", "IQR (q25–q75)"))
     for level, row in km.summary().iterrows():
         table.add_row(str(level), str(row["n"]), str(row["events"]), _nr(row["median"]),
                       f"{_nr(row['median_lower95'])}–{_nr(row['median_upper95'])}",
                       f"{_nr(row['q25'])}–{_nr(row['q75'])}")
     console.print(table)
     if times:
-        risk = Table(title="Survival and numbers at risk (events/censored since previous time)")
-        for col in ("group", "time", "at risk", "events", "censored", "survival", "95% CI"):
-            risk.add_column(col, justify="left" if col == "group" else "right")
+        risk = _table("Survival and numbers at risk (events/censored since previous time)",
+                      ("group", "time", "at risk", "events", "censored", "survival", "95% CI"))
         for row in km.risk_table(times).itertuples(index=False):
             risk.add_row(str(row.group), f"{row.time:g}", str(row.n_risk), str(row.n_event),
                          str(row.n_censor), _num(row.surv), f"{_num(row.lower)}–{_num(row.upper)}")
@@ -263,9 +268,8 @@ def logrank_cmd(
         emit_json(res.to_dict())
         return
     console = Console()
-    table = Table(title=f"Log-rank test by {group}" + (f", strata {strata}" if strata else ""))
-    for col in ("group", "n", "observed", "expected"):
-        table.add_column(col, justify="left" if col == "group" else "right")
+    table = _table(f"Log-rank test by {group}" + (f", strata {strata}" if strata else ""),
+                   ("group", "n", "observed", "expected"))
     for level, row in res.to_frame().iterrows():
         table.add_row(str(level), str(int(row["n"])), f"{row['observed']:.0f}",
                       f"{row['expected']:.2f}")
@@ -293,18 +297,15 @@ def rmst_cmd(
         emit_json(res.to_dict())
         return
     console = Console()
-    table = Table(title=f"Restricted mean survival time to {horizon:g}")
-    for col in ("group", "RMST", "SE", "95% CI"):
-        table.add_column(col, justify="left" if col == "group" else "right")
+    table = _table(f"Restricted mean survival time to {horizon:g}",
+                   ("group", "RMST", "SE", "95% CI"))
     for level, row in res.to_frame().iterrows():
         table.add_row(str(level), _num(row["rmst"], 1), _num(row["se"], 1),
                       f"{_num(row['lower95'], 1)}–{_num(row['upper95'], 1)}")
     console.print(table)
     diffs = res.differences()
     if len(diffs):
-        dt = Table(title="Differences")
-        for col in ("contrast", "difference", "SE", "95% CI", "p"):
-            dt.add_column(col, justify="left" if col == "contrast" else "right")
+        dt = _table("Differences", ("contrast", "difference", "SE", "95% CI", "p"))
         for row in diffs.itertuples(index=False):
             dt.add_row(row.contrast, _num(row.difference, 1), _num(row.se, 1),
                        f"{_num(row.lower95, 1)}–{_num(row.upper95, 1)}", _p(row.p))

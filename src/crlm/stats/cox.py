@@ -77,6 +77,15 @@ class _Stratum:
         return np.cumsum(per_time, axis=0)[self.gid]
 
 
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal consecutive values: run index per element and start of each run."""
+    new = np.empty(values.size, dtype=bool)
+    if values.size:
+        new[0] = True
+        new[1:] = values[1:] != values[:-1]
+    return np.cumsum(new) - 1, np.flatnonzero(new)
+
+
 def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
                      ties: Ties) -> _Stratum:
     t = time[rows]
@@ -85,20 +94,10 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     rows = rows[order]
     t = t[order]
     ev = ev[order].astype(bool)
-    new_time = np.empty(t.size, dtype=bool)
-    if t.size:
-        new_time[0] = True
-        new_time[1:] = t[1:] != t[:-1]
-    gid = np.cumsum(new_time) - 1
-    first = np.flatnonzero(new_time)
+    gid, first = _runs(t)
     death_pos = np.flatnonzero(ev)
     dg_time = gid[death_pos]
-    new_group = np.empty(death_pos.size, dtype=bool)
-    if death_pos.size:
-        new_group[0] = True
-        new_group[1:] = dg_time[1:] != dg_time[:-1]
-    death_group = np.cumsum(new_group) - 1
-    group_start = np.flatnonzero(new_group)
+    death_group, group_start = _runs(dg_time)
     group_time = dg_time[group_start]
     if ties == "efron":
         sizes = np.diff(np.append(group_start, death_pos.size))
