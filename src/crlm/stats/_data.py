@@ -83,22 +83,29 @@ def complete_cases(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFra
         n_used=int(keep.sum()),
         missing_by_column={c: int(missing[c].sum()) for c in cols},
     )
-    return df.loc[keep], report
+    return (df if report.n_dropped == 0 else df.loc[keep]), report
 
 
 def _is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
-def _levels(series: pd.Series) -> list[object]:
+def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Integer codes (−1 = missing) and levels present, ordered as R's ``factor``.
+
+    A pandas ``Categorical`` keeps its categories' order; other columns are sorted.
+    """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        present = set(series.dropna().unique())
-        return [c for c in series.cat.categories if c in present]
-    values = series.dropna().unique().tolist()
+        raw = series.cat.codes.to_numpy().astype(np.int64)
+        present = np.unique(raw[raw >= 0])
+        remap = np.full(len(series.cat.categories) + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(present.size)
+        return remap[raw], [series.cat.categories[i] for i in present]
     try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types that do not sort: order by their text
+        codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True)
+    return codes.astype(np.int64), list(uniques)
 
 
 def design_matrix(
@@ -129,7 +136,7 @@ def design_matrix(
     for cov in covariates:
         series = df[cov]
         if _is_categorical(series) or cov in categorical or cov in reference:
-            levels = _levels(series)
+            codes, levels = factor_codes(series)
             if len(levels) < 2:
                 raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
             ref = levels[0]
@@ -141,12 +148,11 @@ def design_matrix(
                     shown = [level_label(v) for v in levels]
                     raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
                 ref = matches[0]
-            values = series.to_numpy()
-            cols = [lv for lv in levels if lv != ref]
-            terms[cov] = [f"{cov}[{level_label(lv)}]" for lv in cols]
+            cols = [k for k, lv in enumerate(levels) if lv != ref]
+            terms[cov] = [f"{cov}[{level_label(levels[k])}]" for k in cols]
             refs[cov] = level_label(ref)
-            for lv in cols:
-                blocks.append((values == lv).astype(float))
+            for k in cols:
+                blocks.append((codes == k).astype(float))
             names.extend(terms[cov])
         else:
             values = series.to_numpy(dtype=float)
@@ -208,11 +214,7 @@ def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarra
 
 def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and string labels of a grouping column, levels ordered as in R's factor."""
-    levels = _levels(series)
-    codes = np.full(len(series), -1, dtype=np.int64)
-    values = series.to_numpy()
-    for k, lv in enumerate(levels):
-        codes[values == lv] = k
+    codes, levels = factor_codes(series)
     return codes, [level_label(lv) for lv in levels]
 
 
