@@ -1,7 +1,8 @@
 """Benchmarks of the survival core: crlm vs lifelines vs R ``survival`` in the same run.
 
 Synthetic data (10 covariates, times in whole days → many ties, ~55 % events, pairs of rows
-sharing a cluster id) at each size. Timed per size, median of ``--repeats`` runs:
+sharing a cluster id) at each size. Timed per size, median of ``--repeats`` runs (lifelines'
+and R's robust fits: one run above 10k rows):
 
 * Cox, Efron ties: the fit alone (crlm and lifelines compute Harrell's C only on access), the
   fit + C (R's ``coxph`` always computes C and its SE), and with robust (sandwich) SE + C:
@@ -47,6 +48,7 @@ R_SCRIPT = r"""
 suppressMessages(library(survival))
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1]); reps <- as.integer(args[2]); robust <- args[3] == "1"
+rreps <- as.integer(args[4])
 f <- as.formula(paste("Surv(time, event) ~", paste(sprintf("x%d", 0:9), collapse = " + ")))
 tm <- function(expr) { t0 <- proc.time()[["elapsed"]]; force(expr); proc.time()[["elapsed"]] - t0 }
 vec <- function(x) paste(sprintf("%.17g", x), collapse = ",")
@@ -55,7 +57,7 @@ out <- sprintf('"cox": [%s], "coef": [%s], "se": [%s], "loglik": %.17g, "c": [%s
                vec(coef(fit)), vec(sqrt(diag(fit$var))), fit$loglik[2],
                vec(fit$concordance[c("concordance", "std")]))
 if (robust) {
-  rob <- sapply(seq_len(reps), function(i) tm(rfit <<- coxph(f, data = d, ties = "efron",
+  rob <- sapply(seq_len(rreps), function(i) tm(rfit <<- coxph(f, data = d, ties = "efron",
                                                             robust = TRUE)))
   out <- paste0(out, sprintf(', "cox_robust": [%s], "robust_se": [%s]', vec(rob),
                              vec(sqrt(diag(rfit$var)))))
@@ -102,7 +104,8 @@ def timed(func: Callable[[], object], repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool) -> dict[str, object]:
+def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool, robust_repeats: int
+                  ) -> dict[str, object]:
     from lifelines import CoxPHFitter, KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
 
@@ -127,14 +130,14 @@ def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool) -> dict[str, 
     assert isinstance(fit, CoxPHFitter)
     out["coef"] = fit.params_[COVARIATES].tolist()
     if robust:
-        out["cox_robust"], rfit = timed(lambda: cox(True), repeats)
+        out["cox_robust"], rfit = timed(lambda: cox(True), robust_repeats)
         assert isinstance(rfit, CoxPHFitter)
         out["robust_se"] = rfit.standard_errors_[COVARIATES].tolist()
     out["km_logrank"], _ = timed(km, repeats)
     return out
 
 
-def run_r(frame: pd.DataFrame, repeats: int, robust: bool, workdir: Path
+def run_r(frame: pd.DataFrame, repeats: int, robust: bool, robust_repeats: int, workdir: Path
           ) -> dict[str, object] | None:
     rscript = shutil.which("Rscript")
     if rscript is None:
@@ -143,7 +146,8 @@ def run_r(frame: pd.DataFrame, repeats: int, robust: bool, workdir: Path
     frame.to_csv(data, index=False)
     script = workdir / "bench.R"
     script.write_text(R_SCRIPT)
-    proc = subprocess.run([rscript, str(script), str(data), str(repeats), "1" if robust else "0"],
+    proc = subprocess.run([rscript, str(script), str(data), str(repeats), "1" if robust else "0",
+                           str(robust_repeats)],
                           capture_output=True, text=True, check=False, timeout=1800)
     if proc.returncode != 0:
         print(f"R failed: {proc.stderr.strip()[:500]}", file=sys.stderr)
@@ -160,8 +164,7 @@ def max_rel(a: list[float], b: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,50000,200000")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per timing (median) up to 10k rows; 1 run above")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
     parser.add_argument("--robust-max-n", type=int, default=50_000,
                         help="largest n for lifelines' and R's robust fits (quadratic time)")
     parser.add_argument("--no-r", action="store_true")
@@ -175,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             frame = synthetic(n)
-            reps = args.repeats if n <= 10_000 else 1
+            reps = args.repeats
+            robust_reps = reps if n <= 10_000 else 1  # lifelines'/R's robust: quadratic
             others_robust = n <= args.robust_max_n
             crlm: dict[str, object] = {}
             crlm["cox_fit"], _ = timed(
@@ -192,17 +196,18 @@ def main(argv: list[str] | None = None) -> int:
             row: dict[str, object] = {
                 "n": n, "events": int(frame["event"].sum()),
                 "distinct_times": int(frame["time"].nunique()), "repeats": reps,
+                "robust_repeats_lifelines_r": robust_reps,
                 "crlm": crlm, "lifelines": None, "r": None,
             }
             if not args.no_lifelines:
-                ll = run_lifelines(frame, reps, others_robust)
+                ll = run_lifelines(frame, reps, others_robust, robust_reps)
                 ll["max_rel_diff_coef_vs_crlm"] = max_rel(ll.pop("coef"), fit.coef.tolist())
                 if "robust_se" in ll:
                     ll["max_rel_diff_robust_se_vs_crlm"] = max_rel(ll.pop("robust_se"),
                                                                    rfit.se.tolist())
                 row["lifelines"] = ll
             if not args.no_r:
-                rr = run_r(frame, reps, others_robust, Path(tmp))
+                rr = run_r(frame, reps, others_robust, robust_reps, Path(tmp))
                 if rr is not None:
                     rr["crlm_max_rel_diff_coef"] = max_rel(fit.coef.tolist(), rr.pop("coef"))
                     rr["crlm_max_rel_diff_se"] = max_rel(fit.se.tolist(), rr.pop("se"))
@@ -243,7 +248,8 @@ def print_row(row: dict[str, object]) -> None:
     lld = ll if isinstance(ll, dict) else {}
     rrd = rr if isinstance(rr, dict) else {}
     print(f"\nn = {row['n']:,} (events {row['events']:,}, distinct times "
-          f"{row['distinct_times']:,}, median of {row['repeats']})")
+          f"{row['distinct_times']:,}; median of {row['repeats']} runs, lifelines/R robust "
+          f"{row['robust_repeats_lifelines_r']})")
     print(f"{'task':<27}{'crlm':>10}{'lifelines':>11}{'R':>11}{'lifelines/crlm':>16}"
           f"{'R/crlm':>9}")
     for key, label in TASKS:
