@@ -123,13 +123,37 @@ def _rev_cumsum(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _StratumTerms:
+    """Partial-likelihood terms of one stratum at one beta.
+
+    Per tied-death group (Efron term l of d with fraction f = l/d, denominator a0_l):
+    ``s1``/``d1`` are the risk-set and death sums of r·x, and ``c[f^j / a0^k]`` sums of the
+    scalars over the group's terms — enough for the score, information and residuals without
+    forming any per-death p-vector (xbar_l = (s1 − f d1) / a0_l).
+    """
+
     loglik: float
     score: np.ndarray
     info: np.ndarray
-    # quantities kept for residuals
-    risk: np.ndarray
-    a0: np.ndarray
-    xbar: np.ndarray
+    risk: np.ndarray  # per row, exp(eta − max)
+    s1: np.ndarray  # (D, p)
+    d1: np.ndarray  # (D, p)
+    c1: np.ndarray  # (D,) sum 1/a0
+    cf: np.ndarray  # sum f/a0
+    c2: np.ndarray  # sum 1/a0²
+    cf2: np.ndarray  # sum f/a0²
+    cff2: np.ndarray  # sum f²/a0²
+
+    def xbar_sum(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """Sum over death terms of w · xbar (w constant within a group)."""
+        per_group = self.s1 * self.c1[:, None] - self.d1 * self.cf[:, None]
+        return (per_group if weight is None else per_group * weight[:, None]).sum(axis=0)
+
+    def xbar_outer(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """Sum over death terms of w · xbar xbar'."""
+        w = np.ones(self.c1.size) if weight is None else weight
+        cross = (self.s1 * (w * self.cf2)[:, None]).T @ self.d1
+        return ((self.s1 * (w * self.c2)[:, None]).T @ self.s1 - cross - cross.T
+                + (self.d1 * (w * self.cff2)[:, None]).T @ self.d1)
 
 
 def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _StratumTerms:
@@ -139,41 +163,45 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
     risk = np.exp(eta - eta_max)  # shift cancels in every term of the partial likelihood
     d = s.death_pos.size
     if d == 0:
-        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
-                             np.empty((0, p)))
+        empty = np.empty(0)
+        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty((0, p)),
+                             np.empty((0, p)), empty, empty, empty, empty, empty)
     rx = risk[:, None] * s.x
     # per distinct time: sums over its deaths and its rows; risk sets by reverse cumsum
     dead0, all0 = s.time_sums(risk)
     dead1, all1 = s.time_sums(rx)
     del rx
     s0 = _rev_cumsum(all0)
-    s1 = _rev_cumsum(all1)
-    d0 = dead0[s.group_time]
+    s1 = _rev_cumsum(all1)[s.group_time]
     d1 = dead1[s.group_time]
-    g = s.death_group
-    tg = s.death_time
-    a0 = s0[tg] - s.frac * d0[g]
-    a1 = s1[tg] - s.frac[:, None] * d1[g]
-    xbar = a1 / a0[:, None]
-    loglik = float(s.x_dead_sum @ beta - d * eta_max - np.log(a0).sum())
-    score = s.x_dead_sum - xbar.sum(axis=0)
-    info = _weighted_information(s, risk, a0, xbar) if want_info else np.zeros((p, p))
-    return _StratumTerms(loglik, score, info, risk, a0, xbar)
+    f = s.frac
+    a0 = s0[s.death_time] - f * dead0[s.group_time][s.death_group]
+    inv = 1.0 / a0
+    inv2 = inv * inv
+    t = _StratumTerms(
+        loglik=float(s.x_dead_sum @ beta - d * eta_max - np.log(a0).sum()),
+        score=np.zeros(p), info=np.zeros((p, p)), risk=risk, s1=s1, d1=d1,
+        c1=s.group_sum(inv), cf=s.group_sum(f * inv), c2=s.group_sum(inv2),
+        cf2=s.group_sum(f * inv2), cff2=s.group_sum(f * f * inv2))
+    t.score = s.x_dead_sum - t.xbar_sum()
+    if want_info:
+        t.info = _information(s, t)
+    return t
 
 
-def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: np.ndarray,
-                          weight: np.ndarray | None = None) -> np.ndarray:
-    """Sum over the (Efron) death terms k of ``weight_k * V_k``, V_k the risk-set variance.
+def _information(s: _Stratum, t: _StratumTerms, weight: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Sum over the (Efron) death terms of ``w · V``, V the risk-set variance of x.
 
-    ``sum_k w_k a2_k / a0_k`` is rewritten as ``X' diag(v) X`` with per-row weights v from
-    cumulative sums over time, so the p×p second moments are never formed per time.
+    ``w`` is per tied-death group. The second-moment part ``sum w a2 / a0`` is rewritten as
+    ``X' diag(v) X`` with per-row weights from cumulative sums over time, so no p×p moment
+    is formed per time.
     """
-    w = np.ones(a0.size) if weight is None else weight
-    wa = w / a0
-    v = risk * s.time_cumsum(s.group_sum(wa))
+    w = np.ones(t.c1.size) if weight is None else weight
+    v = t.risk * s.time_cumsum(w * t.c1)
     dpos = s.death_pos
-    v[dpos] -= risk[dpos] * s.group_sum(wa * s.frac)[s.death_group]
-    return _weighted_gram(s.x, v) - (xbar * w[:, None]).T @ xbar
+    v[dpos] -= t.risk[dpos] * (w * t.cf)[s.death_group]
+    return _weighted_gram(s.x, v) - t.xbar_outer(weight)
 
 
 def _weighted_gram(x: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -189,20 +217,19 @@ def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
     p = s.x.shape[1]
     if s.death_pos.size == 0:
         return np.zeros((s.x.shape[0], p))
-    inv = 1.0 / t.a0
-    cum_c = s.time_cumsum(s.group_sum(inv))
-    cum_e = s.time_cumsum(s.group_sum(t.xbar * inv[:, None]))
+    cum_c = s.time_cumsum(t.c1)
+    # per group: sum over terms of xbar/a0
+    cum_e = s.time_cumsum(t.s1 * t.c2[:, None] - t.d1 * t.cf2[:, None])
     resid = -t.risk[:, None] * (s.x * cum_c[:, None] - cum_e)
     # deaths: own event term minus the mean of xbar over the tied group, and their
     # Efron-reduced weight (1 - l/d) in the risk sets of their own tied group
-    xbar_mean = s.group_sum(t.xbar) / s.group_size[:, None]
-    f_group = s.group_sum(s.frac * inv)
-    h_group = s.group_sum((s.frac * inv)[:, None] * t.xbar)
+    xbar_mean = (t.s1 * t.c1[:, None] - t.d1 * t.cf[:, None]) / s.group_size[:, None]
+    h_group = t.s1 * t.cf2[:, None] - t.d1 * t.cff2[:, None]  # sum f xbar / a0
     dpos = s.death_pos
     dgrp = s.death_group
     xd = s.x[dpos]
     resid[dpos] += xd - xbar_mean[dgrp]
-    resid[dpos] += t.risk[dpos, None] * (xd * f_group[dgrp, None] - h_group[dgrp])
+    resid[dpos] += t.risk[dpos, None] * (xd * t.cf[dgrp, None] - h_group[dgrp])
     return resid
 
 
@@ -754,14 +781,15 @@ def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarra
     for stratum, st in zip(model.strata, model.evaluate(beta)[3], strict=True):
         if stratum.death_pos.size == 0:
             continue
-        g = gtime[stratum.rows[stratum.death_pos]]  # per death; equal within a tied group
-        u += (g[:, None] * stratum.x[stratum.death_pos]).sum(axis=0)
-        u -= (g[:, None] * st.xbar).sum(axis=0)
-        imat[:p, :p] += _weighted_information(stratum, st.risk, st.a0, st.xbar)
-        cross = _weighted_information(stratum, st.risk, st.a0, st.xbar, g)
+        # g(t) per tied-death group (every death of a group has the same time)
+        g = gtime[stratum.rows[stratum.death_pos[stratum.group_start]]]
+        u += (g[stratum.death_group, None] * stratum.x[stratum.death_pos]).sum(axis=0)
+        u -= st.xbar_sum(g)
+        imat[:p, :p] += _information(stratum, st)
+        cross = _information(stratum, st, g)
         imat[:p, p:] += cross
         imat[p:, :p] += cross
-        imat[p:, p:] += _weighted_information(stratum, st.risk, st.a0, st.xbar, g * g)
+        imat[p:, p:] += _information(stratum, st, g * g)
     full_u = np.concatenate((np.zeros(p), u))
     rows = []
     position = {name: i for i, name in enumerate(names)}
