@@ -154,3 +154,34 @@ def test_roc_auc_matches_r_and_youden(colon: pd.DataFrame) -> None:
     pred = d.nodes >= r.cutoff
     assert r.cutoff_sensitivity == pytest.approx(pred[d.status == 1].mean())
     assert r.cutoff_specificity == pytest.approx((~pred)[d.status == 0].mean())
+
+
+def test_cli_table1_logistic_regression_roc(reference_dir: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crlm.cli import app
+
+    colon_csv = tmp_path / "colon2.csv"
+    df = pd.read_csv(reference_dir / "colon.csv")
+    df[df.etype == 2].to_csv(colon_csv, index=False)
+    run = CliRunner().invoke
+    res = run(app, ["stats", "table1", "--data", str(colon_csv), "--group", "rx",
+                    "--categorical", "sex", "--continuous", "age", "--json",
+                    "--docx", str(tmp_path / "t.docx")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["groups"] == {"Lev": 310, "Lev+5FU": 304, "Obs": 315}
+    assert (tmp_path / "t.docx").stat().st_size > 0
+    res = run(app, ["stats", "logistic", "--data", str(colon_csv), "--outcome", "status",
+                    "--covariates", "rx,age,nodes,obstruct", "--reference", "rx=Obs", "--json"])
+    coef = json.loads(res.stdout)["coefficients"]["nodes"]["coef"]
+    assert coef == pytest.approx(R["glm"]["coef"][4], rel=1e-6)
+    res = run(app, ["stats", "regression", "--data", str(colon_csv), "--factors", "age,nodes",
+                    "--time", "time", "--event", "status", "--json"])
+    assert json.loads(res.stdout)["entered"] == ["nodes"]
+    res = run(app, ["stats", "roc", "--data", str(colon_csv), "--marker", "nodes",
+                    "--outcome", "status", "--json"])
+    assert json.loads(res.stdout)["auc"] == pytest.approx(R["auc_nodes_status"]["auc"])
+    res = run(app, ["stats", "table1", "--data", str(colon_csv), "--group", "rx",
+                    "--categorical", "nope"])
+    assert res.exit_code == 2 and "nope: column not found" in res.stderr
