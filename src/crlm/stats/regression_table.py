@@ -98,6 +98,8 @@ def regression_table(
     for factor in factors:
         for term, row in uni[factor].iterrows():
             level = str(term)[len(factor):] if str(term) != factor else ""
+            if level == "[True]":  # a yes/no factor: the row is the factor itself
+                level = ""
             label = labels.get(factor, factor) + (f" {level}" if level else "")
             m = multi.loc[term] if term in multi.index else None
             rows.append({

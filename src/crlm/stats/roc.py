@@ -96,9 +96,9 @@ def roc_analysis(df: pd.DataFrame, marker: str, outcome: str) -> ROCResult:
         direction = "lower"
     signed = xv if direction == "higher" else -xv
     thresholds = np.unique(signed)[::-1]
-    pos, neg = signed[yv == 1], signed[yv == 0]
-    sens = np.array([(pos >= t).mean() for t in thresholds])
-    spec = np.array([(neg < t).mean() for t in thresholds])
+    pos, neg = np.sort(signed[yv == 1]), np.sort(signed[yv == 0])
+    sens = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size  # P(x ≥ t | 1)
+    spec = np.searchsorted(neg, thresholds, side="left") / neg.size  # P(x < t | 0)
     j = sens + spec - 1
     best = int(np.argmax(j))
     shown_auc = auc if direction == "higher" else 1 - auc
