@@ -185,3 +185,10 @@ def test_cli_table1_logistic_regression_roc(reference_dir: Path, tmp_path: Path)
     res = run(app, ["stats", "table1", "--data", str(colon_csv), "--group", "rx",
                     "--categorical", "nope"])
     assert res.exit_code == 2 and "nope: column not found" in res.stderr
+
+
+def test_table1_variable_without_any_data() -> None:
+    df = pd.DataFrame({"g": ["a", "b"] * 5, "site": [None] * 10, "x": range(10)})
+    t = table1(df, "g", categorical=["site"], continuous=["x"])
+    assert t.frame.set_index("Variable").loc["site, n (%)", "p"] == ""
+    assert "Data not available for site in 10 patients" in t.footnotes[-1]

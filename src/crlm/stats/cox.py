@@ -704,16 +704,28 @@ def concordance(
     for code in np.unique(strata):
         idx = np.flatnonzero(strata == code)
         infl[idx] = _concordance_influence(time[idx], event[idx], score[idx])
-    counts = infl.sum(axis=0) / 2.0  # each pair is counted for both members
-    npair = counts.sum()
-    if npair == 0:
+    c, dfbeta = concordance_dfbeta(infl)
+    if np.isnan(c):
         return float("nan"), float("nan")
-    somer = (counts[0] - counts[1]) / npair
-    dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
     if cluster is not None:
         dfbeta = np.bincount(pd.factorize(np.asarray(cluster))[0], weights=dfbeta)
     var = float((dfbeta**2).sum()) / 4.0
-    return float((somer + 1.0) / 2.0), float(np.sqrt(var))
+    return c, float(np.sqrt(var))
+
+
+def concordance_dfbeta(infl: np.ndarray) -> tuple[float, np.ndarray]:
+    """Harrell's C and the per-observation influence of Somers' d (R ``concordancefit``).
+
+    ``infl`` holds per-observation concordant, discordant and tied counts; Var(C) is
+    ``sum(dfbeta²) / 4`` and Cov(C₁, C₂) is ``sum(dfbeta₁ · dfbeta₂) / 4``.
+    """
+    counts = infl.sum(axis=0) / 2.0  # each pair is counted for both members
+    npair = counts.sum()
+    if npair == 0:
+        return float("nan"), np.zeros(infl.shape[0])
+    somer = (counts[0] - counts[1]) / npair
+    dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
+    return float((somer + 1.0) / 2.0), dfbeta
 
 
 def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -165,6 +165,8 @@ def fisher_freeman_halton(table: np.ndarray) -> float:
 
 def categorical_test(table: np.ndarray) -> tuple[str, float, float]:
     """χ² without continuity correction, or Fisher's exact when any expected count < 5."""
+    if table.ndim != 2 or table.size == 0:
+        return "chisq", float("nan"), float("nan")
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if table.shape[0] < 2 or table.shape[1] < 2:
         return "chisq", float("nan"), float("nan")
@@ -263,7 +265,8 @@ def table1(
             else:
                 vcodes, vlevels = factor_codes(series)
                 table = np.array([[np.sum((vcodes == j) & (codes == i))
-                                   for i in range(len(levels))] for j in range(len(vlevels))])
+                                   for i in range(len(levels))] for j in range(len(vlevels))],
+                                 dtype=np.int64).reshape(len(vlevels), len(levels))
                 test, stat, p = categorical_test(table)
                 rows.append([f"{label}, n (%)", *[""] * (len(levels) + overall),
                              format_p(p), TEST_NAMES[test]])
