@@ -1,0 +1,178 @@
+"""Request dependencies: database session, the logged-in user, role and centre checks.
+
+Authentication: pages use the signed session cookie set by ``POST /login``. The JSON API accepts
+either an ``Authorization: Bearer <token>`` API token (from ``POST /api/v1/auth/token``) or the
+same session cookie; with the cookie, state-changing API calls must also send the session's CSRF
+token in the ``X-CSRF-Token`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from crlm.web.security import CSRF_HEADER, csrf_valid
+
+SESSION_USER_KEY = "user"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Role(StrEnum):
+    """Roles of the registry (``crlm.registry.users``)."""
+
+    clinician = "clinician"
+    researcher = "researcher"
+    admin = "admin"
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The authenticated user of one request."""
+
+    username: str
+    role: Role
+    centre: str | None
+
+    @property
+    def sees_identifiable_data(self) -> bool:
+        """Clinicians and admins see patient records; researchers see de-identified data only."""
+        return self.role in (Role.clinician, Role.admin)
+
+    def may_access_centre(self, centre: str | None) -> bool:
+        """Admins reach every centre; clinicians only their own; researchers none."""
+        if self.role == Role.admin:
+            return True
+        return self.role == Role.clinician and centre is not None and centre == self.centre
+
+    @property
+    def centre_filter(self) -> str | None:
+        """Centre to restrict listings to (None: all centres, for admins)."""
+        return None if self.role == Role.admin else self.centre
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One SQLAlchemy session per request; handlers commit what they change."""
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def load_user(db: Session, username: str) -> CurrentUser | None:
+    """The registry user ``username`` as a :class:`CurrentUser`, or None if unknown/inactive."""
+    from crlm.registry import users
+
+    user = users.get_user(db, username)
+    if user is None or not getattr(user, "active", True):
+        return None
+    return CurrentUser(username=user.username, role=Role(user.role), centre=user.centre)
+
+
+# ---------------------------------------------------------------------------- API
+
+
+_bearer = HTTPBearer(auto_error=False, description="API token from POST /api/v1/auth/token")
+
+
+def api_user(
+    request: Request,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentUser:
+    """The API caller from a bearer token or the session cookie; 401 when neither is valid."""
+    unauthorized = HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="authentication required (Bearer API token or session cookie)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+    if credentials is not None:
+        username = request.app.state.api_tokens.username(credentials.credentials)
+        user = load_user(db, username) if username else None
+        if user is None:
+            raise unauthorized
+        return user
+    username = request.session.get(SESSION_USER_KEY)
+    user = load_user(db, username) if isinstance(username, str) else None
+    if user is None:
+        raise unauthorized
+    if request.method not in SAFE_METHODS and not csrf_valid(
+        request.session, request.headers.get(CSRF_HEADER)
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=f"missing or invalid {CSRF_HEADER} header"
+        )
+    return user
+
+
+ApiUser = Annotated[CurrentUser, Depends(api_user)]
+
+
+def api_roles(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
+    """Dependency: the API caller, who must hold one of ``roles`` (else 403)."""
+
+    def dependency(user: ApiUser) -> CurrentUser:
+        if user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role {user.role.value} may not use this endpoint",
+            )
+        return user
+
+    return Depends(dependency)
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+class LoginRequired(Exception):
+    """A page needs a logged-in user; the handler redirects to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+class PageForbidden(Exception):
+    """The logged-in user's role may not see this page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def page_user(request: Request, db: Db) -> CurrentUser:
+    """The logged-in user of a page; redirects to /login when there is none."""
+    username = request.session.get(SESSION_USER_KEY)
+    user = load_user(db, username) if isinstance(username, str) else None
+    if user is None:
+        request.session.pop(SESSION_USER_KEY, None)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target)
+    return user
+
+
+PageUser = Annotated[CurrentUser, Depends(page_user)]
+
+
+def page_roles(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
+    """Dependency: the page user, who must hold one of ``roles`` (else a 403 page)."""
+
+    def dependency(user: PageUser) -> CurrentUser:
+        if user.role not in roles:
+            raise PageForbidden(f"Your role ({user.role.value}) may not open this page.")
+        return user
+
+    return Depends(dependency)

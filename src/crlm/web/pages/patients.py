@@ -1,0 +1,226 @@
+"""Patient pages: list with search and filters, form (new/edit) with inline errors, patient
+page with the assessment, printable tumour-board summary, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from crlm.domain import Patient, Sex, Timing
+from crlm.domain.errors import parse_patient
+from crlm.web.deps import CurrentUser, Db, Role, page_roles
+from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
+from crlm.web.pages.common import render, require_csrf
+from crlm.web.records import (
+    PatientAccessDenied,
+    create_patient,
+    find_patients,
+    read_patient,
+    remove_patient,
+    replace_patient,
+)
+
+router = APIRouter(include_in_schema=False)
+
+Clinical = Annotated[CurrentUser, page_roles(Role.clinician, Role.admin)]
+PatientId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PAGE_SIZE = 50
+
+SCORE_LABELS = {
+    "fong_crs": "Fong clinical risk score",
+    "nordlinger": "Nordlinger score",
+    "game": "GAME score",
+    "tumor_burden_score": "Tumour burden score",
+    "mcs": "Modified clinical score (m-CS)",
+    "contour_5y_os": "Contour model, 5-year OS",
+    "pathway_grade": "Pathway-centric grade",
+}
+
+
+def _not_found(patient_id: int) -> HTTPException:
+    return HTTPException(404, detail=f"No patient #{patient_id} in the records you may see.")
+
+
+def assessment_context(patient: Patient) -> dict[str, Any]:
+    """Template variables for ``_assessment.html``."""
+    from crlm.clinical.assess import assess
+
+    return {
+        "assessment": assess(patient).model_dump(mode="json"),
+        "score_labels": SCORE_LABELS,
+        "citation": _citation,
+    }
+
+
+def _citation(key: str) -> str:
+    from crlm.evidence import resolve
+
+    try:
+        return resolve(key).citation()
+    except KeyError:
+        return ""
+
+
+@router.get("/patients")
+def patient_list(
+    request: Request,
+    user: Clinical,
+    db: Db,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    timing: Annotated[Timing | None, Query()] = None,
+    sex: Annotated[Sex | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Patients of the user's centre (all centres for admins)."""
+    total, rows = find_patients(
+        db, user, search=q, timing=timing, sex=sex,
+        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+    )
+    params = {k: v for k, v in {"q": q, "timing": timing, "sex": sex}.items() if v}
+
+    def page_url(n: int) -> str:
+        return "/patients?" + urlencode({**params, "page": n})
+
+    return render(
+        request, "patients.html", user, rows=rows, total=total, q=q,
+        timing=timing.value if timing else None, sex=sex.value if sex else None,
+        timings=[t.value for t in Timing], sexes=[s.value for s in Sex],
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
+    )
+
+
+def _form_page(
+    request: Request,
+    user: CurrentUser,
+    *,
+    values: dict[str, Any],
+    patient_id: int | None = None,
+    errors: dict[str, list[str]] | None = None,
+    other_errors: list[str] | None = None,
+    kept: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request, "patient_form.html", user, status_code=status_code,
+        sections=FORM_SECTIONS, values=values, patient_id=patient_id,
+        errors=errors or {}, other_errors=other_errors or [], kept=kept or [],
+    )
+
+
+def _kept_fields(base: dict[str, Any]) -> list[str]:
+    """Stored fields the form does not show (kept unchanged on save)."""
+    shown = set(FORM_FIELDS)
+    out = []
+    for key, value in base.items():
+        if isinstance(value, dict):
+            out += [f"{key}.{k}" for k in value if f"{key}.{k}" not in shown]
+        elif key not in shown:
+            out.append(key)
+    return out
+
+
+async def _submitted(request: Request, base: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The submitted patient dict, and the Patient or the ValidationError."""
+    form = await request.form()
+    data = form_to_dict(form, base)
+    try:
+        return data, parse_patient(data)
+    except ValidationError as exc:
+        return data, exc
+
+
+@router.get("/patients/new")
+def new_patient_form(request: Request, user: Clinical) -> HTMLResponse:
+    """Empty patient form."""
+    return _form_page(request, user, values={})
+
+
+@router.post("/patients/new", dependencies=[Depends(require_csrf)])
+async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Response:
+    """Validate and store; on error the form comes back with the messages next to the fields."""
+    data, result = await _submitted(request, {})
+    if isinstance(result, ValidationError):
+        by_field, other = errors_by_field(result)
+        return _form_page(
+            request, user, values=form_values(data), errors=by_field, other_errors=other,
+            status_code=422,
+        )
+    new_id = create_patient(db, user, result)
+    return RedirectResponse(f"/patients/{new_id}", status_code=303)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db) -> HTMLResponse:
+    """The patient's data summary and assessment."""
+    try:
+        record = read_patient(db, user, patient_id)
+    except PatientAccessDenied:
+        raise _not_found(patient_id) from None
+    return render(request, "patient.html", user, record=record, **assessment_context(record.patient))
+
+
+@router.get("/patients/{patient_id}/tumour-board")
+def tumour_board_page(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """Printable tumour-board summary."""
+    try:
+        record = read_patient(db, user, patient_id)
+    except PatientAccessDenied:
+        raise _not_found(patient_id) from None
+    return render(
+        request, "tumour_board.html", user, record=record, report_html=None,
+        **assessment_context(record.patient),
+    )
+
+
+@router.get("/patients/{patient_id}/edit")
+def edit_patient_form(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """The form filled with the stored data."""
+    try:
+        record = read_patient(db, user, patient_id)
+    except PatientAccessDenied:
+        raise _not_found(patient_id) from None
+    stored = record.patient.model_dump(mode="json", exclude_none=True)
+    return _form_page(
+        request, user, values=form_values(stored), patient_id=patient_id,
+        kept=_kept_fields(stored),
+    )
+
+
+@router.post("/patients/{patient_id}/edit", dependencies=[Depends(require_csrf)])
+async def edit_patient_submit(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> Response:
+    """Validate and replace; fields the form does not show are kept from the stored record."""
+    try:
+        record = read_patient(db, user, patient_id)
+    except PatientAccessDenied:
+        raise _not_found(patient_id) from None
+    stored = record.patient.model_dump(mode="json", exclude_none=True)
+    data, result = await _submitted(request, stored)
+    if isinstance(result, ValidationError):
+        by_field, other = errors_by_field(result)
+        return _form_page(
+            request, user, values=form_values(data), patient_id=patient_id, errors=by_field,
+            other_errors=other, kept=_kept_fields(stored), status_code=422,
+        )
+    replace_patient(db, user, patient_id, result)
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/delete", dependencies=[Depends(require_csrf)])
+def delete_patient(patient_id: PatientId, user: Clinical, db: Db) -> RedirectResponse:
+    """Delete and go back to the list."""
+    try:
+        remove_patient(db, user, patient_id)
+    except PatientAccessDenied:
+        raise _not_found(patient_id) from None
+    return RedirectResponse("/patients", status_code=303)

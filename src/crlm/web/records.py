@@ -1,0 +1,112 @@
+"""Patient records as the web app sees them: the registry repository plus centre checks.
+
+Pages and the JSON API both call these functions, so the access rules live in one place:
+clinicians reach their own centre's patients, admins every centre, researchers none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crlm.domain import Patient
+from crlm.web.deps import CurrentUser
+
+
+class PatientAccessDenied(Exception):
+    """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
+
+
+@dataclass(frozen=True)
+class PatientRecordView:
+    """A stored patient with registry id and centre."""
+
+    id: int
+    centre: str | None
+    patient: Patient
+
+
+def _check_role(user: CurrentUser) -> None:
+    if not user.sees_identifiable_data:
+        raise PatientAccessDenied("role may not see identifiable patient data")
+
+
+def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    from crlm.registry import repository
+
+    _check_role(user)
+    try:
+        record = repository.get_record(db, patient_id, actor=user.username)
+    except repository.PatientNotFound:
+        raise PatientAccessDenied(f"no patient {patient_id}") from None
+    db.commit()  # keep the audit row of the read
+    if not user.may_access_centre(record.centre):
+        raise PatientAccessDenied(f"patient {patient_id} belongs to another centre")
+    return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient)
+
+
+def read_patient(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    """One patient, if the user may see it (audited)."""
+    return _record(db, user, patient_id)
+
+
+def create_patient(
+    db: Session, user: CurrentUser, patient: Patient, centre: str | None = None
+) -> int:
+    """Store a new patient in the user's centre (admins may name another); the new id."""
+    from crlm.registry import repository
+
+    _check_role(user)
+    target = user.centre if centre is None or not user.may_access_centre(centre) else centre
+    new_id = repository.add_patient(db, patient, centre=target, actor=user.username)
+    db.commit()
+    return new_id
+
+
+def replace_patient(
+    db: Session, user: CurrentUser, patient_id: int, patient: Patient
+) -> PatientRecordView:
+    """Replace a patient's data after checking access; the stored record."""
+    from crlm.registry import repository
+
+    current = _record(db, user, patient_id)
+    repository.update_patient(db, patient_id, patient, actor=user.username)
+    db.commit()
+    return PatientRecordView(id=current.id, centre=current.centre, patient=patient)
+
+
+def remove_patient(db: Session, user: CurrentUser, patient_id: int) -> None:
+    """Delete a patient after checking access."""
+    from crlm.registry import repository
+
+    _record(db, user, patient_id)
+    repository.delete_patient(db, patient_id, actor=user.username)
+    db.commit()
+
+
+def find_patients(
+    db: Session,
+    user: CurrentUser,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Total count and one page of summaries the user may see."""
+    from crlm.registry import repository
+
+    _check_role(user)
+    centre = user.centre_filter
+    rows = repository.list_patients(
+        db, actor=user.username, centre=centre, search=search or None, limit=limit, offset=offset
+    )
+    db.commit()
+    total = repository.count_patients(db, centre=centre)
+    return total, [_summary_dict(row) for row in rows]
+
+
+def _summary_dict(row: Any) -> dict[str, Any]:
+    fields = ("id", "external_id", "centre", "age_years", "sex", "timing", "number_of_metastases")
+    return {name: getattr(row, name, None) for name in fields}
