@@ -91,22 +91,99 @@ def find_patients(
     user: CurrentUser,
     *,
     search: str | None = None,
+    timing: str | None = None,
+    sex: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see."""
+    """Total count and one page of summaries the user may see (search, timing and sex filters)."""
     from crlm.registry import repository
 
     _check_role(user)
     centre = user.centre_filter
-    rows = repository.list_patients(
-        db, actor=user.username, centre=centre, search=search or None, limit=limit, offset=offset
-    )
+    wanted = {k: v for k, v in {"timing": timing, "sex": sex}.items() if v}
+    if not wanted:
+        rows = repository.list_patients(
+            db, actor=user.username, centre=centre, search=search or None, limit=limit,
+            offset=offset,
+        )
+        total = repository.count_patients(db, centre=centre)
+        db.commit()
+        return total, [_summary_dict(row) for row in rows]
+    matches: list[dict[str, Any]] = []
+    chunk, start = 1000, 0
+    while True:
+        rows = repository.list_patients(
+            db, actor=user.username, centre=centre, search=search or None, limit=chunk,
+            offset=start,
+        )
+        matches += [
+            d for d in map(_summary_dict, rows)
+            if all(str(d.get(k) or "") == str(v) for k, v in wanted.items())
+        ]
+        if len(rows) < chunk:
+            break
+        start += chunk
     db.commit()
-    total = repository.count_patients(db, centre=centre)
-    return total, [_summary_dict(row) for row in rows]
+    return len(matches), matches[offset : offset + limit]
 
 
 def _summary_dict(row: Any) -> dict[str, Any]:
     fields = ("id", "external_id", "centre", "age_years", "sex", "timing", "number_of_metastases")
     return {name: getattr(row, name, None) for name in fields}
+
+
+def cohort_patients(
+    db: Session, user: CurrentUser, *, centre: str | None = None, purpose: str = "cohort"
+) -> list[Patient]:
+    """Every patient of the cohort (one centre or all) for de-identified aggregate views.
+
+    One audit row records the aggregate use (who, what for, which centre).
+    """
+    from crlm.registry import audit, repository
+
+    patients: list[Patient] = []
+    offset = 0
+    while True:
+        rows = repository.list_patients(
+            db, actor=user.username, centre=centre, limit=1000, offset=offset
+        )
+        if not rows:
+            break
+        patients += [repository.get_patient(db, row.id, actor=user.username) for row in rows]
+        offset += len(rows)
+    audit.record(db, actor=user.username, action="aggregate", entity="cohort",
+                 entity_id=centre or "all", detail=f"{purpose}: {len(patients)} patients")
+    db.commit()
+    return patients
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One problem of an import: 1-based data row, column, reason."""
+
+    row: int | str
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportError_:  # noqa: N801 - avoids shadowing the builtin ImportError
+    """Outcome of an import as the import page shows it."""
+
+    ok: bool
+    imported: int = 0
+    skipped: int = 0
+    errors: tuple[ImportProblem, ...] = ()
+
+    @classmethod
+    def single(cls, column: str, reason: str) -> ImportError_:
+        """A failed import with one problem that is not tied to a row."""
+        return cls(ok=False, errors=(ImportProblem("–", column, reason),))
+
+
+def import_csv_upload(
+    session_factory: Any, user: CurrentUser, filename: str, data: bytes
+) -> ImportError_:
+    """Import an uploaded CSV into the user's centre: all rows or none (registry importer)."""
+    raise NotImplementedError("registry importer not merged yet")
