@@ -1,0 +1,218 @@
+"""Input checking and design matrices for the analyses in :mod:`crlm.stats`.
+
+Categorical covariates (any non-numeric or boolean column, or a pandas ``Categorical``) expand
+to indicator columns named ``name[level]`` against a reference level: the first level (the
+categories' order of a ``Categorical``, otherwise sorted order, as R's ``factor``) unless
+``reference={"name": "level"}`` chooses another. Rows with a missing value in any column used
+are dropped (complete-case analysis) and the drop is reported per column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+
+class StatsInputError(ValueError):
+    """Bad analysis input; ``column`` names the offending column (or ``None``)."""
+
+    def __init__(self, column: str | None, reason: str) -> None:
+        self.column = column
+        self.reason = reason
+        super().__init__(f"{column}: {reason}" if column else reason)
+
+
+@dataclass(frozen=True)
+class DroppedRows:
+    """Complete-case report: rows before/after and missing values per column."""
+
+    n_input: int
+    n_used: int
+    missing_by_column: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_dropped(self) -> int:
+        """Number of rows dropped because a value was missing."""
+        return self.n_input - self.n_used
+
+    def describe(self) -> str:
+        """One line, e.g. ``41 of 929 rows dropped (missing: nodes 18, differ 23)``."""
+        if self.n_dropped == 0:
+            return f"no rows dropped ({self.n_used} used)"
+        parts = ", ".join(f"{c} {k}" for c, k in self.missing_by_column.items() if k)
+        return f"{self.n_dropped} of {self.n_input} rows dropped (missing: {parts})"
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {
+            "n_input": self.n_input,
+            "n_used": self.n_used,
+            "n_dropped": self.n_dropped,
+            "missing_by_column": {c: k for c, k in self.missing_by_column.items() if k},
+        }
+
+
+@dataclass(frozen=True)
+class Design:
+    """A numeric design matrix with column names and the terms they came from."""
+
+    matrix: np.ndarray
+    names: list[str]
+    terms: dict[str, list[str]]
+    references: dict[str, str]
+
+
+def require_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raise :class:`StatsInputError` for the first column not in ``df``."""
+    for col in columns:
+        if col not in df.columns:
+            raise StatsInputError(col, "column not found in the data")
+
+
+def complete_cases(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFrame, DroppedRows]:
+    """Keep the rows with no missing value in ``columns``; report missing counts per column."""
+    require_columns(df, columns)
+    cols = list(dict.fromkeys(columns))
+    missing = df[cols].isna()
+    keep = ~missing.any(axis=1).to_numpy()
+    report = DroppedRows(
+        n_input=len(df),
+        n_used=int(keep.sum()),
+        missing_by_column={c: int(missing[c].sum()) for c in cols},
+    )
+    return df.loc[keep], report
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _levels(series: pd.Series) -> list[object]:
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    values = series.dropna().unique().tolist()
+    try:
+        return sorted(values)
+    except TypeError:
+        return sorted(values, key=str)
+
+
+def design_matrix(
+    df: pd.DataFrame,
+    covariates: Sequence[str],
+    reference: Mapping[str, object] | None = None,
+) -> Design:
+    """Build the design matrix of ``covariates`` (no intercept) from complete rows of ``df``.
+
+    Numeric columns enter as they are; categorical ones as ``name[level]`` indicators against
+    the reference level. A covariate with a single value (constant) is an input error.
+    """
+    reference = dict(reference or {})
+    require_columns(df, covariates)
+    for name in reference:
+        if name not in covariates:
+            raise StatsInputError(name, "reference level given for a non-covariate column")
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    terms: dict[str, list[str]] = {}
+    refs: dict[str, str] = {}
+    for cov in covariates:
+        series = df[cov]
+        if _is_categorical(series):
+            levels = _levels(series)
+            if len(levels) < 2:
+                raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
+            ref = levels[0]
+            if cov in reference:
+                wanted = reference[cov]
+                matches = [lv for lv in levels if lv == wanted or str(lv) == str(wanted)]
+                if not matches:
+                    shown = [str(v) for v in levels]
+                    raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
+                ref = matches[0]
+            values = series.to_numpy()
+            cols = [lv for lv in levels if lv != ref]
+            terms[cov] = [f"{cov}[{level_label(lv)}]" for lv in cols]
+            refs[cov] = level_label(ref)
+            for lv in cols:
+                blocks.append((values == lv).astype(float))
+            names.extend(terms[cov])
+        else:
+            if cov in reference:
+                raise StatsInputError(cov, "reference level given for a numeric covariate")
+            values = series.to_numpy(dtype=float)
+            if not np.all(np.isfinite(values)):
+                raise StatsInputError(cov, "non-finite value")
+            if values.size and np.all(values == values[0]):
+                raise StatsInputError(cov, f"constant covariate (every value is {values[0]!r})")
+            blocks.append(values)
+            names.append(cov)
+            terms[cov] = [cov]
+    matrix = np.column_stack(blocks) if blocks else np.empty((len(df), 0))
+    _check_collinearity(matrix, names, terms)
+    return Design(matrix=matrix, names=names, terms=terms, references=refs)
+
+
+def _check_collinearity(matrix: np.ndarray, names: list[str], terms: dict[str, list[str]]
+                        ) -> None:
+    """Raise naming the first column that is (almost) a linear combination of earlier ones."""
+    if matrix.shape[1] < 2:
+        return
+    centered = matrix - matrix.mean(axis=0)
+    gram = centered.T @ centered
+    scale = np.sqrt(np.diag(gram))
+    corr = gram / np.outer(scale, scale)
+    for k in range(1, corr.shape[0]):
+        prev = corr[:k, :k]
+        r = corr[:k, k]
+        coef = np.linalg.lstsq(prev, r, rcond=None)[0]
+        if 1.0 - r @ coef < 1e-10:
+            term = next(t for t, cols in terms.items() if names[k] in cols)
+            raise StatsInputError(
+                term, f"{names[k]} is collinear with other covariates (perfectly predicted)")
+
+
+def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated follow-up times (numeric, ≥ 0) and event indicators (0/1) from complete rows."""
+    require_columns(df, [time, event])
+    if not pd.api.types.is_numeric_dtype(df[time]) or pd.api.types.is_bool_dtype(df[time]):
+        raise StatsInputError(time, "follow-up time must be numeric")
+    t = df[time].to_numpy(dtype=float)
+    if not np.all(np.isfinite(t)):
+        raise StatsInputError(time, "follow-up time must be finite")
+    if np.any(t < 0):
+        raise StatsInputError(time, f"negative follow-up time ({int((t < 0).sum())} rows)")
+    ev_raw = df[event]
+    if pd.api.types.is_bool_dtype(ev_raw):
+        e = ev_raw.to_numpy(dtype=float)
+    elif pd.api.types.is_numeric_dtype(ev_raw):
+        e = ev_raw.to_numpy(dtype=float)
+        bad = ~np.isin(e, (0.0, 1.0))
+        if np.any(bad):
+            raise StatsInputError(
+                event, f"event must be 0 (censored) or 1 (event); found {e[bad][0]!r}"
+            )
+    else:
+        raise StatsInputError(event, "event must be 0 (censored) or 1 (event), not text")
+    return t, e.astype(np.int8)
+
+
+def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and string labels of a grouping column, levels ordered as in R's factor."""
+    levels = _levels(series)
+    codes = np.full(len(series), -1, dtype=np.int64)
+    values = series.to_numpy()
+    for k, lv in enumerate(levels):
+        codes[values == lv] = k
+    return codes, [level_label(lv) for lv in levels]
+
+
+def level_label(level: object) -> str:
+    """Text of a factor level; whole-number floats print without ``.0`` (as R does)."""
+    if isinstance(level, float | np.floating) and float(level).is_integer():
+        return str(int(level))
+    return str(level)

@@ -1,0 +1,719 @@
+"""Cox proportional-hazards regression, numerically matching R ``survival::coxph``.
+
+The partial likelihood, its gradient and information are computed with cumulative sums over
+the time-sorted rows of each stratum (O(n p²) per Newton step), with Efron or Breslow handling
+of tied event times. Robust (sandwich) variance sums the dfbeta residuals within clusters, as
+``coxph(robust=TRUE)`` / ``cluster()`` do, including tied times.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, stats
+
+from crlm.stats._data import (
+    DroppedRows,
+    StatsInputError,
+    complete_cases,
+    design_matrix,
+    survival_outcome,
+)
+from crlm.stats.survival import km_survival
+
+Ties = Literal["efron", "breslow"]
+
+
+class ConvergenceError(StatsInputError):
+    """The Newton–Raphson iterations did not converge (e.g. monotone likelihood)."""
+
+
+@dataclass
+class _Stratum:
+    """Time-sorted rows of one stratum with the index arrays of tied-time groups."""
+
+    rows: np.ndarray  # positions in the input arrays, sorted by time (deaths first at ties)
+    x: np.ndarray  # (m, p)
+    event: np.ndarray  # (m,) bool
+    gid: np.ndarray  # (m,) index of the row's distinct time
+    first: np.ndarray  # (G,) first sorted position of each distinct time (start of risk set)
+    death_pos: np.ndarray  # (d,) sorted positions of the deaths, grouped by time
+    death_group: np.ndarray  # (d,) index (0..D-1) of the death's tied-death group
+    group_time: np.ndarray  # (D,) distinct-time index of each tied-death group
+    group_start: np.ndarray  # (D,) start of each tied-death group within death_pos
+    frac: np.ndarray  # (d,) Efron fraction l/d_g (zeros for Breslow)
+    death_time: np.ndarray  # (d,) distinct-time index of each death
+    group_size: np.ndarray  # (D,) number of deaths in each tied-death group
+
+    def group_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
+        return np.add.reduceat(values, self.group_start, axis=0)
+
+    def time_cumsum(self, per_group: np.ndarray) -> np.ndarray:
+        """Per row: cumulative sum of per-death-group values over times <= the row's time."""
+        per_time = np.zeros((self.first.size, *per_group.shape[1:]))
+        per_time[self.group_time] = per_group
+        return np.cumsum(per_time, axis=0)[self.gid]
+
+
+def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
+                     ties: Ties) -> _Stratum:
+    t = time[rows]
+    ev = event[rows]
+    order = np.lexsort((1 - ev, t))  # time ascending; at a tie, deaths before censored
+    rows = rows[order]
+    t = t[order]
+    ev = ev[order].astype(bool)
+    new_time = np.empty(t.size, dtype=bool)
+    if t.size:
+        new_time[0] = True
+        new_time[1:] = t[1:] != t[:-1]
+    gid = np.cumsum(new_time) - 1
+    first = np.flatnonzero(new_time)
+    death_pos = np.flatnonzero(ev)
+    dg_time = gid[death_pos]
+    new_group = np.empty(death_pos.size, dtype=bool)
+    if death_pos.size:
+        new_group[0] = True
+        new_group[1:] = dg_time[1:] != dg_time[:-1]
+    death_group = np.cumsum(new_group) - 1
+    group_start = np.flatnonzero(new_group)
+    group_time = dg_time[group_start]
+    if ties == "efron":
+        sizes = np.diff(np.append(group_start, death_pos.size))
+        within = np.arange(death_pos.size) - group_start[death_group]
+        frac = within / sizes[death_group]
+    else:
+        frac = np.zeros(death_pos.size)
+    sizes = np.diff(np.append(group_start, death_pos.size))
+    return _Stratum(rows, x[rows], ev, gid, first, death_pos, death_group, group_time,
+                    group_start, frac, dg_time, sizes)
+
+
+def _rev_cumsum(a: np.ndarray) -> np.ndarray:
+    return np.cumsum(a[::-1], axis=0)[::-1]
+
+
+@dataclass
+class _StratumTerms:
+    loglik: float
+    score: np.ndarray
+    info: np.ndarray
+    # quantities kept for residuals
+    risk: np.ndarray
+    a0: np.ndarray
+    xbar: np.ndarray
+
+
+def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _StratumTerms:
+    p = beta.size
+    eta = s.x @ beta
+    eta_max = eta.max() if eta.size else 0.0
+    risk = np.exp(eta - eta_max)  # shift cancels in every term of the partial likelihood
+    d = s.death_pos.size
+    if d == 0:
+        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
+                             np.empty((0, p)))
+    rx = risk[:, None] * s.x
+    # risk-set sums at each distinct time: per-time sums, then reverse cumulative over times
+    s0 = _rev_cumsum(np.add.reduceat(risk, s.first))
+    s1 = _rev_cumsum(np.add.reduceat(rx, s.first, axis=0))
+    dpos = s.death_pos
+    d0 = s.group_sum(risk[dpos])
+    d1 = s.group_sum(rx[dpos])
+    g = s.death_group
+    tg = s.death_time
+    a0 = s0[tg] - s.frac * d0[g]
+    a1 = s1[tg] - s.frac[:, None] * d1[g]
+    xbar = a1 / a0[:, None]
+    loglik = float((eta[dpos] - eta_max).sum() - np.log(a0).sum())
+    score = s.x[dpos].sum(axis=0) - xbar.sum(axis=0)
+    info = _weighted_information(s, risk, a0, xbar) if want_info else np.zeros((p, p))
+    return _StratumTerms(loglik, score, info, risk, a0, xbar)
+
+
+def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: np.ndarray,
+                          weight: np.ndarray | None = None) -> np.ndarray:
+    """Sum over the (Efron) death terms k of ``weight_k * V_k``, V_k the risk-set variance.
+
+    ``sum_k w_k a2_k / a0_k`` is rewritten as ``X' diag(v) X`` with per-row weights v from
+    cumulative sums over time, so the p×p second moments are never formed per time.
+    """
+    w = np.ones(a0.size) if weight is None else weight
+    wa = w / a0
+    v = risk * s.time_cumsum(s.group_sum(wa))
+    dpos = s.death_pos
+    v[dpos] -= risk[dpos] * s.group_sum(wa * s.frac)[s.death_group]
+    return (s.x * v[:, None]).T @ s.x - (xbar * w[:, None]).T @ xbar
+
+
+def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
+    """Score residuals (Efron/Breslow as R ``residuals(fit, "score")``), sorted-row order."""
+    p = s.x.shape[1]
+    if s.death_pos.size == 0:
+        return np.zeros((s.x.shape[0], p))
+    inv = 1.0 / t.a0
+    cum_c = s.time_cumsum(s.group_sum(inv))
+    cum_e = s.time_cumsum(s.group_sum(t.xbar * inv[:, None]))
+    resid = -t.risk[:, None] * (s.x * cum_c[:, None] - cum_e)
+    # deaths: own event term minus the mean of xbar over the tied group, and their
+    # Efron-reduced weight (1 - l/d) in the risk sets of their own tied group
+    xbar_mean = s.group_sum(t.xbar) / s.group_size[:, None]
+    f_group = s.group_sum(s.frac * inv)
+    h_group = s.group_sum((s.frac * inv)[:, None] * t.xbar)
+    dpos = s.death_pos
+    dgrp = s.death_group
+    xd = s.x[dpos]
+    resid[dpos] += xd - xbar_mean[dgrp]
+    resid[dpos] += t.risk[dpos, None] * (xd * f_group[dgrp, None] - h_group[dgrp])
+    return resid
+
+
+@dataclass
+class _Model:
+    strata: list[_Stratum]
+    n: int
+    p: int
+
+    def evaluate(self, beta: np.ndarray, want_info: bool = True) -> tuple[
+            float, np.ndarray, np.ndarray, list[_StratumTerms]]:
+        terms = [_stratum_terms(s, beta, want_info) for s in self.strata]
+        loglik = sum(t.loglik for t in terms)
+        score = np.sum([t.score for t in terms], axis=0) if terms else np.zeros(self.p)
+        info = np.sum([t.info for t in terms], axis=0) if terms else np.zeros((self.p, self.p))
+        return loglik, score, info, terms
+
+
+def _build_model(x: np.ndarray, time: np.ndarray, event: np.ndarray,
+                 strata_codes: np.ndarray | None, ties: Ties) -> _Model:
+    n, p = x.shape
+    if strata_codes is None:
+        groups = [np.arange(n)]
+    else:
+        order = np.argsort(strata_codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(strata_codes[order])) + 1
+        groups = np.split(order, bounds)
+    return _Model([_prepare_stratum(r, x, time, event, ties) for r in groups], n, p)
+
+
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    loglik: float
+    info: np.ndarray
+    iterations: int
+    terms: list[_StratumTerms]
+    loglik0: float  # at beta = 0
+    score0: np.ndarray
+    info0: np.ndarray
+    terms0: list[_StratumTerms]
+
+
+def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
+    """Newton–Raphson with step halving from beta = 0 (as R's coxph.fit).
+
+    Converged when the log-likelihood changes by less than 1e-12 (or by less than its
+    rounding level, ~1e-15 relative, for very large data) — far tighter than R's default.
+    """
+    beta = np.zeros(model.p)
+    loglik, score, info, terms = model.evaluate(beta)
+    start = _Fit(beta, loglik, info, 0, terms, loglik, score, info, terms)
+    for iteration in range(1, max_iter + 1):
+        try:
+            step = linalg.solve(info, score, assume_a="pos")
+        except (linalg.LinAlgError, ValueError) as exc:
+            raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
+        new_beta = beta + step
+        new_loglik, new_score, new_info, new_terms = model.evaluate(new_beta)
+        halvings = 0
+        while (not np.isfinite(new_loglik) or new_loglik < loglik - 1e-12) and halvings < 30:
+            step /= 2.0
+            new_beta = beta + step
+            new_loglik, new_score, new_info, new_terms = model.evaluate(new_beta)
+            halvings += 1
+        change = abs(new_loglik - loglik)
+        beta, loglik, score, info, terms = new_beta, new_loglik, new_score, new_info, new_terms
+        if change < max(1e-12, 4e-15 * abs(loglik)):
+            _check_finite_coefficients(beta, info, names)
+            return _Fit(beta, loglik, info, iteration, terms, start.loglik0, start.score0,
+                        start.info0, start.terms0)
+    _check_finite_coefficients(beta, info, names)
+    raise ConvergenceError(None, f"Cox model did not converge in {max_iter} iterations")
+
+
+def _check_finite_coefficients(beta: np.ndarray, info: np.ndarray, names: Sequence[str]
+                               ) -> None:
+    """Monotone likelihood: a coefficient drifting to ±infinity (R warns "may be infinite")."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(np.diag(linalg.pinv(info)))
+    drifting = [n for n, b, e in zip(names, beta, se, strict=True)
+                if not np.isfinite(b) or (abs(b) > 10 and (not np.isfinite(e) or abs(b) > 100 * e
+                                                           or e > 1e3))]
+    if drifting:
+        raise ConvergenceError(
+            drifting[0],
+            "coefficient diverges to infinity (monotone likelihood: the covariate separates "
+            "events from non-events); consider Firth-penalised Cox or merging categories",
+        )
+
+
+@dataclass
+class ZphResult:
+    """Proportional-hazards test on scaled Schoenfeld residuals (R ``cox.zph``)."""
+
+    table: pd.DataFrame  # index: covariate terms + "GLOBAL"; columns chisq, df, p
+    transform: str
+
+    @property
+    def violated(self) -> list[str]:
+        """Terms with p < 0.05 (excluding GLOBAL)."""
+        t = self.table.drop(index="GLOBAL", errors="ignore")
+        return [str(k) for k in t.index[t["p"] < 0.05]]
+
+
+@dataclass
+class CoxResult:
+    """A fitted Cox model. ``se`` is robust when the fit was robust (as R's ``fit$var``)."""
+
+    names: list[str]
+    coef: np.ndarray
+    var: np.ndarray
+    naive_var: np.ndarray
+    robust: bool
+    loglik: float
+    loglik_null: float
+    score_test: float
+    n: int
+    events: int
+    iterations: int
+    ties: str
+    concordance: float
+    concordance_se: float
+    dropped: DroppedRows
+    terms: dict[str, list[str]]
+    references: dict[str, str]
+    strata: str | None = None
+    cluster: str | None = None
+    robust_score_test: float | None = None
+    zph: ZphResult | None = field(default=None, repr=False)
+    _model: _Model | None = field(default=None, repr=False)
+    _time: np.ndarray | None = field(default=None, repr=False)
+    _event: np.ndarray | None = field(default=None, repr=False)
+
+    def ph_test(self, *, warn: bool = True) -> ZphResult:
+        """Proportional-hazards test as R ``cox.zph(fit, transform="km")``; stored in ``zph``.
+
+        Issues a :class:`UserWarning` naming the terms with p < 0.05 when ``warn``.
+        """
+        if self._model is None or self._time is None or self._event is None:
+            raise ValueError("this result holds no model data for the PH test")
+        self.zph = _cox_zph(self._model, self.coef, self._time, self._event, self.terms,
+                            self.names)
+        if warn and self.zph.violated:
+            warnings.warn(
+                "proportional-hazards assumption questionable (cox.zph p < 0.05) for: "
+                + ", ".join(self.zph.violated),
+                UserWarning,
+                stacklevel=2,
+            )
+        return self.zph
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors used for CI and p (robust when robust)."""
+        return np.sqrt(np.diag(self.var))
+
+    @property
+    def naive_se(self) -> np.ndarray:
+        """Model-based standard errors (inverse information)."""
+        return np.sqrt(np.diag(self.naive_var))
+
+    @property
+    def hr(self) -> np.ndarray:
+        """Hazard ratios exp(coef)."""
+        return np.exp(self.coef)
+
+    @property
+    def z(self) -> np.ndarray:
+        """Wald z statistics."""
+        return self.coef / self.se
+
+    @property
+    def p(self) -> np.ndarray:
+        """Two-sided Wald p-values."""
+        return 2.0 * stats.norm.sf(np.abs(self.z))
+
+    def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+        """Confidence interval of the hazard ratios."""
+        q = stats.norm.ppf(0.5 + level / 2.0)
+        return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
+
+    @property
+    def df(self) -> int:
+        """Number of coefficients."""
+        return len(self.names)
+
+    @property
+    def lr_test(self) -> tuple[float, int, float]:
+        """Likelihood-ratio test (statistic, df, p)."""
+        stat = 2.0 * (self.loglik - self.loglik_null)
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
+    def wald_test(self) -> tuple[float, int, float]:
+        """Wald test of all coefficients (uses the robust variance when robust, as R)."""
+        stat = float(self.coef @ linalg.solve(self.var, self.coef, assume_a="sym"))
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
+    def robust_score(self) -> tuple[float, int, float] | None:
+        """Robust score test at beta = 0 (R ``summary(fit)$robscore``), when robust."""
+        if self.robust_score_test is None:
+            return None
+        stat = self.robust_score_test
+        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+
+    @property
+    def score_logrank_test(self) -> tuple[float, int, float]:
+        """Score (log-rank) test at beta = 0."""
+        return self.score_test, self.df, float(stats.chi2.sf(self.score_test, self.df))
+
+    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
+        """One row per coefficient: coef, se, (robust_se, naive_se), hr, lower95, upper95, z, p."""
+        lo, hi = self.ci(level)
+        data: dict[str, np.ndarray] = {"coef": self.coef, "se": self.se}
+        if self.robust:
+            data["naive_se"] = self.naive_se
+        data.update({"hr": self.hr, "lower95": lo, "upper95": hi, "z": self.z, "p": self.p})
+        return pd.DataFrame(data, index=pd.Index(self.names, name="term"))
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON shape of the CLI contract (DESIGN.md), plus global tests and the drop report."""
+        frame = self.to_frame()
+        coefs = {
+            name: {k: float(row[k]) for k in ("coef", "se", "hr", "lower95", "upper95", "p")}
+            | ({"naive_se": float(row["naive_se"])} if self.robust else {})
+            for name, row in frame.iterrows()
+        }
+
+        def test(t: tuple[float, int, float]) -> dict[str, float]:
+            return {"statistic": t[0], "df": t[1], "p": t[2]}
+
+        out: dict[str, object] = {
+            "n": self.n,
+            "events": self.events,
+            "loglik": self.loglik,
+            "loglik_null": self.loglik_null,
+            "concordance": self.concordance,
+            "concordance_se": self.concordance_se,
+            "ties": self.ties,
+            "robust": self.robust,
+            "strata": self.strata,
+            "cluster": self.cluster,
+            "references": self.references,
+            "coefficients": coefs,
+            "tests": {
+                "likelihood_ratio": test(self.lr_test),
+                "wald": test(self.wald_test),
+                "score": test(self.score_logrank_test),
+            }
+            | ({"robust_score": test(rs)} if (rs := self.robust_score) else {}),
+            "dropped": self.dropped.to_dict(),
+        }
+        if self.zph is not None:
+            out["ph_test"] = {
+                str(k): {"chisq": float(r["chisq"]), "df": int(r["df"]), "p": float(r["p"])}
+                for k, r in self.zph.table.iterrows()
+            }
+            out["ph_violated"] = self.zph.violated
+        return out
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    return pd.factorize(series, sort=True)[0].astype(np.int64)
+
+
+def cox_ph(
+    df: pd.DataFrame,
+    time: str,
+    event: str,
+    covariates: Sequence[str],
+    *,
+    ties: Ties = "efron",
+    strata: str | None = None,
+    robust: bool = False,
+    cluster: str | None = None,
+    reference: Mapping[str, object] | None = None,
+    ph_test: bool = False,
+) -> CoxResult:
+    """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
+
+    ``cluster`` implies ``robust``. Rows with a missing value in any column used are dropped
+    and reported in ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
+    with a warning when a term has p < 0.05).
+    """
+    if ties not in ("efron", "breslow"):
+        raise StatsInputError(None, f"ties must be 'efron' or 'breslow', not {ties!r}")
+    covariates = list(covariates)
+    if not covariates:
+        raise StatsInputError(None, "at least one covariate is needed")
+    extra = [c for c in (strata, cluster) if c is not None]
+    used, dropped = complete_cases(df, [time, event, *covariates, *extra])
+    if len(used) == 0:
+        raise StatsInputError(None, "no complete rows: " + dropped.describe())
+    t, e = survival_outcome(used, time, event)
+    if e.sum() == 0:
+        raise StatsInputError(event, "no events among the complete rows")
+    design = design_matrix(used, covariates, reference)
+    x = design.matrix
+    x_centered = x - x.mean(axis=0)
+    strata_codes = _codes(used[strata]) if strata is not None else None
+    model = _build_model(x_centered, t, e, strata_codes, ties)
+    fit = _newton(model, design.names)
+    beta, loglik, info, terms = fit.beta, fit.loglik, fit.info, fit.terms
+    naive_var = linalg.inv(info)
+    naive_var = (naive_var + naive_var.T) / 2.0
+    score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
+
+    robust = robust or cluster is not None
+    var = naive_var
+    robust_score = None
+    cl = _codes(used[cluster]) if cluster is not None else None
+    if robust:
+        dfbeta = _by_cluster(_residuals_input_order(model, terms) @ naive_var, cl)
+        var = dfbeta.T @ dfbeta
+        # robust score test at beta = 0 (R's fit$rscore)
+        resid0 = _by_cluster(_residuals_input_order(model, fit.terms0), cl)
+        u = resid0.sum(axis=0)
+        robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
+    lp = x_centered @ beta
+    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True, cluster=cl)
+    result = CoxResult(
+        names=design.names,
+        coef=beta,
+        var=var,
+        naive_var=naive_var,
+        robust=robust,
+        loglik=loglik,
+        loglik_null=fit.loglik0,
+        score_test=score_stat,
+        n=len(used),
+        events=int(e.sum()),
+        iterations=fit.iterations,
+        ties=ties,
+        concordance=conc,
+        concordance_se=conc_se,
+        dropped=dropped,
+        terms=design.terms,
+        references=design.references,
+        strata=strata,
+        cluster=cluster,
+        robust_score_test=robust_score,
+        _model=model,
+        _time=t,
+        _event=e,
+    )
+    if ph_test:
+        result.ph_test()
+    return result
+
+
+def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Sum the rows of ``values`` within clusters (identity without clusters)."""
+    if cluster is None:
+        return values
+    summed = np.zeros((int(cluster.max()) + 1, values.shape[1]))
+    np.add.at(summed, cluster, values)
+    return summed
+
+
+def _residuals_input_order(model: _Model, terms: list[_StratumTerms]) -> np.ndarray:
+    out = np.zeros((model.n, model.p))
+    for s, t in zip(model.strata, terms, strict=True):
+        out[s.rows] = _score_residuals(s, t)
+    return out
+
+
+# --------------------------------------------------------------------------- concordance
+
+
+def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
+                 queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """For each query (pos, rank): the number of points with ``pos >= q_pos, rank < q_rank``.
+
+    Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points: the
+    rank prefix [0, m) splits into one block per set bit of m; each level keeps its points
+    sorted by position (a stable re-sort of the previous level's order, i.e. merging sorted
+    runs), so a block count is one ``searchsorted``. O((n + q) log n) numpy work per level.
+    """
+    n = points_pos.size
+    outs = [np.zeros(q_pos.size, dtype=np.int64) for q_pos, _ in queries]
+    if n == 0:
+        return outs
+    order = np.argsort(points_rank, kind="stable")
+    ranks_sorted = points_rank[order]
+    pos_sorted = points_pos[order].astype(np.int64)
+    span = np.int64(max(int(pos_sorted.max()), max((int(q.max()) for q, _ in queries
+                                                    if q.size), default=0)) + 2)
+    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left") for _, q_rank in queries]
+    # visit the queries in rank order: their blocks are then non-decreasing at every level,
+    # which keeps the searches cache-local
+    q_order = [np.argsort(m, kind="stable") for m in prefix]
+    prefix = [m[o] for m, o in zip(prefix, q_order, strict=True)]
+    queries = [(q[o], r) for (q, r), o in zip(queries, q_order, strict=True)]
+    perm = np.arange(n, dtype=np.int64)  # level order: sorted by (block, pos)
+    level = 0
+    while (1 << level) <= n:
+        keys = (perm >> level) * span + pos_sorted[perm]
+        sub = np.argsort(keys, kind="stable")  # runs of the previous level: cheap merge
+        perm = perm[sub]
+        keys = keys[sub]
+        size = 1 << level
+        for out, (q_pos, _), m in zip(outs, queries, prefix, strict=True):
+            sel = np.flatnonzero((m >> level) & 1)
+            if sel.size == 0:
+                continue
+            blk = (m[sel] >> (level + 1)) << 1  # block [blk*size, (blk+1)*size) of the prefix
+            end = np.minimum((blk + 1) * size, n)
+            found = np.searchsorted(keys, blk * span + q_pos[sel], side="left")
+            out[sel] += end - found
+        level += 1
+    result = []
+    for out, o in zip(outs, q_order, strict=True):
+        back = np.empty_like(out)
+        back[o] = out
+        result.append(back)
+    return result
+
+
+def concordance(
+    time: np.ndarray,
+    event: np.ndarray,
+    score: np.ndarray,
+    *,
+    strata: np.ndarray | None = None,
+    reverse: bool = False,
+    cluster: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Harrell's C with R ``concordancefit``'s infinitesimal-jackknife standard error.
+
+    A pair is comparable when the shorter time is an event (a censored time equal to an event
+    time counts as longer; tied event times are not comparable). Ties in ``score`` count 1/2.
+    ``reverse=True`` means a higher score predicts a shorter time (Cox linear predictor).
+    With ``cluster`` the influence terms are summed within clusters before squaring.
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event).astype(bool)
+    score = np.asarray(score, dtype=float)
+    if reverse:
+        score = -score
+    n = time.size
+    strata = np.zeros(n, dtype=np.int64) if strata is None else np.asarray(strata)
+    infl = np.zeros((n, 3))  # concordant, discordant, tied.x per observation
+    for code in np.unique(strata):
+        idx = np.flatnonzero(strata == code)
+        infl[idx] = _concordance_influence(time[idx], event[idx], score[idx])
+    counts = infl.sum(axis=0) / 2.0  # each pair is counted for both members
+    npair = counts.sum()
+    if npair == 0:
+        return float("nan"), float("nan")
+    somer = (counts[0] - counts[1]) / npair
+    dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
+    if cluster is not None:
+        dfbeta = np.bincount(pd.factorize(np.asarray(cluster))[0], weights=dfbeta)
+    var = float((dfbeta**2).sum()) / 4.0
+    return float((somer + 1.0) / 2.0), float(np.sqrt(var))
+
+
+def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Per-observation counts of concordant, discordant and score-tied comparable pairs."""
+    n = time.size
+    order = np.lexsort((~event, time))  # time ascending, deaths first at ties
+    t = time[order]
+    ev = event[order]
+    rank = np.unique(score[order], return_inverse=True)[1].astype(np.int64)
+    # first position after the tied-death block of each death: start of its comparable set
+    after = np.searchsorted(t, t, side="right")  # first position with larger time
+    death_block_end = np.empty(n, dtype=np.int64)
+    # censored rows at the same time come after the deaths (lexsort), so they are comparable
+    n_dead_at = np.zeros(n, dtype=np.int64)
+    first_at = np.searchsorted(t, t, side="left")
+    dead_cum = np.concatenate(([0], np.cumsum(ev)))
+    n_dead_at = dead_cum[after] - dead_cum[first_at]
+    death_block_end = first_at + n_dead_at
+    dpos = np.flatnonzero(ev)
+    pos = np.arange(n, dtype=np.int64)
+    out = np.zeros((n, 3))
+    if dpos.size == 0:
+        return out
+    # event side: comparables j with position >= block end of the death i
+    q_pos = death_block_end[dpos]
+    q_rank = rank[dpos]
+    n_comp = n - q_pos
+    below, below_eq = _count_below(pos, rank, [(q_pos, q_rank), (q_pos, q_rank + 1)])
+    # score was negated for reverse, so a larger (negated) score predicts a longer time:
+    # the death i is concordant with j when score_i < score_j
+    out[dpos, 0] += n_comp - below_eq
+    out[dpos, 1] += below
+    out[dpos, 2] += below_eq - below
+    # comparator side: deaths i with block end <= pos_j, by rank_i vs rank_j (reversed
+    # positions turn "block_end <= pos_j" into ">=")
+    rev_query_pos = (n - 1) - pos
+    d_below, d_below_eq = _count_below((n - 1) - q_pos, q_rank,
+                                       [(rev_query_pos, rank), (rev_query_pos, rank + 1)])
+    d_total = np.searchsorted(np.sort(q_pos), pos, side="right")
+    out[:, 0] += d_below
+    out[:, 1] += d_total - d_below_eq
+    out[:, 2] += d_below_eq - d_below
+    result = np.zeros((n, 3))
+    result[order] = out
+    return result
+
+
+# --------------------------------------------------------------------------- cox.zph
+
+
+def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarray,
+             terms: Mapping[str, list[str]], names: list[str]) -> ZphResult:
+    """Score test of ``gamma = 0`` in ``beta' x + gamma' x g(t)`` at the fitted beta (cox.zph).
+
+    g(t) = 1 − KM(t−) of the whole sample, centred on its mean over the events; the score
+    and the 2p × 2p information are summed over the (Efron) death terms as R's ``zph1``.
+    """
+    p = beta.size
+    km_time, km_surv = km_survival(time, event)
+    idx = np.searchsorted(km_time, time, side="left")  # number of distinct times < t
+    ttimes = 1.0 - np.concatenate(([1.0], km_surv))[idx]
+    gtime = ttimes - ttimes[event.astype(bool)].mean()
+    u = np.zeros(p)
+    imat = np.zeros((2 * p, 2 * p))
+    for stratum, st in zip(model.strata, model.evaluate(beta)[3], strict=True):
+        if stratum.death_pos.size == 0:
+            continue
+        g = gtime[stratum.rows[stratum.death_pos]]  # per death; equal within a tied group
+        u += (g[:, None] * stratum.x[stratum.death_pos]).sum(axis=0)
+        u -= (g[:, None] * st.xbar).sum(axis=0)
+        imat[:p, :p] += _weighted_information(stratum, st.risk, st.a0, st.xbar)
+        cross = _weighted_information(stratum, st.risk, st.a0, st.xbar, g)
+        imat[:p, p:] += cross
+        imat[p:, :p] += cross
+        imat[p:, p:] += _weighted_information(stratum, st.risk, st.a0, st.xbar, g * g)
+    full_u = np.concatenate((np.zeros(p), u))
+    rows = []
+    position = {name: i for i, name in enumerate(names)}
+    for term, cols in terms.items():
+        jj = [position[c] for c in cols]
+        kk = list(range(p)) + [p + j for j in jj]
+        sub_u = full_u[kk]
+        stat = float(sub_u @ linalg.solve(imat[np.ix_(kk, kk)], sub_u, assume_a="sym"))
+        rows.append((term, stat, len(jj)))
+    stat = float(full_u @ linalg.solve(imat, full_u, assume_a="sym"))
+    rows.append(("GLOBAL", stat, p))
+    table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
+    table["p"] = stats.chi2.sf(table["chisq"], table["df"])
+    return ZphResult(table=table, transform="km")
