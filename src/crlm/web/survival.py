@@ -1,8 +1,9 @@
 """Kaplan–Meier curves by a cohort grouping, and their plot (matplotlib, PNG).
 
-Estimates use lifelines' ``KaplanMeierFitter`` (product-limit, Greenwood variance, log-log
-confidence interval) and ``multivariate_logrank_test``; patients whose group is unknown or whose
-survival dates are missing are left out and counted in ``excluded``.
+Estimates use :mod:`crlm.stats` (product-limit with Greenwood variance and R's default "log"
+confidence interval, R ``survfit`` median rule; log-rank test as R ``survdiff``), which is
+validated against R ``survival``. Patients whose group is unknown or whose survival dates are
+missing are left out and counted in ``excluded``.
 """
 
 from __future__ import annotations
@@ -53,13 +54,13 @@ def kaplan_meier(
     origin: SurvivalOrigin = SurvivalOrigin.diagnosis,
 ) -> KMResult:
     """KM curves and a log-rank p-value for every known group of ``grouping``."""
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
+    import numpy as np
+    import pandas as pd
+
+    from crlm.stats import StatsInputError, km_curve, logrank_test
 
     curves: list[KMCurve] = []
-    times: list[float] = []
-    events: list[bool] = []
-    labels: list[str] = []
+    rows: list[tuple[float, bool, str]] = []
     excluded = 0
     for group, members in split(patients, grouping).items():
         data = [survival_time(p, endpoint, origin) for p in members]
@@ -70,29 +71,28 @@ def kaplan_meier(
             continue
         if not usable:
             continue
-        t = [d[0] for d in usable]
-        e = [d[1] for d in usable]
-        kmf = KaplanMeierFitter().fit(t, e, label=group)
-        sf = kmf.survival_function_[group]
-        ci = kmf.confidence_interval_survival_function_
+        fit = km_curve(np.array([d[0] for d in usable]), np.array([d[1] for d in usable]))
         curves.append(
             KMCurve(
                 group=group,
-                n=len(usable),
-                events=int(sum(e)),
-                median_months=_finite(kmf.median_survival_time_),
-                time_months=[float(x) for x in sf.index],
-                survival=[float(x) for x in sf.to_numpy()],
-                ci_lower=[float(x) for x in ci.iloc[:, 0].fillna(0).to_numpy()],
-                ci_upper=[float(x) for x in ci.iloc[:, 1].fillna(1).to_numpy()],
+                n=fit.n,
+                events=fit.events,
+                median_months=fit.median()[0],
+                time_months=[0.0, *map(float, fit.time)],
+                survival=[1.0, *map(float, fit.surv)],
+                ci_lower=[1.0, *(float(x) for x in np.nan_to_num(fit.lower, nan=0.0))],
+                ci_upper=[1.0, *(float(x) for x in np.nan_to_num(fit.upper, nan=1.0))],
             )
         )
-        times += t
-        events += e
-        labels += [group] * len(t)
+        rows += [(t, e, group) for t, e in usable]
     p_value = None
-    if len(curves) >= 2 and any(events):
-        p_value = _finite(multivariate_logrank_test(times, labels, events).p_value)
+    if len(curves) >= 2 and any(e for _, e, _ in rows):
+        frame = pd.DataFrame(rows, columns=["time", "event", "group"])
+        frame["event"] = frame["event"].astype(int)
+        try:
+            p_value = _finite(logrank_test(frame, "time", "event", "group").p)
+        except (StatsInputError, np.linalg.LinAlgError, ValueError):
+            p_value = None
     return KMResult(
         grouping=grouping,
         grouping_label=GROUPINGS[grouping].label,
