@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from web_support import PASSWORD, make_app
 
 pytestmark = pytest.mark.browser

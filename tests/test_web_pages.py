@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
 from web_support import (
     PASSWORD,
     api_token,
@@ -34,7 +35,8 @@ def _field_block(html: str, path: str) -> str:
     """The HTML of the form field whose input is named ``path``."""
     start = html.index(f'id="f-{path}"')
     div = html.rindex('<div class="field', 0, start)
-    end = html.index('<div class="field', start) if '<div class="field' in html[start:] else len(html)
+    end = html.find('<div class="field', start)
+    end = len(html) if end < 0 else end
     return html[div:end]
 
 
@@ -57,7 +59,8 @@ def test_login_sets_hardened_cookie_and_logout_ends_session(client):
     assert "secure" not in cookie  # plain http in this test
     assert client.get("/patients").status_code == 200
     token = csrf_from(client.get("/patients").text)
-    assert client.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303
     assert client.get("/patients", follow_redirects=False).status_code == 303
 
 

@@ -6,7 +6,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from crlm.web.deps import CurrentUser, load_user
-from crlm.web.security import LoginRateLimiter, TooManyLoginAttempts
+from crlm.web.security import LoginRateLimiter, TooManyLoginAttemptsError
 
 MAX_USERNAME_CHARS = 150
 MAX_PASSWORD_CHARS = 1024
@@ -18,7 +18,7 @@ def client_ip(request: Request) -> str:
 
 
 def login(request: Request, db: Session, username: str, password: str) -> CurrentUser | None:
-    """Check a username and password; None when wrong. Raises :class:`TooManyLoginAttempts`.
+    """Check a username and password; None when wrong. Raises :class:`TooManyLoginAttemptsError`.
 
     Every attempt is written to the audit log (action ``login`` or ``login_failed``).
     """
@@ -28,7 +28,7 @@ def login(request: Request, db: Session, username: str, password: str) -> Curren
     ip = client_ip(request)
     wait = limiter.retry_after_s(username, ip)
     if wait:
-        raise TooManyLoginAttempts(wait)
+        raise TooManyLoginAttemptsError(wait)
     user = None
     if 0 < len(username) <= MAX_USERNAME_CHARS and len(password) <= MAX_PASSWORD_CHARS:
         found = users.authenticate(db, username, password)

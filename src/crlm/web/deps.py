@@ -120,7 +120,7 @@ def api_user(
 ApiUser = Annotated[CurrentUser, Depends(api_user)]
 
 
-def api_roles(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
+def api_roles(*roles: Role):
     """Dependency: the API caller, who must hold one of ``roles`` (else 403)."""
 
     def dependency(user: ApiUser) -> CurrentUser:
@@ -137,7 +137,7 @@ def api_roles(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
 # ---------------------------------------------------------------------------- pages
 
 
-class LoginRequired(Exception):
+class LoginRequiredError(Exception):
     """A page needs a logged-in user; the handler redirects to /login."""
 
     def __init__(self, next_url: str) -> None:
@@ -145,7 +145,7 @@ class LoginRequired(Exception):
         self.next_url = next_url
 
 
-class PageForbidden(Exception):
+class PageForbiddenError(Exception):
     """The logged-in user's role may not see this page."""
 
     def __init__(self, message: str) -> None:
@@ -160,19 +160,19 @@ def page_user(request: Request, db: Db) -> CurrentUser:
     if user is None:
         request.session.pop(SESSION_USER_KEY, None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise LoginRequired(target)
+        raise LoginRequiredError(target)
     return user
 
 
 PageUser = Annotated[CurrentUser, Depends(page_user)]
 
 
-def page_roles(*roles: Role):  # noqa: ANN201 - returns a FastAPI dependency
+def page_roles(*roles: Role):
     """Dependency: the page user, who must hold one of ``roles`` (else a 403 page)."""
 
     def dependency(user: PageUser) -> CurrentUser:
         if user.role not in roles:
-            raise PageForbidden(f"Your role ({user.role.value}) may not open this page.")
+            raise PageForbiddenError(f"Your role ({user.role.value}) may not open this page.")
         return user
 
     return Depends(dependency)

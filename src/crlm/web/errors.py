@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crlm.domain.errors import problems_from
-from crlm.web.deps import LoginRequired, PageForbidden
-from crlm.web.security import TooManyLoginAttempts
+from crlm.web.deps import LoginRequiredError, PageForbiddenError
+from crlm.web.security import TooManyLoginAttemptsError
 
 API_PREFIX = "/api/"
 
@@ -31,7 +31,7 @@ def field_errors(error: ValidationError) -> list[dict[str, str]]:
     return [{"field": p.field, "reason": p.reason} for p in problems_from(error)]
 
 
-class PatientInvalid(Exception):
+class PatientInvalidError(Exception):
     """A patient body failed validation; carries the field errors."""
 
     def __init__(self, errors: list[dict[str, str]]) -> None:
@@ -39,7 +39,7 @@ class PatientInvalid(Exception):
         self.errors = errors
 
 
-class MalformedBody(Exception):
+class MalformedBodyError(Exception):
     """The request body is not JSON (or not the expected JSON shape)."""
 
 
@@ -69,15 +69,15 @@ def _page_error(request: Request, status_code: int, message: str) -> Response:
 def install_exception_handlers(app: FastAPI) -> None:
     """Register every handler on ``app``."""
 
-    @app.exception_handler(PatientInvalid)
-    async def _patient_invalid(request: Request, exc: PatientInvalid) -> Response:
+    @app.exception_handler(PatientInvalidError)
+    async def _patient_invalid(request: Request, exc: PatientInvalidError) -> Response:
         return JSONResponse(
             {"detail": "patient data are invalid", "errors": exc.errors},
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
-    @app.exception_handler(MalformedBody)
-    async def _malformed(request: Request, exc: MalformedBody) -> Response:
+    @app.exception_handler(MalformedBodyError)
+    async def _malformed(request: Request, exc: MalformedBodyError) -> Response:
         return JSONResponse(
             {"detail": f"malformed request body: {exc}", "errors": []},
             status_code=status.HTTP_400_BAD_REQUEST,
@@ -96,18 +96,18 @@ def install_exception_handlers(app: FastAPI) -> None:
         }
         return JSONResponse(body, status_code=400 if malformed else 422)
 
-    @app.exception_handler(LoginRequired)
-    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
-    @app.exception_handler(PageForbidden)
-    async def _page_forbidden(request: Request, exc: PageForbidden) -> Response:
+    @app.exception_handler(PageForbiddenError)
+    async def _page_forbidden(request: Request, exc: PageForbiddenError) -> Response:
         return _page_error(request, 403, exc.message)
 
-    @app.exception_handler(TooManyLoginAttempts)
-    async def _too_many(request: Request, exc: TooManyLoginAttempts) -> Response:
+    @app.exception_handler(TooManyLoginAttemptsError)
+    async def _too_many(request: Request, exc: TooManyLoginAttemptsError) -> Response:
         headers = {"Retry-After": str(exc.retry_after_s)}
         if is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
@@ -119,5 +119,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         headers = getattr(exc, "headers", None)
         if is_api(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=headers
+            )
         return _page_error(request, exc.status_code, str(exc.detail))

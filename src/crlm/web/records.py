@@ -15,7 +15,7 @@ from crlm.domain import Patient
 from crlm.web.deps import CurrentUser
 
 
-class PatientAccessDenied(Exception):
+class PatientAccessDeniedError(Exception):
     """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
 
 
@@ -30,7 +30,7 @@ class PatientRecordView:
 
 def _check_role(user: CurrentUser) -> None:
     if not user.sees_identifiable_data:
-        raise PatientAccessDenied("role may not see identifiable patient data")
+        raise PatientAccessDeniedError("role may not see identifiable patient data")
 
 
 def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
@@ -40,10 +40,10 @@ def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordVie
     try:
         record = repository.get_record(db, patient_id, actor=user.username)
     except repository.PatientNotFound:
-        raise PatientAccessDenied(f"no patient {patient_id}") from None
+        raise PatientAccessDeniedError(f"no patient {patient_id}") from None
     db.commit()  # keep the audit row of the read
     if not user.may_access_centre(record.centre):
-        raise PatientAccessDenied(f"patient {patient_id} belongs to another centre")
+        raise PatientAccessDeniedError(f"patient {patient_id} belongs to another centre")
     return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient)
 
 
@@ -168,7 +168,7 @@ class ImportProblem:
 
 
 @dataclass(frozen=True)
-class ImportError_:  # noqa: N801 - avoids shadowing the builtin ImportError
+class ImportOutcome:
     """Outcome of an import as the import page shows it."""
 
     ok: bool
@@ -177,13 +177,13 @@ class ImportError_:  # noqa: N801 - avoids shadowing the builtin ImportError
     errors: tuple[ImportProblem, ...] = ()
 
     @classmethod
-    def single(cls, column: str, reason: str) -> ImportError_:
+    def single(cls, column: str, reason: str) -> ImportOutcome:
         """A failed import with one problem that is not tied to a row."""
         return cls(ok=False, errors=(ImportProblem("–", column, reason),))
 
 
 def import_csv_upload(
     session_factory: Any, user: CurrentUser, filename: str, data: bytes
-) -> ImportError_:
+) -> ImportOutcome:
     """Import an uploaded CSV into the user's centre: all rows or none (registry importer)."""
     raise NotImplementedError("registry importer not merged yet")

@@ -96,7 +96,7 @@ class LoginRateLimiter:
             self._failures.pop(self.key(username, client_ip), None)
 
 
-class TooManyLoginAttempts(Exception):
+class TooManyLoginAttemptsError(Exception):
     """Raised when a (username, IP) pair is over its failed-login budget."""
 
     def __init__(self, retry_after_s: int) -> None:

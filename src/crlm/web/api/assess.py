@@ -11,7 +11,7 @@ from crlm.domain import Patient
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.api.patients import NOT_FOUND, Clinical, PatientId
 from crlm.web.deps import ApiUser, Db
-from crlm.web.records import PatientAccessDenied, read_patient
+from crlm.web.records import PatientAccessDeniedError, read_patient
 
 router = APIRouter(tags=["assessment"])
 
@@ -29,7 +29,7 @@ def stored_patient_assessment(patient_id: PatientId, user: Clinical, db: Db) -> 
     """The assessment of a stored patient (the read is audited)."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail=f"no patient with id {patient_id}"
         ) from None

@@ -12,7 +12,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from crlm.domain import Patient, parse_patient
-from crlm.web.errors import MalformedBody, PatientInvalid, field_errors
+from crlm.web.errors import MalformedBodyError, PatientInvalidError, field_errors
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -36,11 +36,11 @@ async def patient_body(request: Request) -> Patient:
     """The request body as a strictly validated :class:`Patient` (400/413/422 otherwise)."""
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
-        raise MalformedBody(f"body is larger than {MAX_BODY_BYTES} bytes")
+        raise MalformedBodyError(f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
         patient: Patient = parse_patient(raw)
     except ValidationError as exc:
-        raise PatientInvalid(field_errors(exc)) from exc
+        raise PatientInvalidError(field_errors(exc)) from exc
     except (ValueError, RecursionError) as exc:
-        raise MalformedBody(str(exc)) from exc
+        raise MalformedBodyError(str(exc)) from exc
     return patient

@@ -15,7 +15,7 @@ from crlm.domain import Patient
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.deps import CurrentUser, Db, Role, api_roles
 from crlm.web.records import (
-    PatientAccessDenied,
+    PatientAccessDeniedError,
     create_patient,
     find_patients,
     read_patient,
@@ -27,7 +27,9 @@ router = APIRouter(prefix="/patients", tags=["patients"])
 
 Clinical = Annotated[CurrentUser, api_roles(Role.clinician, Role.admin)]
 PatientId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Registry id of the patient")]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such patient (or not yours)"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such patient (or not yours)"}
+}
 
 
 class PatientSummaryOut(BaseModel):
@@ -105,7 +107,7 @@ def read(patient_id: PatientId, user: Clinical, db: Db) -> PatientRecordOut:
     """One patient (the read is audited)."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
 
@@ -124,7 +126,7 @@ def update(
     """Replace a patient's data."""
     try:
         record = replace_patient(db, user, patient_id, patient)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
 
@@ -134,7 +136,7 @@ def delete(patient_id: PatientId, user: Clinical, db: Db) -> Response:
     """Delete a patient (the deletion is audited)."""
     try:
         remove_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.pages.patients import Clinical
-from crlm.web.records import ImportError_, import_csv_upload
+from crlm.web.records import ImportOutcome, import_csv_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,7 +31,7 @@ async def import_submit(request: Request, user: Clinical) -> HTMLResponse:
                       messages=["Choose a CSV file to import."])
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        result = ImportError_.single("file", f"larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+        result = ImportOutcome.single("file", f"larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
     else:
         result = await run_in_threadpool(
             import_csv_upload, request.app.state.session_factory, user, upload.filename, data

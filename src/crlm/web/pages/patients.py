@@ -16,7 +16,7 @@ from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.records import (
-    PatientAccessDenied,
+    PatientAccessDeniedError,
     create_patient,
     find_patients,
     read_patient,
@@ -159,9 +159,11 @@ def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db
     """The patient's data summary and assessment."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
-    return render(request, "patient.html", user, record=record, **assessment_context(record.patient))
+    return render(
+        request, "patient.html", user, record=record, **assessment_context(record.patient)
+    )
 
 
 @router.get("/patients/{patient_id}/tumour-board")
@@ -171,7 +173,7 @@ def tumour_board_page(
     """Printable tumour-board summary."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     return render(
         request, "tumour_board.html", user, record=record, report_html=None,
@@ -186,7 +188,7 @@ def edit_patient_form(
     """The form filled with the stored data."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     return _form_page(
@@ -202,7 +204,7 @@ async def edit_patient_submit(
     """Validate and replace; fields the form does not show are kept from the stored record."""
     try:
         record = read_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     data, result = await _submitted(request, stored)
@@ -221,6 +223,6 @@ def delete_patient(patient_id: PatientId, user: Clinical, db: Db) -> RedirectRes
     """Delete and go back to the list."""
     try:
         remove_patient(db, user, patient_id)
-    except PatientAccessDenied:
+    except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     return RedirectResponse("/patients", status_code=303)
