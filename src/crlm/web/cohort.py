@@ -147,6 +147,9 @@ class CohortSummary:
     rows: list[SummaryRow] = field(default_factory=list)
 
 
+Table1Row = tuple[str, Callable[[Sequence[Patient]], str]]
+
+
 def _median_iqr(values: Sequence[float]) -> str:
     if not values:
         return "–"
@@ -160,7 +163,7 @@ def _count_pct(k: int, n: int) -> str:
     return f"{k} ({100 * k / n:.0f}%)" if n else "0"
 
 
-def _continuous(label: str, get: Callable[[Patient], float | None]):  # type: ignore[no-untyped-def]
+def _continuous(label: str, get: Callable[[Patient], float | None]) -> Table1Row:
     def cell(ps: Sequence[Patient]) -> str:
         vals = [v for v in (get(p) for p in ps) if v is not None]
         known = f"; n={len(vals)}" if len(vals) < len(ps) else ""
@@ -169,7 +172,7 @@ def _continuous(label: str, get: Callable[[Patient], float | None]):  # type: ig
     return (f"{label}, median (IQR)", cell)
 
 
-def _binary(label: str, get: Callable[[Patient], bool | None]):  # type: ignore[no-untyped-def]
+def _binary(label: str, get: Callable[[Patient], bool | None]) -> Table1Row:
     def cell(ps: Sequence[Patient]) -> str:
         vals = [v for v in (get(p) for p in ps) if v is not None]
         known = f" of {len(vals)}" if len(vals) < len(ps) else ""
