@@ -166,6 +166,8 @@ def _count_pct(k: int, n: int) -> str:
 def _continuous(label: str, get: Callable[[Patient], float | None]) -> Table1Row:
     def cell(ps: Sequence[Patient]) -> str:
         vals = [v for v in (get(p) for p in ps) if v is not None]
+        if not vals:
+            return "– (unknown)"
         known = f"; n={len(vals)}" if len(vals) < len(ps) else ""
         return _median_iqr(vals) + known
 
@@ -175,6 +177,8 @@ def _continuous(label: str, get: Callable[[Patient], float | None]) -> Table1Row
 def _binary(label: str, get: Callable[[Patient], bool | None]) -> Table1Row:
     def cell(ps: Sequence[Patient]) -> str:
         vals = [v for v in (get(p) for p in ps) if v is not None]
+        if not vals:
+            return "– (unknown)"
         known = f" of {len(vals)}" if len(vals) < len(ps) else ""
         return _count_pct(sum(vals), len(vals)) + known
 

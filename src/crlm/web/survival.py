@@ -29,6 +29,7 @@ class KMCurve(BaseModel):
     survival: list[float]
     ci_lower: list[float]
     ci_upper: list[float]
+    censored_months: list[float] = Field(description="Times with a censored observation")
 
 
 class KMResult(BaseModel):
@@ -82,6 +83,9 @@ def kaplan_meier(
                 survival=[1.0, *map(float, fit.surv)],
                 ci_lower=[1.0, *(float(x) for x in np.nan_to_num(fit.lower, nan=0.0))],
                 ci_upper=[1.0, *(float(x) for x in np.nan_to_num(fit.upper, nan=1.0))],
+                censored_months=[
+                    float(t) for t, c in zip(fit.time, fit.n_censor, strict=True) if c
+                ],
             )
         )
         rows += [(t, e, group) for t, e in usable]
@@ -105,7 +109,7 @@ def kaplan_meier(
 
 
 def plot_png(result: KMResult) -> bytes:
-    """The curves as a PNG (step lines, censoring not marked, log-rank p in the title)."""
+    """The curves as a PNG (step lines, + at censored times, log-rank p in the title)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,11 +118,16 @@ def plot_png(result: KMResult) -> bytes:
     fig = Figure(figsize=(7, 4.5), dpi=110)
     ax = fig.add_subplot()
     for curve in result.curves:
-        ax.step(
+        (line,) = ax.step(
             curve.time_months,
             curve.survival,
             where="post",
             label=f"{curve.group} (n={curve.n}, events={curve.events})",
+        )
+        at = dict(zip(curve.time_months, curve.survival, strict=True))
+        ax.plot(
+            curve.censored_months, [at[t] for t in curve.censored_months],
+            linestyle="none", marker="+", markersize=7, color=line.get_color(),
         )
     name = "Overall survival" if result.endpoint == Endpoint.overall_survival else "RFS"
     title = f"{name} by {result.grouping_label.lower()}"
