@@ -190,6 +190,13 @@ class PrimaryTumour(StrictModel):
     locally_advanced: bool | None = Field(
         default=None, description="Locally advanced rectal cancer (e.g. cT3-4 and/or N+, MRF+)."
     )
+    declines_chemotherapy_before_resection: bool | None = Field(
+        default=None,
+        description=(
+            "Patient cannot accept chemotherapy without prior rectal resection "
+            "(seed 000: an indication for the classic approach)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _node_status_consistent(self) -> Self:
@@ -231,6 +238,12 @@ class LiverDisease(StrictModel):
     margin_mm: Annotated[float, Field(ge=0, le=200)] | None = None
     resectability: Resectability | None = None
     prior_two_stage_hepatectomy: bool | None = None
+    extensive_disease: bool | None = Field(
+        default=None,
+        description=(
+            "MDT judges the liver disease extensive (seeds 001/002 give no numeric cut-off)."
+        ),
+    )
     intrahepatic_progression: bool | None = None
 
     @model_validator(mode="after")
@@ -386,6 +399,10 @@ class Patient(StrictModel):
     sex: Sex | None = None
     height_cm: HeightCm | None = None
     weight_kg: WeightKg | None = None
+    assessment_date: dt.date | None = Field(
+        default=None,
+        description="Date of the MDT assessment; rules that need 'today' use it, never the clock.",
+    )
     primary: PrimaryTumour = Field(default_factory=PrimaryTumour)
     liver: LiverDisease = Field(default_factory=LiverDisease)
     extrahepatic_disease: bool | None = None

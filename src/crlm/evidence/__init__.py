@@ -295,6 +295,234 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         2013,
         "10.1111/j.1477-2574.2012.00557.x",
     ),
+    # --- decision rules (crlm.clinical.rules) -------------------------------------------------
+    Reference(
+        "shubert2015",
+        "Shubert CR, Habermann EB, Bergquist JR, et al.",
+        "A NSQIP review of major morbidity and mortality of synchronous liver resection for "
+        "colorectal metastasis stratified by extent of liver resection and type of colorectal "
+        "resection",
+        "J Gastrointest Surg 19(11):1982-1994",
+        2015,
+        "10.1007/s11605-015-2895-z",
+        "Seed 000 ref. 7: low anterior resection with diversion and abdominoperineal resection "
+        "are high-risk colorectal resections (~20 % major complications).",
+    ),
+    Reference(
+        "kishi2010",
+        "Kishi Y, Zorzi D, Contreras CM, Maru DM, Kopetz S, Ribero D, et al.",
+        "Extended preoperative chemotherapy does not improve pathologic response and increases "
+        "postoperative liver insufficiency after hepatic resection for colorectal liver "
+        "metastases",
+        "Ann Surg Oncol 17(11):2870-2876",
+        2010,
+        None,
+        "Seed 001 ref. 3.",
+    ),
+    Reference(
+        "shindoh2013_chemo",
+        "Shindoh J, Tzeng CW, Aloia TA, Curley SA, Zimmitti G, Wei SH, et al.",
+        "Optimal future liver remnant in patients treated with extensive preoperative "
+        "chemotherapy for colorectal liver metastases",
+        "Ann Surg Oncol 20(8):2493-2500",
+        2013,
+        None,
+        "Seed 001 ref. 4; FLR >= 30 % after extensive (> 12 weeks) chemotherapy (CLINICAL_SPEC).",
+    ),
+    Reference(
+        "mise2016",
+        "Mise Y, Aloia TA, Brudvik KW, Schwarz L, Vauthey JN, Conrad C",
+        "Parenchymal-sparing hepatectomy in colorectal liver metastasis improves salvageability "
+        "and survival",
+        "Ann Surg 263(1):146-152",
+        2016,
+        None,
+        "Seed 001 ref. 13: solitary CLM < 30 mm; repeat hepatectomy for recurrence 68 % vs 24 %.",
+    ),
+    Reference(
+        "passot2016_fiducial",
+        "Passot G, Odisio BC, Zorzi D, Mahvash A, Gupta S, Wallace MJ, et al.",
+        "Eradication of missing liver metastases after fiducial placement",
+        "J Gastrointest Surg 20(6):1173-1178",
+        2016,
+        None,
+        "Seed 001 ref. 14.",
+    ),
+    Reference(
+        "odisio2017_ablation",
+        "Odisio BC, Yamashita S, Huang SY, Harmoush S, Kopetz SE, Ahrar K, et al.",
+        "Local tumour progression after percutaneous ablation of colorectal liver metastases "
+        "according to RAS mutation status",
+        "Br J Surg 104(6):760-768",
+        2017,
+        None,
+        "Seed 001 ref. 17: margin < 5 mm HR 2.48; RAS alteration HR 3.01 for local tumour PFS.",
+    ),
+    Reference(
+        "okuno2021_completion",
+        "Okuno M, Kawaguchi Y, De Bellis M, Vega EA, Huang SY, Ahrar K, et al.",
+        "A new sequential treatment strategy for multiple colorectal liver metastases: planned "
+        "incomplete resection and postoperative completion ablation for intentionally-untreated "
+        "tumors under guidance of cross-sectional imaging",
+        "Eur J Surg Oncol 47(2):311-316",
+        2021,
+        None,
+        "Seed 001 ref. 20.",
+    ),
+    Reference(
+        "mizuno2018_tsh",
+        "Mizuno T, Cloyd JM, Omichi K, Chun YS, Conrad C, Tzeng CD, et al.",
+        "Two-stage hepatectomy vs one-stage major hepatectomy with contralateral resection or "
+        "ablation for advanced bilobar colorectal liver metastases",
+        "J Am Coll Surg 226(5):825-834",
+        2018,
+        None,
+        "Seed 001 ref. 23: 5-y OS 24 % vs 35 %, major morbidity 32 % vs 14 %, hepatic "
+        "insufficiency 28 % vs 6 % (hepatectomy + ablation vs TSH).",
+    ),
+    Reference(
+        "nishioka2021_fasttrack",
+        "Nishioka Y, Odisio BC, Velasco JD, Ninan E, Huang SY, Mahvash A, et al.",
+        "Fast-track two-stage hepatectomy by concurrent portal vein embolization at first-stage "
+        "hepatectomy in hybrid interventional radiology/operating suite",
+        "Surg Oncol 39:101648",
+        2021,
+        None,
+        "Seed 001 ref. 25.",
+    ),
+    Reference(
+        "kawaguchi2020_surveillance",
+        "Kawaguchi Y, Kopetz S, Lillemoe HA, Hwang H, Wang X, Tzeng CD, et al.",
+        "A new surveillance algorithm after resection of colorectal liver metastases based on "
+        "changes in recurrence risk and RAS mutation status",
+        "J Natl Compr Canc Netw 18(11):1500-1508",
+        2020,
+        None,
+        "Seed 001 ref. 41: only RAS alteration predicts recurrence beyond 2 years.",
+    ),
+    Reference(
+        "newhook2022_ctdna",
+        "Newhook TE, Overman MJ, Chun YS, Dasari A, Tzeng CD, Cao HST, et al.",
+        "Prospective study of perioperative circulating tumor DNA dynamics in patients "
+        "undergoing hepatectomy for colorectal liver metastases",
+        "Ann Surg 277:813-820",
+        2022,
+        "10.1097/SLA.0000000000005461",
+        "Seed 001 ref. 43.",
+    ),
+    Reference(
+        "bridgewater2020_new_epoc",
+        "Bridgewater JA, Pugh SA, Maishman T, Eminton Z, Mellor J, Whitehead A, et al.",
+        "Systemic chemotherapy with or without cetuximab in patients with resectable colorectal "
+        "liver metastasis (New EPOC): long-term results of a multicentre, randomised, "
+        "controlled, phase 3 trial",
+        "Lancet Oncol 21:398-411",
+        2020,
+        "10.1016/S1470-2045(19)30798-3",
+        "Seed 003 ref. 58: median OS 55.4 vs 81.0 months with cetuximab, HR 1.45.",
+    ),
+    Reference(
+        "modest2019_volfi",
+        "Modest DP, Martens UM, Riera-Knorrenschild J, Greeve J, Florschütz A, Wessendorf S, "
+        "et al.",
+        "FOLFOXIRI plus panitumumab as first-line treatment of RAS wild-type metastatic "
+        "colorectal cancer: the randomized, open-label, phase II VOLFI study (AIO KRK0109)",
+        "J Clin Oncol 37:3401-3411",
+        2019,
+        "10.1200/JCO.19.01340",
+        "Seed 003 ref. 59: conversion to resectability 33 % vs 12 %.",
+    ),
+    Reference(
+        "tejpar2017_sidedness",
+        "Tejpar S, Stintzing S, Ciardiello F, Tabernero J, Van Cutsem E, Beier F, et al.",
+        "Prognostic and predictive relevance of primary tumor location in patients with RAS "
+        "wild-type metastatic colorectal cancer: retrospective analyses of the CRYSTAL and "
+        "FIRE-3 trials",
+        "JAMA Oncol 3:194-201",
+        2017,
+        "10.1001/jamaoncol.2016.3797",
+        "Seed 003 ref. 62.",
+    ),
+    Reference(
+        "pietrantonio2015_braf",
+        "Pietrantonio F, Petrelli F, Coinu A, Di Bartolomeo M, Borgonovo K, Maggi C, et al.",
+        "Predictive role of BRAF mutations in patients with advanced colorectal cancer "
+        "receiving cetuximab and panitumumab: a meta-analysis",
+        "Eur J Cancer 51:587-594",
+        2015,
+        "10.1016/j.ejca.2015.01.054",
+        "Seed 003 ref. 63.",
+    ),
+    Reference(
+        "andre2020_keynote177",
+        "André T, Shiu KK, Kim TW, Jensen BV, Jensen LH, Punt C, et al.",
+        "Pembrolizumab in microsatellite-instability-high advanced colorectal cancer",
+        "N Engl J Med 383:2207-2218",
+        2020,
+        "10.1056/NEJMoa2017699",
+        "Seed 003 ref. 56 (KEYNOTE-177).",
+    ),
+    Reference(
+        "sartore_bianchi2016_heracles",
+        "Sartore-Bianchi A, Trusolino L, Martino C, Bencardino K, Lonardi S, Bergamo F, et al.",
+        "Dual-targeted therapy with trastuzumab and lapatinib in treatment-refractory, KRAS "
+        "codon 12/13 wild-type, HER2-positive metastatic colorectal cancer (HERACLES): a "
+        "proof-of-concept, multicentre, open-label, phase 2 trial",
+        "Lancet Oncol 17:738-746",
+        2016,
+        None,
+        "Seed 003 ref. 132.",
+    ),
+    Reference(
+        "pak2018_hai",
+        "Pak LM, Kemeny NE, Capanu M, Chou JF, Boucher T, Cercek A, et al.",
+        "Prospective phase II trial of combination hepatic artery infusion and systemic "
+        "chemotherapy for unresectable colorectal liver metastases: long term results and "
+        "curative potential",
+        "J Surg Oncol 117:634-643",
+        2018,
+        "10.1002/jso.24898",
+        "Seed 003 ref. 89: 52 % converted to resection.",
+    ),
+    Reference(
+        "groot_koerkamp2017_hai",
+        "Groot Koerkamp B, Sadot E, Kemeny NE, Gönen M, Leal JN, Allen PJ, et al.",
+        "Perioperative hepatic arterial infusion pump chemotherapy is associated with longer "
+        "survival after resection of colorectal liver metastases: a propensity score analysis",
+        "J Clin Oncol 35:1938-1944",
+        2017,
+        "10.1200/JCO.2016.71.8346",
+        "Seed 003 ref. 77: no benefit with extrahepatic disease, positive margin or worse CRS.",
+    ),
+    Reference(
+        "hagness2013_seca1",
+        "Hagness M, Foss A, Line PD, Scholz T, Jørgensen PF, Fosby B, et al.",
+        "Liver transplantation for nonresectable liver metastases from colorectal cancer",
+        "Ann Surg 257:800-806",
+        2013,
+        "10.1097/SLA.0b013e3182823957",
+        "Seed 003 ref. 98 (SECA-I).",
+    ),
+    Reference(
+        "dueland2020_seca2",
+        "Dueland S, Syversveen T, Solheim JM, Solberg S, Grut H, Bjørnbeth BA, et al.",
+        "Survival following liver transplantation for patients with nonresectable liver-only "
+        "colorectal metastases",
+        "Ann Surg 271:212-218",
+        2020,
+        "10.1097/SLA.0000000000003404",
+        "Seed 003 ref. 99 (SECA-II).",
+    ),
+    Reference(
+        "moulton2014_pet",
+        "Moulton CA, Gu CS, Law CH, Tandan VR, Hart R, Quan D, et al.",
+        "Effect of PET before liver resection on surgical management for colorectal "
+        "adenocarcinoma metastases: a randomized clinical trial",
+        "JAMA 311:1863-1869",
+        2014,
+        "10.1001/jama.2014.3740",
+        "Seed 003 ref. 21.",
+    ),
 )
 
 

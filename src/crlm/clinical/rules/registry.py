@@ -1,0 +1,124 @@
+"""The rule registry: every rule is declared once, with ``@rule``, and that declaration is used
+both to run it (:func:`evaluate_all`) and to render the rule catalogue (``crlm rules``).
+
+A rule function yields :class:`Item` objects; the registry turns them into :class:`Advice`,
+filling in the topic and the evidence, and refuses an item whose code or evidence the
+declaration does not list — so the catalogue can never drift from what the code does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from crlm.clinical.rules.base import Advice, Findings, Strength
+from crlm.domain import Patient
+from crlm.evidence import cite
+
+#: Topics in the order the MDT discusses them (and ``evaluate_rules`` returns them).
+TOPIC_ORDER: tuple[str, ...] = (
+    "sequencing",
+    "schedule",
+    "resection",
+    "ablation",
+    "systemic",
+    "unresectable",
+    "surveillance",
+    "imaging",
+)
+
+Kind = Literal["advice", "warning", "information"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """What a rule function yields; the registry adds topic and evidence."""
+
+    code: str
+    recommendation: str
+    rationale: str
+    strength: Strength
+    kind: Kind = "advice"
+    evidence: tuple[str, ...] | None = None  # a subset of the rule's evidence; None = all
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+RuleFunction = Callable[[Patient, Findings], Iterable[Item]]
+
+
+class RuleContractError(RuntimeError):
+    """A rule yielded a code or evidence key its declaration does not list."""
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """One declared rule: what it may emit, what triggers it, which evidence it rests on."""
+
+    name: str
+    topic: str
+    codes: tuple[str, ...]
+    trigger: str
+    evidence: tuple[str, ...]
+    function: RuleFunction
+
+    def evaluate(self, patient: Patient, findings: Findings) -> list[Advice]:
+        """Run the rule and return its items as validated :class:`Advice`."""
+        out: list[Advice] = []
+        for item in self.function(patient, findings):
+            if item.code not in self.codes:
+                raise RuleContractError(f"rule {self.name} emitted undeclared code {item.code}")
+            keys = item.evidence if item.evidence is not None else self.evidence
+            undeclared = [k for k in keys if k not in self.evidence]
+            if undeclared:
+                raise RuleContractError(f"rule {self.name} cites undeclared evidence {undeclared}")
+            out.append(
+                Advice(
+                    code=item.code,
+                    topic=self.topic,
+                    recommendation=item.recommendation,
+                    rationale=item.rationale,
+                    strength=item.strength,
+                    evidence=list(keys),
+                    kind=item.kind,
+                    details=copy.deepcopy(dict(item.details)),
+                )
+            )
+        return out
+
+
+_RULES: dict[str, RuleSpec] = {}
+
+
+def rule(
+    *, topic: str, codes: Iterable[str], trigger: str, evidence: Iterable[str]
+) -> Callable[[RuleFunction], RuleFunction]:
+    """Register a rule function under ``topic`` with the codes it may emit."""
+    if topic not in TOPIC_ORDER:
+        raise ValueError(f"unknown topic {topic!r}; known: {', '.join(TOPIC_ORDER)}")
+    code_tuple = tuple(codes)
+    evidence_tuple = tuple(cite(*evidence))
+    if not code_tuple or not evidence_tuple:
+        raise ValueError("a rule needs at least one code and one evidence key")
+
+    def register(function: RuleFunction) -> RuleFunction:
+        name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
+        _RULES[name] = RuleSpec(name, topic, code_tuple, trigger, evidence_tuple, function)
+        return function
+
+    return register
+
+
+def all_rules() -> list[RuleSpec]:
+    """Every registered rule, in topic order and, within a topic, in declaration order."""
+    rank = {t: i for i, t in enumerate(TOPIC_ORDER)}
+    return sorted(_RULES.values(), key=lambda s: rank[s.topic])
+
+
+def evaluate_all(patient: Patient, findings: Findings) -> list[Advice]:
+    """Run every registered rule in topic order."""
+    out: list[Advice] = []
+    for spec in all_rules():
+        out.extend(spec.evaluate(patient, findings))
+    return out

@@ -1,0 +1,578 @@
+"""Resection strategy: upfront vs preoperative chemotherapy, chemotherapy-associated liver injury,
+staged vs simultaneous, technique (parenchymal sparing, fiducials, two-stage, completion
+ablation), future liver remnant, > 10 nodules, repeat hepatectomy (seeds 001, 003, 004)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from crlm.clinical.rules._facts import (
+    fmt,
+    hepatectomy_text,
+    is_synchronous_rectal,
+    primary_in_place,
+    rectal_complexity,
+)
+from crlm.clinical.rules.base import Findings, Strength
+from crlm.clinical.rules.registry import Item, rule
+from crlm.domain import Patient
+from crlm.domain.patient import PrimaryProcedure, PrimarySite, Resectability, Timing
+
+TOPIC = "resection"
+
+#: Fong clinical risk score groups: 0–2 low, 3–5 high (Fong 1999; CLINICAL_SPEC §1).
+FONG_HIGH_RISK_FROM = 3
+#: Extensive chemotherapy: > 12 weeks (Shindoh 2013; CLINICAL_SPEC §2).
+EXTENSIVE_CHEMO_ABOVE_WEEKS = 12.0
+#: MD Anderson limits preoperative chemotherapy to six cycles in most patients (seed 001).
+USUAL_MAX_PREOPERATIVE_CYCLES = 6
+#: Mise 2016 (seed 001): parenchymal-sparing hepatectomy for solitary CLM < 30 mm.
+PARENCHYMAL_SPARING_BELOW_CM = 3.0
+#: Seed 001: fiducial markers for CLM < 2 cm not on the liver surface, before chemotherapy.
+FIDUCIAL_BELOW_CM = 2.0
+#: Seed 004: > 10 liver nodules, HR 4.284 (1.224–14.99) for OS after two-stage hepatectomy.
+MAX_NODULES = 10
+#: Kinetic growth rate thresholds after PVE (%/week): Shindoh 2013 and Leung 2014 (seed 003).
+KGR_SHINDOH = 2.0
+KGR_LEUNG = 2.66
+
+#: Colon resections counted as "minor colon resections" (seed 003) — segmental colectomies.
+MINOR_COLON_PROCEDURES = frozenset(
+    {
+        PrimaryProcedure.colectomy,
+        PrimaryProcedure.right_colectomy,
+        PrimaryProcedure.left_colectomy,
+        PrimaryProcedure.sigmoid_colectomy,
+        PrimaryProcedure.transverse_colectomy,
+    }
+)
+
+
+@dataclass(frozen=True)
+class PreoperativeChemotherapy:
+    """Whether preoperative chemotherapy is indicated before hepatectomy, and why."""
+
+    indicated: bool | None
+    reasons: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _fong_high_risk(findings: Findings) -> tuple[bool | None, str]:
+    """Fong CRS high risk (3–5) from the value, or from its range when inputs are missing."""
+    fong = findings.scores.get("fong_crs") or {}
+    value = fong.get("value")
+    if value is not None:
+        group = "high" if value >= FONG_HIGH_RISK_FROM else "low"
+        return value >= FONG_HIGH_RISK_FROM, f"Fong clinical risk score {value} ({group} risk)"
+    rng = fong.get("range")
+    if rng is not None:
+        lo, hi = rng
+        if lo >= FONG_HIGH_RISK_FROM:
+            return True, f"Fong clinical risk score at least {lo} (high risk whatever is missing)"
+        if hi < FONG_HIGH_RISK_FROM:
+            return False, f"Fong clinical risk score at most {hi} (low risk whatever is missing)"
+        return None, f"Fong clinical risk score between {lo} and {hi} (inputs missing)"
+    return None, "Fong clinical risk score not computed"
+
+
+def preoperative_chemotherapy(patient: Patient, findings: Findings) -> PreoperativeChemotherapy:
+    """Seed 003: upfront surgery for resectable disease; preoperative chemotherapy when not
+    resectable at diagnosis (borderline) or with high-risk features (Fong CRS 3–5)."""
+    r = patient.liver.resectability
+    if r is None:
+        return PreoperativeChemotherapy(None, missing=["liver.resectability"])
+    if r == Resectability.unresectable:
+        return PreoperativeChemotherapy(None, reasons=["unresectable (see conversion therapy)"])
+    if r == Resectability.borderline:
+        return PreoperativeChemotherapy(True, reasons=["borderline resectable"])
+    high, text = _fong_high_risk(findings)
+    if high is None:
+        fong = findings.scores.get("fong_crs") or {}
+        missing = [f"fong_crs input: {m}" for m in fong.get("missing", [])] or ["fong_crs"]
+        return PreoperativeChemotherapy(None, reasons=[f"resectable; {text}"], missing=missing)
+    return PreoperativeChemotherapy(high, reasons=[f"resectable; {text}"])
+
+
+@rule(
+    topic=TOPIC,
+    codes=[
+        "resection.upfront_surgery",
+        "resection.preoperative_chemotherapy",
+        "resection.chemotherapy_timing_undetermined",
+    ],
+    trigger=(
+        "resectable with Fong CRS 0–2 → upfront surgery; borderline, or resectable with Fong "
+        "CRS 3–5 → preoperative chemotherapy; unknown resectability or CRS → what is missing"
+    ),
+    evidence=["ahpba2025", "nordlinger2013", "fong1999", "maki2023_sequencing"],
+)
+def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Upfront surgery vs preoperative chemotherapy (seed 003)."""
+    if patient.liver.resectability == Resectability.unresectable:
+        return
+    d = preoperative_chemotherapy(patient, findings)
+    why = "; ".join(d.reasons)
+    if d.indicated is None:
+        yield Item(
+            code="resection.chemotherapy_timing_undetermined",
+            recommendation=(
+                "Cannot decide between upfront surgery and preoperative chemotherapy: needs "
+                + ", ".join(d.missing) + "."
+            ),
+            rationale=(why + ". " if why else "")
+            + "Seed 003: upfront surgery for resectable disease, preoperative chemotherapy when "
+            "not resectable at diagnosis or with high-risk features.",
+            strength=Strength.information,
+            kind="information",
+            evidence=("ahpba2025", "fong1999"),
+            details={"missing": d.missing},
+        )
+        return
+    if d.indicated:
+        yield Item(
+            code="resection.preoperative_chemotherapy",
+            recommendation="Give preoperative chemotherapy before hepatectomy.",
+            rationale=(
+                f"{why} → preoperative chemotherapy may help (downstaging, selection by "
+                "response); a liver surgeon should assess before chemotherapy starts (seed 003)."
+            ),
+            strength=Strength.moderate,
+            evidence=("ahpba2025", "fong1999"),
+        )
+        return
+    note = ""
+    cycles = patient.chemotherapy.prehepatectomy_cycles
+    if cycles:
+        note += f" ({cycles} pre-hepatectomy cycles already given: no further cycles needed.)"
+    if is_synchronous_rectal(patient) is True and primary_in_place(patient):
+        note += (
+            " For a synchronous rectal primary in place, seed 000's reverse approach starts with "
+            "chemotherapy: see the sequencing items."
+        )
+    yield Item(
+        code="resection.upfront_surgery",
+        recommendation="Proceed to hepatectomy without preoperative chemotherapy.",
+        rationale=(
+            f"{why} → upfront surgery: perioperative chemotherapy showed no overall survival "
+            "benefit in resectable disease (EORTC 40983, median follow-up 8.5 years; seed 003)."
+            + note
+        ),
+        strength=Strength.moderate,
+        evidence=("ahpba2025", "nordlinger2013", "fong1999")
+        + (("maki2023_sequencing",) if "reverse approach" in note else ()),
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["warning.cali_long_chemotherapy"],
+    trigger=(
+        f"chemotherapy > {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)} weeks, or (duration unknown) more "
+        f"than {USUAL_MAX_PREOPERATIVE_CYCLES} pre-hepatectomy cycles"
+    ),
+    evidence=["ahpba2025", "maki2023_locoregional", "kishi2010", "shindoh2013_chemo"],
+)
+def cali_long_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Long preoperative chemotherapy: chemotherapy-associated liver injury (CALI)."""
+    weeks = patient.chemotherapy.duration_weeks
+    cycles = patient.chemotherapy.prehepatectomy_cycles
+    if weeks is not None:
+        if weeks <= EXTENSIVE_CHEMO_ABOVE_WEEKS:
+            return
+        why = f"{fmt(weeks)} weeks of chemotherapy (> {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)} weeks)"
+    elif cycles is not None and cycles > USUAL_MAX_PREOPERATIVE_CYCLES:
+        why = (
+            f"{cycles} pre-hepatectomy cycles (> {USUAL_MAX_PREOPERATIVE_CYCLES}, the usual MD "
+            "Anderson limit; duration in weeks not given)"
+        )
+    else:
+        return
+    yield Item(
+        code="warning.cali_long_chemotherapy",
+        recommendation=(
+            "Long preoperative chemotherapy: assess chemotherapy-associated liver injury (MRI) "
+            "and require a future liver remnant of at least 30 %."
+        ),
+        rationale=(
+            f"{why} → risk of chemotherapy-associated liver injury; extended chemotherapy "
+            "does not improve pathologic response and increases postoperative liver "
+            "insufficiency (Kishi 2010), and the safe sFLR rises to 30 % (Shindoh 2013)."
+        ),
+        strength=Strength.moderate,
+        kind="warning",
+        details={"duration_weeks": weeks, "cycles": cycles, "flr_threshold_percent": 30},
+    )
+
+
+def _colorectal_class(patient: Patient) -> tuple[str | None, str]:
+    """The colorectal resection as ``complex`` (complex rectal), ``minor`` (non-complex rectal
+    or segmental colectomy) or ``other`` (e.g. total colectomy), and why; ``None`` = unknown."""
+    site = patient.primary.site
+    if site is None:
+        return None, "primary site unknown (needs primary.site)"
+    if site == PrimarySite.rectum:
+        rc = rectal_complexity(patient)
+        return (None if rc.complex is None else "complex" if rc.complex else "minor"), rc.reason
+    proc = patient.primary.planned_procedure
+    if proc is None:
+        return None, (f"{site.value} primary, colon resection not given (needs "
+                      "primary.planned_procedure)")
+    if proc in MINOR_COLON_PROCEDURES:
+        return "minor", f"{proc.value} planned → minor colon resection"
+    return "other", f"{proc.value} planned → not a minor colon resection"
+
+
+@rule(
+    topic=TOPIC,
+    codes=[
+        "resection.staged",
+        "resection.simultaneous_reasonable",
+        "resection.staging_individualised",
+        "resection.staging_undetermined",
+    ],
+    trigger=(
+        "synchronous metastases with the primary in place: major hepatectomy + complex "
+        "colorectal resection → staged; minor hepatectomy + minor colorectal resection → "
+        "simultaneous reasonable; mixed → individualise; unknown → what is missing"
+    ),
+    evidence=["ahpba2025", "maki2023_sequencing", "shubert2015", "strasberg2000"],
+)
+def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Staged vs simultaneous resection by hepatectomy extent and colorectal complexity."""
+    if patient.liver.timing != Timing.synchronous or not primary_in_place(patient):
+        return
+    major = findings.major_hepatectomy
+    cr_class, cr_text = _colorectal_class(patient)
+    if major is None:
+        liver_text = "hepatectomy extent unknown (needs liver.planned_procedures)"
+    else:
+        liver_text = ("major" if major else "minor") + " hepatectomy (" + ", ".join(
+            p.value for p in patient.liver.planned_procedures or []) + ")"
+    rationale = f"{liver_text}; {cr_text}"
+    if major is True and cr_class == "complex":
+        yield Item(
+            code="resection.staged",
+            recommendation="Stage the resections: do not combine this hepatectomy with the "
+            "colorectal resection.",
+            rationale=rationale + " → major hepatectomy with a complex colorectal resection is "
+            "the most compelling case for staged resection (seed 003).",
+            strength=Strength.moderate,
+        )
+    elif major is False and cr_class == "minor":
+        yield Item(
+            code="resection.simultaneous_reasonable",
+            recommendation="Simultaneous resection of primary and liver metastases is "
+            "reasonable.",
+            rationale=rationale + " → minor + minor: simultaneous resection reasonable in "
+            "experienced centres (seed 003).",
+            strength=Strength.weak,
+            evidence=("ahpba2025", "strasberg2000"),
+        )
+    elif major is None or cr_class is None:
+        missing = []
+        if major is None:
+            missing.append("liver.planned_procedures (major hepatectomy)")
+        if cr_class is None:
+            missing.append("primary.planned_procedure / primary.distance_from_anal_verge_cm "
+                           "/ primary.site")
+        yield Item(
+            code="resection.staging_undetermined",
+            recommendation="Cannot weigh staged vs simultaneous resection: needs "
+            + " and ".join(missing) + ".",
+            rationale=rationale + ".",
+            strength=Strength.information,
+            kind="information",
+            evidence=("ahpba2025",),
+            details={"missing": missing},
+        )
+    else:
+        yield Item(
+            code="resection.staging_individualised",
+            recommendation="Staged vs simultaneous resection: individualise to the centre's "
+            "experience.",
+            rationale=rationale + " → neither major + complex nor minor + minor; seed 003 "
+            "leaves this to the centre (evidence retrospective, selection-biased).",
+            strength=Strength.weak,
+            evidence=("ahpba2025",),
+        )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.parenchymal_sparing"],
+    trigger=f"largest metastasis < {fmt(PARENCHYMAL_SPARING_BELOW_CM)} cm, not unresectable",
+    evidence=["maki2023_locoregional", "mise2016"],
+)
+def parenchymal_sparing(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Small metastases: parenchymal-sparing hepatectomy (and/or ablation) preserves salvage."""
+    largest = patient.liver.largest_cm
+    if largest is None or largest >= PARENCHYMAL_SPARING_BELOW_CM:
+        return
+    if patient.liver.resectability == Resectability.unresectable:
+        return
+    yield Item(
+        code="resection.parenchymal_sparing",
+        recommendation="Prefer parenchymal-sparing hepatectomy (and/or ablation) over "
+        "anatomical major resection.",
+        rationale=(
+            f"largest metastasis {fmt(largest)} cm (< {fmt(PARENCHYMAL_SPARING_BELOW_CM)} cm) → "
+            "parenchymal-sparing hepatectomy keeps recurrences resectable: repeat hepatectomy "
+            "68 % vs 24 % and better survival for solitary CLM < 30 mm (Mise 2016, seed 001)."
+        ),
+        strength=Strength.moderate,
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.fiducial_marker"],
+    trigger=(
+        f"a deep (not on the liver surface) lesion < {fmt(FIDUCIAL_BELOW_CM)} cm and no "
+        "pre-hepatectomy chemotherapy given yet (0 cycles or not recorded)"
+    ),
+    evidence=["maki2023_locoregional", "passot2016_fiducial"],
+)
+def fiducial_marker(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Mark small deep lesions before chemotherapy makes them invisible."""
+    cycles = patient.chemotherapy.prehepatectomy_cycles
+    if cycles is not None and cycles > 0:
+        return
+    small_deep = [
+        les for les in patient.liver.lesions or []
+        if les.deep is True and les.diameter_cm is not None and les.diameter_cm < FIDUCIAL_BELOW_CM
+    ]
+    if not small_deep:
+        return
+    described = ", ".join(
+        f"{fmt(les.diameter_cm)} cm" + (f" in segment {les.segment}" if les.segment else "")
+        for les in small_deep
+        if les.diameter_cm is not None
+    )
+    status = "no chemotherapy given yet" if cycles == 0 else "chemotherapy not recorded"
+    yield Item(
+        code="resection.fiducial_marker",
+        recommendation="Place fiducial markers in the small deep lesions before starting "
+        "chemotherapy.",
+        rationale=(
+            f"deep lesion(s) {described} (< {fmt(FIDUCIAL_BELOW_CM)} cm), {status} → may "
+            "disappear on imaging during chemotherapy; after fiducial placement all 41 CLM were "
+            "resected or ablated although 46 % were no longer visible (Passot 2016, seed 001)."
+        ),
+        strength=Strength.moderate,
+        details={"lesions": len(small_deep)},
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.two_stage", "resection.completion_ablation_option"],
+    trigger="bilobar and MDT-judged extensive liver disease",
+    evidence=["maki2023_locoregional", "nishioka2021_fasttrack", "okuno2021_completion",
+              "shimizu2024"],
+)
+def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Bilateral extensive disease: two-stage hepatectomy with PVE; completion ablation option."""
+    liver = patient.liver
+    if liver.bilobar is not True or liver.extensive_disease is not True:
+        return
+    n = liver.metastasis_count
+    burden = f"bilobar extensive disease ({n} metastases)" if n is not None else (
+        "bilobar extensive disease")
+    yield Item(
+        code="resection.two_stage",
+        recommendation=(
+            "Plan a two-stage hepatectomy with portal vein embolization between the stages "
+            "(fast-track where a hybrid room exists); ALPPS is not advised."
+        ),
+        rationale=(
+            f"{burden} → two-stage hepatectomy: 5-y OS 45.5 % after completed TSH at MD "
+            "Anderson; fast-track TSH allows the second stage within about 4 weeks (median "
+            "interval 5.6 weeks, KGR 2.9 %/week, no 90-day deaths); ALPPS was not used in more "
+            "than 3000 MDA hepatectomies because of its mortality (seed 001). Japanese "
+            "nationwide TSH with PVE: 0 % in-hospital mortality, 5-y OS 34.7 % (seed 004)."
+        ),
+        strength=Strength.moderate,
+        evidence=("maki2023_locoregional", "nishioka2021_fasttrack", "shimizu2024"),
+        details={"fast_track_second_stage_within_weeks": 4, "alpps_advised": False},
+    )
+    yield Item(
+        code="resection.completion_ablation_option",
+        recommendation=(
+            "Alternative: planned incomplete resection with postoperative image-guided "
+            "completion ablation of the intentionally untreated small lesions."
+        ),
+        rationale=(
+            f"{burden} → completion ablation had lower 5-y local tumour progression than "
+            "intraoperative ablation (31.7 % vs 62.4 %) with similar 5-y OS (53 % vs 42 %) "
+            "(Okuno 2021, seed 001)."
+        ),
+        strength=Strength.weak,
+        kind="information",
+        evidence=("maki2023_locoregional", "okuno2021_completion"),
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["warning.avoid_ablation_with_major_hepatectomy"],
+    trigger="ablation planned together with a major hepatectomy",
+    evidence=["maki2023_locoregional", "mizuno2018_tsh"],
+)
+def ablation_with_major_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Major hepatectomy + simultaneous ablation: worse than two-stage hepatectomy."""
+    if patient.liver.planned_ablation is not True or findings.major_hepatectomy is not True:
+        return
+    yield Item(
+        code="warning.avoid_ablation_with_major_hepatectomy",
+        recommendation="Avoid simultaneous ablation with a major hepatectomy; consider "
+        "two-stage hepatectomy instead.",
+        rationale=(
+            "ablation planned with a major hepatectomy "
+            f"({hepatectomy_text(patient, findings.complexity_grade)}) → vs two-stage "
+            "hepatectomy: 5-y OS 24 % vs 35 %, major morbidity 32 % vs 14 %, "
+            "hepatic insufficiency 28 % vs 6 % (Mizuno 2018, seed 001)."
+        ),
+        strength=Strength.moderate,
+        kind="warning",
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.pve_required", "resection.flr_adequate", "resection.flr_undetermined"],
+    trigger=(
+        "standardized FLR below the threshold (Findings.flr_adequate false) → PVE; at or above "
+        "→ adequate; major hepatectomy with FLR not computable → what is missing"
+    ),
+    evidence=["ahpba2025", "vauthey2002", "shindoh2013_chemo", "maki2023_locoregional"],
+)
+def future_liver_remnant(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Portal vein embolization when the standardized FLR is below its threshold."""
+    pct, thr, ok = findings.flr_percent, findings.flr_threshold_percent, findings.flr_adequate
+    numbers = (
+        f"sFLR {fmt(pct)} % vs threshold {fmt(thr)} %"
+        if pct is not None and thr is not None
+        else "sFLR assessment"
+    )
+    details = {"flr_percent": pct, "flr_threshold_percent": thr}
+    if ok is False:
+        yield Item(
+            code="resection.pve_required",
+            recommendation="Portal vein embolization before hepatectomy; repeat volumetry 3–4 "
+            "weeks after.",
+            rationale=f"{numbers} → future liver remnant too small; PVE to induce hypertrophy "
+            "(thresholds 20 % normal liver, 30 % after extensive chemotherapy, 40 % cirrhosis; "
+            "seed 003).",
+            strength=Strength.strong,
+            details=details,
+        )
+    elif ok is True:
+        yield Item(
+            code="resection.flr_adequate",
+            recommendation="Future liver remnant adequate for the planned resection.",
+            rationale=f"{numbers} → adequate (at or above the threshold; seed 003).",
+            strength=Strength.strong,
+            details=details,
+        )
+    elif findings.major_hepatectomy is True:
+        yield Item(
+            code="resection.flr_undetermined",
+            recommendation="Major hepatectomy planned but the future liver remnant is not "
+            "computable: obtain volumetry (FLR volume, height, weight, liver condition).",
+            rationale="major hepatectomy planned and Findings.flr_adequate unknown → volumetry "
+            "is needed before deciding on PVE (seed 003).",
+            strength=Strength.information,
+            kind="information",
+            evidence=("ahpba2025", "vauthey2002"),
+            details={**details, "missing": ["volumetry (flr_adequate)"]},
+        )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["warning.low_kinetic_growth_rate"],
+    trigger=f"kinetic growth rate after PVE < {fmt(KGR_LEUNG)} %/week",
+    evidence=["shindoh2013", "leung2014", "ahpba2025"],
+)
+def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Slow FLR growth after PVE predicts liver failure; both published thresholds shown."""
+    kgr = findings.kinetic_growth_rate_percent_per_week
+    if kgr is None or kgr >= KGR_LEUNG:
+        return
+    below = [f"< {fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by seed 003)"]
+    if kgr < KGR_SHINDOH:
+        below.insert(0, f"< {fmt(KGR_SHINDOH)} %/week (Shindoh 2013: hepatic insufficiency "
+                        "21.6 % vs 0 %)")
+    yield Item(
+        code="warning.low_kinetic_growth_rate",
+        recommendation="Low kinetic growth rate after PVE: high risk of post-hepatectomy liver "
+        "failure; reconsider the extent or timing of resection.",
+        rationale=f"KGR {fmt(kgr)} %/week, below " + " and ".join(below) + ".",
+        strength=Strength.moderate,
+        kind="warning",
+        details={"kgr_percent_per_week": kgr, "thresholds": {"shindoh2013": KGR_SHINDOH,
+                                                             "leung2014": KGR_LEUNG}},
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["warning.more_than_10_nodules"],
+    trigger=f"more than {MAX_NODULES} liver nodules",
+    evidence=["shimizu2024"],
+)
+def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """> 10 nodules: poor survival after (two-stage) hepatectomy (seed 004)."""
+    n = patient.liver.metastasis_count
+    if n is None or n <= MAX_NODULES:
+        return
+    yield Item(
+        code="warning.more_than_10_nodules",
+        recommendation="More than 10 liver nodules: survival after (two-stage) hepatectomy is "
+        "poor; weigh surgery against systemic therapy.",
+        rationale=(
+            f"{n} liver nodules (> {MAX_NODULES}) → HR 4.28 (95 % CI 1.22–14.99) for death "
+            "after two-stage hepatectomy; 5-y OS 11.1 % vs 54.8 % with ≤ 10 nodules; not "
+            "specific to two-stage (similar after one-stage) (seed 004)."
+        ),
+        strength=Strength.weak,
+        kind="warning",
+        details={"nodules": n, "hazard_ratio_os": 4.284, "os_5y_percent": {">10": 11.1,
+                                                                          "<=10": 54.8}},
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.repeat_hepatectomy", "resection.repeat_hepatectomy_undetermined"],
+    trigger=(
+        "intrahepatic progression after two-stage hepatectomy: resectable → repeat "
+        "hepatectomy; resectability unknown → what is missing"
+    ),
+    evidence=["shimizu2024"],
+)
+def repeat_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Resectable intrahepatic progression after two-stage hepatectomy → repeat hepatectomy."""
+    liver = patient.liver
+    if liver.prior_two_stage_hepatectomy is not True or liver.intrahepatic_progression is not True:
+        return
+    facts = ("mean survival from progression 49.6 months with repeat hepatectomy vs 18.7 "
+             "months with chemotherapy (seed 004)")
+    if liver.resectability == Resectability.resectable:
+        yield Item(
+            code="resection.repeat_hepatectomy",
+            recommendation="Offer repeat hepatectomy for the intrahepatic progression.",
+            rationale=f"resectable intrahepatic progression after two-stage hepatectomy → {facts}.",
+            strength=Strength.weak,
+        )
+    elif liver.resectability is None:
+        yield Item(
+            code="resection.repeat_hepatectomy_undetermined",
+            recommendation="Intrahepatic progression after two-stage hepatectomy: repeat "
+            "hepatectomy if resectable — needs liver.resectability.",
+            rationale=f"resectability of the progression not recorded; {facts}.",
+            strength=Strength.information,
+            kind="information",
+            details={"missing": ["liver.resectability"]},
+        )

@@ -1,0 +1,208 @@
+"""Unresectable disease: conversion chemotherapy, hepatic arterial infusion, liver transplant
+eligibility (seed 003: SECA-I/II, TransMet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from crlm.clinical.rules._facts import Criterion, add_months, criteria_with, criterion, fmt
+from crlm.clinical.rules.base import Findings, Strength
+from crlm.clinical.rules.registry import Item, rule
+from crlm.domain import Patient
+from crlm.domain.patient import BrafStatus, Resectability, Response
+
+TOPIC = "unresectable"
+
+#: SECA-II: at least 1 year between primary diagnosis and listing (seed 003).
+MIN_MONTHS_FROM_DIAGNOSIS = 12
+
+
+def _unresectable(patient: Patient) -> bool:
+    return patient.liver.resectability == Resectability.unresectable
+
+
+@rule(
+    topic=TOPIC,
+    codes=["unresectable.conversion_chemotherapy"],
+    trigger="liver metastases judged unresectable",
+    evidence=["ahpba2025", "modest2019_volfi"],
+)
+def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Unresectable → conversion systemic therapy with surgical reassessment."""
+    if not _unresectable(patient):
+        return
+    yield Item(
+        code="unresectable.conversion_chemotherapy",
+        recommendation="Conversion systemic therapy, with a liver surgeon reassessing "
+        "resectability at each restaging.",
+        rationale="unresectable liver metastases → tumours can be downstaged to complete "
+        "resection (e.g. conversion 33 % vs 12 % with FOLFOXIRI + panitumumab in RAS wild "
+        "type, VOLFI); surgeons should stay involved (seed 003).",
+        strength=Strength.strong,
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["unresectable.hai_option", "unresectable.hai_undetermined"],
+    trigger="unresectable and no extrahepatic disease → HAI option at experienced centres; "
+    "extrahepatic status unknown → what is missing",
+    evidence=["ahpba2025", "pak2018_hai", "groot_koerkamp2017_hai"],
+)
+def hai_option(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Hepatic arterial infusion pump for unresectable liver-only disease."""
+    if not _unresectable(patient):
+        return
+    ehd = patient.extrahepatic_disease
+    facts = ("phase II HAI + systemic therapy converted 52 % of unresectable liver-only disease "
+             "to resection; pump placement morbidity 19 %, biliary sclerosis in up to a quarter; "
+             "no benefit with extrahepatic disease (seed 003)")
+    if ehd is False:
+        yield Item(
+            code="unresectable.hai_option",
+            recommendation="Hepatic arterial infusion pump chemotherapy is an option at an "
+            "experienced high-volume centre.",
+            rationale=f"unresectable, liver-only disease → {facts}.",
+            strength=Strength.weak,
+        )
+    elif ehd is None:
+        yield Item(
+            code="unresectable.hai_undetermined",
+            recommendation="HAI pump is an option only for liver-only disease: needs "
+            "extrahepatic_disease.",
+            rationale=f"extrahepatic disease status unknown; {facts}.",
+            strength=Strength.information,
+            kind="information",
+            details={"missing": ["extrahepatic_disease"]},
+        )
+
+
+def transplant_criteria(patient: Patient) -> list[Criterion]:
+    """Each transplant eligibility criterion (seed 003, SECA-II/TransMet) as met/failed/unknown."""
+    out: list[Criterion] = []
+
+    def add(name: str, status: bool | None, value: str) -> None:
+        out.append(criterion(name, status, value))
+
+    ehd = patient.extrahepatic_disease
+    add("no extrahepatic disease", None if ehd is None else not ehd,
+        "unknown" if ehd is None else ("extrahepatic disease" if ehd else "liver-only"))
+
+    diag, today = patient.primary.date_of_diagnosis, patient.assessment_date
+    if diag is None or today is None:
+        missing = [n for n, v in (("primary.date_of_diagnosis", diag),
+                                  ("assessment_date", today)) if v is None]
+        add("≥ 1 year from primary diagnosis", None, "needs " + " and ".join(missing))
+    else:
+        met = add_months(diag, MIN_MONTHS_FROM_DIAGNOSIS) <= today
+        add("≥ 1 year from primary diagnosis", met, f"diagnosed {diag}, assessed {today}")
+
+    resp = patient.chemotherapy.response
+    add("response to chemotherapy", None if resp is None else resp in (Response.CR, Response.PR),
+        resp.value if resp is not None else "unknown")
+
+    braf = patient.molecular.braf
+    add("BRAF not mutated", None if braf in (None, BrafStatus.unknown)
+        else braf == BrafStatus.wildtype, braf.value if braf is not None else "unknown")
+
+    resected = patient.primary.resected
+    add("primary resected", resected, "unknown" if resected is None else str(resected).lower())
+    return out
+
+
+@rule(
+    topic=TOPIC,
+    codes=["transplant.consider_evaluation", "transplant.not_candidate",
+           "transplant.eligibility_incomplete"],
+    trigger=(
+        "unresectable: no extrahepatic disease, ≥ 1 year from diagnosis, response to "
+        "chemotherapy, BRAF not mutated, primary resected → consider evaluation; any failed → "
+        "not a candidate; otherwise incomplete"
+    ),
+    evidence=["ahpba2025", "hagness2013_seca1", "dueland2020_seca2"],
+)
+def transplant(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Liver transplant candidacy with each criterion met / failed / unknown."""
+    if not _unresectable(patient):
+        return
+    criteria = transplant_criteria(patient)
+    details = {"criteria": criteria}
+
+    def listed(status: str) -> str:
+        return criteria_with(criteria, status)
+
+    facts = ("SECA-II (stricter selection) 5-y OS 83 %; TransMet: 5-y OS 57 % with transplant + "
+             "chemotherapy vs chemotherapy alone (HR 0.37) (seed 003)")
+    if any(c["status"] == "failed" for c in criteria):
+        yield Item(
+            code="transplant.not_candidate",
+            recommendation="Not a liver transplant candidate on current criteria.",
+            rationale=f"failed: {listed('failed')}. {facts}.",
+            strength=Strength.moderate,
+            details=details,
+        )
+    elif all(c["status"] == "met" for c in criteria):
+        yield Item(
+            code="transplant.consider_evaluation",
+            recommendation="Consider referral for liver transplant evaluation (within a trial "
+            "or an experienced programme).",
+            rationale=f"met: {listed('met')}. {facts}.",
+            strength=Strength.weak,
+            details=details,
+        )
+    else:
+        yield Item(
+            code="transplant.eligibility_incomplete",
+            recommendation="Transplant eligibility incomplete: needs " + listed("unknown") + ".",
+            rationale=f"no criterion failed; met: {listed('met') or 'none'}. {facts}.",
+            strength=Strength.information,
+            kind="information",
+            details={**details, "missing": [c["criterion"] for c in criteria
+                                            if c["status"] == "unknown"]},
+        )
+
+
+def _primary_resection_interval(patient: Patient) -> str:
+    """Days from the latest primary resection to the assessment, or what is missing."""
+    dates = [op.date for op in patient.operations or []
+             if op.kind == "primary_resection" and op.date is not None]
+    if not dates:
+        return "unknown (needs operations[kind=primary_resection].date)"
+    if patient.assessment_date is None:
+        return f"primary resected {max(dates)}; needs assessment_date"
+    return f"{(patient.assessment_date - max(dates)).days} days"
+
+
+@rule(
+    topic=TOPIC,
+    codes=["transplant.oslo_score_components"],
+    trigger="unresectable (information only: the Oslo score's cut-offs are not sourced)",
+    evidence=["ahpba2025", "hagness2013_seca1"],
+)
+def oslo_score_components(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """List the Oslo score components; no score is computed (definition not sourced)."""
+    if not _unresectable(patient):
+        return
+    largest = patient.liver.largest_cm
+    cea = patient.labs.cea_ng_ml
+    resp = patient.chemotherapy.response
+    components = [
+        {"component": "tumour size (largest diameter)",
+         "value": f"{fmt(largest)} cm" if largest is not None else "unknown"},
+        {"component": "CEA level", "value": f"{fmt(cea)} ng/mL" if cea is not None else "unknown"},
+        {"component": "interval from resection of the primary tumour",
+         "value": _primary_resection_interval(patient)},
+        {"component": "response to chemotherapy",
+         "value": resp.value if resp is not None else "unknown"},
+    ]
+    yield Item(
+        code="transplant.oslo_score_components",
+        recommendation="Oslo score not computed: its cut-offs are not in crlm's sources; its "
+        "components are listed for the transplant team.",
+        rationale="SECA-I identified tumour size, CEA level, disease-free interval from primary "
+        "resection and response to chemotherapy as determinants of poor outcome (seed 003); the "
+        "score's exact thresholds were not verifiable (missing definition).",
+        strength=Strength.information,
+        kind="information",
+        details={"components": components, "missing": ["Oslo score definition (cut-offs)"]},
+    )
