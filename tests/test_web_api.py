@@ -314,3 +314,13 @@ def test_secret_key_file_created_0600_and_reused(tmp_path, monkeypatch):
         resolve_secret_key(url)
     monkeypatch.setenv("CRLM_SECRET_KEY", "k" * 40)
     assert resolve_secret_key(url) == "k" * 40
+
+
+def test_docs_page_has_no_inline_script_and_its_own_csp(client):
+    r = client.get("/api/v1/docs")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    assert "unsafe-inline" not in csp and "https://cdn.jsdelivr.net" in csp
+    scripts = r.text.count("<script")
+    assert scripts == r.text.count("<script src=") == 2
+    assert client.get("/static/docs.js").status_code == 200
