@@ -3,7 +3,8 @@ request rate, and the first patient-list page with many patients in the database
 
     python benchmarks/web_load.py [--rate 500] [--seconds 10] [--patients 100000]
 
-Starts uvicorn (one worker, own process) on a free 127.0.0.1 port with a temporary SQLite database, sends
+Starts uvicorn (one worker, own process) on a free 127.0.0.1 port with a temporary SQLite
+database, sends
 requests open-loop at ``--rate`` per second from a thread pool of keep-alive httpx clients, and
 prints p50/p99 latency and achieved throughput. The client shares the machine's cores with the
 server, so the figures are a lower bound of what the server alone can do.
