@@ -88,6 +88,16 @@ def test_rate_limiter_window_slides():
     assert limiter.retry_after_s("alice", "10.0.0.1") == 0
 
 
+def test_rate_limiter_forgets_expired_keys():
+    now = [0.0]
+    limiter = LoginRateLimiter(max_failures=5, window_s=300, clock=lambda: now[0], max_keys=10)
+    for n in range(10):
+        limiter.record_failure(f"user{n}", "10.0.0.1")
+    now[0] = 400.0
+    limiter.record_failure("late", "10.0.0.1")
+    assert len(limiter._failures) == 1
+
+
 def test_cookie_session_api_needs_csrf_header_for_writes(client):
     assert page_login(client, "alice").status_code == 303
     assert client.get("/api/v1/patients").status_code == 200

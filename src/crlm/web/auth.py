@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from crlm.web.deps import CurrentUser, load_user
 from crlm.web.security import LoginRateLimiter, TooManyLoginAttemptsError
 
-MAX_USERNAME_CHARS = 150
+MAX_USERNAME_CHARS = 64  # registry users.username and audit actor are VARCHAR(64)
 MAX_PASSWORD_CHARS = 1024
 
 

@@ -55,8 +55,10 @@ class LoginRateLimiter:
         max_failures: int = 5,
         window_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
     ) -> None:
         self.max_failures = max_failures
+        self.max_keys = max_keys
         self.window_s = window_s
         self._clock = clock
         self._failures: dict[tuple[str, str], deque[float]] = {}
@@ -84,11 +86,14 @@ class LoginRateLimiter:
             return max(1, int(self.window_s - (now - times[0])) + 1)
 
     def record_failure(self, username: str, client_ip: str) -> None:
-        """Count one failed attempt."""
+        """Count one failed attempt (and forget expired keys when many have piled up)."""
         key = self.key(username, client_ip)
         now = self._clock()
         with self._lock:
             self._prune(key, now).append(now)
+            if len(self._failures) > self.max_keys:
+                for stale in [k for k, t in self._failures.items() if now - t[-1] >= self.window_s]:
+                    del self._failures[stale]
 
     def reset(self, username: str, client_ip: str) -> None:
         """Forget the failures of a key after a successful login."""

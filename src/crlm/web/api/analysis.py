@@ -18,7 +18,7 @@ from crlm.web.survival import KMResult, kaplan_meier
 router = APIRouter(tags=["analysis"])
 
 Centre = Annotated[
-    str | None, Query(max_length=100, description="Restrict to one centre (default: all)")
+    str | None, Query(max_length=64, description="Restrict to one centre (default: all)")
 ]
 
 
@@ -45,7 +45,7 @@ class KMRequest(BaseModel):
     grouping: GroupingName = Field(description="Variable that splits the cohort")
     endpoint: Endpoint = Endpoint.overall_survival
     origin: SurvivalOrigin = SurvivalOrigin.diagnosis
-    centre: str | None = Field(default=None, max_length=100)
+    centre: str | None = Field(default=None, max_length=64)
 
 
 @router.get("/cohort/summary")

@@ -40,10 +40,10 @@ def add_user(
     request: Request,
     user: Admin,
     db: Db,
-    username: Annotated[str, Form(min_length=1, max_length=150)],
+    username: Annotated[str, Form(min_length=1, max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     role: Annotated[Role, Form()],
-    centre: Annotated[str, Form(max_length=100)] = "",
+    centre: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Create a user (the registry hashes the password with argon2)."""
     from crlm.registry import audit, users
@@ -70,8 +70,8 @@ def audit_page(
     request: Request,
     user: Admin,
     db: Db,
-    actor: Annotated[str | None, Query(max_length=150)] = None,
-    entity_id: Annotated[str | None, Query(max_length=100)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """Audit events, newest first."""

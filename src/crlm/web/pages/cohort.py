@@ -19,7 +19,7 @@ DEFAULT_GROUPING = "timing"
 Grouping = Annotated[GroupingName, Query()]
 EndpointQ = Annotated[Endpoint, Query()]
 OriginQ = Annotated[SurvivalOrigin, Query()]
-CentreQ = Annotated[str | None, Query(max_length=100)]
+CentreQ = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("/cohort")
