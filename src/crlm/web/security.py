@@ -70,7 +70,7 @@ class LoginRateLimiter:
         return (username.strip().casefold(), client_ip)
 
     def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
+        times = self._failures.get(key, deque())
         while times and now - times[0] >= self.window_s:
             times.popleft()
         return times
@@ -90,9 +90,11 @@ class LoginRateLimiter:
         key = self.key(username, client_ip)
         now = self._clock()
         with self._lock:
-            self._prune(key, now).append(now)
+            times = self._prune(key, now)
+            times.append(now)
+            self._failures[key] = times
             if len(self._failures) > self.max_keys:
-                for stale in [k for k, t in self._failures.items() if now - t[-1] >= self.window_s]:
+                for stale in [k for k, t in self._failures.items() if not t or now - t[-1] >= self.window_s]:
                     del self._failures[stale]
 
     def reset(self, username: str, client_ip: str) -> None:
