@@ -94,8 +94,10 @@ class LoginRateLimiter:
             times.append(now)
             self._failures[key] = times
             if len(self._failures) > self.max_keys:
-                for stale in [k for k, t in self._failures.items() if not t or now - t[-1] >= self.window_s]:
-                    del self._failures[stale]
+                window = self.window_s
+                stale = [k for k, t in self._failures.items() if not t or now - t[-1] >= window]
+                for k in stale:
+                    del self._failures[k]
 
     def reset(self, username: str, client_ip: str) -> None:
         """Forget the failures of a key after a successful login."""
