@@ -148,6 +148,28 @@ def test_crud_roundtrip_with_audit_rows(app, client):
         assert any(expected in a for a in actions), (expected, actions)
 
 
+def test_duplicate_external_id_is_409_and_admin_names_the_centre(client):
+    alice, adam = api_token(client, "alice"), api_token(client, "adam")
+    first = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
+    r = client.post("/api/v1/patients", json=sample_patient(), headers=alice)
+    assert r.status_code == 409 and "LEI-001" in r.json()["detail"]
+    second = client.post(
+        "/api/v1/patients", json=sample_patient(id="LEI-002"), headers=alice
+    ).json()["id"]
+    r = client.put(f"/api/v1/patients/{second}", json=sample_patient(), headers=alice)
+    assert r.status_code == 409
+    # same external id in another centre is a different patient
+    assert client.post(
+        "/api/v1/patients", json=sample_patient(), headers=api_token(client, "bob")
+    ).status_code == 201
+    # an admin without a centre must name one
+    assert client.post("/api/v1/patients", json=sample_patient(), headers=adam).status_code == 422
+    r = client.post("/api/v1/patients?centre=oslo", json=sample_patient(), headers=adam)
+    assert r.status_code == 201
+    assert client.get(f"/api/v1/patients/{r.json()['id']}", headers=adam).json()["centre"] == "oslo"
+    assert client.get(f"/api/v1/patients/{first}", headers=alice).status_code == 200
+
+
 def test_unknown_ids_are_404_and_bad_ids_422(client):
     auth = api_token(client, "alice")
     assert client.get("/api/v1/patients/999", headers=auth).status_code == 404

@@ -98,7 +98,8 @@ def test_every_post_form_rejects_missing_or_wrong_csrf(app, client):
     assert r.status_code == 403
     page_login(client, "adam")
     api = api_token(client, "adam")
-    pid = client.post("/api/v1/patients", json=sample_patient(), headers=api).json()["id"]
+    created = client.post("/api/v1/patients?centre=leiden", json=sample_patient(), headers=api)
+    pid = created.json()["id"]
     posts = [
         path.replace("{patient_id}", str(pid))
         for method, path in route_table(app)
@@ -216,14 +217,17 @@ def test_patient_list_search_and_filters(client):
     api = api_token(client, "alice")
     client.post("/api/v1/patients", json=sample_patient(), headers=api)
     client.post("/api/v1/patients", headers=api, json=sample_patient(
-        id="LEI-002", sex="female", liver={"timing": "metachronous"}))
+        id="LEI-002", sex="female", primary={"site": "left_colon"}))
     page_login(client, "alice")
     assert "LEI-001" in client.get("/patients").text
     only_two = client.get("/patients?q=LEI-002").text
     assert "LEI-002" in only_two and "LEI-001" not in only_two
-    meta = client.get("/patients?timing=metachronous").text
-    assert "LEI-002" in meta and "LEI-001" not in meta
-    assert client.get("/patients?timing=bogus").status_code == 422
+    colon = client.get("/patients?site=left_colon").text
+    assert "LEI-002" in colon and "LEI-001" not in colon
+    women = client.get("/patients?sex=female&site=left_colon").text
+    assert "LEI-002" in women and "LEI-001" not in women
+    assert "LEI-002" not in client.get("/patients?sex=male").text
+    assert client.get("/patients?site=bogus").status_code == 422
 
 
 # ---------------------------------------------------------------------------- admin

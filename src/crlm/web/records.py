@@ -19,6 +19,14 @@ class PatientAccessDeniedError(Exception):
     """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
 
 
+class PatientConflictError(Exception):
+    """The centre already holds another patient with this external id."""
+
+
+class CentreRequiredError(Exception):
+    """An admin without a centre of their own must name the centre of a new patient."""
+
+
 @dataclass(frozen=True)
 class PatientRecordView:
     """A stored patient with registry id and centre."""
@@ -55,14 +63,29 @@ def read_patient(db: Session, user: CurrentUser, patient_id: int) -> PatientReco
 def create_patient(
     db: Session, user: CurrentUser, patient: Patient, centre: str | None = None
 ) -> int:
-    """Store a new patient in the user's centre (admins may name another); the new id."""
+    """Store a new patient in the user's centre (admins may name any centre); the new id."""
     from crlm.registry import repository
 
     _check_role(user)
-    target = user.centre if centre is None or not user.may_access_centre(centre) else centre
+    target = centre if centre and user.may_access_centre(centre) else user.centre
+    if not target:
+        raise CentreRequiredError("name the centre of the new patient")
+    _check_unique(db, target, patient.id, None)
     new_id = repository.add_patient(db, patient, centre=target, actor=user.username)
     db.commit()
     return new_id
+
+
+def _check_unique(db: Session, centre: str, external_id: str | None, own_id: int | None) -> None:
+    from crlm.registry import repository
+
+    if external_id is None:
+        return
+    other = repository.find_patient_id(db, centre=centre, external_id=external_id)
+    if other is not None and other != own_id:
+        raise PatientConflictError(
+            f"centre {centre} already has a patient with id {external_id!r} (#{other})"
+        )
 
 
 def replace_patient(
@@ -72,6 +95,8 @@ def replace_patient(
     from crlm.registry import repository
 
     current = _record(db, user, patient_id)
+    if current.centre:
+        _check_unique(db, current.centre, patient.id, patient_id)
     repository.update_patient(db, patient_id, patient, actor=user.username)
     db.commit()
     return PatientRecordView(id=current.id, centre=current.centre, patient=patient)
@@ -91,23 +116,23 @@ def find_patients(
     user: CurrentUser,
     *,
     search: str | None = None,
-    timing: str | None = None,
+    primary_site: str | None = None,
     sex: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see (search, timing and sex filters)."""
+    """Total count and one page of summaries the user may see (search, site and sex filters)."""
     from crlm.registry import repository
 
     _check_role(user)
     centre = user.centre_filter
-    wanted = {k: v for k, v in {"timing": timing, "sex": sex}.items() if v}
+    wanted = {k: v for k, v in {"primary_site": primary_site, "sex": sex}.items() if v}
     if not wanted:
         rows = repository.list_patients(
             db, actor=user.username, centre=centre, search=search or None, limit=limit,
             offset=offset,
         )
-        total = repository.count_patients(db, centre=centre)
+        total = repository.count_patients(db, centre=centre, search=search or None)
         db.commit()
         return total, [_summary_dict(row) for row in rows]
     matches: list[dict[str, Any]] = []
@@ -129,7 +154,9 @@ def find_patients(
 
 
 def _summary_dict(row: Any) -> dict[str, Any]:
-    fields = ("id", "external_id", "centre", "age_years", "sex", "timing", "number_of_metastases")
+    fields = (
+        "id", "external_id", "centre", "age_years", "sex", "primary_site", "number_of_metastases",
+    )
     return {name: getattr(row, name, None) for name in fields}
 
 

@@ -15,7 +15,9 @@ from crlm.domain import Patient
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.deps import CurrentUser, Db, Role, api_roles
 from crlm.web.records import (
+    CentreRequiredError,
     PatientAccessDeniedError,
+    PatientConflictError,
     create_patient,
     find_patients,
     read_patient,
@@ -40,7 +42,7 @@ class PatientSummaryOut(BaseModel):
     centre: str | None
     age_years: float | None = None
     sex: str | None = None
-    timing: str | None = None
+    primary_site: str | None = None
     number_of_metastases: int | None = None
 
 
@@ -89,17 +91,40 @@ def list_patients(
     )
 
 
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The centre already has another patient with this id"}
+}
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(exc))
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     openapi_extra=PATIENT_BODY,
-    responses=PATIENT_BODY_ERRORS,
+    responses={**PATIENT_BODY_ERRORS, **CONFLICT},
 )
 def create(
-    user: Clinical, db: Db, patient: Annotated[Patient, Depends(patient_body)]
+    user: Clinical,
+    db: Db,
+    patient: Annotated[Patient, Depends(patient_body)],
+    centre: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Centre (admins only; default: own)"),
+    ] = None,
 ) -> PatientCreatedOut:
-    """Store a new patient in the caller's centre."""
-    return PatientCreatedOut(id=create_patient(db, user, patient))
+    """Store a new patient in the caller's centre (an admin may name the centre)."""
+    try:
+        return PatientCreatedOut(id=create_patient(db, user, patient, centre=centre))
+    except PatientConflictError as exc:
+        raise _conflict(exc) from None
+    except CentreRequiredError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=str(exc),
+        ) from None
 
 
 @router.get("/{patient_id}", responses=NOT_FOUND)
@@ -115,7 +140,7 @@ def read(patient_id: PatientId, user: Clinical, db: Db) -> PatientRecordOut:
 @router.put(
     "/{patient_id}",
     openapi_extra=PATIENT_BODY,
-    responses={**PATIENT_BODY_ERRORS, **NOT_FOUND},
+    responses={**PATIENT_BODY_ERRORS, **NOT_FOUND, **CONFLICT},
 )
 def update(
     patient_id: PatientId,
@@ -128,6 +153,8 @@ def update(
         record = replace_patient(db, user, patient_id, patient)
     except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
+    except PatientConflictError as exc:
+        raise _conflict(exc) from None
     return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
 
 

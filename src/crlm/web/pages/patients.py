@@ -10,13 +10,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from crlm.domain import Patient, Sex, Timing
+from crlm.domain import Patient, PrimarySite, Sex
 from crlm.domain.errors import parse_patient
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.records import (
+    CentreRequiredError,
     PatientAccessDeniedError,
+    PatientConflictError,
     create_patient,
     find_patients,
     read_patient,
@@ -71,24 +73,25 @@ def patient_list(
     user: Clinical,
     db: Db,
     q: Annotated[str | None, Query(max_length=100)] = None,
-    timing: Annotated[Timing | None, Query()] = None,
+    site: Annotated[PrimarySite | None, Query()] = None,
     sex: Annotated[Sex | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     """Patients of the user's centre (all centres for admins)."""
     total, rows = find_patients(
-        db, user, search=q, timing=timing, sex=sex,
+        db, user, search=q, primary_site=site.value if site else None,
+        sex=sex.value if sex else None,
         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
     )
-    params = {k: v for k, v in {"q": q, "timing": timing, "sex": sex}.items() if v}
+    params = {k: v for k, v in {"q": q, "site": site, "sex": sex}.items() if v}
 
     def page_url(n: int) -> str:
         return "/patients?" + urlencode({**params, "page": n})
 
     return render(
         request, "patients.html", user, rows=rows, total=total, q=q,
-        timing=timing.value if timing else None, sex=sex.value if sex else None,
-        timings=[t.value for t in Timing], sexes=[s.value for s in Sex],
+        site=site.value if site else None, sex=sex.value if sex else None,
+        sites=[s.value for s in PrimarySite], sexes=[s.value for s in Sex],
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
     )
@@ -150,7 +153,15 @@ async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Respon
             request, user, values=form_values(data), errors=by_field, other_errors=other,
             status_code=422,
         )
-    new_id = create_patient(db, user, result)
+    try:
+        new_id = create_patient(db, user, result)
+    except (PatientConflictError, CentreRequiredError) as exc:
+        field = "id" if isinstance(exc, PatientConflictError) else None
+        return _form_page(
+            request, user, values=form_values(data), status_code=409,
+            errors={field: [str(exc)]} if field else None,
+            other_errors=None if field else [str(exc)],
+        )
     return RedirectResponse(f"/patients/{new_id}", status_code=303)
 
 
@@ -214,7 +225,13 @@ async def edit_patient_submit(
             request, user, values=form_values(data), patient_id=patient_id, errors=by_field,
             other_errors=other, kept=_kept_fields(stored), status_code=422,
         )
-    replace_patient(db, user, patient_id, result)
+    try:
+        replace_patient(db, user, patient_id, result)
+    except PatientConflictError as exc:
+        return _form_page(
+            request, user, values=form_values(data), patient_id=patient_id,
+            errors={"id": [str(exc)]}, kept=_kept_fields(stored), status_code=409,
+        )
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
