@@ -1,9 +1,219 @@
-"""CLI adapter: registry commands."""
+"""CLI adapter: ``crlm db …`` (registry) and ``crlm user …`` (accounts)."""
 
 from __future__ import annotations
 
+import csv
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from crlm.cli._common import fail_bad_input
+
+db_app = typer.Typer(
+    help="The CRLM registry: create/migrate the database, import and export patients.\n\n"
+    "The database is CRLM_DATABASE_URL, else sqlite:///./crlm.db (PostgreSQL: "
+    "postgresql+psycopg://user@host/db).",
+    no_args_is_help=True,
+)
+user_app = typer.Typer(
+    help="User accounts (roles: clinician, researcher, admin).", no_args_is_help=True
+)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (overrides CRLM_DATABASE_URL).")
+]
+ActorOption = Annotated[str, typer.Option("--actor", help="Name written to the audit log.")]
+
+
+def _session(url: str | None):  # type: ignore[no-untyped-def]
+    from crlm.registry.db import init_db, make_session_factory
+
+    return make_session_factory(init_db(url))()
+
+
+@db_app.command("init")
+def db_init(db: DbOption = None) -> None:
+    """Create the database (or bring it to the newest schema)."""
+    from crlm.registry.db import current_revision, database_url, init_db
+
+    engine = init_db(db)
+    typer.echo(f"database ready: {database_url(db)} (schema {current_revision(engine)})")
+
+
+@db_app.command("migrate")
+def db_migrate(db: DbOption = None) -> None:
+    """Apply pending schema migrations (Alembic) — safe to run at any time."""
+    db_init(db)
+
+
+@db_app.command("import")
+def db_import(
+    file: Annotated[Path, typer.Argument(help="CSV or Excel (.xlsx) file; REDCap exports too.")],
+    centre: Annotated[str, typer.Option(help="Centre the patients belong to.")],
+    dictionary: Annotated[
+        Path | None,
+        typer.Option(help="Data dictionary CSV (column,field). Default: crlm's own export format."),
+    ] = None,
+    errors: Annotated[
+        Path | None, typer.Option(help="Write the row-by-row error report here (CSV).")
+    ] = None,
+    db: DbOption = None,
+    actor: ActorOption = os.environ.get("USER", "cli"),
+) -> None:
+    """Import patients: every row is validated first; either all land or none does.
+
+    Re-importing the same file updates the patients (matched on centre + id), never duplicates.
+    Exit 2 with a row-by-row report when any row is invalid.
+    """
+    from rich.progress import Progress
+
+    from crlm.registry.dictionary import DataDictionary
+    from crlm.registry.importer import import_rows, iter_error_lines, read_rows
+
+    if not file.is_file():
+        fail_bad_input(f"file: {file} does not exist")
+    try:
+        mapping = DataDictionary.from_csv(dictionary) if dictionary else None
+        rows = read_rows(file)
+    except ValueError as exc:
+        fail_bad_input(f"{file}: {exc}")
+    with _session(db) as session, Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"importing {file.name}", total=len(rows))
+        result = import_rows(
+            session,
+            rows,
+            centre=centre,
+            actor=actor,
+            dictionary=mapping,
+            source_name=file.name,
+            progress=lambda n: bar.advance(task, n),
+        )
+        if not result.ok:
+            session.rollback()
+            if errors:
+                errors.write_text(result.errors_csv(), encoding="utf-8")
+            lines = list(iter_error_lines(result))
+            shown = "\n".join(lines[:50]) + (
+                f"\n… {len(lines) - 50} more" if len(lines) > 50 else ""
+            )
+            fail_bad_input(f"{file}: nothing imported, {len(lines)} problem(s):\n{shown}")
+        session.commit()
+    typer.echo(
+        f"imported {result.n_patients} patients from {file.name} "
+        f"({result.n_created} new, {result.n_updated} updated)"
+    )
+
+
+@db_app.command("export")
+def db_export(
+    out: Annotated[
+        Path, typer.Argument(help="Output file (.csv flat, .jsonl one patient a line).")
+    ],
+    deidentified: Annotated[
+        bool, typer.Option(help="HIPAA Safe Harbor: pseudonyms, shifted dates, ages 90+.")
+    ] = False,
+    secret_file: Annotated[
+        Path | None, typer.Option(help="Secret for pseudonyms/date shifts (else CRLM_DEID_SECRET).")
+    ] = None,
+    analysis: Annotated[
+        bool, typer.Option(help="Write the analysis dataset (one row per patient) instead.")
+    ] = False,
+    origin: Annotated[
+        str, typer.Option(help="Survival origin for --analysis.")
+    ] = "last_hepatectomy",
+    centre: Annotated[str | None, typer.Option(help="Only this centre.")] = None,
+    db: DbOption = None,
+    actor: ActorOption = os.environ.get("USER", "cli"),
+) -> None:
+    """Export the registry (full, de-identified, or as an analysis dataset)."""
+    from crlm.registry import export
+
+    if out.suffix not in {".csv", ".jsonl"}:
+        fail_bad_input(f"out: {out.name} must end in .csv or .jsonl")
+    with _session(db) as session:
+        if analysis:
+            from crlm.registry.dataset import analysis_dataset
+
+            if origin not in {"last_hepatectomy", "first_hepatectomy", "diagnosis"}:
+                fail_bad_input("origin: last_hepatectomy, first_hepatectomy or diagnosis")
+            frame = analysis_dataset(session, origin, actor=actor, centre=centre)  # type: ignore[arg-type]
+            session.commit()
+            frame.to_csv(out, index=False)
+            typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}")
+            return
+        secret = None
+        if deidentified:
+            if secret_file is not None:
+                secret = secret_file.read_bytes().strip()
+            elif os.environ.get("CRLM_DEID_SECRET"):
+                secret = os.environ["CRLM_DEID_SECRET"].encode()
+            if not secret or len(secret) < 16:
+                fail_bad_input("secret: give --secret-file or CRLM_DEID_SECRET (≥ 16 characters)")
+        records = list(
+            export.iter_records(
+                session,
+                actor=actor,
+                centre=centre,
+                purpose="de-identified export" if secret else "export",
+            )
+        )
+        session.commit()
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        if out.suffix == ".jsonl":
+            for rec in records:
+                doc = (
+                    export.deidentify(rec, secret)
+                    if secret
+                    else rec.patient.model_dump(mode="json", exclude_none=True)
+                )
+                fh.write(export.jsonl_line(doc) + "\n")
+        else:
+            rows = [
+                export.deidentified_flat_row(r, secret) if secret else export.flat_row(r.patient)
+                for r in records
+            ]
+            from crlm.registry.dictionary import DataDictionary
+
+            columns = [e.column for e in DataDictionary.crlm_export().entries]
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+    typer.echo(f"exported {len(records)} patients → {out}" + (" (de-identified)" if secret else ""))
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="clinician, researcher or admin.")],
+    centre: Annotated[str | None, typer.Option(help="Centre (required for clinicians).")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input (for scripts).")
+    ] = False,
+    db: DbOption = None,
+) -> None:
+    """Create a user; the password (≥ 12 characters) is prompted for, never an argument."""
+    from crlm.registry.users import UserError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            fail_bad_input("password: the two entries differ")
+    with _session(db) as session:
+        try:
+            add_user(session, username, password, role, centre)
+        except UserError as exc:
+            fail_bad_input(str(exc))
+        session.commit()
+    typer.echo(f"user {username} ({role}) created")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the registry commands to the main app."""
+    """Add the ``db`` and ``user`` groups to the main app."""
+    app.add_typer(db_app, name="db")
+    app.add_typer(user_app, name="user")

@@ -1,1 +1,1 @@
-"""crlm.registry."""
+"""The CRLM registry: database schema, migrations, repository, users, audit, import/export."""

@@ -1,0 +1,185 @@
+"""Data dictionaries: which file column holds which patient field, and how its text is read.
+
+A field path is dotted (``labs.cea_ng_ml``). ``[]`` marks the items of a list of records
+(``liver.lesions[].diameter_cm``, ``operations[].date``): in a REDCap export those come from a
+repeating instrument, one row per item. A whole list may also sit in one cell as JSON
+(``liver.lesions``). crlm's own flat format uses the field path itself as the column name.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import io
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from crlm.domain import Patient
+from crlm.registry.models import _base_type
+
+SHIPPED = Path(__file__).resolve().parent / "dictionaries"
+CRLM_EXPORT = SHIPPED / "crlm_export.csv"
+
+
+class CellError(ValueError):
+    """A cell's text is not a valid value for its field (message says why)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    column: str
+    field: str  # dotted path, possibly with one "[]"
+
+
+def _walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
+    """(path, annotation) of every leaf field; lists of records are one leaf (JSON cell)."""
+    out: list[tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        t = _base_type(info.annotation)
+        path = f"{prefix}{name}"
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            out += _walk(t, path + ".")
+        else:
+            out.append((path, info.annotation))
+    return out
+
+
+LEAVES: dict[str, Any] = dict(_walk(Patient))
+
+
+def field_annotation(path: str) -> Any:
+    """The annotation of a dictionary field path (``[]`` paths resolve into the item model)."""
+    if "[]" not in path:
+        if path not in LEAVES:
+            raise KeyError(f"unknown patient field {path!r}")
+        return LEAVES[path]
+    head, _, leaf = path.partition("[].")
+    item = typing.get_args(_base_type(LEAVES[head]))[0]
+    if leaf not in item.model_fields:
+        raise KeyError(f"unknown field {leaf!r} in {head}")
+    return item.model_fields[leaf].annotation
+
+
+def parse_cell(text: str, annotation: Any) -> Any:
+    """Read one non-empty cell as the JSON value of a field; :class:`CellError` if it is not."""
+    t = _base_type(annotation)
+    text = text.strip()
+    if typing.get_origin(t) is list:
+        (item,) = typing.get_args(t)
+        item = _base_type(item)
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise CellError(f"not a valid JSON list: {exc.msg}") from None
+            if not isinstance(value, list):
+                raise CellError("expected a JSON list")
+            return value
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            raise CellError("expected a JSON list of records")
+        return [parse_cell(part, item) for part in text.split(";") if part.strip()]
+    if isinstance(t, type):
+        if issubclass(t, bool):
+            low = text.lower()
+            if low in {"true", "yes", "1"}:
+                return True
+            if low in {"false", "no", "0"}:
+                return False
+            raise CellError(f"{text!r} is not yes/no (true/false/1/0)")
+        if issubclass(t, enum.Enum):
+            allowed = [m.value for m in t]
+            if text not in allowed:
+                raise CellError(f"{text!r} is not one of {', '.join(allowed)}")
+            return text
+        if issubclass(t, int):
+            try:
+                return int(text)
+            except ValueError:
+                raise CellError(f"{text!r} is not a whole number") from None
+        if issubclass(t, float):
+            try:
+                value = float(text)
+            except ValueError:
+                raise CellError(f"{text!r} is not a number") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise CellError(f"{text!r} is not a finite number")
+            return value
+        if issubclass(t, dt.date):
+            try:
+                return dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise CellError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        if issubclass(t, str):
+            return text
+    raise CellError(f"unsupported field type {annotation!r}")  # pragma: no cover
+
+
+def format_cell(value: Any) -> str:
+    """The text of a JSON value in crlm's flat format (inverse of :func:`parse_cell`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class DataDictionary:
+    """Column → field mapping; validated against the patient model when loaded."""
+
+    entries: tuple[Entry, ...]
+    id_column: str
+
+    @property
+    def by_column(self) -> dict[str, Entry]:
+        return {e.column: e for e in self.entries}
+
+    def column_of(self, field: str) -> str:
+        """The column that holds ``field`` (or the field path itself if unmapped)."""
+        for e in self.entries:
+            if e.field == field or e.field.replace("[]", "") == field:
+                return e.column
+        return field
+
+    @classmethod
+    def from_csv(cls, source: str | Path) -> DataDictionary:
+        """Read a dictionary CSV with columns ``column,field`` (the ``id`` field names the id)."""
+        text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if not rows or not {"column", "field"} <= set(rows[0]):
+            raise ValueError("a data dictionary needs the columns 'column' and 'field'")
+        entries = []
+        for i, row in enumerate(rows, start=2):
+            column, field = row["column"].strip(), row["field"].strip()
+            try:
+                field_annotation(field)
+            except KeyError as exc:
+                raise ValueError(f"dictionary line {i}: {exc.args[0]}") from None
+            entries.append(Entry(column, field))
+        ids = [e.column for e in entries if e.field == "id"]
+        if len(ids) != 1:
+            raise ValueError("the dictionary must map exactly one column to the field 'id'")
+        return cls(tuple(entries), ids[0])
+
+    @classmethod
+    def crlm_export(cls) -> DataDictionary:
+        """crlm's own flat format: one column per field, named by its path."""
+        return cls(tuple(Entry(path, path) for path in LEAVES), "id")
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(["column", "field"])
+        for e in self.entries:
+            w.writerow([e.column, e.field])
+        return buf.getvalue()

@@ -1,0 +1,187 @@
+"""Registry schema (SQLAlchemy 2): patients and their episodes, users, append-only audit.
+
+The episode tables mirror the sections of :class:`crlm.domain.Patient` column for column, so
+the schema cannot drift from the validation model: each column is derived from the section's
+pydantic field (float → DOUBLE, int → INTEGER, bool → BOOLEAN, date → DATE, vocabulary → VARCHAR,
+list of values → JSON). A test checks that every Patient field has a home here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crlm.domain.patient import (
+    Chemotherapy,
+    Labs,
+    Lesion,
+    LiverDisease,
+    Molecular,
+    Operation,
+    Outcome,
+    Patient,
+    PrimaryTumour,
+    Volumetry,
+)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+metadata = Base.metadata
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _base_type(annotation: Any) -> Any:
+    """``Annotated[X, ...] | None`` → ``X``."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _base_type(args[0])
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _base_type(typing.get_args(annotation)[0])
+    return annotation
+
+
+def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
+    """The SQL type that stores a pydantic field of this annotation without loss."""
+    t = _base_type(annotation)
+    if typing.get_origin(t) is list:
+        return sa.JSON(none_as_null=True)
+    if isinstance(t, type):
+        if issubclass(t, bool):
+            return sa.Boolean()
+        if issubclass(t, enum.Enum):
+            return sa.String(40)
+        if issubclass(t, int):
+            return sa.Integer()
+        if issubclass(t, float):
+            return sa.Double()
+        if issubclass(t, dt.date):
+            return sa.Date()
+        if issubclass(t, str):
+            return sa.String(200)
+    raise TypeError(f"no column type for {annotation!r}")
+
+
+def _field_columns(model: type[BaseModel], exclude: set[str]) -> list[sa.Column[Any]]:
+    return [
+        sa.Column(name, column_type(info.annotation), nullable=True)
+        for name, info in model.model_fields.items()
+        if name not in exclude
+    ]
+
+
+def _section_table(name: str, model: type[BaseModel], exclude: set[str] = frozenset()) -> sa.Table:  # type: ignore[assignment]
+    """A 1:1 table keyed by patient id with one column per section field."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(
+            "patient_id", sa.Integer, sa.ForeignKey("patients.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        *_field_columns(model, exclude),
+    )
+
+
+def _child_table(name: str, model: type[BaseModel]) -> sa.Table:
+    """A 1:n table of list items, ordered by ``position``."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column(
+            "patient_id", sa.Integer, sa.ForeignKey("patients.id", ondelete="CASCADE"),
+            nullable=False, index=True,
+        ),
+        sa.Column("position", sa.Integer, nullable=False),
+        *_field_columns(model, set()),
+        sa.UniqueConstraint("patient_id", "position", name=f"uq_{name}_position"),
+    )
+
+
+# Scalar fields of Patient itself live on `patients`; sections have their own tables.
+PATIENT_SCALARS = [
+    name
+    for name, info in Patient.model_fields.items()
+    if not (isinstance(_base_type(info.annotation), type)
+            and issubclass(_base_type(info.annotation), BaseModel))
+    and typing.get_origin(_base_type(info.annotation)) is not list
+    and name != "id"
+]
+
+patients = sa.Table(
+    "patients",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("centre", sa.String(64), nullable=False),
+    sa.Column("external_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
+    # NULL = the list is unknown; 0 = known to be empty (lesions/operations counts).
+    sa.Column("operations_listed", sa.Integer, nullable=True),
+    *[sa.Column(n, column_type(Patient.model_fields[n].annotation)) for n in PATIENT_SCALARS],
+    sa.UniqueConstraint("centre", "external_id", name="uq_patients_centre_external_id"),
+)
+
+# Section name on Patient → (table, section model).
+SECTIONS: dict[str, tuple[sa.Table, type[BaseModel]]] = {
+    "primary": (_section_table("primary_tumours", PrimaryTumour), PrimaryTumour),
+    "liver": (_section_table("liver_disease", LiverDisease, {"lesions"}), LiverDisease),
+    "labs": (_section_table("labs", Labs), Labs),
+    "molecular": (_section_table("molecular_results", Molecular), Molecular),
+    "chemotherapy": (_section_table("chemotherapy_courses", Chemotherapy), Chemotherapy),
+    "volumetry": (_section_table("volumetry", Volumetry), Volumetry),
+    "outcome": (_section_table("follow_up", Outcome), Outcome),
+}
+liver_lesions_listed = sa.Column("lesions_listed", sa.Integer, nullable=True)
+SECTIONS["liver"][0].append_column(liver_lesions_listed)
+
+lesions = _child_table("lesions", Lesion)
+operations = _child_table("operations", Operation)
+
+sa.Index("ix_patients_updated_at", patients.c.updated_at)
+
+
+class User(Base):
+    """A person who may log in. Roles: clinician, researcher, admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    role: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    centre: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=_utcnow
+    )
+
+
+class AuditEvent(Base):
+    """One read or write of registry data: who, what, when. Append-only."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=_utcnow, index=True
+    )
+    actor: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    entity: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
+    detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)

@@ -1,0 +1,294 @@
+"""Patients in the registry: store and load :class:`crlm.domain.Patient` losslessly.
+
+Every read and write of a patient record writes an audit event in the same transaction.
+Functions flush but do not commit: the caller owns the transaction (one import = one commit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from crlm.domain import Patient, parse_patient
+from crlm.registry import audit
+from crlm.registry.models import PATIENT_SCALARS, SECTIONS, lesions, operations, patients
+
+LIST_TABLES = {"lesions": lesions, "operations": operations}
+
+
+class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
+    """No patient with that registry id."""
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A stored patient with its registry metadata."""
+
+    id: int
+    external_id: str
+    centre: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    patient: Patient
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """One line of the patient list."""
+
+    id: int
+    external_id: str
+    centre: str
+    age_years: float | None
+    sex: str | None
+    primary_site: str | None
+    number_of_metastases: int | None
+    updated_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_external_id() -> str:
+    """A fresh external id for a patient entered without one."""
+    return "P" + uuid.uuid4().hex[:12]
+
+
+# ---------------------------------------------------------------------------- mapping
+
+
+def _to_rows(patient: Patient) -> dict[str, Any]:
+    """Split a patient into the values of each table (dates stay dates, enums strings)."""
+    data = patient.model_dump(mode="python")
+    out: dict[str, Any] = {
+        "patients": {name: data[name] for name in PATIENT_SCALARS},
+    }
+    out["patients"]["operations_listed"] = (
+        None if patient.operations is None else len(patient.operations)
+    )
+    for section, (table, _model) in SECTIONS.items():
+        values = dict(data[section])
+        if section == "liver":
+            listed = values.pop("lesions")
+            values["lesions_listed"] = None if listed is None else len(listed)
+        out[table.name] = {k: v for k, v in values.items() if k in table.c}
+    out["lesions"] = data["liver"]["lesions"] or []
+    out["operations"] = data["operations"] or []
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _clean(row: Any, skip: set[str]) -> dict[str, Any]:
+    return {k: _json_value(v) for k, v in row._mapping.items() if k not in skip and v is not None}
+
+
+def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
+    head = session.execute(sa.select(patients).where(patients.c.id == patient_id)).first()
+    if head is None:
+        raise PatientNotFound(f"no patient with id {patient_id}")
+    doc: dict[str, Any] = {"id": head.external_id}
+    doc.update(_clean(head, {"id", "centre", "external_id", "created_at", "updated_at",
+                             "operations_listed"}))
+    lesions_listed = None
+    for section, (table, _model) in SECTIONS.items():
+        row = session.execute(sa.select(table).where(table.c.patient_id == patient_id)).first()
+        if row is None:
+            continue
+        values = _clean(row, {"patient_id", "lesions_listed"})
+        if section == "liver":
+            lesions_listed = row.lesions_listed
+        if values:
+            doc[section] = values
+    for key, table, listed in (
+        ("lesions", lesions, lesions_listed),
+        ("operations", operations, head.operations_listed),
+    ):
+        if listed is None:
+            continue
+        rows = session.execute(
+            sa.select(table).where(table.c.patient_id == patient_id).order_by(table.c.position)
+        ).all()
+        items = [_clean(r, {"id", "patient_id", "position"}) for r in rows]
+        if key == "lesions":
+            doc.setdefault("liver", {})["lesions"] = items
+        else:
+            doc["operations"] = items
+    return head, parse_patient(doc)
+
+
+def _write_children(session: Session, patient_id: int, rows: dict[str, Any]) -> None:
+    for table in [t for t, _ in SECTIONS.values()] + [lesions, operations]:
+        session.execute(sa.delete(table).where(table.c.patient_id == patient_id))
+    for _section, (table, _model) in SECTIONS.items():
+        session.execute(sa.insert(table).values(patient_id=patient_id, **rows[table.name]))
+    for key, table in LIST_TABLES.items():
+        items = rows[key]
+        if items:
+            session.execute(
+                sa.insert(table),
+                [{"patient_id": patient_id, "position": i, **item} for i, item in enumerate(items)],
+            )
+
+
+# ---------------------------------------------------------------------------- API
+
+
+def find_patient_id(session: Session, *, centre: str, external_id: str) -> int | None:
+    """The registry id of ``external_id`` in ``centre``, or None (not audited: no data read)."""
+    return session.scalar(
+        sa.select(patients.c.id).where(
+            patients.c.centre == centre, patients.c.external_id == external_id
+        )
+    )
+
+
+def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) -> int:
+    """Store a new patient; returns its registry id. A missing ``id`` gets a fresh one."""
+    if patient.id is None:
+        patient = patient.model_copy(update={"id": new_external_id()})
+    rows = _to_rows(patient)
+    now = _now()
+    patient_id = session.execute(
+        sa.insert(patients)
+        .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
+                **rows["patients"])
+        .returning(patients.c.id)
+    ).scalar_one()
+    _write_children(session, patient_id, rows)
+    audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient_id,
+                 detail=f"centre={centre} external_id={patient.id}")
+    session.flush()
+    return patient_id
+
+
+def update_patient(session: Session, patient_id: int, patient: Patient, *, actor: str) -> None:
+    """Replace the stored data of a patient (its external id is kept if the new one is absent)."""
+    head = session.execute(sa.select(patients).where(patients.c.id == patient_id)).first()
+    if head is None:
+        raise PatientNotFound(f"no patient with id {patient_id}")
+    if patient.id is None:
+        patient = patient.model_copy(update={"id": head.external_id})
+    rows = _to_rows(patient)
+    session.execute(
+        sa.update(patients)
+        .where(patients.c.id == patient_id)
+        .values(external_id=patient.id, updated_at=_now(), **rows["patients"])
+    )
+    _write_children(session, patient_id, rows)
+    audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient_id)
+    session.flush()
+
+
+def upsert_patient(
+    session: Session, patient: Patient, *, centre: str, actor: str
+) -> tuple[int, bool]:
+    """Insert, or update the patient with the same centre + external id; (id, created)."""
+    existing = (
+        find_patient_id(session, centre=centre, external_id=patient.id)
+        if patient.id is not None
+        else None
+    )
+    if existing is None:
+        return add_patient(session, patient, centre=centre, actor=actor), True
+    update_patient(session, existing, patient, actor=actor)
+    return existing, False
+
+
+def get_record(session: Session, patient_id: int, *, actor: str) -> PatientRecord:
+    """The stored patient with registry metadata (audited read)."""
+    head, patient = _load(session, patient_id)
+    audit.record(session, actor=actor, action="read", entity="patient", entity_id=patient_id)
+    session.flush()
+    return PatientRecord(
+        id=head.id, external_id=head.external_id, centre=head.centre,
+        created_at=head.created_at, updated_at=head.updated_at, patient=patient,
+    )
+
+
+def get_patient(session: Session, patient_id: int, *, actor: str) -> Patient:
+    """The stored patient (audited read); raises :class:`PatientNotFound`."""
+    return get_record(session, patient_id, actor=actor).patient
+
+
+def delete_patient(session: Session, patient_id: int, *, actor: str) -> None:
+    """Delete a patient and all its episodes (the audit trail stays)."""
+    found = session.execute(sa.delete(patients).where(patients.c.id == patient_id)).rowcount
+    if not found:
+        raise PatientNotFound(f"no patient with id {patient_id}")
+    for table in [t for t, _ in SECTIONS.values()] + [lesions, operations]:
+        session.execute(sa.delete(table).where(table.c.patient_id == patient_id))
+    audit.record(session, actor=actor, action="delete", entity="patient", entity_id=patient_id)
+    session.flush()
+
+
+def _filtered(query: sa.Select[Any], centre: str | None, search: str | None) -> sa.Select[Any]:
+    if centre is not None:
+        query = query.where(patients.c.centre == centre)
+    if search:
+        query = query.where(patients.c.external_id.ilike(f"%{search.strip()}%"))
+    return query
+
+
+def count_patients(session: Session, centre: str | None = None, search: str | None = None) -> int:
+    """How many patients (optionally in one centre / matching a search)."""
+    query = _filtered(sa.select(sa.func.count()).select_from(patients), centre, search)
+    return int(session.scalar(query) or 0)
+
+
+def list_patients(
+    session: Session,
+    *,
+    actor: str,
+    centre: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[PatientSummary]:
+    """A page of patient summaries, newest changes first (audited)."""
+    primary = SECTIONS["primary"][0]
+    liver = SECTIONS["liver"][0]
+    query = (
+        sa.select(
+            patients.c.id, patients.c.external_id, patients.c.centre, patients.c.age_years,
+            patients.c.sex, primary.c.site, liver.c.number_of_metastases, patients.c.updated_at,
+        )
+        .select_from(
+            patients.outerjoin(primary, primary.c.patient_id == patients.c.id).outerjoin(
+                liver, liver.c.patient_id == patients.c.id
+            )
+        )
+        .order_by(patients.c.updated_at.desc(), patients.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = session.execute(_filtered(query, centre, search)).all()
+    audit.record(session, actor=actor, action="read", entity="patient_list", entity_id=None,
+                 detail=f"{len(rows)} rows; centre={centre} search={search!r}")
+    session.flush()
+    return [
+        PatientSummary(
+            id=r.id, external_id=r.external_id, centre=r.centre, age_years=r.age_years,
+            sex=r.sex, primary_site=r.site, number_of_metastases=r.number_of_metastases,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+
+
+def all_patient_ids(session: Session, centre: str | None = None) -> list[int]:
+    """Registry ids in insertion order (for exports and analysis datasets)."""
+    query = sa.select(patients.c.id).order_by(patients.c.id)
+    if centre is not None:
+        query = query.where(patients.c.centre == centre)
+    return list(session.scalars(query))
