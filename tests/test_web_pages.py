@@ -248,3 +248,51 @@ def test_admin_adds_user_who_can_log_in_and_audit_shows_it(client):
     assert "carol" in audit and "login" in audit
     with TestClient(client.app) as other:
         assert page_login(other, "carol", "a long enough pass").status_code == 303
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def _import(client: TestClient, text: str, **extra: str):
+    token = csrf_from(client.get("/import").text)
+    return client.post(
+        "/import", data={"csrf_token": token, **extra},
+        files={"file": ("cohort.csv", text.encode(), "text/csv")},
+    )
+
+
+def test_import_with_bad_rows_saves_nothing_and_reports_each(client):
+    from import_support import csv_rows
+
+    page_login(client, "alice")
+    bad = csv_rows([
+        {"id": "IMP-1", "age_years": 55, "labs": {"cea_ng_ml": -1}},
+        {"id": "IMP-2", "age_years": 70, "sex": "unknown-sex"},
+        {"id": "IMP-3", "age_years": 66},
+    ])
+    r = _import(client, bad)
+    assert r.status_code == 422
+    assert "Nothing was imported" in r.text
+    report = r.text[r.text.index('class="data import-errors"'):]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td><code>([^<]+)</code>", report)
+    assert rows == [("2", "IMP-1", "labs.cea_ng_ml"), ("3", "IMP-2", "sex")]
+    assert "IMP-3" not in client.get("/patients").text
+
+    good = csv_rows([{"id": "IMP-1", "age_years": 55}, {"id": "IMP-3", "age_years": 66}])
+    r = _import(client, good)
+    assert r.status_code == 200 and "Imported 2 patients" in r.text and "2 new" in r.text
+    r = _import(client, good)  # same file again: updated, not duplicated
+    assert "0 new, 2 updated" in r.text
+    listing = client.get("/patients").text
+    assert listing.count(">IMP-1<") == 1 and listing.count(">IMP-3<") == 1
+    assert "2 patients in centre leiden" in listing
+
+
+def test_import_by_admin_needs_a_centre(client):
+    from import_support import csv_rows
+
+    page_login(client, "adam")
+    r = _import(client, csv_rows([{"id": "A-1"}]))
+    assert r.status_code == 422 and "name the centre" in r.text
+    r = _import(client, csv_rows([{"id": "A-1"}]), centre="oslo")
+    assert r.status_code == 200 and "Imported 1 patient" in r.text

@@ -8,13 +8,12 @@ CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from crlm.domain import Patient, VitalStatus
+from crlm.domain import Patient
 
 DAYS_PER_MONTH = 365.25 / 12
 UNKNOWN = "unknown"
@@ -79,10 +78,11 @@ GroupingName = StrEnum("GroupingName", {name: name for name in GROUPINGS})  # ty
 
 
 class SurvivalOrigin(StrEnum):
-    """Time zero of a survival time."""
+    """Time zero of a survival time (as :mod:`crlm.registry.dataset`)."""
 
     diagnosis = "diagnosis"
-    hepatectomy = "hepatectomy"
+    first_hepatectomy = "first_hepatectomy"
+    last_hepatectomy = "last_hepatectomy"
 
 
 class Endpoint(StrEnum):
@@ -92,38 +92,23 @@ class Endpoint(StrEnum):
     recurrence_free_survival = "recurrence_free_survival"
 
 
-def _origin_date(p: Patient, origin: SurvivalOrigin) -> dt.date | None:
-    if origin == SurvivalOrigin.diagnosis:
-        return p.primary.date_of_diagnosis
-    dates = [op.date for op in p.operations or [] if op.kind == "hepatectomy" and op.date]
-    return min(dates) if dates else None
-
-
 def survival_time(
     p: Patient, endpoint: Endpoint, origin: SurvivalOrigin
 ) -> tuple[float, bool] | None:
-    """(months from origin, event happened) or None when the dates needed are missing.
+    """(months from origin, event happened), or None when it cannot be derived.
 
-    OS: event = death (date_of_death, or vital_status dead with last follow-up as its date).
-    RFS: event = recurrence or death, whichever is first; censored at last follow-up.
+    The days and event come from :func:`crlm.registry.dataset.survival_times` (OS: death, else
+    censored at last follow-up; RFS: recurrence or death); months = days / (365.25 / 12).
+    A negative time (e.g. recurrence before the chosen origin) is not derivable either.
     """
-    start = _origin_date(p, origin)
-    if start is None:
+    from crlm.registry.dataset import survival_times
+
+    times = survival_times(p, origin.value)  # type: ignore[arg-type]
+    prefix = "os" if endpoint == Endpoint.overall_survival else "rfs"
+    days, event = times[f"{prefix}_days"], times[f"{prefix}_event"]
+    if days is None or event is None or days < 0:
         return None
-    out = p.outcome
-    dead = out.date_of_death is not None or out.vital_status == VitalStatus.dead
-    death_date = out.date_of_death or (out.date_last_follow_up if dead else None)
-    if endpoint == Endpoint.overall_survival:
-        end, event = (death_date, True) if dead else (out.date_last_follow_up, False)
-    else:
-        candidates = [d for d in (out.date_of_recurrence, death_date) if d is not None]
-        if candidates:
-            end, event = min(candidates), True
-        else:
-            end, event = out.date_last_follow_up, False
-    if end is None or end < start:
-        return None
-    return (end - start).days / DAYS_PER_MONTH, event
+    return days / DAYS_PER_MONTH, bool(event)
 
 
 # ---------------------------------------------------------------------------- Table 1

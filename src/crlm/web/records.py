@@ -165,52 +165,39 @@ def cohort_patients(
 ) -> list[Patient]:
     """Every patient of the cohort (one centre or all) for de-identified aggregate views.
 
-    One audit row records the aggregate use (who, what for, which centre).
+    Read through :func:`crlm.registry.export.iter_records`: one export event names the purpose,
+    and each patient read is audited.
     """
-    from crlm.registry import audit, repository
+    from crlm.registry.export import iter_records
 
-    patients: list[Patient] = []
-    offset = 0
-    while True:
-        rows = repository.list_patients(
-            db, actor=user.username, centre=centre, limit=1000, offset=offset
-        )
-        if not rows:
-            break
-        patients += [repository.get_patient(db, row.id, actor=user.username) for row in rows]
-        offset += len(rows)
-    audit.record(db, actor=user.username, action="aggregate", entity="cohort",
-                 entity_id=centre or "all", detail=f"{purpose}: {len(patients)} patients")
+    patients = [
+        record.patient
+        for record in iter_records(db, actor=user.username, centre=centre, purpose=purpose)
+    ]
     db.commit()
     return patients
 
 
-@dataclass(frozen=True)
-class ImportProblem:
-    """One problem of an import: 1-based data row, column, reason."""
-
-    row: int | str
-    column: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ImportOutcome:
-    """Outcome of an import as the import page shows it."""
-
-    ok: bool
-    imported: int = 0
-    skipped: int = 0
-    errors: tuple[ImportProblem, ...] = ()
-
-    @classmethod
-    def single(cls, column: str, reason: str) -> ImportOutcome:
-        """A failed import with one problem that is not tied to a row."""
-        return cls(ok=False, errors=(ImportProblem("–", column, reason),))
-
-
 def import_csv_upload(
-    session_factory: Any, user: CurrentUser, filename: str, data: bytes
-) -> ImportOutcome:
-    """Import an uploaded CSV into the user's centre: all rows or none (registry importer)."""
-    raise NotImplementedError("registry importer not merged yet")
+    session_factory: Any, user: CurrentUser, filename: str, data: bytes, centre: str | None = None
+) -> Any:
+    """Import an uploaded CSV (crlm export format) into the user's centre (admins: ``centre``).
+
+    :func:`crlm.registry.importer.import_file` validates every row first; the transaction is
+    committed only when no row has an error, so either every row lands or none does. Returns
+    the registry's ``ImportResult`` (row-by-row errors naming the column).
+    """
+    from crlm.registry.importer import ImportResult, RowError, import_file
+
+    _check_role(user)
+    target = centre if centre and user.may_access_centre(centre) else user.centre
+    if not target:
+        problem = RowError(1, None, "centre", "name the centre to import into")
+        return ImportResult(ok=False, n_rows=0, errors=[problem])
+    with session_factory() as db:
+        result = import_file(db, data, centre=target, actor=user.username, fmt="csv")
+        if result.ok:
+            db.commit()
+        else:
+            db.rollback()
+    return result

@@ -134,7 +134,7 @@ def plot_png(result: KMResult) -> bytes:
     if result.logrank_p is not None:
         title += f" — log-rank p = {result.logrank_p:.3g}"
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel(f"Months from {result.origin.value}")
+    ax.set_xlabel(f"Months from {result.origin.value.replace('_', ' ')}")
     ax.set_ylabel("Survival probability")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.pages.patients import Clinical
-from crlm.web.records import ImportOutcome, import_csv_upload
+from crlm.web.records import import_csv_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,10 +32,15 @@ async def import_submit(request: Request, user: Clinical) -> HTMLResponse:
                       messages=["Choose a CSV file to import."])
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        result = ImportOutcome.single("file", f"larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
+        from crlm.registry.importer import ImportResult, RowError
+
+        too_big = f"file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB"
+        result = ImportResult(ok=False, n_rows=0, errors=[RowError(1, None, "(file)", too_big)])
     else:
+        centre = form.get("centre")
         result = await run_in_threadpool(
-            import_csv_upload, request.app.state.session_factory, user, upload.filename, data
+            import_csv_upload, request.app.state.session_factory, user, upload.filename, data,
+            centre.strip() if isinstance(centre, str) else None,
         )
     return render(
         request, "import.html", user, status_code=200 if result.ok else 422,
