@@ -244,6 +244,12 @@ def test_admin_adds_user_who_can_log_in_and_audit_shows_it(client):
                                     "centre": "leiden"}, follow_redirects=False)
     assert r.status_code == 303
     assert "carol" in client.get("/users").text
+    r = client.post("/users", data={"csrf_token": token, "username": "carol",
+                                    "password": "another long pass", "role": "researcher"})
+    assert r.status_code == 422 and "exists already" in r.text
+    r = client.post("/users", data={"csrf_token": token, "username": "dave",
+                                    "password": "another long pass", "role": "clinician"})
+    assert r.status_code == 422 and "needs a centre" in r.text
     audit = client.get("/audit").text
     assert "carol" in audit and "login" in audit
     with TestClient(client.app) as other:

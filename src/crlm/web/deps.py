@@ -10,25 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from crlm.registry.users import Role
 from crlm.web.security import CSRF_HEADER, csrf_valid
 
 SESSION_USER_KEY = "user"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Role(StrEnum):
-    """Roles of the registry (``crlm.registry.users``)."""
-
-    clinician = "clinician"
-    researcher = "researcher"
-    admin = "admin"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ router = APIRouter(include_in_schema=False)
 
 Admin = Annotated[CurrentUser, page_roles(Role.admin)]
 AUDIT_PAGE_SIZE = 100
-MIN_PASSWORD_CHARS = 12
 
 
 def _users_page(
@@ -25,7 +24,7 @@ def _users_page(
 
     return render(
         request, "users.html", user, status_code=status_code, users=users.list_users(db),
-        roles=[r.value for r in Role], error=error,
+        roles=[r.value for r in Role], error=error, min_password_chars=users.MIN_PASSWORD_CHARS,
     )
 
 
@@ -48,17 +47,11 @@ def add_user(
     """Create a user (the registry hashes the password with argon2)."""
     from crlm.registry import audit, users
 
-    if len(password) < MIN_PASSWORD_CHARS:
-        return _users_page(
-            request, user, db, f"Password must have at least {MIN_PASSWORD_CHARS} characters.", 422
-        )
-    if users.get_user(db, username) is not None:
-        return _users_page(request, user, db, f"User {username!r} already exists.", 422)
     try:
         users.add_user(db, username, password, role.value, centre.strip() or None)
-    except ValueError as exc:
+    except users.UserError as exc:  # short password, taken name, clinician without centre
         db.rollback()
-        return _users_page(request, user, db, str(exc), 422)
+        return _users_page(request, user, db, str(exc).capitalize() + ".", 422)
     audit.record(db, actor=user.username, action="create", entity="user", entity_id=username,
                  detail=f"role={role.value}")
     db.commit()
