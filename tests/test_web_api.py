@@ -356,3 +356,31 @@ def test_docs_page_has_no_inline_script_and_its_own_csp(client):
     scripts = r.text.count("<script")
     assert scripts == r.text.count("<script src=") == 2
     assert client.get("/static/docs.js").status_code == 200
+
+
+@pytest.mark.postgres
+def test_crud_and_hostile_input_on_postgres(postgres_url):
+    """PostgreSQL rejects NUL characters that SQLite stores: 4xx, never 500."""
+    from web_support import fresh_postgres_database, make_app_on
+
+    url, drop = fresh_postgres_database(postgres_url)
+    try:
+        app = make_app_on(url)
+        with TestClient(app) as client:
+            auth = api_token(client, "alice")
+            r = client.post("/api/v1/patients", json=sample_patient(), headers=auth)
+            assert r.status_code == 201
+            pid = r.json()["id"]
+            got = client.get(f"/api/v1/patients/{pid}", headers=auth).json()["patient"]
+            assert got["labs"]["cea_ng_ml"] == 12.0 and got["primary"]["site"] == "rectum"
+            hostile = sample_patient(id="PG-2", chemotherapy={"regimen": "FOL\u0000FOX"})
+            r = client.post("/api/v1/patients", json=hostile, headers=auth)
+            assert r.status_code == 422 and "cannot be stored" in r.json()["detail"]
+            r = client.get("/api/v1/patients", params={"search": "a\u0000b"}, headers=auth)
+            assert r.status_code == 422
+            r = client.post("/api/v1/auth/token", json={"username": "x\u0000", "password": "p"})
+            assert r.status_code == 422
+            assert client.delete(f"/api/v1/patients/{pid}", headers=auth).status_code == 204
+        app.state.engine.dispose()
+    finally:
+        drop()

@@ -24,15 +24,7 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def make_app(tmp_path: Path) -> FastAPI:
     """A web app on a new SQLite file with the users of :data:`USERS` (password PASSWORD)."""
-    from crlm.registry import users
-    from crlm.web.app import create_app
-
-    app = create_app(f"sqlite:///{tmp_path / 'web.db'}", secret_key=SECRET, testing=True)
-    with app.state.session_factory() as session:
-        for name, (role, centre) in USERS.items():
-            users.add_user(session, name, PASSWORD, role, centre)
-        session.commit()
-    return app
+    return make_app_on(f"sqlite:///{tmp_path / 'web.db'}")
 
 
 def csrf_from(html: str) -> str:
@@ -97,3 +89,37 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
         for method in route.methods
         if method != "HEAD"
     )
+
+
+def fresh_postgres_database(server_url: str) -> tuple[str, Any]:
+    """Create an empty database on the server of ``server_url``; (its URL, a drop function)."""
+    import secrets
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = f"crlm_web_{secrets.token_hex(4)}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+def make_app_on(url: str) -> FastAPI:
+    """Like :func:`make_app` on a given (empty) database URL."""
+    from crlm.registry import users
+    from crlm.web.app import create_app
+
+    app = create_app(url, secret_key=SECRET, testing=True)
+    with app.state.session_factory() as session:
+        for name, (role, centre) in USERS.items():
+            users.add_user(session, name, PASSWORD, role, centre)
+        session.commit()
+    return app

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crlm.domain.errors import problems_from
@@ -114,6 +115,21 @@ def install_exception_handlers(app: FastAPI) -> None:
         response = _page_error(request, 429, "Too many failed logins. " + str(exc).capitalize())
         response.headers.update(headers)
         return response
+
+    @app.exception_handler(sa_exc.DataError)
+    async def _db_data(request: Request, exc: sa_exc.DataError) -> Response:
+        # e.g. a NUL character or an out-of-range number PostgreSQL cannot store
+        message = "a value cannot be stored (unsupported character or out of range)"
+        if is_api(request):
+            return JSONResponse({"detail": message, "errors": []}, status_code=422)
+        return _page_error(request, 422, message.capitalize() + ".")
+
+    @app.exception_handler(sa_exc.IntegrityError)
+    async def _db_integrity(request: Request, exc: sa_exc.IntegrityError) -> Response:
+        message = "the change conflicts with stored data (e.g. a duplicate id)"
+        if is_api(request):
+            return JSONResponse({"detail": message, "errors": []}, status_code=409)
+        return _page_error(request, 409, message.capitalize() + ".")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
