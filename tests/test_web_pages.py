@@ -302,3 +302,19 @@ def test_import_by_admin_needs_a_centre(client):
     assert r.status_code == 422 and "name the centre" in r.text
     r = _import(client, csv_rows([{"id": "A-1"}]), centre="oslo")
     assert r.status_code == 200 and "Imported 1 patient" in r.text
+
+
+def test_user_text_is_escaped(client):
+    r = page_login(client, "<script>alert(1)</script>", "x")
+    assert r.status_code == 401
+    assert "<script>alert(1)</script>" not in r.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    page_login(client, "alice")
+    token = csrf_from(client.get("/patients/new").text)
+    r = client.post("/patients/new", data={"csrf_token": token,
+                                           "chemotherapy.regimen": '"><img src=x onerror=1>'},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    form = client.get(r.headers["location"] + "/edit").text
+    assert "<img src=x" not in form
+    assert 'value="&#34;&gt;&lt;img src=x onerror=1&gt;"' in form
