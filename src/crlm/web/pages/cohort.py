@@ -2,59 +2,68 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from crlm.web.cohort import GROUPINGS, Endpoint, GroupingName, SurvivalOrigin, summarise
 from crlm.web.deps import Db, PageUser
 from crlm.web.pages.common import render
 from crlm.web.records import cohort_patients
-from crlm.web.survival import kaplan_meier, plot_png
+from crlm.web.survival import KMResult, kaplan_meier, plot_png
 
 router = APIRouter(include_in_schema=False)
 
 DEFAULT_GROUPING = "timing"
-Grouping = Annotated[GroupingName, Query()]
-EndpointQ = Annotated[Endpoint, Query()]
-OriginQ = Annotated[SurvivalOrigin, Query()]
 CentreQ = Annotated[str | None, Query(max_length=64)]
 
 
-@router.get("/cohort")
-def cohort_page(
-    request: Request,
-    user: PageUser,
-    db: Db,
-    grouping: Grouping = GroupingName(DEFAULT_GROUPING),
-    endpoint: EndpointQ = Endpoint.overall_survival,
-    origin: OriginQ = SurvivalOrigin.diagnosis,
+@dataclass(frozen=True)
+class CohortQuery:
+    """Query parameters shared by the cohort page and its plot."""
+
+    grouping: GroupingName
+    endpoint: Endpoint
+    origin: SurvivalOrigin
+    centre: str | None
+
+
+def cohort_query(
+    grouping: Annotated[GroupingName, Query()] = GroupingName(DEFAULT_GROUPING),
+    endpoint: Annotated[Endpoint, Query()] = Endpoint.overall_survival,
+    origin: Annotated[SurvivalOrigin, Query()] = SurvivalOrigin.diagnosis,
     centre: CentreQ = None,
-) -> HTMLResponse:
+) -> CohortQuery:
+    """Dependency: the validated cohort query."""
+    return CohortQuery(grouping, endpoint, origin, centre or None)
+
+
+Cohort = Annotated[CohortQuery, Depends(cohort_query)]
+
+
+def _km(db: Db, user: PageUser, q: CohortQuery, purpose: str) -> tuple[int, Any, KMResult]:
+    patients = cohort_patients(db, user, centre=q.centre, purpose=purpose)
+    km = kaplan_meier(patients, q.grouping.value, q.endpoint, q.origin)
+    return len(patients), patients, km
+
+
+@router.get("/cohort")
+def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResponse:
     """Table 1 by the grouping, and the KM curves (image from /cohort/km.png)."""
-    patients = cohort_patients(db, user, centre=centre or None, purpose="cohort page")
-    km = kaplan_meier(patients, grouping.value, endpoint, origin)
+    n, patients, km = _km(db, user, q, "cohort page")
     query = request.url.query
     return render(
-        request, "cohort.html", user, n=len(patients), centre=centre,
-        summary=summarise(patients, grouping.value), km=km,
-        groupings=GROUPINGS, grouping=grouping.value, endpoint=endpoint, origin=origin,
+        request, "cohort.html", user, n=n, centre=q.centre,
+        summary=summarise(patients, q.grouping.value), km=km,
+        groupings=GROUPINGS, grouping=q.grouping.value, endpoint=q.endpoint, origin=q.origin,
         endpoints=list(Endpoint), origins=list(SurvivalOrigin),
         plot_url="/cohort/km.png" + (f"?{query}" if query else ""),
     )
 
 
 @router.get("/cohort/km.png")
-def cohort_km_png(
-    user: PageUser,
-    db: Db,
-    grouping: Grouping = GroupingName(DEFAULT_GROUPING),
-    endpoint: EndpointQ = Endpoint.overall_survival,
-    origin: OriginQ = SurvivalOrigin.diagnosis,
-    centre: CentreQ = None,
-) -> Response:
+def cohort_km_png(user: PageUser, db: Db, q: Cohort) -> Response:
     """The KM plot as PNG."""
-    patients = cohort_patients(db, user, centre=centre or None, purpose="Kaplan-Meier plot")
-    png = plot_png(kaplan_meier(patients, grouping.value, endpoint, origin))
-    return Response(png, media_type="image/png")
+    return Response(plot_png(_km(db, user, q, "Kaplan-Meier plot")[2]), media_type="image/png")

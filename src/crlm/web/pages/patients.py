@@ -19,6 +19,7 @@ from crlm.web.records import (
     CentreRequiredError,
     PatientAccessDeniedError,
     PatientConflictError,
+    PatientRecordView,
     create_patient,
     find_patients,
     read_patient,
@@ -41,6 +42,14 @@ SCORE_LABELS = {
     "contour_5y_os": "Contour model, 5-year OS",
     "pathway_grade": "Pathway-centric grade",
 }
+
+
+def _read(db: Db, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    """The patient, or a 404 page (unknown id and another centre's patient look the same)."""
+    try:
+        return read_patient(db, user, patient_id)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
 
 
 def _not_found(patient_id: int) -> HTTPException:
@@ -168,10 +177,7 @@ async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Respon
 @router.get("/patients/{patient_id}")
 def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db) -> HTMLResponse:
     """The patient's data summary and assessment."""
-    try:
-        record = read_patient(db, user, patient_id)
-    except PatientAccessDeniedError:
-        raise _not_found(patient_id) from None
+    record = _read(db, user, patient_id)
     return render(
         request, "patient.html", user, record=record, **assessment_context(record.patient)
     )
@@ -182,10 +188,7 @@ def tumour_board_page(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> HTMLResponse:
     """Printable tumour-board summary."""
-    try:
-        record = read_patient(db, user, patient_id)
-    except PatientAccessDeniedError:
-        raise _not_found(patient_id) from None
+    record = _read(db, user, patient_id)
     return render(
         request, "tumour_board.html", user, record=record, report_html=None,
         **assessment_context(record.patient),
@@ -197,10 +200,7 @@ def edit_patient_form(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> HTMLResponse:
     """The form filled with the stored data."""
-    try:
-        record = read_patient(db, user, patient_id)
-    except PatientAccessDeniedError:
-        raise _not_found(patient_id) from None
+    record = _read(db, user, patient_id)
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     return _form_page(
         request, user, values=form_values(stored), patient_id=patient_id,
@@ -213,10 +213,7 @@ async def edit_patient_submit(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> Response:
     """Validate and replace; fields the form does not show are kept from the stored record."""
-    try:
-        record = read_patient(db, user, patient_id)
-    except PatientAccessDeniedError:
-        raise _not_found(patient_id) from None
+    record = _read(db, user, patient_id)
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     data, result = await _submitted(request, stored)
     if isinstance(result, ValidationError):
