@@ -62,6 +62,11 @@ def test_login_sets_hardened_cookie_and_logout_ends_session(client):
     r = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303
     assert client.get("/patients", follow_redirects=False).status_code == 303
+    from crlm.registry import audit
+
+    with client.app.state.session_factory() as s:
+        actions = [e.action for e in audit.list_events(s, actor="alice", limit=10, offset=0)]
+    assert actions[:2] == ["logout", "read"] and "login" in actions
 
 
 def test_cookie_secure_over_https(app):

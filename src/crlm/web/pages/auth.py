@@ -50,7 +50,13 @@ def login_submit(
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(require_csrf)])
-def logout(request: Request) -> RedirectResponse:
-    """End the session."""
+def logout(request: Request, db: Db) -> RedirectResponse:
+    """End the session (audited)."""
+    from crlm.registry import audit
+
+    username = request.session.get(SESSION_USER_KEY)
+    if isinstance(username, str):
+        audit.record(db, actor=username, action="logout", entity="user", entity_id=username)
+        db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
