@@ -57,13 +57,18 @@ def _not_found(patient_id: int) -> HTTPException:
 
 
 def assessment_context(patient: Patient) -> dict[str, Any]:
-    """Template variables for ``_assessment.html``."""
+    """Template variables for ``_patient_data.html`` and ``_assessment.html``."""
     from crlm.clinical.assess import assess
 
+    stored = patient.model_dump(mode="json", exclude_none=True)
     return {
         "assessment": assess(patient).model_dump(mode="json"),
         "score_labels": SCORE_LABELS,
         "citation": _citation,
+        "sections": FORM_SECTIONS,
+        "values": form_values(stored),
+        "lesions": stored.get("liver", {}).get("lesions") or [],
+        "operations": stored.get("operations") or [],
     }
 
 
