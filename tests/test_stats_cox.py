@@ -193,3 +193,16 @@ def test_collinear_covariate_names_column() -> None:
     with pytest.raises(StatsInputError, match="collinear") as err:
         cox_ph(toy, "time", "event", ["age", "age_months"])
     assert err.value.column == "age_months"
+
+
+def test_numeric_factor_with_reference_matches_r(colon: pd.DataFrame) -> None:
+    """``differ`` as R ``relevel(factor(differ), "2")`` — reference implies categorical."""
+    ref = json.loads((FIXTURES / "r_cox_factor_colon.json").read_text())
+    data = colon[colon.etype == 2]
+    fit = cox_ph(data, "time", "status", ["differ", "age"], reference={"differ": 2})
+    assert fit.names == ["differ[1]", "differ[3]", "age"]
+    np.testing.assert_allclose(fit.coef, list(ref["coef"].values()), rtol=REL)
+    np.testing.assert_allclose(fit.se, ref["se"], rtol=REL)
+    same = cox_ph(data, "time", "status", ["differ", "age"], categorical=["differ"],
+                  reference={"differ": "2"})
+    np.testing.assert_allclose(same.coef, fit.coef)

@@ -1,9 +1,135 @@
-"""CLI adapter: clinical commands."""
+"""CLI adapter: ``crlm assess``, ``crlm schema``, ``crlm evidence``."""
 
 from __future__ import annotations
 
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from pydantic import ValidationError
+
+from crlm.cli._common import fail_bad_input
+
+
+class AssessFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class EvidenceFormat(StrEnum):
+    text = "text"
+    json = "json"
+    bibtex = "bibtex"
+
+
+def load_contour_model(path: str | None):  # type: ignore[no-untyped-def]
+    """The contour model named by ``path`` (or CRLM_CONTOUR_MODEL); None when not configured."""
+    from crlm.clinical.scores import ContourModel
+
+    path = path or os.environ.get("CRLM_CONTOUR_MODEL")
+    if not path:
+        return None
+    try:
+        return ContourModel.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail_bad_input(f"contour model: cannot read {path}: {exc.strerror}")
+    except ValidationError as exc:
+        from crlm.domain import format_validation_error
+
+        fail_bad_input(f"contour model {path}:\n{format_validation_error(exc)}")
+
+
+def assess_cmd(
+    patient_file: Annotated[Path, typer.Argument(help="Patient JSON (see `crlm schema patient`).",
+                                                 metavar="PATIENT.json")],
+    fmt: Annotated[AssessFormat, typer.Option("--format", "-f",
+                                              help="json (machine), markdown or html (print).")]
+    = AssessFormat.json,
+    contour_model: Annotated[str | None, typer.Option(
+        help="Contour model file (else CRLM_CONTOUR_MODEL).")] = None,
+    bsa: Annotated[str, typer.Option(help="BSA formula: mosteller or dubois.")] = "mosteller",
+    tlv: Annotated[str, typer.Option(help="Standardized TLV formula: bsa or weight.")] = "bsa",
+) -> None:
+    """Assess one patient: every published score side by side, liver volumetry, hepatectomy
+    complexity, and the MDT advice with its reason and evidence.
+
+    Unknown inputs stay unknown: a score that needs them says which fields are missing and the
+    range of totals still possible. Exit 2 when the input is invalid (the message names the
+    field), 1 on an internal error.
+
+    Example:  crlm assess examples/synchronous_rectal.json --format markdown
+    """
+    from crlm.clinical.assess import assess
+    from crlm.domain import format_validation_error, parse_patient
+    from crlm.reports.tumour_board import render
+
+    if bsa not in {"mosteller", "dubois"}:
+        fail_bad_input("--bsa: must be mosteller or dubois")
+    if tlv not in {"bsa", "weight"}:
+        fail_bad_input("--tlv: must be bsa or weight")
+    try:
+        text = patient_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail_bad_input(f"{patient_file}: cannot read: {exc}")
+    try:
+        patient = parse_patient(text)
+    except ValidationError as exc:
+        fail_bad_input(format_validation_error(exc))
+    except ValueError as exc:
+        fail_bad_input(f"{patient_file}: {exc}")
+    assessment = assess(patient, contour_model=load_contour_model(contour_model),
+                        bsa_method=bsa, tlv_formula=tlv)  # type: ignore[arg-type]
+    if fmt == AssessFormat.json:
+        typer.echo(assessment.model_dump_json(indent=2))
+    else:
+        typer.echo(render(assessment, patient, fmt.value))
+
+
+def schema_cmd(
+    what: Annotated[str, typer.Argument(help="patient or assessment")] = "patient",
+) -> None:
+    """Print the JSON Schema of the patient input (or of the assessment output)."""
+    from crlm.clinical.assess import Assessment
+    from crlm.domain import Patient
+
+    models = {"patient": Patient, "assessment": Assessment}
+    if what not in models:
+        fail_bad_input(f"schema: {what!r} is not one of {', '.join(models)}")
+    typer.echo(json.dumps(models[what].model_json_schema(), indent=2, ensure_ascii=False))
+
+
+def evidence_cmd(
+    fmt: Annotated[EvidenceFormat, typer.Option("--format", "-f")] = EvidenceFormat.text,
+) -> None:
+    """List the bibliography every score and advice item cites (key → citation, DOI)."""
+    from crlm.evidence import BIBLIOGRAPHY
+
+    refs = list(BIBLIOGRAPHY.values())
+    if fmt == EvidenceFormat.json:
+        typer.echo(json.dumps([r.to_dict() for r in refs], indent=2, ensure_ascii=False))
+    elif fmt == EvidenceFormat.bibtex:
+        for r in refs:
+            fields = {"author": r.authors.replace(", ", " and "), "title": r.title,
+                      "journal": r.journal, "year": str(r.year)}
+            if r.doi:
+                fields["doi"] = r.doi
+            if r.note:
+                fields["note"] = r.note
+            body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
+            typer.echo(f"@article{{{r.key},\n{body}\n}}\n")
+    else:
+        for r in refs:
+            typer.echo(f"{r.key}\n  {r.citation()}")
+            if r.note:
+                typer.echo(f"  note: {r.note}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the clinical commands to the main app."""
+    app.command("assess")(assess_cmd)
+    app.command("schema")(schema_cmd)
+    app.command("evidence")(evidence_cmd)

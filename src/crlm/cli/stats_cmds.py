@@ -6,14 +6,307 @@ table/regression commands in :mod:`crlm.cli.stats_tables_cmds`.
 
 from __future__ import annotations
 
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from crlm.cli._common import fail_bad_input
 
 stats_app = typer.Typer(
     help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, …).",
     no_args_is_help=True,
 )
 
+DataOpt = Annotated[Path, typer.Option("--data", help="CSV file, one row per patient.")]
+TimeOpt = Annotated[str, typer.Option("--time", help="Follow-up time column (≥ 0).")]
+EventOpt = Annotated[str, typer.Option("--event", help="Event column: 1 event, 0 censored.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``stats`` group to the main app."""
     app.add_typer(stats_app, name="stats")
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read the ``--data`` CSV or exit 2 saying why."""
+    if not path.is_file():
+        fail_bad_input(f"--data: file not found: {path}")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        fail_bad_input(f"--data: cannot read {path} as CSV ({exc})")
+
+
+def split_list(value: str | None) -> list[str]:
+    """``"a, b,c"`` → ``["a", "b", "c"]``."""
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _parse_reference(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        for part in split_list(item):
+            col, sep, level = part.partition("=")
+            if not sep or not col.strip() or not level.strip():
+                fail_bad_input(f"--reference: expected COLUMN=LEVEL, got {part!r}")
+            out[col.strip()] = level.strip()
+    return out
+
+
+def _parse_times(value: str | None, option: str) -> list[float]:
+    times: list[float] = []
+    for part in split_list(value):
+        try:
+            t = float(part)
+        except ValueError:
+            fail_bad_input(f"{option}: {part!r} is not a number")
+        if not math.isfinite(t) or t < 0:
+            fail_bad_input(f"{option}: {part!r} must be a finite time ≥ 0")
+        times.append(t)
+    return times
+
+
+def _clean(value: Any) -> Any:
+    """NaN/inf → None, numpy scalars → Python, recursively (strict JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print strict JSON (no NaN) on stdout."""
+    typer.echo(json.dumps(_clean(payload), indent=2, allow_nan=False))
+
+
+def _num(value: float | None, digits: int = 3, missing: str = "—") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return missing
+    return f"{value:.{digits}f}"
+
+
+def _nr(value: float | None) -> str:
+    """A KM time that may be "not reached"."""
+    return _num(value, 1, missing="NR")
+
+
+def _p(value: float) -> str:
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _p_eq(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    """A rich table: first column left-aligned (labels), the others right-aligned (numbers)."""
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    return table
+
+
+def _run(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an analysis; input errors exit 2 naming the column, warnings go to stderr."""
+    from crlm.stats import StatsInputError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = func(*args, **kwargs)
+        except StatsInputError as exc:
+            fail_bad_input(str(exc))
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    return result
+
+
+@stats_app.command("cox")
+def cox_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: EventOpt,
+    covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
+    ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
+    strata: Annotated[str | None, typer.Option("--strata", help="Stratify on COLUMN.")] = None,
+    robust: Annotated[bool, typer.Option("--robust", help="Robust (sandwich) SE.")] = False,
+    cluster: Annotated[
+        str | None, typer.Option("--cluster", help="Cluster COLUMN for robust SE.")
+    ] = None,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option("--reference", help="Reference level COLUMN=LEVEL (repeatable)."),
+    ] = None,
+    categorical: Annotated[
+        str | None,
+        typer.Option("--categorical", help="Numeric-coded columns to treat as factors: a,b."),
+    ] = None,
+    ph_test: Annotated[
+        bool, typer.Option("--ph-test", help="Schoenfeld-residual PH test (cox.zph).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cox proportional-hazards model (matches R coxph)."""
+    from crlm.stats import cox_ph
+
+    if ties not in ("efron", "breslow"):
+        fail_bad_input(f"--ties: must be efron or breslow, not {ties!r}")
+    covs = split_list(covariates)
+    if not covs:
+        fail_bad_input("--covariates: at least one column is needed")
+    frame = read_csv(data)
+    fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
+               cluster=cluster, reference=_parse_reference(reference or []),
+               categorical=split_list(categorical), ph_test=ph_test)
+    if as_json:
+        emit_json(fit.to_dict())
+        return
+    console = Console()
+    title = (f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
+             f"{', strata ' + strata if strata else ''})")
+    table = _table(title, ("term", "HR", "95% CI", "coef", "SE", "p"))
+    for name, row in fit.to_frame().iterrows():
+        table.add_row(str(name), _num(row["hr"], 2),
+                      f"{_num(row['lower95'], 2)}–{_num(row['upper95'], 2)}",
+                      _num(row["coef"], 4), _num(row["se"], 4), _p(row["p"]))
+    console.print(table)
+    lr = fit.lr_test
+    console.print(f"n = {fit.n}, events = {fit.events}; {fit.dropped.describe()}")
+    console.print(f"log-likelihood {fit.loglik:.3f} (null {fit.loglik_null:.3f}); "
+                  f"LR χ² = {lr[0]:.2f} on {lr[1]} df, {_p_eq(lr[2])}; "
+                  f"concordance {fit.concordance:.3f} (SE {fit.concordance_se:.3f})")
+    if fit.references:
+        console.print("reference levels: "
+                      + ", ".join(f"{k} = {v}" for k, v in fit.references.items()))
+    if fit.zph is not None:
+        console.print("PH test (cox.zph): " + ", ".join(
+            f"{k} {_p_eq(r['p'])}" for k, r in fit.zph.table.iterrows()))
+
+
+@stats_app.command("km")
+def km_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: EventOpt,
+    group: Annotated[str | None, typer.Option("--group", help="Group COLUMN.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Times for survival/numbers at risk: 365,730.")
+    ] = None,
+    conf_type: Annotated[
+        str, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain.")
+    ] = "log",
+    risk_table: Annotated[
+        Path | None,
+        typer.Option("--risk-table", help="Write the numbers-at-risk table (--at) to this CSV."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Kaplan–Meier by group: median (CI), quartiles, survival and numbers at risk."""
+    from crlm.stats.survival import CONF_TYPES, kaplan_meier
+
+    if conf_type not in CONF_TYPES:
+        fail_bad_input(f"--conf-type: must be one of {', '.join(CONF_TYPES)}, not {conf_type!r}")
+    times = _parse_times(at, "--at")
+    frame = read_csv(data)
+    km = _run(kaplan_meier, frame, time, event, group, conf_type=conf_type)
+    if risk_table is not None:
+        if not times:
+            fail_bad_input("--risk-table: needs the times, e.g. --at 0,365,730")
+        km.risk_table(times).to_csv(risk_table, index=False)
+    if as_json:
+        emit_json(km.to_dict(times))
+        return
+    console = Console()
+    table = _table(f"Kaplan–Meier ({conf_type} CI)",
+                   ("group", "n", "events", "median", "95% CI", "IQR (q25–q75)"))
+    for level, row in km.summary().iterrows():
+        table.add_row(str(level), str(row["n"]), str(row["events"]), _nr(row["median"]),
+                      f"{_nr(row['median_lower95'])}–{_nr(row['median_upper95'])}",
+                      f"{_nr(row['q25'])}–{_nr(row['q75'])}")
+    console.print(table)
+    if times:
+        risk = _table("Survival and numbers at risk (events/censored since previous time)",
+                      ("group", "time", "at risk", "events", "censored", "survival", "95% CI"))
+        for row in km.risk_table(times).itertuples(index=False):
+            risk.add_row(str(row.group), f"{row.time:g}", str(row.n_risk), str(row.n_event),
+                         str(row.n_censor), _num(row.surv), f"{_num(row.lower)}–{_num(row.upper)}")
+        console.print(risk)
+    console.print(km.dropped.describe())
+
+
+@stats_app.command("logrank")
+def logrank_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: EventOpt,
+    group: Annotated[str, typer.Option("--group", help="Group COLUMN (k ≥ 2 levels).")],
+    strata: Annotated[str | None, typer.Option("--strata", help="Stratify on COLUMN.")] = None,
+    trend: Annotated[
+        bool, typer.Option("--trend", help="Also the test for trend (groups ordered).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Log-rank test for k groups (R survdiff), optionally the test for trend."""
+    from crlm.stats.survival import logrank_test
+
+    frame = read_csv(data)
+    res = _run(logrank_test, frame, time, event, group, strata=strata, trend=trend)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    console = Console()
+    table = _table(f"Log-rank test by {group}" + (f", strata {strata}" if strata else ""),
+                   ("group", "n", "observed", "expected"))
+    for level, row in res.to_frame().iterrows():
+        table.add_row(str(level), str(int(row["n"])), f"{row['observed']:.0f}",
+                      f"{row['expected']:.2f}")
+    console.print(table)
+    console.print(f"χ² = {res.chisq:.3f} on {res.df} df, {_p_eq(res.p)}")
+    if res.trend_chisq is not None and res.trend_p is not None:
+        console.print(f"test for trend: χ² = {res.trend_chisq:.3f} on 1 df, {_p_eq(res.trend_p)}")
+
+
+@stats_app.command("rmst")
+def rmst_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: EventOpt,
+    horizon: Annotated[float, typer.Option("--horizon", help="Restriction time (time units).")],
+    group: Annotated[str | None, typer.Option("--group", help="Group COLUMN.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restricted mean survival time to a horizon, per group and differences (R rmean)."""
+    from crlm.stats.survival import rmst
+
+    frame = read_csv(data)
+    res = _run(rmst, frame, time, event, horizon, group)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    console = Console()
+    table = _table(f"Restricted mean survival time to {horizon:g}",
+                   ("group", "RMST", "SE", "95% CI"))
+    for level, row in res.to_frame().iterrows():
+        table.add_row(str(level), _num(row["rmst"], 1), _num(row["se"], 1),
+                      f"{_num(row['lower95'], 1)}–{_num(row['upper95'], 1)}")
+    console.print(table)
+    diffs = res.differences()
+    if len(diffs):
+        dt = _table("Differences", ("contrast", "difference", "SE", "95% CI", "p"))
+        for row in diffs.itertuples(index=False):
+            dt.add_row(row.contrast, _num(row.difference, 1), _num(row.se, 1),
+                       f"{_num(row.lower95, 1)}–{_num(row.upper95, 1)}", _p(row.p))
+        console.print(dt)

@@ -1,11 +1,28 @@
 """crlm.stats — survival and comparison analyses over pandas DataFrames, validated against R.
 
-Survival core: :func:`cox_ph` (Efron/Breslow ties, strata, robust/cluster sandwich variance,
-concordance) and the Kaplan–Meier / log-rank / RMST functions of :mod:`crlm.stats.survival`.
+Survival core (each matches R ``survival`` 3.5 on the colon data; see tests/fixtures/r):
+
+* :func:`cox_ph` → :class:`CoxResult` (Efron/Breslow ties, strata, robust/cluster sandwich
+  SE, LR/Wald/score tests, Harrell's C with SE, ``ph_test()`` = ``cox.zph``, ``.to_frame()``).
+* :func:`kaplan_meier` (log/log-log/plain CIs, median/quartiles, ``summary(times=)`` risk
+  tables), :func:`logrank_test` (k groups, strata, trend), :func:`rmst` (with differences).
+* :func:`concordance` — Harrell's C with R's infinitesimal-jackknife SE (any risk score).
+* Input helpers shared by the analyses: :func:`complete_cases` (drop report per column),
+  :func:`design_matrix` (``name[level]`` indicators, reference levels), :func:`survival_outcome`,
+  :func:`factor_codes`, :func:`group_labels`; errors are :class:`StatsInputError` naming the column.
 """
 
-from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
-from crlm.stats.cox import ConvergenceError, CoxResult, concordance, cox_ph
+from crlm.stats._data import (
+    Design,
+    DroppedRows,
+    StatsInputError,
+    complete_cases,
+    design_matrix,
+    factor_codes,
+    group_labels,
+    survival_outcome,
+)
+from crlm.stats.cox import ConvergenceError, CoxResult, ZphResult, concordance, cox_ph
 from crlm.stats.survival import (
     KMCurve,
     KMResult,
@@ -20,18 +37,23 @@ from crlm.stats.survival import (
 __all__ = [
     "ConvergenceError",
     "CoxResult",
+    "Design",
     "DroppedRows",
     "KMCurve",
     "KMResult",
     "LogrankResult",
     "RMSTResult",
     "StatsInputError",
+    "ZphResult",
     "complete_cases",
     "concordance",
     "cox_ph",
     "design_matrix",
+    "factor_codes",
+    "group_labels",
     "kaplan_meier",
     "km_curve",
     "logrank_test",
     "rmst",
+    "survival_outcome",
 ]

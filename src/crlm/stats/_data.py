@@ -83,35 +83,48 @@ def complete_cases(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFra
         n_used=int(keep.sum()),
         missing_by_column={c: int(missing[c].sum()) for c in cols},
     )
-    return df.loc[keep], report
+    return (df if report.n_dropped == 0 else df.loc[keep]), report
 
 
 def _is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
-def _levels(series: pd.Series) -> list[object]:
+def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Integer codes (−1 = missing) and levels present, ordered as R's ``factor``.
+
+    A pandas ``Categorical`` keeps its categories' order; other columns are sorted.
+    """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        present = set(series.dropna().unique())
-        return [c for c in series.cat.categories if c in present]
-    values = series.dropna().unique().tolist()
+        raw = series.cat.codes.to_numpy().astype(np.int64)
+        present = np.unique(raw[raw >= 0])
+        remap = np.full(len(series.cat.categories) + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(present.size)
+        return remap[raw], [series.cat.categories[i] for i in present]
     try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types that do not sort: order by their text
+        codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True)
+    return codes.astype(np.int64), list(uniques)
 
 
 def design_matrix(
     df: pd.DataFrame,
     covariates: Sequence[str],
     reference: Mapping[str, object] | None = None,
+    categorical: Sequence[str] = (),
 ) -> Design:
     """Build the design matrix of ``covariates`` (no intercept) from complete rows of ``df``.
 
-    Numeric columns enter as they are; categorical ones as ``name[level]`` indicators against
-    the reference level. A covariate with a single value (constant) is an input error.
+    Numeric columns enter as they are; categorical ones (non-numeric, boolean, listed in
+    ``categorical`` or given a ``reference`` level — R's ``factor()``) as ``name[level]``
+    indicators against the reference level. A constant or collinear covariate is an input
+    error naming it.
     """
     reference = dict(reference or {})
+    for name in categorical:
+        if name not in covariates:
+            raise StatsInputError(name, "declared categorical but not a covariate")
     require_columns(df, covariates)
     for name in reference:
         if name not in covariates:
@@ -122,28 +135,26 @@ def design_matrix(
     refs: dict[str, str] = {}
     for cov in covariates:
         series = df[cov]
-        if _is_categorical(series):
-            levels = _levels(series)
+        if _is_categorical(series) or cov in categorical or cov in reference:
+            codes, levels = factor_codes(series)
             if len(levels) < 2:
                 raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
             ref = levels[0]
             if cov in reference:
                 wanted = reference[cov]
-                matches = [lv for lv in levels if lv == wanted or str(lv) == str(wanted)]
+                matches = [lv for lv in levels
+                           if lv == wanted or level_label(lv) == level_label(wanted)]
                 if not matches:
-                    shown = [str(v) for v in levels]
+                    shown = [level_label(v) for v in levels]
                     raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
                 ref = matches[0]
-            values = series.to_numpy()
-            cols = [lv for lv in levels if lv != ref]
-            terms[cov] = [f"{cov}[{level_label(lv)}]" for lv in cols]
+            cols = [k for k, lv in enumerate(levels) if lv != ref]
+            terms[cov] = [f"{cov}[{level_label(levels[k])}]" for k in cols]
             refs[cov] = level_label(ref)
-            for lv in cols:
-                blocks.append((values == lv).astype(float))
+            for k in cols:
+                blocks.append((codes == k).astype(float))
             names.extend(terms[cov])
         else:
-            if cov in reference:
-                raise StatsInputError(cov, "reference level given for a numeric covariate")
             values = series.to_numpy(dtype=float)
             if not np.all(np.isfinite(values)):
                 raise StatsInputError(cov, "non-finite value")
@@ -203,11 +214,7 @@ def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarra
 
 def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and string labels of a grouping column, levels ordered as in R's factor."""
-    levels = _levels(series)
-    codes = np.full(len(series), -1, dtype=np.int64)
-    values = series.to_numpy()
-    for k, lv in enumerate(levels):
-        codes[values == lv] = k
+    codes, levels = factor_codes(series)
     return codes, [level_label(lv) for lv in levels]
 
 

@@ -49,6 +49,22 @@ class _Stratum:
     frac: np.ndarray  # (d,) Efron fraction l/d_g (zeros for Breslow)
     death_time: np.ndarray  # (d,) distinct-time index of each death
     group_size: np.ndarray  # (D,) number of deaths in each tied-death group
+    x_dead_sum: np.ndarray  # (p,) sum of the covariates over the deaths
+    segments: np.ndarray  # reduceat starts: per distinct time, its deaths then its censored
+    no_dead: np.ndarray  # (G,) bool: the time has no death
+    no_censored: np.ndarray  # (G,) bool: the time has no censored row
+
+    def time_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per distinct time: sums of ``values`` over its deaths and over all its rows."""
+        idx = self.segments
+        trimmed = idx[-1] == values.shape[0]  # last time has deaths only
+        sums = np.add.reduceat(values, idx[:-1] if trimmed else idx, axis=0)
+        if trimmed:
+            sums = np.concatenate((sums, np.zeros((1, *values.shape[1:]))))
+        dead, censored = sums[0::2], sums[1::2]
+        dead[self.no_dead] = 0.0  # reduceat yields values[i] for an empty [i, i)
+        censored[self.no_censored] = 0.0
+        return dead, dead + censored
 
     def group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
@@ -61,6 +77,15 @@ class _Stratum:
         return np.cumsum(per_time, axis=0)[self.gid]
 
 
+def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of equal consecutive values: run index per element and start of each run."""
+    new = np.empty(values.size, dtype=bool)
+    if values.size:
+        new[0] = True
+        new[1:] = values[1:] != values[:-1]
+    return np.cumsum(new) - 1, np.flatnonzero(new)
+
+
 def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
                      ties: Ties) -> _Stratum:
     t = time[rows]
@@ -69,20 +94,10 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     rows = rows[order]
     t = t[order]
     ev = ev[order].astype(bool)
-    new_time = np.empty(t.size, dtype=bool)
-    if t.size:
-        new_time[0] = True
-        new_time[1:] = t[1:] != t[:-1]
-    gid = np.cumsum(new_time) - 1
-    first = np.flatnonzero(new_time)
+    gid, first = _runs(t)
     death_pos = np.flatnonzero(ev)
     dg_time = gid[death_pos]
-    new_group = np.empty(death_pos.size, dtype=bool)
-    if death_pos.size:
-        new_group[0] = True
-        new_group[1:] = dg_time[1:] != dg_time[:-1]
-    death_group = np.cumsum(new_group) - 1
-    group_start = np.flatnonzero(new_group)
+    death_group, group_start = _runs(dg_time)
     group_time = dg_time[group_start]
     if ties == "efron":
         sizes = np.diff(np.append(group_start, death_pos.size))
@@ -91,8 +106,15 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     else:
         frac = np.zeros(death_pos.size)
     sizes = np.diff(np.append(group_start, death_pos.size))
-    return _Stratum(rows, x[rows], ev, gid, first, death_pos, death_group, group_time,
-                    group_start, frac, dg_time, sizes)
+    xs = x[rows]
+    dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
+    rows_at = np.diff(np.append(first, t.size))
+    segments = np.empty(2 * first.size, dtype=np.int64)
+    segments[0::2] = first
+    segments[1::2] = first + dead_at
+    return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
+                    group_start, frac, dg_time, sizes, xs[death_pos].sum(axis=0), segments,
+                    dead_at == 0, dead_at == rows_at)
 
 
 def _rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -101,13 +123,37 @@ def _rev_cumsum(a: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _StratumTerms:
+    """Partial-likelihood terms of one stratum at one beta.
+
+    Per tied-death group (Efron term l of d with fraction f = l/d, denominator a0_l):
+    ``s1``/``d1`` are the risk-set and death sums of r·x, and ``c[f^j / a0^k]`` sums of the
+    scalars over the group's terms — enough for the score, information and residuals without
+    forming any per-death p-vector (xbar_l = (s1 − f d1) / a0_l).
+    """
+
     loglik: float
     score: np.ndarray
     info: np.ndarray
-    # quantities kept for residuals
-    risk: np.ndarray
-    a0: np.ndarray
-    xbar: np.ndarray
+    risk: np.ndarray  # per row, exp(eta − max)
+    s1: np.ndarray  # (D, p)
+    d1: np.ndarray  # (D, p)
+    c1: np.ndarray  # (D,) sum 1/a0
+    cf: np.ndarray  # sum f/a0
+    c2: np.ndarray  # sum 1/a0²
+    cf2: np.ndarray  # sum f/a0²
+    cff2: np.ndarray  # sum f²/a0²
+
+    def xbar_sum(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """Sum over death terms of w · xbar (w constant within a group)."""
+        per_group = self.s1 * self.c1[:, None] - self.d1 * self.cf[:, None]
+        return (per_group if weight is None else per_group * weight[:, None]).sum(axis=0)
+
+    def xbar_outer(self, weight: np.ndarray | None = None) -> np.ndarray:
+        """Sum over death terms of w · xbar xbar'."""
+        w = np.ones(self.c1.size) if weight is None else weight
+        cross = (self.s1 * (w * self.cf2)[:, None]).T @ self.d1
+        return ((self.s1 * (w * self.c2)[:, None]).T @ self.s1 - cross - cross.T
+                + (self.d1 * (w * self.cff2)[:, None]).T @ self.d1)
 
 
 def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _StratumTerms:
@@ -117,39 +163,53 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
     risk = np.exp(eta - eta_max)  # shift cancels in every term of the partial likelihood
     d = s.death_pos.size
     if d == 0:
-        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty(0),
-                             np.empty((0, p)))
+        empty = np.empty(0)
+        return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty((0, p)),
+                             np.empty((0, p)), empty, empty, empty, empty, empty)
     rx = risk[:, None] * s.x
-    # risk-set sums at each distinct time: per-time sums, then reverse cumulative over times
-    s0 = _rev_cumsum(np.add.reduceat(risk, s.first))
-    s1 = _rev_cumsum(np.add.reduceat(rx, s.first, axis=0))
-    dpos = s.death_pos
-    d0 = s.group_sum(risk[dpos])
-    d1 = s.group_sum(rx[dpos])
-    g = s.death_group
-    tg = s.death_time
-    a0 = s0[tg] - s.frac * d0[g]
-    a1 = s1[tg] - s.frac[:, None] * d1[g]
-    xbar = a1 / a0[:, None]
-    loglik = float((eta[dpos] - eta_max).sum() - np.log(a0).sum())
-    score = s.x[dpos].sum(axis=0) - xbar.sum(axis=0)
-    info = _weighted_information(s, risk, a0, xbar) if want_info else np.zeros((p, p))
-    return _StratumTerms(loglik, score, info, risk, a0, xbar)
+    # per distinct time: sums over its deaths and its rows; risk sets by reverse cumsum
+    dead0, all0 = s.time_sums(risk)
+    dead1, all1 = s.time_sums(rx)
+    del rx
+    s0 = _rev_cumsum(all0)
+    s1 = _rev_cumsum(all1)[s.group_time]
+    d1 = dead1[s.group_time]
+    f = s.frac
+    a0 = s0[s.death_time] - f * dead0[s.group_time][s.death_group]
+    inv = 1.0 / a0
+    inv2 = inv * inv
+    t = _StratumTerms(
+        loglik=float(s.x_dead_sum @ beta - d * eta_max - np.log(a0).sum()),
+        score=np.zeros(p), info=np.zeros((p, p)), risk=risk, s1=s1, d1=d1,
+        c1=s.group_sum(inv), cf=s.group_sum(f * inv), c2=s.group_sum(inv2),
+        cf2=s.group_sum(f * inv2), cff2=s.group_sum(f * f * inv2))
+    t.score = s.x_dead_sum - t.xbar_sum()
+    if want_info:
+        t.info = _information(s, t)
+    return t
 
 
-def _weighted_information(s: _Stratum, risk: np.ndarray, a0: np.ndarray, xbar: np.ndarray,
-                          weight: np.ndarray | None = None) -> np.ndarray:
-    """Sum over the (Efron) death terms k of ``weight_k * V_k``, V_k the risk-set variance.
+def _information(s: _Stratum, t: _StratumTerms, weight: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Sum over the (Efron) death terms of ``w · V``, V the risk-set variance of x.
 
-    ``sum_k w_k a2_k / a0_k`` is rewritten as ``X' diag(v) X`` with per-row weights v from
-    cumulative sums over time, so the p×p second moments are never formed per time.
+    ``w`` is per tied-death group. The second-moment part ``sum w a2 / a0`` is rewritten as
+    ``X' diag(v) X`` with per-row weights from cumulative sums over time, so no p×p moment
+    is formed per time.
     """
-    w = np.ones(a0.size) if weight is None else weight
-    wa = w / a0
-    v = risk * s.time_cumsum(s.group_sum(wa))
+    w = np.ones(t.c1.size) if weight is None else weight
+    v = t.risk * s.time_cumsum(w * t.c1)
     dpos = s.death_pos
-    v[dpos] -= risk[dpos] * s.group_sum(wa * s.frac)[s.death_group]
-    return (s.x * v[:, None]).T @ s.x - (xbar * w[:, None]).T @ xbar
+    v[dpos] -= t.risk[dpos] * (w * t.cf)[s.death_group]
+    return _weighted_gram(s.x, v) - t.xbar_outer(weight)
+
+
+def _weighted_gram(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``X' diag(v) X``; for v ≥ 0 as ``Z'Z`` with ``Z = sqrt(v) X`` (symmetric rank-k BLAS)."""
+    if v.size and v.min() >= 0.0:
+        z = x * np.sqrt(v)[:, None]
+        return z.T @ z
+    return (x * v[:, None]).T @ x
 
 
 def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
@@ -157,20 +217,19 @@ def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
     p = s.x.shape[1]
     if s.death_pos.size == 0:
         return np.zeros((s.x.shape[0], p))
-    inv = 1.0 / t.a0
-    cum_c = s.time_cumsum(s.group_sum(inv))
-    cum_e = s.time_cumsum(s.group_sum(t.xbar * inv[:, None]))
+    cum_c = s.time_cumsum(t.c1)
+    # per group: sum over terms of xbar/a0
+    cum_e = s.time_cumsum(t.s1 * t.c2[:, None] - t.d1 * t.cf2[:, None])
     resid = -t.risk[:, None] * (s.x * cum_c[:, None] - cum_e)
     # deaths: own event term minus the mean of xbar over the tied group, and their
     # Efron-reduced weight (1 - l/d) in the risk sets of their own tied group
-    xbar_mean = s.group_sum(t.xbar) / s.group_size[:, None]
-    f_group = s.group_sum(s.frac * inv)
-    h_group = s.group_sum((s.frac * inv)[:, None] * t.xbar)
+    xbar_mean = (t.s1 * t.c1[:, None] - t.d1 * t.cf[:, None]) / s.group_size[:, None]
+    h_group = t.s1 * t.cf2[:, None] - t.d1 * t.cff2[:, None]  # sum f xbar / a0
     dpos = s.death_pos
     dgrp = s.death_group
     xd = s.x[dpos]
     resid[dpos] += xd - xbar_mean[dgrp]
-    resid[dpos] += t.risk[dpos, None] * (xd * f_group[dgrp, None] - h_group[dgrp])
+    resid[dpos] += t.risk[dpos, None] * (xd * t.cf[dgrp, None] - h_group[dgrp])
     return resid
 
 
@@ -292,8 +351,6 @@ class CoxResult:
     events: int
     iterations: int
     ties: str
-    concordance: float
-    concordance_se: float
     dropped: DroppedRows
     terms: dict[str, list[str]]
     references: dict[str, str]
@@ -304,6 +361,32 @@ class CoxResult:
     _model: _Model | None = field(default=None, repr=False)
     _time: np.ndarray | None = field(default=None, repr=False)
     _event: np.ndarray | None = field(default=None, repr=False)
+    _linear_predictor: np.ndarray | None = field(default=None, repr=False)
+    _strata_codes: np.ndarray | None = field(default=None, repr=False)
+    _cluster_codes: np.ndarray | None = field(default=None, repr=False)
+    _concordance: tuple[float, float] | None = field(default=None, repr=False)
+
+    def _harrell(self) -> tuple[float, float]:
+        if self._concordance is None:
+            if self._time is None or self._event is None or self._linear_predictor is None:
+                return float("nan"), float("nan")
+            self._concordance = concordance(
+                self._time, self._event, self._linear_predictor, strata=self._strata_codes,
+                reverse=True, cluster=self._cluster_codes)
+        return self._concordance
+
+    @property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor within strata (R ``fit$concordance``).
+
+        Computed on first access (O(n log n)), so fits that do not report it skip the cost.
+        """
+        return self._harrell()[0]
+
+    @property
+    def concordance_se(self) -> float:
+        """Infinitesimal-jackknife SE of C (clustered when the fit has a cluster), as R."""
+        return self._harrell()[1]
 
     def ph_test(self, *, warn: bool = True) -> ZphResult:
         """Proportional-hazards test as R ``cox.zph(fit, transform="km")``; stored in ``zph``.
@@ -449,12 +532,15 @@ def cox_ph(
     robust: bool = False,
     cluster: str | None = None,
     reference: Mapping[str, object] | None = None,
+    categorical: Sequence[str] = (),
     ph_test: bool = False,
 ) -> CoxResult:
     """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
 
-    ``cluster`` implies ``robust``. Rows with a missing value in any column used are dropped
-    and reported in ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
+    ``cluster`` implies ``robust``. Categorical covariates (text, boolean, listed in
+    ``categorical`` or given a ``reference`` level) expand to ``name[level]`` indicators.
+    Rows with a missing value in any column used are dropped and reported in
+    ``result.dropped``. ``ph_test`` runs :meth:`CoxResult.ph_test` (cox.zph,
     with a warning when a term has p < 0.05).
     """
     if ties not in ("efron", "breslow"):
@@ -469,7 +555,7 @@ def cox_ph(
     t, e = survival_outcome(used, time, event)
     if e.sum() == 0:
         raise StatsInputError(event, "no events among the complete rows")
-    design = design_matrix(used, covariates, reference)
+    design = design_matrix(used, covariates, reference, categorical)
     x = design.matrix
     x_centered = x - x.mean(axis=0)
     strata_codes = _codes(used[strata]) if strata is not None else None
@@ -491,8 +577,6 @@ def cox_ph(
         resid0 = _by_cluster(_residuals_input_order(model, fit.terms0), cl)
         u = resid0.sum(axis=0)
         robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
-    lp = x_centered @ beta
-    conc, conc_se = concordance(t, e, lp, strata=strata_codes, reverse=True, cluster=cl)
     result = CoxResult(
         names=design.names,
         coef=beta,
@@ -506,8 +590,6 @@ def cox_ph(
         events=int(e.sum()),
         iterations=fit.iterations,
         ties=ties,
-        concordance=conc,
-        concordance_se=conc_se,
         dropped=dropped,
         terms=design.terms,
         references=design.references,
@@ -517,6 +599,9 @@ def cox_ph(
         _model=model,
         _time=t,
         _event=e,
+        _linear_predictor=x_centered @ beta,
+        _strata_codes=strata_codes,
+        _cluster_codes=cl,
     )
     if ph_test:
         result.ph_test()
@@ -547,9 +632,10 @@ def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
     """For each query (pos, rank): the number of points with ``pos >= q_pos, rank < q_rank``.
 
     Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points: the
-    rank prefix [0, m) splits into one block per set bit of m; each level keeps its points
-    sorted by position (a stable re-sort of the previous level's order, i.e. merging sorted
-    runs), so a block count is one ``searchsorted``. O((n + q) log n) numpy work per level.
+    rank prefix [0, m) splits into one block per set bit of m, and a block's count is one
+    binary search among its points sorted by position. Points and queries are both kept in
+    (block, position) order from level to level — a stable re-sort that only merges sorted
+    runs — so every ``searchsorted`` runs over sorted needles. O((n + q) log n) overall.
     """
     n = points_pos.size
     outs = [np.zeros(q_pos.size, dtype=np.int64) for q_pos, _ in queries]
@@ -560,35 +646,35 @@ def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
     pos_sorted = points_pos[order].astype(np.int64)
     span = np.int64(max(int(pos_sorted.max()), max((int(q.max()) for q, _ in queries
                                                     if q.size), default=0)) + 2)
-    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left") for _, q_rank in queries]
-    # visit the queries in rank order: their blocks are then non-decreasing at every level,
-    # which keeps the searches cache-local
-    q_order = [np.argsort(m, kind="stable") for m in prefix]
-    prefix = [m[o] for m, o in zip(prefix, q_order, strict=True)]
-    queries = [(q[o], r) for (q, r), o in zip(queries, q_order, strict=True)]
-    perm = np.arange(n, dtype=np.int64)  # level order: sorted by (block, pos)
+    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left").astype(np.int64)
+              for _, q_rank in queries]
+    q_pos_all = [q.astype(np.int64) for q, _ in queries]
+    q_perm = [np.lexsort((q, m >> 1)) for q, m in zip(q_pos_all, prefix, strict=True)]
+    perm = np.arange(n, dtype=np.int64)  # points sorted by (block, pos) at each level
     level = 0
     while (1 << level) <= n:
         keys = (perm >> level) * span + pos_sorted[perm]
-        sub = np.argsort(keys, kind="stable")  # runs of the previous level: cheap merge
+        sub = np.argsort(keys, kind="stable")  # merges the previous level's sorted runs
         perm = perm[sub]
         keys = keys[sub]
-        size = 1 << level
-        for out, (q_pos, _), m in zip(outs, queries, prefix, strict=True):
-            sel = np.flatnonzero((m >> level) & 1)
+        size = np.int64(1 << level)
+        for k, (out, q, m) in enumerate(zip(outs, q_pos_all, prefix, strict=True)):
+            qp = q_perm[k]
+            upper = m[qp] >> (level + 1)
+            if level:  # re-sort by (m >> (level + 1), pos): merge of sorted runs
+                qsub = np.argsort(upper * span + q[qp], kind="stable")
+                qp = qp[qsub]
+                upper = upper[qsub]
+                q_perm[k] = qp
+            take = ((m[qp] >> level) & 1).astype(bool)
+            sel = qp[take]
             if sel.size == 0:
                 continue
-            blk = (m[sel] >> (level + 1)) << 1  # block [blk*size, (blk+1)*size) of the prefix
-            end = np.minimum((blk + 1) * size, n)
-            found = np.searchsorted(keys, blk * span + q_pos[sel], side="left")
-            out[sel] += end - found
+            blk = upper[take] << 1  # block [blk*size, (blk+1)*size) of the rank prefix
+            found = np.searchsorted(keys, blk * span + q[sel], side="left")
+            out[sel] += np.minimum((blk + 1) * size, n) - found
         level += 1
-    result = []
-    for out, o in zip(outs, q_order, strict=True):
-        back = np.empty_like(out)
-        back[o] = out
-        result.append(back)
-    return result
+    return outs
 
 
 def concordance(
@@ -636,36 +722,36 @@ def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarra
     order = np.lexsort((~event, time))  # time ascending, deaths first at ties
     t = time[order]
     ev = event[order]
-    rank = np.unique(score[order], return_inverse=True)[1].astype(np.int64)
-    # first position after the tied-death block of each death: start of its comparable set
-    after = np.searchsorted(t, t, side="right")  # first position with larger time
-    death_block_end = np.empty(n, dtype=np.int64)
-    # censored rows at the same time come after the deaths (lexsort), so they are comparable
-    n_dead_at = np.zeros(n, dtype=np.int64)
+    uniq, rank = np.unique(score[order], return_inverse=True)
+    rank = rank.astype(np.int64)
+    score_ties = uniq.size < n
+    # start of each death's comparable set: after the deaths tied with it (censored rows at
+    # the same time sort after the deaths and are comparable, as in R)
     first_at = np.searchsorted(t, t, side="left")
     dead_cum = np.concatenate(([0], np.cumsum(ev)))
-    n_dead_at = dead_cum[after] - dead_cum[first_at]
-    death_block_end = first_at + n_dead_at
+    death_block_end = first_at + dead_cum[np.searchsorted(t, t, side="right")] - dead_cum[first_at]
     dpos = np.flatnonzero(ev)
     pos = np.arange(n, dtype=np.int64)
     out = np.zeros((n, 3))
     if dpos.size == 0:
         return out
-    # event side: comparables j with position >= block end of the death i
+    # event side: comparables j (position >= block end of death i) with rank_j < / <= rank_i
     q_pos = death_block_end[dpos]
     q_rank = rank[dpos]
-    n_comp = n - q_pos
-    below, below_eq = _count_below(pos, rank, [(q_pos, q_rank), (q_pos, q_rank + 1)])
-    # score was negated for reverse, so a larger (negated) score predicts a longer time:
-    # the death i is concordant with j when score_i < score_j
-    out[dpos, 0] += n_comp - below_eq
+    queries = [(q_pos, q_rank)] + ([(q_pos, q_rank + 1)] if score_ties else [])
+    counts = _count_below(pos, rank, queries)
+    below, below_eq = counts[0], counts[-1]
+    # the score was negated for reverse, so the death i is concordant with j when
+    # score_i < score_j (it had the shorter time and the smaller predicted time)
+    out[dpos, 0] += (n - q_pos) - below_eq
     out[dpos, 1] += below
     out[dpos, 2] += below_eq - below
     # comparator side: deaths i with block end <= pos_j, by rank_i vs rank_j (reversed
     # positions turn "block_end <= pos_j" into ">=")
     rev_query_pos = (n - 1) - pos
-    d_below, d_below_eq = _count_below((n - 1) - q_pos, q_rank,
-                                       [(rev_query_pos, rank), (rev_query_pos, rank + 1)])
+    queries = [(rev_query_pos, rank)] + ([(rev_query_pos, rank + 1)] if score_ties else [])
+    counts = _count_below((n - 1) - q_pos, q_rank, queries)
+    d_below, d_below_eq = counts[0], counts[-1]
     d_total = np.searchsorted(np.sort(q_pos), pos, side="right")
     out[:, 0] += d_below
     out[:, 1] += d_total - d_below_eq
@@ -695,14 +781,15 @@ def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarra
     for stratum, st in zip(model.strata, model.evaluate(beta)[3], strict=True):
         if stratum.death_pos.size == 0:
             continue
-        g = gtime[stratum.rows[stratum.death_pos]]  # per death; equal within a tied group
-        u += (g[:, None] * stratum.x[stratum.death_pos]).sum(axis=0)
-        u -= (g[:, None] * st.xbar).sum(axis=0)
-        imat[:p, :p] += _weighted_information(stratum, st.risk, st.a0, st.xbar)
-        cross = _weighted_information(stratum, st.risk, st.a0, st.xbar, g)
+        # g(t) per tied-death group (every death of a group has the same time)
+        g = gtime[stratum.rows[stratum.death_pos[stratum.group_start]]]
+        u += (g[stratum.death_group, None] * stratum.x[stratum.death_pos]).sum(axis=0)
+        u -= st.xbar_sum(g)
+        imat[:p, :p] += _information(stratum, st)
+        cross = _information(stratum, st, g)
         imat[:p, p:] += cross
         imat[p:, :p] += cross
-        imat[p:, p:] += _weighted_information(stratum, st.risk, st.a0, st.xbar, g * g)
+        imat[p:, p:] += _information(stratum, st, g * g)
     full_u = np.concatenate((np.zeros(p), u))
     rows = []
     position = {name: i for i, name in enumerate(names)}
