@@ -91,6 +91,15 @@ def test_login_patient_form_import_and_cohort(server, chromium_path, tmp_path):
         expect(page.get_by_role("heading", name="MDT advice")).to_be_visible()
         page.screenshot(path=str(shots / "2-patient.png"), full_page=True)
 
+        # the printable tumour-board summary: its inline style is allowed by hash
+        page.click("text=Tumour-board summary")
+        expect(page.locator("h1")).to_contain_text("Tumour board summary — BRW-001")
+        border = page.evaluate(
+            "getComputedStyle(document.querySelector('h1')).borderBottomStyle"
+        )
+        assert border == "solid"  # the report's stylesheet was applied despite the CSP
+        page.screenshot(path=str(shots / "2b-tumour-board.png"), full_page=True)
+
         # import a CSV with bad rows: the report lists them, nothing is saved
         bad_csv = tmp_path / "bad.csv"
         bad_csv.write_text(_bad_import_csv(), encoding="utf-8")

@@ -185,7 +185,10 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert page.status_code == 200
     assert "LEI-042" in page.text and "Prognostic scores" in page.text and "MDT advice" in page.text
     board = client.get(r.headers["location"] + "/tumour-board")
-    assert board.status_code == 200 and "Tumour-board" in board.text
+    assert board.status_code == 200 and "Tumour board summary — LEI-042" in board.text
+    csp = board.headers["content-security-policy"]
+    assert "style-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
 
 
 def test_cross_field_error_is_shown_at_the_top(client):

@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -42,6 +45,18 @@ DOCS_CSP = (
     "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
+
+
+_STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.S)
+
+
+def csp_allowing_styles(html: str) -> str:
+    """The page CSP plus the SHA-256 hashes of the document's inline ``<style>`` blocks."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+        for block in _STYLE_BLOCK.findall(html)
+    )
+    return PAGE_CSP.replace("style-src 'self'", f"style-src 'self' {hashes}".rstrip())
 
 
 # ---------------------------------------------------------------------------- rate limit
@@ -178,7 +193,8 @@ class SecurityHeadersMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = csp
+                if "content-security-policy" not in headers:  # a route may set a stricter one
+                    headers["Content-Security-Policy"] = csp
                 headers["X-Frame-Options"] = "DENY"
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["Referrer-Policy"] = "no-referrer"

@@ -26,23 +26,13 @@ from crlm.web.records import (
     remove_patient,
     replace_patient,
 )
+from crlm.web.security import csp_allowing_styles
 
 router = APIRouter(include_in_schema=False)
 
 Clinical = Annotated[CurrentUser, page_roles(Role.clinician, Role.admin)]
 PatientId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 PAGE_SIZE = 50
-
-SCORE_LABELS = {
-    "fong_crs": "Fong clinical risk score",
-    "nordlinger": "Nordlinger score",
-    "game": "GAME score",
-    "tumor_burden_score": "Tumour burden score",
-    "mcs": "Modified clinical score (m-CS)",
-    "contour_5y_os": "Contour model, 5-year OS",
-    "pathway_grade": "Pathway-centric grade",
-}
-
 
 def _read(db: Db, user: CurrentUser, patient_id: int) -> PatientRecordView:
     """The patient, or a 404 page (unknown id and another centre's patient look the same)."""
@@ -57,28 +47,22 @@ def _not_found(patient_id: int) -> HTTPException:
 
 
 def assessment_context(patient: Patient) -> dict[str, Any]:
-    """Template variables for ``_patient_data.html`` and ``_assessment.html``."""
+    """Template variables for ``_patient_data.html`` and ``_assessment.html``.
+
+    The assessment part is :func:`crlm.reports.tumour_board.context` (same titles, order and
+    reference numbers as the printable summary).
+    """
     from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import context
 
     stored = patient.model_dump(mode="json", exclude_none=True)
     return {
-        "assessment": assess(patient).model_dump(mode="json"),
-        "score_labels": SCORE_LABELS,
-        "citation": _citation,
+        **context(assess(patient), patient),
         "sections": FORM_SECTIONS,
         "values": form_values(stored),
         "lesions": stored.get("liver", {}).get("lesions") or [],
         "operations": stored.get("operations") or [],
     }
-
-
-def _citation(key: str) -> str:
-    from crlm.evidence import resolve
-
-    try:
-        return resolve(key).citation()
-    except KeyError:
-        return ""
 
 
 @router.get("/patients")
@@ -192,12 +176,17 @@ def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db
 def tumour_board_page(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> HTMLResponse:
-    """Printable tumour-board summary."""
+    """Printable tumour-board summary: the self-contained HTML of ``crlm.reports``.
+
+    Its one inline ``<style>`` block is allowed by hash in this response's CSP (no
+    ``unsafe-inline``, no script).
+    """
+    from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import render as render_report
+
     record = _read(db, user, patient_id)
-    return render(
-        request, "tumour_board.html", user, record=record, report_html=None,
-        **assessment_context(record.patient),
-    )
+    html = render_report(assess(record.patient), record.patient, fmt="html")
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_styles(html)})
 
 
 @router.get("/patients/{patient_id}/edit")
