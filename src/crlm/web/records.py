@@ -14,6 +14,9 @@ from sqlalchemy.orm import Session
 from crlm.domain import Patient
 from crlm.web.deps import CurrentUser
 
+#: How many of the most recently changed patients the site/sex list filters look through.
+FILTER_SCAN_LIMIT = 10_000
+
 
 class PatientAccessDeniedError(Exception):
     """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
@@ -121,7 +124,11 @@ def find_patients(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see (search, site and sex filters)."""
+    """Total count and one page of summaries the user may see (search, site and sex filters).
+
+    With a site or sex filter the count covers the :data:`FILTER_SCAN_LIMIT` most recently
+    changed patients of the scope.
+    """
     from crlm.registry import repository
 
     _check_role(user)
@@ -135,21 +142,17 @@ def find_patients(
         total = repository.count_patients(db, centre=centre, search=search or None)
         db.commit()
         return total, [_summary_dict(row) for row in rows]
-    matches: list[dict[str, Any]] = []
-    chunk, start = 1000, 0
-    while True:
-        rows = repository.list_patients(
-            db, actor=user.username, centre=centre, search=search or None, limit=chunk,
-            offset=start,
-        )
-        matches += [
-            d for d in map(_summary_dict, rows)
-            if all(str(d.get(k) or "") == str(v) for k, v in wanted.items())
-        ]
-        if len(rows) < chunk:
-            break
-        start += chunk
+    # The registry lists by search only; site and sex are filtered here over the most recently
+    # changed FILTER_SCAN_LIMIT patients (one audited list read).
+    rows = repository.list_patients(
+        db, actor=user.username, centre=centre, search=search or None, limit=FILTER_SCAN_LIMIT,
+        offset=0,
+    )
     db.commit()
+    matches = [
+        d for d in map(_summary_dict, rows)
+        if all(str(d.get(k) or "") == str(v) for k, v in wanted.items())
+    ]
     return len(matches), matches[offset : offset + limit]
 
 

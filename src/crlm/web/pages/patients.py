@@ -16,6 +16,7 @@ from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.records import (
+    FILTER_SCAN_LIMIT,
     CentreRequiredError,
     PatientAccessDeniedError,
     PatientConflictError,
@@ -89,6 +90,7 @@ def patient_list(
     return render(
         request, "patients.html", user, rows=rows, total=total, q=q,
         site=site.value if site else None, sex=sex.value if sex else None,
+        filtered=bool(site or sex), scan_limit=FILTER_SCAN_LIMIT,
         sites=[s.value for s in PrimarySite], sexes=[s.value for s in Sex],
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
