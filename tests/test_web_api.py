@@ -384,3 +384,22 @@ def test_crud_and_hostile_input_on_postgres(postgres_url):
         app.state.engine.dispose()
     finally:
         drop()
+
+
+def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
+    from crlm.registry import users
+    from crlm.web.deps import UserCache
+
+    now = [0.0]
+    app.state.user_cache = UserCache(ttl_s=10, clock=lambda: now[0])
+    auth = api_token(client, "alice")
+    assert client.get("/api/v1/auth/me", headers=auth).json()["role"] == "clinician"
+    with app.state.session_factory() as s:
+        users.get_user(s, "alice").active = False
+        s.commit()
+    now[0] = 9.9  # still cached
+    assert client.get("/api/v1/auth/me", headers=auth).status_code == 200
+    now[0] = 10.0
+    assert client.get("/api/v1/auth/me", headers=auth).status_code == 401
+    r = client.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 401

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from crlm.web.deps import UserCache
 from crlm.web.errors import install_exception_handlers
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
@@ -68,6 +69,7 @@ def create_app(
     app.state.templates = _templates()
     app.state.login_limiter = LoginRateLimiter()
     app.state.api_tokens = ApiTokens(key)
+    app.state.user_cache = UserCache()
 
     from crlm.web.api import router as api_router
     from crlm.web.pages import router as pages_router

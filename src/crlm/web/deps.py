@@ -8,13 +8,16 @@ token in the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from crlm.registry.users import Role
 from crlm.web.security import CSRF_HEADER, csrf_valid
@@ -73,15 +76,66 @@ def load_user(db: Session, username: str) -> CurrentUser | None:
     return CurrentUser(username=user.username, role=Role(user.role), centre=user.centre)
 
 
+class UserCache:
+    """Known users for ``ttl_s`` seconds, so that each request need not query the registry.
+
+    A deleted, deactivated or re-roled user is seen within ``ttl_s``. Unknown usernames are
+    never cached (a new user can log in at once).
+    """
+
+    def __init__(self, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._users: dict[str, tuple[float, CurrentUser]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, username: str) -> CurrentUser | None:
+        """The cached user if still fresh."""
+        with self._lock:
+            hit = self._users.get(username)
+            if hit is None or hit[0] <= self._clock():
+                self._users.pop(username, None)
+                return None
+            return hit[1]
+
+    def put(self, user: CurrentUser) -> None:
+        """Remember ``user`` for ``ttl_s``."""
+        with self._lock:
+            if len(self._users) > 10_000:
+                self._users.clear()
+            self._users[user.username] = (self._clock() + self.ttl_s, user)
+
+    def clear(self) -> None:
+        """Forget everyone (e.g. after an admin changed users)."""
+        with self._lock:
+            self._users.clear()
+
+
+async def cached_user(request: Request, username: str) -> CurrentUser | None:
+    """The user ``username`` from the app's :class:`UserCache`, else from the registry."""
+    cache: UserCache = request.app.state.user_cache
+    user = cache.get(username)
+    if user is not None:
+        return user
+
+    def lookup() -> CurrentUser | None:
+        with request.app.state.session_factory() as db:
+            return load_user(db, username)
+
+    user = await run_in_threadpool(lookup)
+    if user is not None:
+        cache.put(user)
+    return user
+
+
 # ---------------------------------------------------------------------------- API
 
 
 _bearer = HTTPBearer(auto_error=False, description="API token from POST /api/v1/auth/token")
 
 
-def api_user(
+async def api_user(
     request: Request,
-    db: Db,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentUser:
     """The API caller from a bearer token or the session cookie; 401 when neither is valid."""
@@ -92,12 +146,12 @@ def api_user(
     )
     if credentials is not None:
         username = request.app.state.api_tokens.username(credentials.credentials)
-        user = load_user(db, username) if username else None
+        user = await cached_user(request, username) if username else None
         if user is None:
             raise unauthorized
         return user
     username = request.session.get(SESSION_USER_KEY)
-    user = load_user(db, username) if isinstance(username, str) else None
+    user = await cached_user(request, username) if isinstance(username, str) else None
     if user is None:
         raise unauthorized
     if request.method not in SAFE_METHODS and not csrf_valid(
@@ -145,10 +199,10 @@ class PageForbiddenError(Exception):
         self.message = message
 
 
-def page_user(request: Request, db: Db) -> CurrentUser:
+async def page_user(request: Request) -> CurrentUser:
     """The logged-in user of a page; redirects to /login when there is none."""
     username = request.session.get(SESSION_USER_KEY)
-    user = load_user(db, username) if isinstance(username, str) else None
+    user = await cached_user(request, username) if isinstance(username, str) else None
     if user is None:
         request.session.pop(SESSION_USER_KEY, None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -17,7 +17,7 @@ router = APIRouter(tags=["assessment"])
 
 
 @router.post("/assess", openapi_extra=PATIENT_BODY, responses=PATIENT_BODY_ERRORS)
-def assess_patient(
+async def assess_patient(
     user: ApiUser, patient: Annotated[Patient, Depends(patient_body)]
 ) -> Assessment:
     """Scores, volumetry and MDT advice with evidence for the posted patient (nothing stored)."""
