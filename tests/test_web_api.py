@@ -249,7 +249,6 @@ def test_researcher_gets_no_identifiable_data(client):
 
 def test_assess_is_stateless_and_matches_the_core(app, client):
     from crlm.clinical.assess import assess
-
     from crlm.domain import parse_patient
 
     auth = api_token(client, "alice")
