@@ -1,9 +1,70 @@
-"""CLI adapter: FHIR interchange commands."""
+"""CLI adapter: ``crlm fhir export|import`` (HL7 FHIR R4 with mCODE profiles)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from pydantic import ValidationError
+
+from crlm.cli._common import fail_bad_input
+
+fhir_app = typer.Typer(help="Exchange patients as HL7 FHIR R4 Bundles (mCODE profiles).",
+                       no_args_is_help=True)
+
+
+def _write(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+@fhir_app.command("export")
+def fhir_export(
+    patient_file: Annotated[Path, typer.Argument(metavar="PATIENT.json")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Bundle file (else stdout).")]
+    = None,
+) -> None:
+    """Write a patient as a FHIR collection Bundle (lossless: `crlm fhir import` reads it back)."""
+    from crlm.domain import format_validation_error, parse_patient
+    from crlm.registry.fhir import patient_to_fhir
+
+    try:
+        patient = parse_patient(patient_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail_bad_input(f"{patient_file}: {exc.strerror}")
+    except ValidationError as exc:
+        fail_bad_input(format_validation_error(exc))
+    except ValueError as exc:
+        fail_bad_input(f"{patient_file}: {exc}")
+    _write(json.dumps(patient_to_fhir(patient), indent=2, ensure_ascii=False), out)
+
+
+@fhir_app.command("import")
+def fhir_import(
+    bundle_file: Annotated[Path, typer.Argument(metavar="BUNDLE.json")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Patient JSON (else stdout).")]
+    = None,
+) -> None:
+    """Read a FHIR Bundle written by crlm back into patient JSON (exit 2 names the element)."""
+    from crlm.registry.fhir import FhirImportError, fhir_to_patient
+
+    try:
+        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
+        patient = fhir_to_patient(bundle)
+    except OSError as exc:
+        fail_bad_input(f"{bundle_file}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        fail_bad_input(f"{bundle_file}: not valid JSON: {exc.msg}")
+    except FhirImportError as exc:
+        fail_bad_input(str(exc))
+    _write(patient.model_dump_json(indent=2, exclude_none=True), out)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the FHIR interchange commands to the main app."""
+    """Add the ``fhir`` group to the main app."""
+    app.add_typer(fhir_app, name="fhir")

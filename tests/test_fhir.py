@@ -1,0 +1,108 @@
+"""FHIR interchange: lossless round trip, mCODE structure, determinism, clear import errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from tests.conftest import EXAMPLES
+from tests.registry_support import rich_patient
+from tests.strategies import patient_documents
+from typer.testing import CliRunner
+
+from crlm.cli import app
+from crlm.domain import Patient, parse_patient
+from crlm.registry.fhir import MCODE, FhirImportError, fhir_to_patient, patient_to_fhir
+
+
+def _round_trip(p: Patient) -> Patient:
+    return fhir_to_patient(json.loads(json.dumps(patient_to_fhir(p))))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@given(patient_documents)
+def test_round_trip_is_lossless_for_any_valid_patient(doc: dict) -> None:
+    p = parse_patient(doc)
+    assert _round_trip(p) == p
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_examples_round_trip(path: Path) -> None:
+    p = parse_patient(path.read_text())
+    assert _round_trip(p) == p
+
+
+def test_empty_lists_stay_apart_from_unknown() -> None:
+    for doc in ({"liver": {"lesions": []}, "operations": []}, {}):
+        p = parse_patient({"id": "E1", **doc})
+        assert _round_trip(p) == p
+
+
+def _resources(bundle: dict) -> list[dict]:
+    return [e["resource"] for e in bundle["entry"]]
+
+
+def test_mcode_structure_loinc_ucum_hgnc() -> None:
+    bundle = patient_to_fhir(rich_patient())
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    res = _resources(bundle)
+    profiles = {p for r in res for p in r.get("meta", {}).get("profile", [])}
+    for name in ("mcode-primary-cancer-condition", "mcode-secondary-cancer-condition",
+                 "mcode-tumor-size", "mcode-tnm-primary-tumor-category"):
+        assert MCODE + name in profiles
+    cea = next(r for r in res if r.get("code", {}).get("coding", [{}])[0].get("code") == "2039-6")
+    assert cea["code"]["coding"][0]["system"] == "http://loinc.org"
+    assert cea["valueQuantity"] == {"value": 12.0, "unit": "ng/mL",
+                                    "system": "http://unitsofmeasure.org", "code": "ng/mL"}
+    kras = next(r for r in res if r.get("code", {}).get("coding", [{}])[0].get("code")
+                == "molecular.kras")
+    assert kras["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "HGNC:6407"
+    secondary = next(r for r in res if MCODE + "mcode-secondary-cancer-condition"
+                     in r.get("meta", {}).get("profile", []))
+    urls = {e["url"].rsplit("/", 1)[-1] for e in secondary["extension"]}
+    assert {"liver.number_of_metastases", "liver.margin_mm", "tumour-burden-score",
+            "liver.lesions"} <= urls
+    refs = {r["subject"]["reference"] for r in res if "subject" in r}
+    patient_id = next(r["id"] for r in res if r["resourceType"] == "Patient")
+    assert refs == {f"Patient/{patient_id}"}
+
+
+def test_export_is_deterministic() -> None:
+    assert patient_to_fhir(rich_patient()) == patient_to_fhir(rich_patient())
+    ids = [e["resource"]["id"] for e in patient_to_fhir(rich_patient())["entry"]]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda b: b.update(resourceType="Patient"), "resourceType must be 'Bundle'"),
+        (lambda b: b["entry"].append({"resource": {"resourceType": "Encounter"}}),
+         "unsupported resource type 'Encounter'"),
+        (lambda b: b["entry"][0]["resource"]["extension"].append(
+            {"url": "http://example.org/x", "valueString": "y"}), "unsupported extension"),
+        (lambda b: b["entry"][0]["resource"].update(gender="robot"), "sex"),
+    ],
+)
+def test_bad_bundle_names_the_element(mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
+    bundle = copy.deepcopy(patient_to_fhir(rich_patient()))
+    mutate(bundle)
+    with pytest.raises(FhirImportError, match=needle):
+        fhir_to_patient(bundle)
+
+
+def test_cli_round_trip(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bundle = tmp_path / "b.json"
+    back = tmp_path / "p.json"
+    src = EXAMPLES / "bilobar_pve.json"
+    assert runner.invoke(app, ["fhir", "export", str(src), "-o", str(bundle)]).exit_code == 0
+    assert runner.invoke(app, ["fhir", "import", str(bundle), "-o", str(back)]).exit_code == 0
+    assert parse_patient(back.read_text()) == parse_patient(src.read_text())
+    bundle.write_text('{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "X"}}]}')
+    res = runner.invoke(app, ["fhir", "import", str(bundle)])
+    assert res.exit_code == 2 and "Bundle.entry[0]" in res.stderr
