@@ -326,3 +326,19 @@ def test_user_text_is_escaped(client):
     form = client.get(r.headers["location"] + "/edit").text
     assert "<img src=x" not in form
     assert 'value="&#34;&gt;&lt;img src=x onerror=1&gt;"' in form
+
+
+def test_cohort_plot_reuses_the_page_read(client):
+    from crlm.registry import audit
+
+    api = api_token(client, "alice")
+    for n in range(3):
+        client.post("/api/v1/patients", json=sample_patient(id=f"C-{n}"), headers=api)
+    page_login(client, "rita")
+    page = client.get("/cohort?grouping=sex")
+    assert page.status_code == 200 and "3 patients" in page.text
+    assert client.get("/cohort/km.png?grouping=sex").status_code == 200
+    with client.app.state.session_factory() as s:
+        events = audit.list_events(s, actor="rita", limit=100, offset=0)
+    assert [e.action for e in events].count("export") == 1  # one cohort read, not two
+    assert [e.action for e in events].count("read") == 3  # one audited read per patient

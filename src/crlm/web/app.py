@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from crlm.web.deps import UserCache
 from crlm.web.errors import install_exception_handlers
+from crlm.web.records import CohortCache
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
     ApiTokens,
@@ -70,6 +71,7 @@ def create_app(
     app.state.login_limiter = LoginRateLimiter()
     app.state.api_tokens = ApiTokens(key)
     app.state.user_cache = UserCache()
+    app.state.cohort_cache = CohortCache()
 
     from crlm.web.api import router as api_router
     from crlm.web.pages import router as pages_router

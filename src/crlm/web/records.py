@@ -6,6 +6,9 @@ clinicians reach their own centre's patients, admins every centre, researchers n
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,21 +166,63 @@ def _summary_dict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name, None) for name in fields}
 
 
+class CohortCache:
+    """The last cohort read per (user, centre), reused for ``ttl_s`` seconds.
+
+    The cohort page and its plot image are two requests over the same patients; the second
+    reuses the first read (which wrote the audit rows for this user) instead of reading and
+    auditing every patient again.
+    """
+
+    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[tuple[str, str | None], tuple[float, list[Patient]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str | None]) -> list[Patient] | None:
+        """The cached cohort if still fresh."""
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or hit[0] <= self._clock():
+                self._entries.pop(key, None)
+                return None
+            return hit[1]
+
+    def put(self, key: tuple[str, str | None], patients: list[Patient]) -> None:
+        """Keep ``patients`` for ``ttl_s`` (only the latest entries are kept)."""
+        with self._lock:
+            if len(self._entries) >= 32:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key] = (self._clock() + self.ttl_s, patients)
+
+
 def cohort_patients(
-    db: Session, user: CurrentUser, *, centre: str | None = None, purpose: str = "cohort"
+    db: Session,
+    user: CurrentUser,
+    *,
+    centre: str | None = None,
+    purpose: str = "cohort",
+    cache: CohortCache | None = None,
 ) -> list[Patient]:
     """Every patient of the cohort (one centre or all) for de-identified aggregate views.
 
     Read through :func:`crlm.registry.export.iter_records`: one export event names the purpose,
-    and each patient read is audited.
+    and each patient read is audited. With ``cache``, a read of the same user and centre from
+    the last ``cache.ttl_s`` seconds is reused.
     """
     from crlm.registry.export import iter_records
 
+    key = (user.username, centre)
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
     patients = [
         record.patient
         for record in iter_records(db, actor=user.username, centre=centre, purpose=purpose)
     ]
     db.commit()
+    if cache is not None:
+        cache.put(key, patients)
     return patients
 
 

@@ -130,7 +130,10 @@ def plot_png(result: KMResult) -> bytes:
             linestyle="none", marker="+", markersize=7, color=line.get_color(),
         )
     name = "Overall survival" if result.endpoint == Endpoint.overall_survival else "RFS"
-    title = f"{name} by {result.grouping_label.lower()}"
+    label = result.grouping_label
+    if len(label) > 1 and label[1].islower():  # "Sex" → "sex", but "RAS" and "CEA" stay
+        label = label[0].lower() + label[1:]
+    title = f"{name} by {label}"
     if result.logrank_p is not None:
         title += f" — log-rank p = {result.logrank_p:.3g}"
     ax.set_title(title, fontsize=10)

@@ -43,8 +43,12 @@ def cohort_query(
 Cohort = Annotated[CohortQuery, Depends(cohort_query)]
 
 
-def _km(db: Db, user: PageUser, q: CohortQuery, purpose: str) -> tuple[int, Any, KMResult]:
-    patients = cohort_patients(db, user, centre=q.centre, purpose=purpose)
+def _km(
+    request: Request, db: Db, user: PageUser, q: CohortQuery, purpose: str
+) -> tuple[int, Any, KMResult]:
+    patients = cohort_patients(
+        db, user, centre=q.centre, purpose=purpose, cache=request.app.state.cohort_cache
+    )
     km = kaplan_meier(patients, q.grouping.value, q.endpoint, q.origin)
     return len(patients), patients, km
 
@@ -52,7 +56,7 @@ def _km(db: Db, user: PageUser, q: CohortQuery, purpose: str) -> tuple[int, Any,
 @router.get("/cohort")
 def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResponse:
     """Table 1 by the grouping, and the KM curves (image from /cohort/km.png)."""
-    n, patients, km = _km(db, user, q, "cohort page")
+    n, patients, km = _km(request, db, user, q, "cohort page")
     query = request.url.query
     return render(
         request, "cohort.html", user, n=n, centre=q.centre,
@@ -64,6 +68,7 @@ def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResp
 
 
 @router.get("/cohort/km.png")
-def cohort_km_png(user: PageUser, db: Db, q: Cohort) -> Response:
-    """The KM plot as PNG."""
-    return Response(plot_png(_km(db, user, q, "Kaplan-Meier plot")[2]), media_type="image/png")
+def cohort_km_png(request: Request, user: PageUser, db: Db, q: Cohort) -> Response:
+    """The KM plot as PNG (reuses the cohort read of the page that embeds it)."""
+    km = _km(request, db, user, q, "Kaplan-Meier plot")[2]
+    return Response(plot_png(km), media_type="image/png")
