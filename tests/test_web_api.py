@@ -387,10 +387,10 @@ def test_crud_and_hostile_input_on_postgres(postgres_url):
 
 def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
     from crlm.registry import users
-    from crlm.web.deps import UserCache
+    from crlm.web.deps import user_cache
 
     now = [0.0]
-    app.state.user_cache = UserCache(ttl_s=10, clock=lambda: now[0])
+    app.state.user_cache = user_cache(ttl_s=10, clock=lambda: now[0])
     auth = api_token(client, "alice")
     assert client.get("/api/v1/auth/me", headers=auth).json()["role"] == "clinician"
     with app.state.session_factory() as s:

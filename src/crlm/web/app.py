@@ -10,9 +10,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from crlm.web.deps import UserCache
+from crlm.web.deps import user_cache
 from crlm.web.errors import install_exception_handlers
-from crlm.web.records import CohortCache
+from crlm.web.records import cohort_cache
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
     ApiTokens,
@@ -70,8 +70,8 @@ def create_app(
     app.state.templates = _templates()
     app.state.login_limiter = LoginRateLimiter()
     app.state.api_tokens = ApiTokens(key)
-    app.state.user_cache = UserCache()
-    app.state.cohort_cache = CohortCache()
+    app.state.user_cache = user_cache()
+    app.state.cohort_cache = cohort_cache()
 
     from crlm.web.api import router as api_router
     from crlm.web.pages import router as pages_router

@@ -8,7 +8,6 @@ token in the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from crlm.registry.users import Role
+from crlm.web.cache import TtlCache
 from crlm.web.security import CSRF_HEADER, csrf_valid
 
 SESSION_USER_KEY = "user"
@@ -76,44 +76,21 @@ def load_user(db: Session, username: str) -> CurrentUser | None:
     return CurrentUser(username=user.username, role=Role(user.role), centre=user.centre)
 
 
-class UserCache:
-    """Known users for ``ttl_s`` seconds, so that each request need not query the registry.
+#: Known users, so that each request need not query the registry. A deleted, deactivated or
+#: re-roled user is seen within 10 s. Unknown usernames are never cached.
+USER_CACHE_TTL_S = 10.0
 
-    A deleted, deactivated or re-roled user is seen within ``ttl_s``. Unknown usernames are
-    never cached (a new user can log in at once).
-    """
 
-    def __init__(self, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._users: dict[str, tuple[float, CurrentUser]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, username: str) -> CurrentUser | None:
-        """The cached user if still fresh."""
-        with self._lock:
-            hit = self._users.get(username)
-            if hit is None or hit[0] <= self._clock():
-                self._users.pop(username, None)
-                return None
-            return hit[1]
-
-    def put(self, user: CurrentUser) -> None:
-        """Remember ``user`` for ``ttl_s``."""
-        with self._lock:
-            if len(self._users) > 10_000:
-                self._users.clear()
-            self._users[user.username] = (self._clock() + self.ttl_s, user)
-
-    def clear(self) -> None:
-        """Forget everyone (e.g. after an admin changed users)."""
-        with self._lock:
-            self._users.clear()
+def user_cache(
+    ttl_s: float = USER_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
+) -> TtlCache[str, CurrentUser]:
+    """A cache of :class:`CurrentUser` by username."""
+    return TtlCache(ttl_s=ttl_s, max_entries=10_000, clock=clock)
 
 
 async def cached_user(request: Request, username: str) -> CurrentUser | None:
-    """The user ``username`` from the app's :class:`UserCache`, else from the registry."""
-    cache: UserCache = request.app.state.user_cache
+    """The user ``username`` from the app's user cache, else from the registry."""
+    cache: TtlCache[str, CurrentUser] = request.app.state.user_cache
     user = cache.get(username)
     if user is not None:
         return user
@@ -124,7 +101,7 @@ async def cached_user(request: Request, username: str) -> CurrentUser | None:
 
     user = await run_in_threadpool(lookup)
     if user is not None:
-        cache.put(user)
+        cache.put(username, user)
     return user
 
 

@@ -6,15 +6,13 @@ clinicians reach their own centre's patients, admins every centre, researchers n
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient
+from crlm.web.cache import TtlCache
 from crlm.web.deps import CurrentUser
 
 #: How many of the most recently changed patients the site/sex list filters look through.
@@ -166,35 +164,15 @@ def _summary_dict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name, None) for name in fields}
 
 
-class CohortCache:
-    """The last cohort read per (user, centre), reused for ``ttl_s`` seconds.
+#: The cohort page and its plot image are two requests over the same patients: the second
+#: reuses the first read of the same user and centre (which wrote the audit rows) for 60 s.
+COHORT_CACHE_TTL_S = 60.0
+CohortCache = TtlCache[tuple[str, str | None], list[Patient]]
 
-    The cohort page and its plot image are two requests over the same patients; the second
-    reuses the first read (which wrote the audit rows for this user) instead of reading and
-    auditing every patient again.
-    """
 
-    def __init__(self, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl_s = ttl_s
-        self._clock = clock
-        self._entries: dict[tuple[str, str | None], tuple[float, list[Patient]]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str | None]) -> list[Patient] | None:
-        """The cached cohort if still fresh."""
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or hit[0] <= self._clock():
-                self._entries.pop(key, None)
-                return None
-            return hit[1]
-
-    def put(self, key: tuple[str, str | None], patients: list[Patient]) -> None:
-        """Keep ``patients`` for ``ttl_s`` (only the latest entries are kept)."""
-        with self._lock:
-            if len(self._entries) >= 32:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[key] = (self._clock() + self.ttl_s, patients)
+def cohort_cache() -> CohortCache:
+    """A cache of the latest cohort reads."""
+    return TtlCache(ttl_s=COHORT_CACHE_TTL_S, max_entries=32)
 
 
 def cohort_patients(
