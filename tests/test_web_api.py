@@ -402,3 +402,16 @@ def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
     assert client.get("/api/v1/auth/me", headers=auth).status_code == 401
     r = client.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401
+
+
+def test_ttl_cache_expires_and_evicts_oldest():
+    from crlm.web.cache import TtlCache
+
+    now = [0.0]
+    cache: TtlCache[str, int] = TtlCache(ttl_s=5, max_entries=2, clock=lambda: now[0])
+    cache.put("a", 1)
+    cache.put("b", 2)
+    cache.put("c", 3)  # evicts "a"
+    assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, 2, 3)
+    now[0] = 5.0
+    assert cache.get("b") is None
