@@ -1,10 +1,171 @@
-"""CLI adapter: table and regression commands of ``crlm stats`` (Table 1, logistic, ROC, …)."""
+"""CLI adapter: ``crlm stats table1|logistic|roc|regression`` (tables and regressions)."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Annotated
 
-from crlm.cli.stats_cmds import stats_app  # noqa: F401  (commands are added to this group)
+import typer
+from rich.console import Console
+
+from crlm.cli._common import fail_bad_input
+from crlm.cli.stats_cmds import (
+    DataOpt,
+    JsonOpt,
+    _parse_reference,
+    _run,
+    _table,
+    emit_json,
+    read_csv,
+    split_list,
+    stats_app,
+)
+
+_console = Console()
+
+
+@stats_app.command("table1")
+def table1_cmd(
+    data: DataOpt,
+    group: Annotated[str, typer.Option("--group", help="Grouping COLUMN (≥ 2 levels).")],
+    categorical: Annotated[str | None, typer.Option(help="Categorical columns: a,b,c.")] = None,
+    continuous: Annotated[str | None, typer.Option(help="Continuous columns (median, IQR).")]
+    = None,
+    mean_sd: Annotated[str | None, typer.Option(
+        "--mean-sd", help="Continuous columns to show as mean (SD) with t-test/ANOVA.")] = None,
+    overall: Annotated[bool, typer.Option(help="Add an overall column.")] = False,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write CSV.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Also write HTML.")] = None,
+    docx_out: Annotated[Path | None, typer.Option("--docx", help="Also write DOCX.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Table 1 by group: n (%) with χ²/Fisher, median (IQR) with Mann–Whitney/Kruskal–Wallis.
+
+    Fisher's exact test replaces χ² automatically when an expected count is below 5; the
+    footnotes say which test was used and how many values are missing per variable.
+
+    Example:  crlm stats table1 --data cohort.csv --group approach --categorical sex,pve
+              --continuous age_years,number_of_metastases --docx table1.docx
+    """
+    from crlm.stats.table1 import table1
+
+    frame = read_csv(data)
+    cont = split_list(continuous)
+    means = split_list(mean_sd)
+    t = _run(table1, frame, group, categorical=split_list(categorical),
+             continuous=cont + [m for m in means if m not in cont], mean_sd=means,
+             overall=overall)
+    if csv_out:
+        t.to_csv(csv_out)
+    if html_out:
+        html_out.write_text(t.to_html(), encoding="utf-8")
+    if docx_out:
+        t.to_docx(docx_out)
+    if as_json:
+        emit_json({"groups": t.group_sizes, "rows": t.frame.to_dict(orient="records"),
+                   "tests": [vars(x) for x in t.tests], "footnotes": t.footnotes})
+        return
+    table = _table("Table 1", tuple(t.frame.columns))
+    for row in t.frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    _console.print(table)
+    for note in t.footnotes:
+        _console.print(f"  {note}")
+
+
+@stats_app.command("logistic")
+def logistic_cmd(
+    data: DataOpt,
+    outcome: Annotated[str, typer.Option("--outcome", help="0/1 outcome COLUMN.")],
+    covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Logistic regression: odds ratios with 95 % CI and p (R glm, binomial)."""
+    from crlm.stats.logistic import logistic_regression
+
+    frame = read_csv(data)
+    fit = _run(logistic_regression, frame, outcome, split_list(covariates),
+               reference=_parse_reference(reference or []))
+    if as_json:
+        emit_json(fit.to_dict())
+        return
+    table = _table(f"Logistic regression: {outcome} (n = {fit.n}, events = {fit.events})",
+                   ("term", "OR", "95% CI", "p"))
+    for term, row in fit.to_frame().iterrows():
+        table.add_row(str(term), f"{row['or']:.2f}", f"{row['lower95']:.2f}–{row['upper95']:.2f}",
+                      f"{row['p']:.3f}")
+    _console.print(table)
+    _console.print(f"  {fit.dropped.describe()}")
+
+
+@stats_app.command("regression")
+def regression_cmd(
+    data: DataOpt,
+    factors: Annotated[str, typer.Option("--factors", help="Candidate factors: a,b,c.")],
+    kind: Annotated[str, typer.Option("--kind", help="cox or logistic.")] = "cox",
+    time: Annotated[str | None, typer.Option("--time", help="Time COLUMN (cox).")] = None,
+    event: Annotated[str | None, typer.Option("--event", help="Event COLUMN 0/1 (cox).")] = None,
+    outcome: Annotated[str | None, typer.Option("--outcome", help="Outcome 0/1 (logistic).")]
+    = None,
+    threshold: Annotated[float, typer.Option(help="Univariable p to enter (0.10 as seed 000).")]
+    = 0.10,
+    forced: Annotated[str | None, typer.Option(help="Clinically relevant factors forced in.")]
+    = None,
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write CSV.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Univariable screen → multivariable model, as the two-panel tables of the seed papers."""
+    from crlm.stats.regression_table import regression_table
+
+    if kind not in {"cox", "logistic"}:
+        fail_bad_input("--kind: cox or logistic")
+    if not 0 < threshold <= 1:
+        fail_bad_input("--threshold: must be in (0, 1]")
+    frame = read_csv(data)
+    t = _run(regression_table, frame, split_list(factors), kind=kind, time=time, event=event,
+             outcome=outcome, threshold=threshold, forced=split_list(forced),
+             reference=_parse_reference(reference or []))
+    if csv_out:
+        csv_out.write_text(t.to_csv(), encoding="utf-8")
+    if as_json:
+        emit_json({"entered": t.entered, "n_multivariable": t.n_multivariable,
+                   "rows": t.frame.to_dict(orient="records"), "footnotes": t.footnotes})
+        return
+    table = _table(f"{'Cox' if kind == 'cox' else 'Logistic'} regression", tuple(t.frame.columns))
+    for row in t.frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    _console.print(table)
+    for note in t.footnotes:
+        _console.print(f"  {note}")
+
+
+@stats_app.command("roc")
+def roc_cmd(
+    data: DataOpt,
+    marker: Annotated[str, typer.Option("--marker", help="Continuous COLUMN.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="Outcome 0/1 COLUMN.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """ROC curve, AUC (DeLong 95 % CI) and the Youden-optimal cut-off (seed 004 style)."""
+    from crlm.stats.roc import roc_analysis
+
+    frame = read_csv(data)
+    r = _run(roc_analysis, frame, marker, outcome)
+    if as_json:
+        emit_json(r.to_dict())
+        return
+    _console.print(f"AUC {r.auc:.3f} (95% CI {r.auc_lower95:.3f}–{r.auc_upper95:.3f}), "
+                   f"n = {r.n}, events = {r.n_events}")
+    sign = ">=" if r.direction == "higher" else "<="
+    _console.print(f"Youden cut-off: {marker} {sign} {r.cutoff:g} (sensitivity "
+                   f"{100 * r.cutoff_sensitivity:.1f} %, specificity "
+                   f"{100 * r.cutoff_specificity:.1f} %)")
+    for w in r.warnings:
+        typer.echo(f"warning: {w}", err=True)
 
 
 def register(app: typer.Typer) -> None:

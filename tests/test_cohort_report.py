@@ -1,0 +1,100 @@
+"""``crlm analyze``: the report holds the right numbers and renders in a real browser."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from tests.conftest import EXAMPLES
+from typer.testing import CliRunner
+
+from crlm.cli import app
+from crlm.stats import kaplan_meier
+from crlm.synth import synthetic_rectal_cohort, synthetic_tsh_cohort
+
+
+@pytest.fixture(scope="module")
+def rectal_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("analyze")
+    data = root / "cohort.csv"
+    synthetic_rectal_cohort(274, seed=1).to_csv(data, index=False)
+    out = root / "report"
+    res = CliRunner().invoke(app, ["analyze", str(data), "--config",
+                                   str(EXAMPLES / "maki2023.toml"), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return data, out
+
+
+def test_all_outputs_written(rectal_report: tuple[Path, Path]) -> None:
+    _, out = rectal_report
+    for name in ("report.html", "report.docx", "provenance.json", "table1.csv", "table1.docx",
+                 "table2_cox.csv", "table3_logistic.csv", "flow.csv", "fig1_flow.png",
+                 "fig1_flow.svg", "fig2_trend.png", "fig3_km_os.png", "fig3_km_os.svg",
+                 "fig3_km_os_at_risk.csv", "fig4_forest.svg", "fig5_roc_1.png"):
+        assert (out / name).stat().st_size > 0, name
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 6 and "Table 1" in html
+
+
+def test_numbers_match_the_analyses(rectal_report: tuple[Path, Path]) -> None:
+    data, out = rectal_report
+    df = pd.read_csv(data)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["rows_input"] == prov["rows_analysed"] == len(df) == 274
+    assert len(prov["data_sha256"]) == 64 and prov["crlm_version"]
+    flow = pd.read_csv(out / "flow.csv")
+    assert flow.n.tolist() == [274, 274]
+    summary = pd.read_csv(out / "fig3_km_os_summary.csv")
+    km = kaplan_meier(df, "os_days", "os_event", "approach")
+    for level, curve in km.groups.items():
+        row = summary.set_index("group").loc[level]
+        assert row["n"] == curve.n and row["events"] == curve.events
+        median = curve.median()[0]
+        assert (pd.isna(row["median"]) if median is None else row["median"] == median)
+    risk = pd.read_csv(out / "fig3_km_os_at_risk.csv")
+    at0 = risk[risk.time == 0].set_index("group").n_risk
+    assert at0.to_dict() == df.approach.value_counts().to_dict()
+    t1 = pd.read_csv(out / "table1.csv")
+    assert t1.columns[1] == f"classic (n = {(df.approach == 'classic').sum()})"
+    cox = pd.read_csv(out / "table2_cox.csv")
+    assert "cycles_gt_8" in cox.Factor.tolist()
+
+
+def test_bad_config_exits_2(tmp_path: Path) -> None:
+    data = tmp_path / "c.csv"
+    synthetic_rectal_cohort(30, seed=2).to_csv(data, index=False)
+    cfg = tmp_path / "a.toml"
+    cfg.write_text('title = "x"\n[group]\ncolumn = "nope"\n[endpoints.os]\ntime = "os_days"\n'
+                   'event = "os_event"\n')
+    res = CliRunner().invoke(app, ["analyze", str(data), "-c", str(cfg), "-o",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2 and "nope" in res.stderr
+    cfg.write_text('title = "x"\nunknown = 1\n')
+    res = CliRunner().invoke(app, ["analyze", str(data), "-c", str(cfg), "-o",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2 and "unknown" in res.stderr
+
+
+def test_tsh_example(tmp_path: Path) -> None:
+    data = tmp_path / "tsh.csv"
+    synthetic_tsh_cohort(300, seed=3).to_csv(data, index=False)
+    res = CliRunner().invoke(app, ["analyze", str(data), "-c", str(EXAMPLES / "tsh.toml"), "-o",
+                                   str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "fig3_km_pfs.png").exists()
+
+
+def test_report_renders_in_chromium(rectal_report: tuple[Path, Path], chromium_path: str,
+                                    tmp_path: Path) -> None:
+    _, out = rectal_report
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [chromium_path, "--headless", "--no-sandbox", "--disable-gpu",
+         "--disable-background-networking", "--disable-component-update", "--no-first-run",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         f"--screenshot={shot}", "--window-size=1200,2000", (out / "report.html").as_uri()],
+        check=True, timeout=120, capture_output=True)
+    assert shot.stat().st_size > 20_000
