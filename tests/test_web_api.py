@@ -291,13 +291,18 @@ def test_cohort_summary_and_km_numbers(client):
 
     rita = api_token(client, "rita")
     summary = client.get("/api/v1/cohort/summary?grouping=timing", headers=rita).json()
-    assert summary["n"] == 5
-    assert summary["columns"] == ["Overall", "metachronous", "synchronous"]
-    assert summary["column_n"] == [5, 2, 3]
-    age = next(r for r in summary["rows"] if r["label"].startswith("Age"))
-    # ages 40 50 60 70 80: median 60, quartiles (inclusive) 50 and 70
-    assert age["cells"][0] == "60 (50–70)"
-    assert age["cells"][2] == "60 (55–65)"  # 50 60 70
+    assert summary["n"] == 5 and summary["problem"] is None
+    assert summary["columns"] == [
+        "Variable", "metachronous (n = 2)", "synchronous (n = 3)", "Overall (n = 5)", "p", "Test"
+    ]
+    age = next(r for r in summary["rows"] if r[0].startswith("Age"))
+    # ages 40 80 | 50 60 70: medians and quartiles (linear) by hand; R 4.2
+    # wilcox.test(c(40, 80), c(50, 60, 70))$p.value = 1
+    assert age == ["Age, years, median (IQR)", "60 (50–70)", "60 (55–65)", "60 (50–70)",
+                   "1.000", "Mann–Whitney U test"]
+    dead = next(r for r in summary["rows"] if r[0].startswith("Dead"))
+    assert dead[1:4] == ["1 (50.0)", "2 (66.7)", "3 (60.0)"]
+    assert any(f.startswith("No data for Sex") for f in summary["footnotes"])
 
     km = client.post("/api/v1/analysis/km", json={"grouping": "timing"}, headers=rita).json()
     assert km["excluded"] == 0

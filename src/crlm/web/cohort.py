@@ -8,7 +8,6 @@ CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -111,87 +110,6 @@ def survival_time(
     return days / DAYS_PER_MONTH, bool(event)
 
 
-# ---------------------------------------------------------------------------- Table 1
-
-
-@dataclass
-class SummaryRow:
-    """One line of Table 1: a label and one cell per column."""
-
-    label: str
-    cells: list[str]
-
-
-@dataclass
-class CohortSummary:
-    """Table 1-like summary: column headers (Overall + groups) and rows."""
-
-    grouping: str | None
-    columns: list[str]
-    column_n: list[int]
-    rows: list[SummaryRow] = field(default_factory=list)
-
-
-Table1Row = tuple[str, Callable[[Sequence[Patient]], str]]
-
-
-def _median_iqr(values: Sequence[float]) -> str:
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.3g}"
-    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return f"{q2:.3g} ({q1:.3g}–{q3:.3g})"
-
-
-def _count_pct(k: int, n: int) -> str:
-    return f"{k} ({100 * k / n:.0f}%)" if n else "0"
-
-
-def _continuous(label: str, get: Callable[[Patient], float | None]) -> Table1Row:
-    def cell(ps: Sequence[Patient]) -> str:
-        vals = [v for v in (get(p) for p in ps) if v is not None]
-        if not vals:
-            return "– (unknown)"
-        known = f"; n={len(vals)}" if len(vals) < len(ps) else ""
-        return _median_iqr(vals) + known
-
-    return (f"{label}, median (IQR)", cell)
-
-
-def _binary(label: str, get: Callable[[Patient], bool | None]) -> Table1Row:
-    def cell(ps: Sequence[Patient]) -> str:
-        vals = [v for v in (get(p) for p in ps) if v is not None]
-        if not vals:
-            return "– (unknown)"
-        known = f" of {len(vals)}" if len(vals) < len(ps) else ""
-        return _count_pct(sum(vals), len(vals)) + known
-
-    return (f"{label}, n (%)", cell)
-
-
-TABLE1_ROWS = [
-    _continuous("Age, years", lambda p: p.age_years),
-    _binary("Male", lambda p: None if p.sex is None else p.sex.value == "male"),
-    _binary("Rectal primary", lambda p: None if p.primary.site is None
-            else p.primary.site.value == "rectum"),
-    _binary("Node-positive primary", lambda p: p.primary.is_node_positive),
-    _binary("Synchronous metastases", lambda p: None if p.liver.timing is None
-            else p.liver.timing.value == "synchronous"),
-    _continuous("Number of metastases", lambda p: p.liver.metastasis_count),
-    _continuous("Largest metastasis, cm", lambda p: p.liver.largest_cm),
-    _binary("Bilobar", lambda p: p.liver.bilobar),
-    _continuous("CEA, ng/mL", lambda p: p.labs.cea_ng_ml),
-    _binary("RAS mutant", lambda p: None if p.molecular.ras is None
-            else p.molecular.ras.value == "mutant"),
-    _binary("Extrahepatic disease", lambda p: p.extrahepatic_disease),
-    _continuous("Pre-hepatectomy chemotherapy cycles",
-                lambda p: p.chemotherapy.prehepatectomy_cycles),
-    _binary("Dead at last follow-up", lambda p: None if p.outcome.vital_status is None
-            else p.outcome.vital_status.value == "dead"),
-]
-
-
 def split(patients: Sequence[Patient], grouping: str) -> dict[str, list[Patient]]:
     """Patients by group (sorted by group name; 'unknown' last)."""
     of = GROUPINGS[grouping].of
@@ -201,16 +119,73 @@ def split(patients: Sequence[Patient], grouping: str) -> dict[str, list[Patient]
     return dict(sorted(groups.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
 
 
-def summarise(patients: Sequence[Patient], grouping: str | None = None) -> CohortSummary:
-    """Table 1: overall and, when ``grouping`` is given, one column per group."""
-    columns = [("Overall", list(patients))]
-    if grouping is not None:
-        columns += list(split(patients, grouping).items())
-    summary = CohortSummary(
-        grouping=grouping,
-        columns=[name for name, _ in columns],
-        column_n=[len(ps) for _, ps in columns],
+# ---------------------------------------------------------------------------- Table 1
+
+#: Table 1 variables: columns of :func:`crlm.registry.dataset.analysis_row` and their labels.
+TABLE1_CATEGORICAL = {
+    "sex": "Sex", "primary_site": "Primary site", "node_positive": "Node-positive primary",
+    "timing": "Timing of liver metastases", "bilobar": "Bilobar",
+    "extrahepatic_disease": "Extrahepatic disease", "ras": "RAS", "braf": "BRAF",
+    "os_event": "Dead at last follow-up",
+}
+TABLE1_CONTINUOUS = {
+    "age_years": "Age, years", "number_of_metastases": "Number of metastases",
+    "largest_diameter_cm": "Largest metastasis, cm", "cea_ng_ml": "CEA, ng/mL",
+    "prehepatectomy_cycles": "Pre-hepatectomy chemotherapy cycles",
+}
+
+
+_TABLE1_LABELS = {**TABLE1_CATEGORICAL, **TABLE1_CONTINUOUS}
+
+
+@dataclass
+class CohortSummary:
+    """Table 1 by a grouping (``crlm.stats.table1``), or why it cannot be made."""
+
+    grouping: str
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+def summarise(patients: Sequence[Patient], grouping: str) -> CohortSummary:
+    """Table 1 of ``patients`` by ``grouping`` with an Overall column, tests and footnotes.
+
+    Rows come from :func:`crlm.registry.dataset.analysis_row` (origin: diagnosis) and the table
+    from :func:`crlm.stats.table1` (χ²/Fisher, Mann–Whitney/Kruskal–Wallis as the seeds use).
+    """
+    import pandas as pd
+
+    from crlm.registry.dataset import analysis_row
+    from crlm.stats import StatsInputError
+    from crlm.stats.table1 import table1
+
+    of = GROUPINGS[grouping].of
+    frame = pd.DataFrame(
+        [{**analysis_row(p, "diagnosis"), "group": of(p)} for p in patients],
+        columns=["group", *TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS],
     )
-    for label, cell in TABLE1_ROWS:
-        summary.rows.append(SummaryRow(label, [cell(ps) for _, ps in columns]))
-    return summary
+    for column in TABLE1_CONTINUOUS:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    grouped = frame[frame["group"].notna()]
+    empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS) if grouped[c].isna().all()]
+    try:
+        result = table1(
+            frame, "group",
+            categorical=[c for c in TABLE1_CATEGORICAL if c not in empty],
+            continuous=[c for c in TABLE1_CONTINUOUS if c not in empty],
+            labels={"group": GROUPINGS[grouping].label, **_TABLE1_LABELS},
+            overall=True,
+        )
+    except StatsInputError as exc:
+        return CohortSummary(grouping, problem=f"Table 1 not computable: {exc}")
+    return CohortSummary(
+        grouping,
+        columns=[str(c) for c in result.frame.columns],
+        rows=[["" if pd.isna(v) else str(v) for v in row]
+              for row in result.frame.itertuples(index=False)],
+        footnotes=result.footnotes + (
+            ["No data for " + ", ".join(_TABLE1_LABELS[c] for c in empty) + "."] if empty else []
+        ),
+    )

@@ -22,21 +22,15 @@ Centre = Annotated[
 ]
 
 
-class SummaryRowOut(BaseModel):
-    """One Table 1 line."""
-
-    label: str
-    cells: list[str]
-
-
 class CohortSummaryOut(BaseModel):
-    """Table 1-like cohort summary (overall and by group)."""
+    """Table 1 of the cohort by a grouping (``crlm.stats.table1``)."""
 
     n: int
-    grouping: str | None
+    grouping: str
     columns: list[str]
-    column_n: list[int]
-    rows: list[SummaryRowOut]
+    rows: list[list[str]]
+    footnotes: list[str]
+    problem: str | None = Field(description="Why no table could be made (e.g. < 2 groups)")
 
 
 class KMRequest(BaseModel):
@@ -52,18 +46,15 @@ class KMRequest(BaseModel):
 def cohort_summary(
     user: ApiUser,
     db: Db,
-    grouping: Annotated[GroupingName | None, Query()] = None,
+    grouping: Annotated[GroupingName, Query()] = GroupingName("timing"),
     centre: Centre = None,
 ) -> CohortSummaryOut:
-    """Table 1 of the registry cohort, optionally split by a grouping."""
+    """Table 1 of the registry cohort by a grouping, with an Overall column and tests."""
     patients = cohort_patients(db, user, centre=centre, purpose="cohort summary")
-    s = summarise(patients, grouping.value if grouping else None)
+    s = summarise(patients, grouping.value)
     return CohortSummaryOut(
-        n=len(patients),
-        grouping=s.grouping,
-        columns=s.columns,
-        column_n=s.column_n,
-        rows=[SummaryRowOut(label=r.label, cells=r.cells) for r in s.rows],
+        n=len(patients), grouping=s.grouping, columns=s.columns, rows=s.rows,
+        footnotes=s.footnotes, problem=s.problem,
     )
 
 
