@@ -46,7 +46,7 @@ class KMRequest(BaseModel):
 def cohort_summary(
     user: ApiUser,
     db: Db,
-    grouping: Annotated[GroupingName, Query()] = GroupingName("timing"),
+    grouping: Annotated[GroupingName, Query()] = GroupingName("sex"),
     centre: Centre = None,
 ) -> CohortSummaryOut:
     """Table 1 of the registry cohort by a grouping, with an Overall column and tests."""

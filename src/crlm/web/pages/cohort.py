@@ -16,7 +16,7 @@ from crlm.web.survival import KMResult, kaplan_meier, plot_png
 
 router = APIRouter(include_in_schema=False)
 
-DEFAULT_GROUPING = "timing"
+DEFAULT_GROUPING = "sex"
 CentreQ = Annotated[str | None, Query(max_length=64)]
 
 
