@@ -224,7 +224,9 @@ _KILL_SCRIPT = """
 import sys, time
 from pathlib import Path
 from crlm.registry.db import init_db, make_session_factory
+import crlm.registry.importer as importer
 from crlm.registry.importer import import_rows, read_rows
+importer.IMPORT_BATCH = 50  # several batches, so the kill lands between two of them
 url, path, marker = sys.argv[1:4]
 rows = read_rows(Path(path))
 session = make_session_factory(init_db(url))()
@@ -232,7 +234,7 @@ done = 0
 def progress(n):
     global done
     done += n
-    if done == len(rows) // 2:
+    if done >= len(rows) // 2 and not Path(marker).exists():
         Path(marker).write_text("half")
         time.sleep(60)   # the parent kills us here, mid-file
 import_rows(session, rows, centre="c", actor="dm", progress=progress)

@@ -79,10 +79,11 @@ def demo_cmd(
         else:
             with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
                 task = bar.add_task("seeding demo cohort", total=n)
-                for patient in to_patients(frame):
-                    repository.upsert_patient(session, patient, centre=DEMO_CENTRE,
-                                              actor="crlm-demo")
-                    bar.advance(task)
+                batch = list(to_patients(frame))
+                for i in range(0, len(batch), 1000):
+                    repository.save_patients(session, batch[i:i + 1000], centre=DEMO_CENTRE,
+                                             actor="crlm-demo")
+                    bar.advance(task, len(batch[i:i + 1000]))
             session.commit()
             typer.echo(f"seeded {n} synthetic patients (centre '{DEMO_CENTRE}') into "
                        f"{database_url(db)}")

@@ -11,9 +11,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import functools
 import io
 import json
+import math
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,7 @@ def _walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
 LEAVES: dict[str, Any] = dict(_walk(Patient))
 
 
+@functools.cache
 def field_annotation(path: str) -> Any:
     """The annotation of a dictionary field path (``[]`` paths resolve into the item model)."""
     if "[]" not in path:
@@ -68,55 +72,89 @@ def field_annotation(path: str) -> Any:
 
 def parse_cell(text: str, annotation: Any) -> Any:
     """Read one non-empty cell as the JSON value of a field; :class:`CellError` if it is not."""
+    return cell_parser(annotation)(text)
+
+
+def _bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in {"true", "yes", "1"}:
+        return True
+    if low in {"false", "no", "0"}:
+        return False
+    raise CellError(f"{text.strip()!r} is not yes/no (true/false/1/0)")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise CellError(f"{text.strip()!r} is not a whole number") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise CellError(f"{text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise CellError(f"{text.strip()!r} is not a finite number")
+    return value
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise CellError(f"{text.strip()!r} is not a date (YYYY-MM-DD)") from None
+
+
+@functools.cache
+def cell_parser(annotation: Any) -> Callable[[str], Any]:
+    """A function reading cells of this field type (built once per type)."""
     t = _base_type(annotation)
-    text = text.strip()
     if typing.get_origin(t) is list:
         (item,) = typing.get_args(t)
         item = _base_type(item)
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise CellError(f"not a valid JSON list: {exc.msg}") from None
-            if not isinstance(value, list):
-                raise CellError("expected a JSON list")
-            return value
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            raise CellError("expected a JSON list of records")
-        return [parse_cell(part, item) for part in text.split(";") if part.strip()]
+        is_record = isinstance(item, type) and issubclass(item, BaseModel)
+        item_parser = None if is_record else cell_parser(item)
+
+        def parse_list(text: str) -> list[Any]:
+            text = text.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise CellError(f"not a valid JSON list: {exc.msg}") from None
+                if not isinstance(value, list):
+                    raise CellError("expected a JSON list")
+                return value
+            if item_parser is None:
+                raise CellError("expected a JSON list of records")
+            return [item_parser(part) for part in text.split(";") if part.strip()]
+
+        return parse_list
     if isinstance(t, type):
         if issubclass(t, bool):
-            low = text.lower()
-            if low in {"true", "yes", "1"}:
-                return True
-            if low in {"false", "no", "0"}:
-                return False
-            raise CellError(f"{text!r} is not yes/no (true/false/1/0)")
+            return _bool
         if issubclass(t, enum.Enum):
-            allowed = [m.value for m in t]
-            if text not in allowed:
-                raise CellError(f"{text!r} is not one of {', '.join(allowed)}")
-            return text
+            allowed = frozenset(m.value for m in t)
+            shown = ", ".join(m.value for m in t)
+
+            def parse_enum(text: str) -> str:
+                text = text.strip()
+                if text not in allowed:
+                    raise CellError(f"{text!r} is not one of {shown}")
+                return text
+
+            return parse_enum
         if issubclass(t, int):
-            try:
-                return int(text)
-            except ValueError:
-                raise CellError(f"{text!r} is not a whole number") from None
+            return _int
         if issubclass(t, float):
-            try:
-                value = float(text)
-            except ValueError:
-                raise CellError(f"{text!r} is not a number") from None
-            if value != value or value in (float("inf"), float("-inf")):
-                raise CellError(f"{text!r} is not a finite number")
-            return value
+            return _float
         if issubclass(t, dt.date):
-            try:
-                return dt.date.fromisoformat(text).isoformat()
-            except ValueError:
-                raise CellError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+            return _date
         if issubclass(t, str):
-            return text
+            return str.strip
     raise CellError(f"unsupported field type {annotation!r}")  # pragma: no cover
 
 

@@ -23,12 +23,13 @@ from crlm.domain import Patient, parse_patient
 from crlm.domain.errors import problems_from
 from crlm.registry import audit
 from crlm.registry.dictionary import CellError, DataDictionary, field_annotation, parse_cell
-from crlm.registry.repository import upsert_patient
+from crlm.registry.repository import save_patients
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
 REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
+IMPORT_BATCH = 1000  # patients written per bulk statement
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,8 @@ def _shape(
         errors.append(RowError(1, None, dictionary.id_column, "the id column is missing"))
         return []
     redcap = bool(columns & REDCAP_COLUMNS)
+    entries = [(e, field_annotation(e.field)) for e in dictionary.entries
+               if e.field != "id" and e.column in columns]
     records: dict[str, _Record] = {}
     for index, row in enumerate(rows):
         line = index + 2
@@ -172,12 +175,12 @@ def _shape(
                 errors.append(RowError(line, ext, REDCAP_INSTANCE,
                                        f"{instance_text!r} is not a whole number"))
                 continue
-        for entry in dictionary.entries:
+        for entry, annotation in entries:
             text = row.get(entry.column)
-            if entry.field == "id" or text is None or not text.strip():
+            if text is None or not text.strip():
                 continue
             try:
-                value = parse_cell(text, field_annotation(entry.field))
+                value = parse_cell(text, annotation)
             except CellError as exc:
                 errors.append(RowError(line, ext, entry.column, str(exc)))
                 continue
@@ -255,12 +258,14 @@ def import_rows(
     result = ImportResult(ok=not errors, n_rows=len(rows), errors=errors)
     if errors:
         return result
-    for patient in patients:
-        _id, created = upsert_patient(session, patient, centre=centre, actor=actor)
+    for i in range(0, len(patients), IMPORT_BATCH):
+        batch = patients[i:i + IMPORT_BATCH]
+        saved = save_patients(session, batch, centre=centre, actor=actor)
+        created = sum(1 for _, new in saved if new)
         result.n_created += created
-        result.n_updated += not created
+        result.n_updated += len(saved) - created
         if progress is not None:
-            progress(1)
+            progress(len(batch))
     result.n_patients = len(patients)
     audit.record(session, actor=actor, action="import", entity="registry", entity_id=None,
                  detail=f"{source_name}: {result.n_created} created, {result.n_updated} updated")

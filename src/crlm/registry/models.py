@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 from typing import Any
@@ -43,6 +44,7 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@functools.cache
 def _base_type(annotation: Any) -> Any:
     """``Annotated[X, ...] | None`` → ``X``."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:

@@ -127,18 +127,37 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
     return head, parse_patient(doc)
 
 
-def _write_children(session: Session, patient_id: int, rows: dict[str, Any]) -> None:
-    for table in [t for t, _ in SECTIONS.values()] + [lesions, operations]:
-        session.execute(sa.delete(table).where(table.c.patient_id == patient_id))
+CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
+CHUNK = 500  # rows per IN (...) list
+
+
+def _write_children(session: Session, items: list[tuple[int, dict[str, Any]]],
+                    *, replace: bool) -> None:
+    """Insert the section and list rows of many patients (one executemany per table)."""
+    if replace:
+        ids = [pid for pid, _ in items]
+        for i in range(0, len(ids), CHUNK):
+            for table in CHILD_TABLES:
+                session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
     for _section, (table, _model) in SECTIONS.items():
-        session.execute(sa.insert(table).values(patient_id=patient_id, **rows[table.name]))
+        session.execute(sa.insert(table),
+                        [{"patient_id": pid, **rows[table.name]} for pid, rows in items])
     for key, table in LIST_TABLES.items():
-        items = rows[key]
-        if items:
-            session.execute(
-                sa.insert(table),
-                [{"patient_id": patient_id, "position": i, **item} for i, item in enumerate(items)],
-            )
+        params = [{"patient_id": pid, "position": i, **item}
+                  for pid, rows in items for i, item in enumerate(rows[key])]
+        if params:
+            session.execute(sa.insert(table), params)
+
+
+def _audit_many(session: Session, actor: str, action: str, ids: list[int],
+                details: list[str | None]) -> None:
+    from crlm.registry.models import AuditEvent
+
+    now = _now()
+    session.execute(sa.insert(AuditEvent), [
+        {"at": now, "actor": actor[:64], "action": action, "entity": "patient",
+         "entity_id": str(pid), "detail": detail} for pid, detail in zip(ids, details, strict=True)
+    ])
 
 
 # ---------------------------------------------------------------------------- API
@@ -153,10 +172,61 @@ def find_patient_id(session: Session, *, centre: str, external_id: str) -> int |
     )
 
 
+def _with_id(patient: Patient) -> Patient:
+    return patient if patient.id is not None else patient.model_copy(
+        update={"id": new_external_id()})
+
+
+def save_patients(
+    session: Session, batch: list[Patient], *, centre: str, actor: str
+) -> list[tuple[int, bool]]:
+    """Insert new patients and replace existing ones (same centre + external id) in bulk.
+
+    Returns ``(registry id, created)`` per patient, in order. Every write is audited.
+    """
+    batch = [_with_id(p) for p in batch]
+    existing: dict[str, int] = {}
+    ext_ids = [p.id for p in batch]
+    for i in range(0, len(ext_ids), CHUNK):
+        rows = session.execute(sa.select(patients.c.external_id, patients.c.id).where(
+            patients.c.centre == centre, patients.c.external_id.in_(ext_ids[i:i + CHUNK])))
+        existing.update({r.external_id: r.id for r in rows})
+    now = _now()
+    new = [p for p in batch if p.id not in existing]
+    old = [p for p in batch if p.id in existing]
+    result: dict[str, tuple[int, bool]] = {}
+    if new:
+        new_rows = [_to_rows(p) for p in new]
+        ids = session.execute(
+            sa.insert(patients).returning(patients.c.id, sort_by_parameter_order=True),
+            [{"centre": centre, "external_id": p.id, "created_at": now, "updated_at": now,
+              **rows["patients"]} for p, rows in zip(new, new_rows, strict=True)],
+        ).scalars().all()
+        _write_children(session, list(zip(ids, new_rows, strict=True)), replace=False)
+        _audit_many(session, actor, "create", list(ids),
+                    [f"centre={centre} external_id={p.id}" for p in new])
+        result.update({p.id: (pid, True) for p, pid in zip(new, ids, strict=True)})  # type: ignore[misc]
+    if old:
+        old_rows = [_to_rows(p) for p in old]
+        ids = [existing[p.id] for p in old]  # type: ignore[index]
+        session.execute(
+            sa.update(patients).where(patients.c.id == sa.bindparam("pid")),
+            [{"pid": pid, "updated_at": now, **rows["patients"]}
+             for pid, rows in zip(ids, old_rows, strict=True)],
+        )
+        _write_children(session, list(zip(ids, old_rows, strict=True)), replace=True)
+        _audit_many(session, actor, "update", ids, [None] * len(ids))
+        result.update({p.id: (pid, False) for p, pid in zip(old, ids, strict=True)})  # type: ignore[misc]
+    session.flush()
+    return [result[p.id] for p in batch]  # type: ignore[index]
+
+
 def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) -> int:
-    """Store a new patient; returns its registry id. A missing ``id`` gets a fresh one."""
-    if patient.id is None:
-        patient = patient.model_copy(update={"id": new_external_id()})
+    """Store a new patient; returns its registry id. A missing ``id`` gets a fresh one.
+
+    Raises ``sqlalchemy.exc.IntegrityError`` if the centre already holds that external id.
+    """
+    patient = _with_id(patient)
     rows = _to_rows(patient)
     now = _now()
     patient_id = session.execute(
@@ -165,9 +235,9 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
                 **rows["patients"])
         .returning(patients.c.id)
     ).scalar_one()
-    _write_children(session, patient_id, rows)
-    audit.record(session, actor=actor, action="create", entity="patient", entity_id=patient_id,
-                 detail=f"centre={centre} external_id={patient.id}")
+    _write_children(session, [(patient_id, rows)], replace=False)
+    _audit_many(session, actor, "create", [patient_id],
+                [f"centre={centre} external_id={patient.id}"])
     session.flush()
     return patient_id
 
@@ -185,8 +255,8 @@ def update_patient(session: Session, patient_id: int, patient: Patient, *, actor
         .where(patients.c.id == patient_id)
         .values(external_id=patient.id, updated_at=_now(), **rows["patients"])
     )
-    _write_children(session, patient_id, rows)
-    audit.record(session, actor=actor, action="update", entity="patient", entity_id=patient_id)
+    _write_children(session, [(patient_id, rows)], replace=True)
+    _audit_many(session, actor, "update", [patient_id], [None])
     session.flush()
 
 
@@ -194,15 +264,7 @@ def upsert_patient(
     session: Session, patient: Patient, *, centre: str, actor: str
 ) -> tuple[int, bool]:
     """Insert, or update the patient with the same centre + external id; (id, created)."""
-    existing = (
-        find_patient_id(session, centre=centre, external_id=patient.id)
-        if patient.id is not None
-        else None
-    )
-    if existing is None:
-        return add_patient(session, patient, centre=centre, actor=actor), True
-    update_patient(session, existing, patient, actor=actor)
-    return existing, False
+    return save_patients(session, [patient], centre=centre, actor=actor)[0]
 
 
 def get_record(session: Session, patient_id: int, *, actor: str) -> PatientRecord:
@@ -226,7 +288,7 @@ def delete_patient(session: Session, patient_id: int, *, actor: str) -> None:
     found = session.execute(sa.delete(patients).where(patients.c.id == patient_id)).rowcount
     if not found:
         raise PatientNotFound(f"no patient with id {patient_id}")
-    for table in [t for t, _ in SECTIONS.values()] + [lesions, operations]:
+    for table in CHILD_TABLES:
         session.execute(sa.delete(table).where(table.c.patient_id == patient_id))
     audit.record(session, actor=actor, action="delete", entity="patient", entity_id=patient_id)
     session.flush()
