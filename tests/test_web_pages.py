@@ -342,3 +342,30 @@ def test_cohort_plot_reuses_the_page_read(client):
         events = audit.list_events(s, actor="rita", limit=100, offset=0)
     assert [e.action for e in events].count("export") == 1  # one cohort read, not two
     assert [e.action for e in events].count("read") == 3  # one audited read per patient
+
+
+def test_patient_form_never_fails_on_arbitrary_input(app):
+    """Random text in every form field: the answer is a redirect or the form with errors."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from crlm.web.forms import FORM_FIELDS
+
+    values = st.one_of(
+        st.text(max_size=12), st.sampled_from(["", "-1", "1e400", "nan", "2024-02-30", "true"]),
+        st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(str),
+    )
+    forms = st.dictionaries(st.sampled_from(sorted(FORM_FIELDS)), values, max_size=8)
+    with TestClient(app) as c:
+        page_login(c, "alice")
+        token = csrf_from(c.get("/patients/new").text)
+
+        @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(form=forms)
+        def post(form: dict[str, str]) -> None:
+            r = c.post("/patients/new", data={"csrf_token": token, **form},
+                       follow_redirects=False)
+            assert r.status_code in (303, 409, 422), (form, r.status_code)
+
+        post()

@@ -44,8 +44,8 @@ def create_app(
     """Build the web app on ``database_url`` (default: ``CRLM_DATABASE_URL`` or ./crlm.db).
 
     The database is migrated to the newest schema. ``secret_key`` overrides ``CRLM_SECRET_KEY``
-    and the key file. ``testing`` only skips nothing security-relevant: it marks the app so that
-    tests can recognise it (the same checks run).
+    and the key file. ``testing`` is recorded on ``app.state.testing`` and changes no behaviour:
+    tests run every security check the served app runs.
     """
     from crlm.registry.db import database_url as resolve_url
     from crlm.registry.db import init_db, make_session_factory
