@@ -1,0 +1,169 @@
+"""Patients CRUD (``/api/v1/patients``) for clinicians (own centre) and admins (all centres).
+
+Every read and write goes through :mod:`crlm.registry.repository`, which writes the audit row.
+A patient of another centre answers 404, exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import BaseModel
+
+from crlm.domain import Patient
+from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
+from crlm.web.deps import CurrentUser, Db, Role, api_roles
+from crlm.web.records import (
+    CentreRequiredError,
+    PatientAccessDeniedError,
+    PatientConflictError,
+    create_patient,
+    find_patients,
+    read_patient,
+    remove_patient,
+    replace_patient,
+)
+
+router = APIRouter(prefix="/patients", tags=["patients"])
+
+Clinical = Annotated[CurrentUser, api_roles(Role.clinician, Role.admin)]
+PatientId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Registry id of the patient")]
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such patient (or not yours)"}
+}
+
+
+class PatientSummaryOut(BaseModel):
+    """One row of the patient list."""
+
+    id: int
+    external_id: str | None
+    centre: str | None
+    age_years: float | None = None
+    sex: str | None = None
+    primary_site: str | None = None
+    number_of_metastases: int | None = None
+
+
+class PatientListOut(BaseModel):
+    """A page of the patient list."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[PatientSummaryOut]
+
+
+class PatientRecordOut(BaseModel):
+    """A stored patient with its registry id and centre."""
+
+    id: int
+    centre: str | None
+    patient: Patient
+
+
+class PatientCreatedOut(BaseModel):
+    """Answer of a create: the new registry id."""
+
+    id: int
+
+
+def _not_found(patient_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no patient with id {patient_id}")
+
+
+@router.get("")
+def list_patients(
+    user: Clinical,
+    db: Db,
+    search: Annotated[str | None, Query(max_length=100, description="Id or text to find")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> PatientListOut:
+    """Patients of the caller's centre (all centres for admins), newest first."""
+    total, rows = find_patients(db, user, search=search, limit=limit, offset=offset)
+    return PatientListOut(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[PatientSummaryOut(**row) for row in rows],
+    )
+
+
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The centre already has another patient with this id"}
+}
+
+
+def _conflict(exc: Exception) -> HTTPException:
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(exc))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=PATIENT_BODY,
+    responses={**PATIENT_BODY_ERRORS, **CONFLICT},
+)
+def create(
+    user: Clinical,
+    db: Db,
+    patient: Annotated[Patient, Depends(patient_body)],
+    centre: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Centre (admins only; default: own)"),
+    ] = None,
+) -> PatientCreatedOut:
+    """Store a new patient in the caller's centre (an admin may name the centre)."""
+    try:
+        return PatientCreatedOut(id=create_patient(db, user, patient, centre=centre))
+    except PatientConflictError as exc:
+        raise _conflict(exc) from None
+    except CentreRequiredError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=str(exc),
+        ) from None
+
+
+@router.get("/{patient_id}", responses=NOT_FOUND)
+def read(patient_id: PatientId, user: Clinical, db: Db) -> PatientRecordOut:
+    """One patient (the read is audited)."""
+    try:
+        record = read_patient(db, user, patient_id)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
+    return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
+
+
+@router.put(
+    "/{patient_id}",
+    openapi_extra=PATIENT_BODY,
+    responses={**PATIENT_BODY_ERRORS, **NOT_FOUND, **CONFLICT},
+)
+def update(
+    patient_id: PatientId,
+    user: Clinical,
+    db: Db,
+    patient: Annotated[Patient, Depends(patient_body)],
+) -> PatientRecordOut:
+    """Replace a patient's data."""
+    try:
+        record = replace_patient(db, user, patient_id, patient)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
+    except PatientConflictError as exc:
+        raise _conflict(exc) from None
+    return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
+
+
+@router.delete("/{patient_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete(patient_id: PatientId, user: Clinical, db: Db) -> Response:
+    """Delete a patient (the deletion is audited)."""
+    try:
+        remove_patient(db, user, patient_id)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+

@@ -1,0 +1,106 @@
+"""The FastAPI application factory: JSON API under ``/api/v1`` and server-rendered pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from crlm.web.deps import user_cache
+from crlm.web.errors import install_exception_handlers
+from crlm.web.records import cohort_cache
+from crlm.web.security import (
+    SESSION_MAX_AGE_S,
+    ApiTokens,
+    LoginRateLimiter,
+    SecurityHeadersMiddleware,
+    csrf_token,
+)
+from crlm.web.settings import resolve_secret_key
+
+HERE = Path(__file__).resolve().parent
+API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+DOCS_URL = f"{API_PREFIX}/docs"
+SESSION_COOKIE = "crlm_session"
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
+    return templates
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    secret_key: str | None = None,
+    testing: bool = False,
+) -> FastAPI:
+    """Build the web app on ``database_url`` (default: ``CRLM_DATABASE_URL`` or ./crlm.db).
+
+    The database is migrated to the newest schema. ``secret_key`` overrides ``CRLM_SECRET_KEY``
+    and the key file. ``testing`` is recorded on ``app.state.testing`` and changes no behaviour:
+    tests run every security check the served app runs.
+    """
+    from crlm.registry.db import database_url as resolve_url
+    from crlm.registry.db import init_db, make_session_factory
+
+    url = resolve_url(database_url)
+    key = resolve_secret_key(url, secret_key)
+    engine = init_db(url)
+
+    app = FastAPI(
+        title="crlm",
+        summary="Colorectal liver metastases: registry, assessment and cohort analysis API.",
+        version=_version(),
+        openapi_url=OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        separate_input_output_schemas=False,
+    )
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.database_url = url
+    app.state.testing = testing
+    app.state.templates = _templates()
+    app.state.login_limiter = LoginRateLimiter()
+    app.state.api_tokens = ApiTokens(key)
+    app.state.user_cache = user_cache()
+    app.state.cohort_cache = cohort_cache()
+
+    from crlm.web.api import router as api_router
+    from crlm.web.pages import router as pages_router
+
+    app.include_router(api_router, prefix=API_PREFIX)
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI (its script and style come from the CDN; our init script is local)."""
+        return HTMLResponse((HERE / "static" / "docs.html").read_text(encoding="utf-8"))
+
+    install_exception_handlers(app)
+    # Order: the session middleware runs inside the header middleware, so its cookie gets
+    # the Secure flag added when the request came over HTTPS.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=False,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL}))
+    return app
+
+
+def _version() -> str:
+    from crlm import __version__
+
+    return __version__

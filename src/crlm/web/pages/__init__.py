@@ -1,0 +1,11 @@
+"""Server-rendered pages (Jinja2), one router per area."""
+
+from fastapi import APIRouter
+
+from crlm.web.pages import admin, auth, cohort, imports, patients
+
+router = APIRouter(include_in_schema=False)
+for module in (auth, patients, cohort, imports, admin):
+    router.include_router(module.router)
+
+__all__ = ["router"]

@@ -1,0 +1,238 @@
+"""Patient pages: list with search and filters, form (new/edit) with inline errors, patient
+page with the assessment, printable tumour-board summary, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from crlm.domain import Patient, PrimarySite, Sex
+from crlm.domain.errors import parse_patient
+from crlm.web.deps import CurrentUser, Db, Role, page_roles
+from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
+from crlm.web.pages.common import render, require_csrf
+from crlm.web.records import (
+    FILTER_SCAN_LIMIT,
+    CentreRequiredError,
+    PatientAccessDeniedError,
+    PatientConflictError,
+    PatientRecordView,
+    create_patient,
+    find_patients,
+    read_patient,
+    remove_patient,
+    replace_patient,
+)
+from crlm.web.security import csp_allowing_styles
+
+router = APIRouter(include_in_schema=False)
+
+Clinical = Annotated[CurrentUser, page_roles(Role.clinician, Role.admin)]
+PatientId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PAGE_SIZE = 50
+
+def _read(db: Db, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    """The patient, or a 404 page (unknown id and another centre's patient look the same)."""
+    try:
+        return read_patient(db, user, patient_id)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
+
+
+def _not_found(patient_id: int) -> HTTPException:
+    return HTTPException(404, detail=f"No patient #{patient_id} in the records you may see.")
+
+
+def assessment_context(patient: Patient) -> dict[str, Any]:
+    """Template variables for ``_patient_data.html`` and ``_assessment.html``.
+
+    The assessment part is :func:`crlm.reports.tumour_board.context` (same titles, order and
+    reference numbers as the printable summary).
+    """
+    from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import context
+
+    stored = patient.model_dump(mode="json", exclude_none=True)
+    return {
+        **context(assess(patient), patient),
+        "sections": FORM_SECTIONS,
+        "values": form_values(stored),
+        "lesions": stored.get("liver", {}).get("lesions") or [],
+        "operations": stored.get("operations") or [],
+    }
+
+
+@router.get("/patients")
+def patient_list(
+    request: Request,
+    user: Clinical,
+    db: Db,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    site: Annotated[PrimarySite | None, Query()] = None,
+    sex: Annotated[Sex | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Patients of the user's centre (all centres for admins)."""
+    total, rows = find_patients(
+        db, user, search=q, primary_site=site.value if site else None,
+        sex=sex.value if sex else None,
+        limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+    )
+    params = {k: v for k, v in {"q": q, "site": site, "sex": sex}.items() if v}
+
+    def page_url(n: int) -> str:
+        return "/patients?" + urlencode({**params, "page": n})
+
+    return render(
+        request, "patients.html", user, rows=rows, total=total, q=q,
+        site=site.value if site else None, sex=sex.value if sex else None,
+        filtered=bool(site or sex), scan_limit=FILTER_SCAN_LIMIT,
+        sites=[s.value for s in PrimarySite], sexes=[s.value for s in Sex],
+        prev_url=page_url(page - 1) if page > 1 else None,
+        next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
+    )
+
+
+def _form_page(
+    request: Request,
+    user: CurrentUser,
+    *,
+    values: dict[str, Any],
+    patient_id: int | None = None,
+    errors: dict[str, list[str]] | None = None,
+    other_errors: list[str] | None = None,
+    kept: list[str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    return render(
+        request, "patient_form.html", user, status_code=status_code,
+        sections=FORM_SECTIONS, values=values, patient_id=patient_id,
+        errors=errors or {}, other_errors=other_errors or [], kept=kept or [],
+    )
+
+
+def _kept_fields(base: dict[str, Any]) -> list[str]:
+    """Stored fields the form does not show (kept unchanged on save)."""
+    shown = set(FORM_FIELDS)
+    out = []
+    for key, value in base.items():
+        if isinstance(value, dict):
+            out += [f"{key}.{k}" for k in value if f"{key}.{k}" not in shown]
+        elif key not in shown:
+            out.append(key)
+    return out
+
+
+async def _submitted(request: Request, base: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """The submitted patient dict, and the Patient or the ValidationError."""
+    form = await request.form()
+    data = form_to_dict(form, base)
+    try:
+        return data, parse_patient(data)
+    except ValidationError as exc:
+        return data, exc
+
+
+@router.get("/patients/new")
+def new_patient_form(request: Request, user: Clinical) -> HTMLResponse:
+    """Empty patient form."""
+    return _form_page(request, user, values={})
+
+
+@router.post("/patients/new", dependencies=[Depends(require_csrf)])
+async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Response:
+    """Validate and store; on error the form comes back with the messages next to the fields."""
+    data, result = await _submitted(request, {})
+    if isinstance(result, ValidationError):
+        by_field, other = errors_by_field(result)
+        return _form_page(
+            request, user, values=form_values(data), errors=by_field, other_errors=other,
+            status_code=422,
+        )
+    try:
+        new_id = create_patient(db, user, result)
+    except (PatientConflictError, CentreRequiredError) as exc:
+        field = "id" if isinstance(exc, PatientConflictError) else None
+        return _form_page(
+            request, user, values=form_values(data), status_code=409,
+            errors={field: [str(exc)]} if field else None,
+            other_errors=None if field else [str(exc)],
+        )
+    return RedirectResponse(f"/patients/{new_id}", status_code=303)
+
+
+@router.get("/patients/{patient_id}")
+def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db) -> HTMLResponse:
+    """The patient's data summary and assessment."""
+    record = _read(db, user, patient_id)
+    return render(
+        request, "patient.html", user, record=record, **assessment_context(record.patient)
+    )
+
+
+@router.get("/patients/{patient_id}/tumour-board")
+def tumour_board_page(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """Printable tumour-board summary: the self-contained HTML of ``crlm.reports``.
+
+    Its one inline ``<style>`` block is allowed by hash in this response's CSP (no
+    ``unsafe-inline``, no script).
+    """
+    from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import render as render_report
+
+    record = _read(db, user, patient_id)
+    html = render_report(assess(record.patient), record.patient, fmt="html")
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_styles(html)})
+
+
+@router.get("/patients/{patient_id}/edit")
+def edit_patient_form(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """The form filled with the stored data."""
+    record = _read(db, user, patient_id)
+    stored = record.patient.model_dump(mode="json", exclude_none=True)
+    return _form_page(
+        request, user, values=form_values(stored), patient_id=patient_id,
+        kept=_kept_fields(stored),
+    )
+
+
+@router.post("/patients/{patient_id}/edit", dependencies=[Depends(require_csrf)])
+async def edit_patient_submit(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> Response:
+    """Validate and replace; fields the form does not show are kept from the stored record."""
+    record = _read(db, user, patient_id)
+    stored = record.patient.model_dump(mode="json", exclude_none=True)
+    data, result = await _submitted(request, stored)
+    if isinstance(result, ValidationError):
+        by_field, other = errors_by_field(result)
+        return _form_page(
+            request, user, values=form_values(data), patient_id=patient_id, errors=by_field,
+            other_errors=other, kept=_kept_fields(stored), status_code=422,
+        )
+    try:
+        replace_patient(db, user, patient_id, result)
+    except PatientConflictError as exc:
+        return _form_page(
+            request, user, values=form_values(data), patient_id=patient_id,
+            errors={"id": [str(exc)]}, kept=_kept_fields(stored), status_code=409,
+        )
+    return RedirectResponse(f"/patients/{patient_id}", status_code=303)
+
+
+@router.post("/patients/{patient_id}/delete", dependencies=[Depends(require_csrf)])
+def delete_patient(patient_id: PatientId, user: Clinical, db: Db) -> RedirectResponse:
+    """Delete and go back to the list."""
+    try:
+        remove_patient(db, user, patient_id)
+    except PatientAccessDeniedError:
+        raise _not_found(patient_id) from None
+    return RedirectResponse("/patients", status_code=303)

@@ -1,0 +1,229 @@
+"""Patient records as the web app sees them: the registry repository plus centre checks.
+
+Pages and the JSON API both call these functions, so the access rules live in one place:
+clinicians reach their own centre's patients, admins every centre, researchers none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crlm.domain import Patient
+from crlm.web.cache import TtlCache
+from crlm.web.deps import CurrentUser
+
+#: How many of the most recently changed patients the site/sex list filters look through.
+FILTER_SCAN_LIMIT = 10_000
+
+
+class PatientAccessDeniedError(Exception):
+    """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
+
+
+class PatientConflictError(Exception):
+    """The centre already holds another patient with this external id."""
+
+
+class CentreRequiredError(Exception):
+    """An admin without a centre of their own must name the centre of a new patient."""
+
+
+@dataclass(frozen=True)
+class PatientRecordView:
+    """A stored patient with registry id and centre."""
+
+    id: int
+    centre: str | None
+    patient: Patient
+
+
+def _check_role(user: CurrentUser) -> None:
+    if not user.sees_identifiable_data:
+        raise PatientAccessDeniedError("role may not see identifiable patient data")
+
+
+def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    from crlm.registry import repository
+
+    _check_role(user)
+    try:
+        record = repository.get_record(db, patient_id, actor=user.username)
+    except repository.PatientNotFound:
+        raise PatientAccessDeniedError(f"no patient {patient_id}") from None
+    db.commit()  # keep the audit row of the read
+    if not user.may_access_centre(record.centre):
+        raise PatientAccessDeniedError(f"patient {patient_id} belongs to another centre")
+    return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient)
+
+
+def read_patient(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    """One patient, if the user may see it (audited)."""
+    return _record(db, user, patient_id)
+
+
+def create_patient(
+    db: Session, user: CurrentUser, patient: Patient, centre: str | None = None
+) -> int:
+    """Store a new patient in the user's centre (admins may name any centre); the new id."""
+    from crlm.registry import repository
+
+    _check_role(user)
+    target = centre if centre and user.may_access_centre(centre) else user.centre
+    if not target:
+        raise CentreRequiredError("name the centre of the new patient")
+    _check_unique(db, target, patient.id, None)
+    new_id = repository.add_patient(db, patient, centre=target, actor=user.username)
+    db.commit()
+    return new_id
+
+
+def _check_unique(db: Session, centre: str, external_id: str | None, own_id: int | None) -> None:
+    from crlm.registry import repository
+
+    if external_id is None:
+        return
+    other = repository.find_patient_id(db, centre=centre, external_id=external_id)
+    if other is not None and other != own_id:
+        raise PatientConflictError(
+            f"centre {centre} already has a patient with id {external_id!r} (#{other})"
+        )
+
+
+def replace_patient(
+    db: Session, user: CurrentUser, patient_id: int, patient: Patient
+) -> PatientRecordView:
+    """Replace a patient's data after checking access; the stored record."""
+    from crlm.registry import repository
+
+    current = _record(db, user, patient_id)
+    if current.centre:
+        _check_unique(db, current.centre, patient.id, patient_id)
+    repository.update_patient(db, patient_id, patient, actor=user.username)
+    db.commit()
+    return PatientRecordView(id=current.id, centre=current.centre, patient=patient)
+
+
+def remove_patient(db: Session, user: CurrentUser, patient_id: int) -> None:
+    """Delete a patient after checking access."""
+    from crlm.registry import repository
+
+    _record(db, user, patient_id)
+    repository.delete_patient(db, patient_id, actor=user.username)
+    db.commit()
+
+
+def find_patients(
+    db: Session,
+    user: CurrentUser,
+    *,
+    search: str | None = None,
+    primary_site: str | None = None,
+    sex: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Total count and one page of summaries the user may see (search, site and sex filters).
+
+    With a site or sex filter the count covers the :data:`FILTER_SCAN_LIMIT` most recently
+    changed patients of the scope.
+    """
+    from crlm.registry import repository
+
+    _check_role(user)
+    centre = user.centre_filter
+    wanted = {k: v for k, v in {"primary_site": primary_site, "sex": sex}.items() if v}
+    if not wanted:
+        rows = repository.list_patients(
+            db, actor=user.username, centre=centre, search=search or None, limit=limit,
+            offset=offset,
+        )
+        total = repository.count_patients(db, centre=centre, search=search or None)
+        db.commit()
+        return total, [_summary_dict(row) for row in rows]
+    # The registry lists by search only; site and sex are filtered here over the most recently
+    # changed FILTER_SCAN_LIMIT patients (one audited list read).
+    rows = repository.list_patients(
+        db, actor=user.username, centre=centre, search=search or None, limit=FILTER_SCAN_LIMIT,
+        offset=0,
+    )
+    db.commit()
+    matches = [
+        d for d in map(_summary_dict, rows)
+        if all(str(d.get(k) or "") == str(v) for k, v in wanted.items())
+    ]
+    return len(matches), matches[offset : offset + limit]
+
+
+def _summary_dict(row: Any) -> dict[str, Any]:
+    fields = (
+        "id", "external_id", "centre", "age_years", "sex", "primary_site", "number_of_metastases",
+    )
+    return {name: getattr(row, name, None) for name in fields}
+
+
+#: The cohort page and its plot image are two requests over the same patients: the second
+#: reuses the first read of the same user and centre (which wrote the audit rows) for 60 s.
+COHORT_CACHE_TTL_S = 60.0
+CohortCache = TtlCache[tuple[str, str | None], list[Patient]]
+
+
+def cohort_cache() -> CohortCache:
+    """A cache of the latest cohort reads."""
+    return TtlCache(ttl_s=COHORT_CACHE_TTL_S, max_entries=32)
+
+
+def cohort_patients(
+    db: Session,
+    user: CurrentUser,
+    *,
+    centre: str | None = None,
+    purpose: str = "cohort",
+    cache: CohortCache | None = None,
+) -> list[Patient]:
+    """Every patient of the cohort (one centre or all) for de-identified aggregate views.
+
+    Read through :func:`crlm.registry.export.iter_records`: one export event names the purpose,
+    and each patient read is audited. With ``cache``, a read of the same user and centre from
+    the last ``cache.ttl_s`` seconds is reused.
+    """
+    from crlm.registry.export import iter_records
+
+    key = (user.username, centre)
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
+    patients = [
+        record.patient
+        for record in iter_records(db, actor=user.username, centre=centre, purpose=purpose)
+    ]
+    db.commit()
+    if cache is not None:
+        cache.put(key, patients)
+    return patients
+
+
+def import_csv_upload(
+    session_factory: Any, user: CurrentUser, filename: str, data: bytes, centre: str | None = None
+) -> Any:
+    """Import an uploaded CSV (crlm export format) into the user's centre (admins: ``centre``).
+
+    :func:`crlm.registry.importer.import_file` validates every row first; the transaction is
+    committed only when no row has an error, so either every row lands or none does. Returns
+    the registry's ``ImportResult`` (row-by-row errors naming the column).
+    """
+    from crlm.registry.importer import ImportResult, RowError, import_file
+
+    _check_role(user)
+    target = centre if centre and user.may_access_centre(centre) else user.centre
+    if not target:
+        problem = RowError(1, None, "centre", "name the centre to import into")
+        return ImportResult(ok=False, n_rows=0, errors=[problem])
+    with session_factory() as db:
+        result = import_file(db, data, centre=target, actor=user.username, fmt="csv")
+        if result.ok:
+            db.commit()
+        else:
+            db.rollback()
+    return result
