@@ -144,3 +144,24 @@ def test_synth_and_demo_cli(tmp_path: Path) -> None:
     assert "seeded 25 synthetic patients" in res.output and "password:" in res.output
     res = runner.invoke(app, ["demo", "--if-empty", "--db", url, "--n", "25"])
     assert "already holds 25 patients" in res.output and "password:" not in res.output
+
+
+def test_synthetic_rows_round_trip_through_the_registry_analysis_dataset() -> None:
+    from crlm.registry.dataset import analysis_row
+
+    df = synthetic_rectal_cohort(300, seed=4)
+    shared = {"id", "approach", "age_years", "sex", "primary_site", "timing",
+              "number_of_metastases", "largest_diameter_cm", "extrahepatic_disease",
+              "cea_ng_ml", "ras", "tp53", "prehepatectomy_cycles", "hepatectomy_grade", "pve",
+              "os_days", "os_event", "rfs_days", "rfs_event", "year_of_diagnosis",
+              "distance_from_anal_verge_cm"}
+    rows = [analysis_row(p) for p in to_patients(df)]
+    assert shared <= set(df.columns) and shared <= set(rows[0])
+    for row, syn in zip(rows, df.itertuples(), strict=True):
+        assert row["os_days"] == syn.os_days and row["os_event"] == syn.os_event
+        assert row["hepatectomy_grade"] == syn.hepatectomy_grade
+        assert row["ras"] == (None if pd.isna(syn.ras) else syn.ras)
+        if syn.approach != "reverse" or syn.completed:
+            assert row["approach"] == syn.approach
+        else:  # primary never resected: the registry cannot date an approach
+            assert row["approach"] is None

@@ -68,6 +68,16 @@ def survival_times(patient: Patient, origin: Origin) -> dict[str, Any]:
     return result
 
 
+def _grade(patient: Patient) -> str | None:
+    """Kawaguchi grade of the performed hepatectomies, else of the planned procedures."""
+    from crlm.clinical.classify import hepatectomy_complexity
+
+    done = [x for op in patient.operations or [] if op.kind == "hepatectomy"
+            for x in op.procedures or []]
+    result = hepatectomy_complexity(done or patient.liver.planned_procedures or [])
+    return result.grade if result else None
+
+
 def analysis_row(patient: Patient, origin: Origin = "last_hepatectomy") -> dict[str, Any]:
     """The analysis variables of one patient."""
     p = patient
@@ -97,6 +107,7 @@ def analysis_row(patient: Patient, origin: Origin = "last_hepatectomy") -> dict[
         "prehepatectomy_cycles": p.chemotherapy.prehepatectomy_cycles,
         "anti_vegf": p.chemotherapy.anti_vegf,
         "planned_procedures": ";".join(x.value for x in p.liver.planned_procedures or []) or None,
+        "hepatectomy_grade": _grade(p),
         "pve": any(op.kind == "pve" for op in p.operations or []) if p.operations is not None
         else None,
         **survival_times(p, origin),

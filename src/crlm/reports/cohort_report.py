@@ -52,6 +52,7 @@ class Endpoint(BaseModel):
     time_scale: float = Field(365.25, gt=0, description="Data time units per displayed unit.")
     time_label: str = "Years"
     risk_times: list[float] | None = None
+    ci_bands: bool = Field(False, description="Draw 95 % confidence bands on KM curves.")
 
 
 class GroupSpec(BaseModel):
@@ -388,7 +389,8 @@ def _km_section(df: pd.DataFrame, ep: Endpoint, group: str, title: str, stem: st
     if lr is not None:
         notes.append(f"Log-rank χ² = {lr.chisq:.2f} on {lr.df} df, p = {lr.p:.4g}")
     fig = figures.km_figure(km, time_scale=ep.time_scale, time_label=ep.time_label, title="",
-                            risk_times=risk_times, p_value=lr.p if lr else None)
+                            risk_times=risk_times, p_value=lr.p if lr else None,
+                            ci=ep.ci_bands)
     return Section(title, figure=figure(fig, stem), notes=notes)
 
 

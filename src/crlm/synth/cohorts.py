@@ -240,8 +240,18 @@ def synthetic_rectal_cohort(n: int = 274, seed: int = 0) -> pd.DataFrame:
         "rfs_days": np.maximum(1, np.round(rfs_obs * DAYS_PER_YEAR)).astype(int),
         "rfs_event": rfs_event.astype(int),
     })
+    # the same coding as the registry's analysis dataset (crlm db export --analysis)
+    frame.insert(2, "primary_site", "rectum")
+    frame.insert(3, "timing", "synchronous")
+    frame["ras"] = _status(frame.ras_mutant)
+    frame["tp53"] = _status(frame.tp53_mutant)
     frame.attrs["description"] = "synthetic synchronous rectal LM cohort after seed 000"
     return frame
+
+
+def _status(flag: pd.Series) -> pd.Series:
+    """nullable boolean → "mutant" / "wildtype" / missing (registry coding)."""
+    return flag.map({True: "mutant", False: "wildtype"}).astype("object")
 
 
 def synthetic_tsh_cohort(n: int = 53, seed: int = 0) -> pd.DataFrame:
@@ -335,7 +345,9 @@ def to_patients(frame: pd.DataFrame) -> Iterator[Patient]:
             },
             "extrahepatic_disease": bool(row.extrahepatic_disease),
             "labs": {"cea_ng_ml": float(row.cea_ng_ml)},
+            # synthetic RAS wild type = KRAS and NRAS wild type; RAS mutant is coded on KRAS
             "molecular": {"kras": None if ras is None else ("mutant" if ras else "wildtype"),
+                          "nras": None if ras is None or ras else "wildtype",
                           "tp53": (None if _opt(row.tp53_mutant) is None
                                    else ("mutant" if row.tp53_mutant else "wildtype"))},
             "chemotherapy": {"prehepatectomy_cycles": int(row.prehepatectomy_cycles)},
