@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -22,6 +23,16 @@ from crlm.cli.stats_cmds import (
 )
 
 _console = Console()
+
+
+def _print_frame(title: str, frame: pd.DataFrame, notes: list[str]) -> None:
+    """A result table as a rich table with its footnotes."""
+    table = _table(title, tuple(frame.columns))
+    for row in frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    _console.print(table)
+    for note in notes:
+        _console.print(f"  {note}")
 
 
 @stats_app.command("table1")
@@ -65,12 +76,7 @@ def table1_cmd(
         emit_json({"groups": t.group_sizes, "rows": t.frame.to_dict(orient="records"),
                    "tests": [vars(x) for x in t.tests], "footnotes": t.footnotes})
         return
-    table = _table("Table 1", tuple(t.frame.columns))
-    for row in t.frame.itertuples(index=False):
-        table.add_row(*[str(v) for v in row])
-    _console.print(table)
-    for note in t.footnotes:
-        _console.print(f"  {note}")
+    _print_frame("Table 1", t.frame, t.footnotes)
 
 
 @stats_app.command("logistic")
@@ -135,12 +141,7 @@ def regression_cmd(
         emit_json({"entered": t.entered, "n_multivariable": t.n_multivariable,
                    "rows": t.frame.to_dict(orient="records"), "footnotes": t.footnotes})
         return
-    table = _table(f"{'Cox' if kind == 'cox' else 'Logistic'} regression", tuple(t.frame.columns))
-    for row in t.frame.itertuples(index=False):
-        table.add_row(*[str(v) for v in row])
-    _console.print(table)
-    for note in t.footnotes:
-        _console.print(f"  {note}")
+    _print_frame(f"{'Cox' if kind == 'cox' else 'Logistic'} regression", t.frame, t.footnotes)
 
 
 @stats_app.command("roc")

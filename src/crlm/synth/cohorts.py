@@ -87,22 +87,8 @@ def _weibull_times(rng: np.random.Generator, lp: np.ndarray, scale: float) -> np
     return scale * (-np.log(u) * np.exp(-lp)) ** (1 / WEIBULL_SHAPE)
 
 
-def _scale_for_median(lp: np.ndarray, median_years: float) -> float:
-    """Weibull scale so that the cohort's marginal median survival is ``median_years``."""
-    def marginal_survival(scale: float) -> float:
-        return float(np.mean(np.exp(-((median_years / scale) ** WEIBULL_SHAPE) * np.exp(lp))))
-
-    lo, hi = 0.1, 100.0
-    for _ in range(100):
-        mid = math.sqrt(lo * hi)
-        if marginal_survival(mid) < 0.5:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(lo * hi)
-
-
 def _scale_for_survival(lp: np.ndarray, years: float, survival: float) -> float:
+    """Weibull scale so that the cohort's marginal survival at ``years`` is ``survival``."""
     def marginal(scale: float) -> float:
         return float(np.mean(np.exp(-((years / scale) ** WEIBULL_SHAPE) * np.exp(lp))))
 
@@ -185,7 +171,7 @@ def synthetic_rectal_cohort(n: int = 274, seed: int = 0) -> pd.DataFrame:
     )
     calib = np.random.default_rng(12345)
     calib_idx = calib.choice(n, size=min(n, 200_000), replace=False)
-    scale = _scale_for_median(lp[calib_idx], RECTAL_MEDIAN_OS_YEARS)
+    scale = _scale_for_survival(lp[calib_idx], RECTAL_MEDIAN_OS_YEARS, 0.5)
     os_years = _weibull_times(rng, lp, scale)
     # Administrative censoring at the end of 2022 plus 2 %/year loss to follow-up.
     diagnosis = np.array([dt.date(int(y), 1, 1).toordinal() for y in range(2004, 2022)])
