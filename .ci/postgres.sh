@@ -13,6 +13,7 @@ _pg_bin() {
 start_test_postgres() {
   local bin
   bin=$(_pg_bin) || return 1
+  stop_test_postgres  # a cluster left by an interrupted run
   rm -rf "$PG_DIR"
   mkdir -p "$PG_DIR"
   chown postgres:postgres "$PG_DIR"
@@ -27,5 +28,7 @@ start_test_postgres() {
 stop_test_postgres() {
   local bin
   bin=$(_pg_bin) || return 0
-  [ -d "$PG_DIR/data" ] && su postgres -s /bin/sh -c "$bin/pg_ctl -D $PG_DIR/data -m fast stop >/dev/null" || true
+  if [ -f "$PG_DIR/data/postmaster.pid" ]; then
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D $PG_DIR/data -m fast stop >/dev/null" || true
+  fi
 }
