@@ -192,3 +192,20 @@ def test_table1_variable_without_any_data() -> None:
     t = table1(df, "g", categorical=["site"], continuous=["x"])
     assert t.frame.set_index("Variable").loc["site, n (%)", "p"] == ""
     assert "Data not available for site in 10 patients" in t.footnotes[-1]
+
+
+def test_maxstat_cutpoint_matches_r_maxstat(colon: pd.DataFrame) -> None:
+    from crlm.stats.roc import maxstat_cutpoint
+
+    ref = json.loads((FIXTURES / "r_maxstat_colon.json").read_text())
+    d = colon.dropna(subset=["nodes"])
+    r = maxstat_cutpoint(d, "nodes", "time", "status")
+    assert r.cuts.tolist() == ref["nodes"]["cuts"]
+    assert r.statistics.tolist() == pytest.approx(ref["nodes"]["stats"], rel=1e-10)
+    assert r.cutpoint == ref["nodes"]["cutpoint"]
+    assert r.p == pytest.approx(ref["nodes"]["p"], rel=1e-8)
+    age = maxstat_cutpoint(d, "age", "time", "status")
+    assert age.cutpoint == ref["age"]["cutpoint"]
+    assert age.statistic == pytest.approx(ref["age"]["statistic"], rel=1e-10)
+    assert age.p == pytest.approx(ref["age"]["p"], rel=1e-8)
+    assert OPTIMISM_WARNING in age.warnings
