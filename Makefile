@@ -29,6 +29,7 @@ test: install lint
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_report.py --n 100000
 
 docs: install
