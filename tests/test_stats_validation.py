@@ -128,3 +128,17 @@ def test_fine_gray_matches_cmprsk_crr() -> None:
     assert fit.se.tolist() == pytest.approx(ref["se"], rel=0.01)
     frame = fit.to_frame()
     assert frame.loc["rx[Lev+5FU]", "shr"] == pytest.approx(np.exp(ref["coef"][1]), rel=1e-5)
+
+
+def test_gray_test_matches_cmprsk_cuminc() -> None:
+    from crlm.stats.competing import gray_test
+
+    ref = json.loads((FIXTURES / "r_fine_gray_colon.json").read_text())
+    m = pd.read_csv(FIXTURES / "colon_competing.csv")
+    for cause in (1, 2):
+        r = gray_test(m, "ftime", "fstatus", "rx", cause=cause)
+        assert r.statistic == pytest.approx(ref["gray_stat"][cause - 1], rel=1e-10)
+        assert r.p == pytest.approx(ref["gray_p"][cause - 1], rel=1e-8)
+        assert r.df == ref["gray_df"][cause - 1] == 2
+    with pytest.raises(StatsInputError, match="two groups"):
+        gray_test(m.assign(rx="one"), "ftime", "fstatus", "rx")
