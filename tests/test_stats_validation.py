@@ -142,3 +142,31 @@ def test_gray_test_matches_cmprsk_cuminc() -> None:
         assert r.df == ref["gray_df"][cause - 1] == 2
     with pytest.raises(StatsInputError, match="two groups"):
         gray_test(m.assign(rx="one"), "ftime", "fstatus", "rx")
+
+
+def test_firth_cox_maximises_the_penalised_likelihood_under_monotone_likelihood() -> None:
+    from crlm.stats.firth import _cox_terms, firth_cox
+
+    rng = np.random.default_rng(5)
+    n = 40
+    group = np.repeat([0, 1], n // 2)
+    t = rng.exponential(10, n).round(1) + 0.1
+    e = np.where(group == 1, 0, rng.uniform(size=n) < 0.7).astype(int)  # no event in group 1
+    age = rng.normal(60, 10, n).round()
+    df = pd.DataFrame({"t": t, "e": e, "group": group, "age": age})
+    fit = firth_cox(df, "t", "e", ["group", "age"])
+    assert np.all(np.isfinite(fit.coef)) and fit.coef[0] < -1  # finite, strongly protective
+    x = df[["group", "age"]].to_numpy(float)
+
+    def penalised(beta: np.ndarray) -> float:
+        ll, _s, info, _d = _cox_terms(x, t, e, beta)
+        return ll + 0.5 * np.linalg.slogdet(info)[1]
+
+    assert penalised(fit.coef) == pytest.approx(fit.penalized_loglik, rel=1e-12)
+    for i in range(2):  # a maximum: the gradient vanishes and every nearby point is lower
+        h = np.zeros(2)
+        h[i] = 1e-5
+        grad = (penalised(fit.coef + h) - penalised(fit.coef - h)) / 2e-5
+        assert abs(grad) < 1e-5
+        assert penalised(fit.coef + 100 * h) < fit.penalized_loglik
+        assert penalised(fit.coef - 100 * h) < fit.penalized_loglik
