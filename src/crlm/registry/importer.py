@@ -11,25 +11,27 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient, parse_patient
 from crlm.domain.errors import problems_from
 from crlm.registry import audit
-from crlm.registry.dictionary import CellError, DataDictionary, field_annotation, parse_cell
+from crlm.registry.dictionary import CellError, DataDictionary, cell_parser, field_annotation
 from crlm.registry.repository import save_patients
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
 REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
-IMPORT_BATCH = 1000  # patients written per bulk statement
+IMPORT_BATCH = 1000  # patients validated and written per batch
+_PATIENT_LIST = TypeAdapter(list[Patient])
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _shape(
         errors.append(RowError(1, None, dictionary.id_column, "the id column is missing"))
         return []
     redcap = bool(columns & REDCAP_COLUMNS)
-    entries = [(e, field_annotation(e.field)) for e in dictionary.entries
+    entries = [(e, cell_parser(field_annotation(e.field))) for e in dictionary.entries
                if e.field != "id" and e.column in columns]
     records: dict[str, _Record] = {}
     for index, row in enumerate(rows):
@@ -175,12 +177,12 @@ def _shape(
                 errors.append(RowError(line, ext, REDCAP_INSTANCE,
                                        f"{instance_text!r} is not a whole number"))
                 continue
-        for entry, annotation in entries:
+        for entry, parse in entries:
             text = row.get(entry.column)
-            if text is None or not text.strip():
+            if not text or text.isspace():
                 continue
             try:
-                value = parse_cell(text, annotation)
+                value = parse(text)
             except CellError as exc:
                 errors.append(RowError(line, ext, entry.column, str(exc)))
                 continue
@@ -192,7 +194,7 @@ def _shape(
                 head, _, leaf = entry.field.partition("[].")
                 rec.items.setdefault(head, {}).setdefault(instance, {})[leaf] = value
                 continue
-            previous = _get_path(rec.doc, entry.field)
+            previous = _get_path(rec.doc, entry.field) if redcap else None
             if previous is not None and previous != value:
                 errors.append(RowError(line, ext, entry.column,
                                        f"conflicts with {previous!r} given on another row"))
@@ -231,13 +233,23 @@ def validate_rows(
     """Shape and validate every record; patients only if there is no error at all."""
     errors: list[RowError] = []
     patients: list[Patient] = []
-    for rec in _shape(rows, dictionary, errors):
-        try:
-            patients.append(parse_patient(rec.doc))
-        except ValidationError as exc:
-            for problem in problems_from(exc):
-                errors.append(RowError(rec.first_row, rec.external_id,
-                                       _column_for_loc(problem.field, dictionary), problem.reason))
+    records = _shape(rows, dictionary, errors)
+    for i in range(0, len(records), IMPORT_BATCH):
+        chunk = records[i:i + IMPORT_BATCH]
+        try:  # the common case: one strict validation of the whole chunk
+            patients += _PATIENT_LIST.validate_json(json.dumps([r.doc for r in chunk]),
+                                                    strict=True)
+            continue
+        except ValidationError:
+            pass
+        for rec in chunk:  # some record is invalid: validate one by one to report each
+            try:
+                patients.append(parse_patient(rec.doc))
+            except ValidationError as exc:
+                for problem in problems_from(exc):
+                    errors.append(RowError(rec.first_row, rec.external_id,
+                                           _column_for_loc(problem.field, dictionary),
+                                           problem.reason))
     errors.sort(key=lambda e: (e.row, e.column))
     return patients, errors
 

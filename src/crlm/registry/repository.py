@@ -172,6 +172,23 @@ def find_patient_id(session: Session, *, centre: str, external_id: str) -> int |
     )
 
 
+def _existing_ids(session: Session, centre: str, external_ids: list[str | None]
+                  ) -> dict[str, int]:
+    """external id → registry id for those already stored in ``centre``."""
+    found: dict[str, int] = {}
+    for i in range(0, len(external_ids), CHUNK):
+        rows = session.execute(sa.select(patients.c.external_id, patients.c.id).where(
+            patients.c.centre == centre, patients.c.external_id.in_(external_ids[i:i + CHUNK])))
+        found.update({r.external_id: r.id for r in rows})
+    return found
+
+
+def _ids_of(session: Session, centre: str, external_ids: list[str | None]) -> list[int]:
+    """Registry ids of external ids in ``centre``, in the given order."""
+    found = _existing_ids(session, centre, external_ids)
+    return [found[x] for x in external_ids]  # type: ignore[index]
+
+
 def _with_id(patient: Patient) -> Patient:
     return patient if patient.id is not None else patient.model_copy(
         update={"id": new_external_id()})
@@ -185,23 +202,19 @@ def save_patients(
     Returns ``(registry id, created)`` per patient, in order. Every write is audited.
     """
     batch = [_with_id(p) for p in batch]
-    existing: dict[str, int] = {}
-    ext_ids = [p.id for p in batch]
-    for i in range(0, len(ext_ids), CHUNK):
-        rows = session.execute(sa.select(patients.c.external_id, patients.c.id).where(
-            patients.c.centre == centre, patients.c.external_id.in_(ext_ids[i:i + CHUNK])))
-        existing.update({r.external_id: r.id for r in rows})
+    existing = _existing_ids(session, centre, [p.id for p in batch])
     now = _now()
     new = [p for p in batch if p.id not in existing]
     old = [p for p in batch if p.id in existing]
     result: dict[str, tuple[int, bool]] = {}
     if new:
         new_rows = [_to_rows(p) for p in new]
-        ids = session.execute(
-            sa.insert(patients).returning(patients.c.id, sort_by_parameter_order=True),
+        session.execute(
+            sa.insert(patients),
             [{"centre": centre, "external_id": p.id, "created_at": now, "updated_at": now,
               **rows["patients"]} for p, rows in zip(new, new_rows, strict=True)],
-        ).scalars().all()
+        )
+        ids = _ids_of(session, centre, [p.id for p in new])
         _write_children(session, list(zip(ids, new_rows, strict=True)), replace=False)
         _audit_many(session, actor, "create", list(ids),
                     [f"centre={centre} external_id={p.id}" for p in new])
