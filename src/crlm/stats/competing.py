@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crlm.stats._data import StatsInputError, complete_cases
+from crlm.stats._estimates import ratio_table
 
 
 @dataclass
@@ -87,14 +88,7 @@ class FineGrayResult:
     cause: int
 
     def to_frame(self) -> pd.DataFrame:
-        from scipy import stats
-
-        z = stats.norm.ppf(0.975)
-        return pd.DataFrame({
-            "term": self.names, "coef": self.coef, "se": self.se, "shr": np.exp(self.coef),
-            "lower95": np.exp(self.coef - z * self.se), "upper95": np.exp(self.coef + z * self.se),
-            "p": 2 * stats.norm.sf(np.abs(self.coef / self.se)),
-        }).set_index("term")
+        return ratio_table(self.names, self.coef, self.se, "shr")
 
 
 def _censoring_survival(t: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

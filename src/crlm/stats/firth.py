@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, design_matrix
+from crlm.stats._estimates import ratio_table
 
 
 @dataclass
@@ -26,12 +26,7 @@ class FirthResult:
     n: int
 
     def to_frame(self) -> pd.DataFrame:
-        z = stats.norm.ppf(0.975)
-        return pd.DataFrame({
-            "term": self.names, "coef": self.coef, "se": self.se, "or": np.exp(self.coef),
-            "lower95": np.exp(self.coef - z * self.se), "upper95": np.exp(self.coef + z * self.se),
-            "p": 2 * stats.norm.sf(np.abs(self.coef / self.se)),
-        }).set_index("term")
+        return ratio_table(self.names, self.coef, self.se, "or")
 
 
 def firth_fit(x: np.ndarray, y: np.ndarray, *, max_iter: int = 100, tol: float = 1e-10
@@ -85,12 +80,7 @@ class FirthCoxResult:
     events: int
 
     def to_frame(self) -> pd.DataFrame:
-        z = stats.norm.ppf(0.975)
-        return pd.DataFrame({
-            "term": self.names, "coef": self.coef, "se": self.se, "hr": np.exp(self.coef),
-            "lower95": np.exp(self.coef - z * self.se), "upper95": np.exp(self.coef + z * self.se),
-            "p": 2 * stats.norm.sf(np.abs(self.coef / self.se)),
-        }).set_index("term")
+        return ratio_table(self.names, self.coef, self.se, "hr")
 
 
 def _cox_terms(x: np.ndarray, t: np.ndarray, e: np.ndarray, beta: np.ndarray

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
+from crlm.stats._estimates import ratio_table
 
 
 @dataclass
@@ -35,12 +36,7 @@ class LogisticResult:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per term: coef, se, odds ratio, 95 % CI, p."""
-        z = stats.norm.ppf(0.975)
-        return pd.DataFrame({
-            "term": self.names, "coef": self.coef, "se": self.se,
-            "or": np.exp(self.coef), "lower95": np.exp(self.coef - z * self.se),
-            "upper95": np.exp(self.coef + z * self.se), "p": self.p,
-        }).set_index("term")
+        return ratio_table(self.names, self.coef, self.se, "or")
 
     def to_dict(self) -> dict[str, object]:
         frame = self.to_frame()
