@@ -10,6 +10,17 @@ Survival core (each matches R ``survival`` 3.5 on the colon data; see tests/fixt
 * Input helpers shared by the analyses: :func:`complete_cases` (drop report per column),
   :func:`design_matrix` (``name[level]`` indicators, reference levels), :func:`survival_outcome`,
   :func:`factor_codes`, :func:`group_labels`; errors are :class:`StatsInputError` naming the column.
+
+Tables and further analyses (submodules; R references in tests/fixtures/r):
+
+* :mod:`~crlm.stats.table1` — Table 1 with χ²/Fisher (exact Freeman–Halton), rank or mean tests,
+  missing-data footnotes, HTML/CSV/DOCX.
+* :mod:`~crlm.stats.logistic`, :mod:`~crlm.stats.regression_table` — OR tables and
+  univariable → multivariable tables (Cox or logistic).
+* :mod:`~crlm.stats.roc` — ROC/DeLong/Youden and maximally selected log-rank cut-points.
+* :mod:`~crlm.stats.validation` — Harrell's C with CI, two-score comparison, time-dependent AUC,
+  calibration by group; :mod:`~crlm.stats.landmark`; :mod:`~crlm.stats.firth` (logistic, Cox);
+  :mod:`~crlm.stats.competing` — cumulative incidence, Gray's test, Fine–Gray.
 """
 
 from crlm.stats._data import (
