@@ -129,3 +129,16 @@ def test_users_roles_and_passwords(session: Session) -> None:
 
 def test_rich_patient_fixture_is_valid() -> None:
     assert parse_patient(RICH_PATIENT).liver.number_of_metastases == 4
+
+
+def test_bulk_read_keeps_order_and_audits_each_patient(session: Session) -> None:
+    ids = [repository.add_patient(session, rich_patient(id=f"B{i}", age_years=50 + i),
+                                  centre="c", actor="a") for i in range(3)]
+    records = repository.get_records(session, [ids[2], ids[0]], actor="reader", detail="study")
+    assert [r.patient.id for r in records] == ["B2", "B0"]
+    assert records[0].patient == rich_patient(id="B2", age_years=52)
+    reads = [e for e in audit.list_events(session, actor="reader")]
+    assert sorted(int(e.entity_id) for e in reads) == sorted([ids[2], ids[0]])
+    assert all(e.action == "read" and e.detail == "study" for e in reads)
+    with pytest.raises(repository.PatientNotFound):
+        repository.get_records(session, [ids[0], 999_999], actor="reader")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from crlm.domain import Patient
 from crlm.registry import audit
 from crlm.registry.dictionary import DataDictionary, format_cell
-from crlm.registry.repository import PatientRecord, all_patient_ids, get_record
+from crlm.registry.repository import CHUNK, PatientRecord, all_patient_ids, get_records
 
 MAX_SHIFT_DAYS = 365
 AGE_TOP_CODE = 89
@@ -32,8 +32,8 @@ def iter_records(
     ids = all_patient_ids(session, centre=centre)
     audit.record(session, actor=actor, action="export", entity="registry", entity_id=None,
                  detail=f"{purpose}: {len(ids)} patients; centre={centre}")
-    for patient_id in ids:
-        yield get_record(session, patient_id, actor=actor)
+    for i in range(0, len(ids), CHUNK):
+        yield from get_records(session, ids[i:i + CHUNK], actor=actor, detail=purpose)
 
 
 def _get(doc: dict[str, Any], path: str) -> Any:

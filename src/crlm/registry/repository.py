@@ -93,38 +93,46 @@ def _clean(row: Any, skip: set[str]) -> dict[str, Any]:
     return {k: _json_value(v) for k, v in row._mapping.items() if k not in skip and v is not None}
 
 
-def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
-    head = session.execute(sa.select(patients).where(patients.c.id == patient_id)).first()
-    if head is None:
-        raise PatientNotFound(f"no patient with id {patient_id}")
-    doc: dict[str, Any] = {"id": head.external_id}
-    doc.update(_clean(head, {"id", "centre", "external_id", "created_at", "updated_at",
-                             "operations_listed"}))
-    lesions_listed = None
+def _load_many(session: Session, patient_ids: list[int]) -> dict[int, tuple[Any, Patient]]:
+    """Heads and patients for ``patient_ids`` (at most CHUNK), one query per table."""
+    heads = {r.id: r for r in session.execute(
+        sa.select(patients).where(patients.c.id.in_(patient_ids)))}
+    docs: dict[int, dict[str, Any]] = {}
+    for pid, head in heads.items():
+        doc: dict[str, Any] = {"id": head.external_id}
+        doc.update(_clean(head, {"id", "centre", "external_id", "created_at", "updated_at",
+                                 "operations_listed"}))
+        docs[pid] = doc
+    lesions_listed: dict[int, int | None] = {}
     for section, (table, _model) in SECTIONS.items():
-        row = session.execute(sa.select(table).where(table.c.patient_id == patient_id)).first()
-        if row is None:
-            continue
-        values = _clean(row, {"patient_id", "lesions_listed"})
-        if section == "liver":
-            lesions_listed = row.lesions_listed
-        if values:
-            doc[section] = values
-    for key, table, listed in (
-        ("lesions", lesions, lesions_listed),
-        ("operations", operations, head.operations_listed),
-    ):
-        if listed is None:
-            continue
-        rows = session.execute(
-            sa.select(table).where(table.c.patient_id == patient_id).order_by(table.c.position)
-        ).all()
-        items = [_clean(r, {"id", "patient_id", "position"}) for r in rows]
-        if key == "lesions":
-            doc.setdefault("liver", {})["lesions"] = items
-        else:
-            doc["operations"] = items
-    return head, parse_patient(doc)
+        for row in session.execute(sa.select(table).where(table.c.patient_id.in_(list(heads)))):
+            values = _clean(row, {"patient_id", "lesions_listed"})
+            if section == "liver":
+                lesions_listed[row.patient_id] = row.lesions_listed
+            if values:
+                docs[row.patient_id][section] = values
+    for key, table in LIST_TABLES.items():
+        items: dict[int, list[dict[str, Any]]] = {}
+        for row in session.execute(sa.select(table).where(table.c.patient_id.in_(list(heads)))
+                                   .order_by(table.c.patient_id, table.c.position)):
+            items.setdefault(row.patient_id, []).append(
+                _clean(row, {"id", "patient_id", "position"}))
+        for pid, head in heads.items():
+            listed = lesions_listed.get(pid) if key == "lesions" else head.operations_listed
+            if listed is None:
+                continue
+            if key == "lesions":
+                docs[pid].setdefault("liver", {})["lesions"] = items.get(pid, [])
+            else:
+                docs[pid]["operations"] = items.get(pid, [])
+    return {pid: (heads[pid], parse_patient(doc)) for pid, doc in docs.items()}
+
+
+def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
+    found = _load_many(session, [patient_id])
+    if patient_id not in found:
+        raise PatientNotFound(f"no patient with id {patient_id}")
+    return found[patient_id]
 
 
 CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
@@ -151,6 +159,7 @@ def _write_children(session: Session, items: list[tuple[int, dict[str, Any]]],
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
+    """One audit row per patient, written in one statement."""
     from crlm.registry.models import AuditEvent
 
     now = _now()
@@ -280,15 +289,33 @@ def upsert_patient(
     return save_patients(session, [patient], centre=centre, actor=actor)[0]
 
 
+def _record(head: Any, patient: Patient) -> PatientRecord:
+    return PatientRecord(id=head.id, external_id=head.external_id, centre=head.centre,
+                         created_at=head.created_at, updated_at=head.updated_at, patient=patient)
+
+
 def get_record(session: Session, patient_id: int, *, actor: str) -> PatientRecord:
     """The stored patient with registry metadata (audited read)."""
     head, patient = _load(session, patient_id)
     audit.record(session, actor=actor, action="read", entity="patient", entity_id=patient_id)
     session.flush()
-    return PatientRecord(
-        id=head.id, external_id=head.external_id, centre=head.centre,
-        created_at=head.created_at, updated_at=head.updated_at, patient=patient,
-    )
+    return _record(head, patient)
+
+
+def get_records(session: Session, patient_ids: list[int], *, actor: str,
+                detail: str | None = None) -> list[PatientRecord]:
+    """Many stored patients in the given order, read in bulk; every read is audited."""
+    out: list[PatientRecord] = []
+    for i in range(0, len(patient_ids), CHUNK):
+        chunk = patient_ids[i:i + CHUNK]
+        found = _load_many(session, chunk)
+        missing = [pid for pid in chunk if pid not in found]
+        if missing:
+            raise PatientNotFound(f"no patient with id {missing[0]}")
+        _audit_many(session, actor, "read", chunk, [detail] * len(chunk))
+        out += [_record(*found[pid]) for pid in chunk]
+    session.flush()
+    return out
 
 
 def get_patient(session: Session, patient_id: int, *, actor: str) -> Patient:
