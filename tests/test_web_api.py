@@ -221,7 +221,7 @@ def test_malformed_bodies_are_4xx_never_500(client, raw):
 # ---------------------------------------------------------------------------- roles
 
 
-def test_clinician_sees_only_own_centre_admin_sees_all(client):
+def test_clinician_sees_only_own_centre_admin_sees_all(app, client):
     alice, bob, adam = (api_token(client, u) for u in ("alice", "bob", "adam"))
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
     assert client.get(f"/api/v1/patients/{pid}", headers=bob).status_code == 404
@@ -231,6 +231,9 @@ def test_clinician_sees_only_own_centre_admin_sees_all(client):
     assert client.get("/api/v1/patients", headers=bob).json()["items"] == []
     assert client.get(f"/api/v1/patients/{pid}", headers=adam).status_code == 200
     assert [r["id"] for r in client.get("/api/v1/patients", headers=adam).json()["items"]] == [pid]
+    # the denied attempts read no patient data, so no "read" audit row names bob
+    reads = [e for e in _events(app, str(pid)) if e.action == "read"]
+    assert {e.actor for e in reads} == {"adam"}
 
 
 def test_researcher_gets_no_identifiable_data(client):

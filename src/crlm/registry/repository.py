@@ -198,6 +198,12 @@ def _ids_of(session: Session, centre: str, external_ids: list[str | None]) -> li
     return [found[x] for x in external_ids]  # type: ignore[index]
 
 
+def patient_centre(session: Session, patient_id: int) -> str | None:
+    """The centre a patient belongs to, or None if there is no such patient (not audited: no
+    clinical data is read; used to check access before the audited read)."""
+    return session.scalar(sa.select(patients.c.centre).where(patients.c.id == patient_id))
+
+
 def _with_id(patient: Patient) -> Patient:
     return patient if patient.id is not None else patient.model_copy(
         update={"id": new_external_id()})

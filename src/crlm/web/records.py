@@ -49,13 +49,13 @@ def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordVie
     from crlm.registry import repository
 
     _check_role(user)
-    try:
-        record = repository.get_record(db, patient_id, actor=user.username)
-    except repository.PatientNotFound:
-        raise PatientAccessDeniedError(f"no patient {patient_id}") from None
-    db.commit()  # keep the audit row of the read
-    if not user.may_access_centre(record.centre):
+    centre = repository.patient_centre(db, patient_id)  # metadata only: no patient data read
+    if centre is None:
+        raise PatientAccessDeniedError(f"no patient {patient_id}")
+    if not user.may_access_centre(centre):
         raise PatientAccessDeniedError(f"patient {patient_id} belongs to another centre")
+    record = repository.get_record(db, patient_id, actor=user.username)
+    db.commit()  # keep the audit row of the read
     return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient)
 
 
