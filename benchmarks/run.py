@@ -9,6 +9,9 @@ and R's robust fits: one run above 10k rows):
   ``crlm.stats.cox_ph``, lifelines ``CoxPHFitter``, R ``coxph(..., ties="efron", robust=)``.
   lifelines' and R's robust variance take quadratic time here, so they are timed only up to
   ``--robust-max-n`` rows (default 50k).
+* Harrell's C of a risk score (``score`` = x0 + x1; higher = shorter survival) with tied
+  times and tied scores: ``crlm.stats.concordance`` (with its SE), lifelines
+  ``concordance_index`` (no SE), R ``concordance(..., reverse = TRUE)`` (with SE).
 * Kaplan–Meier by a 3-level group + log-rank: crlm, lifelines (``KaplanMeierFitter`` per group
   + ``multivariate_logrank_test``), R (``survfit`` + ``survdiff``).
 
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crlm.stats import CoxResult, cox_ph, kaplan_meier, logrank_test
+from crlm.stats import CoxResult, concordance, cox_ph, kaplan_meier, logrank_test
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -62,12 +65,17 @@ if (robust) {
   out <- paste0(out, sprintf(', "cox_robust": [%s], "robust_se": [%s]', vec(rob),
                              vec(sqrt(diag(rfit$var)))))
 }
+hc <- sapply(seq_len(reps), function(i) tm(cfit <<- concordance(Surv(time, event) ~ score,
+                                                               data = d, reverse = TRUE)))
+out <- paste0(out, sprintf(', "harrell_c": [%s], "c_score": [%s]', vec(hc),
+                           vec(c(cfit$concordance, sqrt(cfit$var)))))
 km <- sapply(seq_len(reps), function(i) tm({
   survfit(Surv(time, event) ~ grp, data = d); survdiff(Surv(time, event) ~ grp, data = d)}))
 cat(paste0("{", out, sprintf(', "km_logrank": [%s]', vec(km)), "}\n"))
 """
 TASKS = (("cox_fit", "Cox Efron fit, no C"), ("cox", "Cox Efron fit + C"),
-         ("cox_robust", "Cox Efron robust SE + C"), ("km_logrank", "KM by 3 groups + logrank"))
+         ("cox_robust", "Cox Efron robust SE + C"), ("harrell_c", "Harrell's C of a score"),
+         ("km_logrank", "KM by 3 groups + logrank"))
 
 
 def synthetic(n: int, seed: int = 20240611) -> pd.DataFrame:
@@ -84,6 +92,7 @@ def synthetic(n: int, seed: int = 20240611) -> pd.DataFrame:
     frame["event"] = (event_time <= censor_time).astype(int)
     frame["grp"] = rng.choice(["A", "B", "C"], n)
     frame["id"] = np.arange(n) // 2
+    frame["score"] = np.round(x[:, 0] + x[:, 1], 2)  # tied scores, as real risk scores have
     return frame
 
 
@@ -133,6 +142,10 @@ def run_lifelines(frame: pd.DataFrame, repeats: int, robust: bool, robust_repeat
         out["cox_robust"], rfit = timed(lambda: cox(True), robust_repeats)
         assert isinstance(rfit, CoxPHFitter)
         out["robust_se"] = rfit.standard_errors_[COVARIATES].tolist()
+    from lifelines.utils import concordance_index
+    out["harrell_c"], c = timed(
+        lambda: concordance_index(frame["time"], -frame["score"], frame["event"]), repeats)
+    out["c_score"] = [float(c)]  # type: ignore[arg-type]
     out["km_logrank"], _ = timed(km, repeats)
     return out
 
@@ -189,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             crlm["cox_robust"], rfit = timed(
                 lambda f=frame: with_c(cox_ph(f, "time", "event", COVARIATES, robust=True)),
                 reps)
+            crlm["harrell_c"], c_score = timed(
+                lambda f=frame: concordance(f["time"].to_numpy(), f["event"].to_numpy(),
+                                            f["score"].to_numpy(), reverse=True), reps)
             crlm["km_logrank"], _ = timed(
                 lambda f=frame: (kaplan_meier(f, "time", "event", "grp"),
                                  logrank_test(f, "time", "event", "grp")), reps)
@@ -202,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_lifelines:
                 ll = run_lifelines(frame, reps, others_robust, robust_reps)
                 ll["max_rel_diff_coef_vs_crlm"] = max_rel(ll.pop("coef"), fit.coef.tolist())
+                ll["max_rel_diff_score_c_vs_crlm"] = max_rel(ll.pop("c_score"),
+                                                             [float(c_score[0])])
                 if "robust_se" in ll:
                     ll["max_rel_diff_robust_se_vs_crlm"] = max_rel(ll.pop("robust_se"),
                                                                    rfit.se.tolist())
@@ -214,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
                     rr["crlm_rel_diff_loglik"] = abs(fit.loglik / float(rr.pop("loglik")) - 1)
                     rr["crlm_max_rel_diff_concordance_and_se"] = max_rel(
                         [fit.concordance, fit.concordance_se], rr.pop("c"))
+                    rr["crlm_max_rel_diff_score_c_and_se"] = max_rel(list(c_score),
+                                                                     rr.pop("c_score"))
                     if "robust_se" in rr:
                         rr["crlm_max_rel_diff_robust_se"] = max_rel(rfit.se.tolist(),
                                                                     rr.pop("robust_se"))

@@ -136,3 +136,17 @@ def test_concordance_matches_brute_force(seed: int, n: int, tied_scores: bool) -
         assert np.isnan(got[0])
     else:
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 60))
+def test_time_order_sorts_times_with_events_first(seed: int, n: int) -> None:
+    from crlm.stats._kernels import time_order
+
+    rng = np.random.default_rng(seed)
+    time = rng.integers(0, 6, n).astype(float)
+    event = rng.integers(0, 2, n).astype(bool)
+    order = time_order(time, event)
+    assert sorted(order.tolist()) == list(range(n))
+    keys = list(zip(time[order], ~event[order], strict=True))
+    assert keys == sorted(keys)

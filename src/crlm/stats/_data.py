@@ -76,12 +76,12 @@ def complete_cases(df: pd.DataFrame, columns: Sequence[str]) -> tuple[pd.DataFra
     """Keep the rows with no missing value in ``columns``; report missing counts per column."""
     require_columns(df, columns)
     cols = list(dict.fromkeys(columns))
-    missing = df[cols].isna()
-    keep = ~missing.any(axis=1).to_numpy()
+    missing = {c: df[c].isna().to_numpy() for c in cols}
+    keep = ~np.logical_or.reduce(list(missing.values())) if cols else np.ones(len(df), bool)
     report = DroppedRows(
         n_input=len(df),
         n_used=int(keep.sum()),
-        missing_by_column={c: int(missing[c].sum()) for c in cols},
+        missing_by_column={c: int(m.sum()) for c, m in missing.items()},
     )
     return (df if report.n_dropped == 0 else df.loc[keep]), report
 
@@ -155,15 +155,18 @@ def design_matrix(
                 blocks.append((codes == k).astype(float))
             names.extend(terms[cov])
         else:
-            values = series.to_numpy(dtype=float)
-            if not np.all(np.isfinite(values)):
+            values = np.ascontiguousarray(series.to_numpy(dtype=float))  # one strided read
+            low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
+            if not (np.isfinite(low) and np.isfinite(high)):  # NaN propagates to min/max
                 raise StatsInputError(cov, "non-finite value")
-            if values.size and np.all(values == values[0]):
+            if values.size and low == high:
                 raise StatsInputError(cov, f"constant covariate (every value is {values[0]!r})")
             blocks.append(values)
             names.append(cov)
             terms[cov] = [cov]
-    matrix = np.column_stack(blocks) if blocks else np.empty((len(df), 0))
+    matrix = np.empty((len(df), len(blocks)), order="F")  # column-major: contiguous writes
+    for k, block in enumerate(blocks):
+        matrix[:, k] = block
     _check_collinearity(matrix, names, terms)
     return Design(matrix=matrix, names=names, terms=terms, references=refs)
 
@@ -173,8 +176,11 @@ def _check_collinearity(matrix: np.ndarray, names: list[str], terms: dict[str, l
     """Raise naming the first column that is (almost) a linear combination of earlier ones."""
     if matrix.shape[1] < 2:
         return
-    centered = matrix - matrix.mean(axis=0)
-    gram = centered.T @ centered
+    mean = matrix.mean(axis=0)
+    gram = np.zeros((matrix.shape[1], matrix.shape[1]))
+    for start in range(0, matrix.shape[0], 1 << 16):  # centred in cache-sized blocks
+        block = matrix[start:start + (1 << 16)] - mean
+        gram += block.T @ block
     scale = np.sqrt(np.diag(gram))
     corr = gram / np.outer(scale, scale)
     for k in range(1, corr.shape[0]):

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
+from crlm.stats import _kernels
 from crlm.stats._data import (
     DroppedRows,
     StatsInputError,
@@ -50,21 +51,8 @@ class _Stratum:
     death_time: np.ndarray  # (d,) distinct-time index of each death
     group_size: np.ndarray  # (D,) number of deaths in each tied-death group
     x_dead_sum: np.ndarray  # (p,) sum of the covariates over the deaths
-    segments: np.ndarray  # reduceat starts: per distinct time, its deaths then its censored
-    no_dead: np.ndarray  # (G,) bool: the time has no death
-    no_censored: np.ndarray  # (G,) bool: the time has no censored row
-
-    def time_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per distinct time: sums of ``values`` over its deaths and over all its rows."""
-        idx = self.segments
-        trimmed = idx[-1] == values.shape[0]  # last time has deaths only
-        sums = np.add.reduceat(values, idx[:-1] if trimmed else idx, axis=0)
-        if trimmed:
-            sums = np.concatenate((sums, np.zeros((1, *values.shape[1:]))))
-        dead, censored = sums[0::2], sums[1::2]
-        dead[self.no_dead] = 0.0  # reduceat yields values[i] for an empty [i, i)
-        censored[self.no_censored] = 0.0
-        return dead, dead + censored
+    dead_at: np.ndarray  # (G,) number of deaths at each distinct time
+    buffer: np.ndarray  # (m, p) scratch for weighted Gram products
 
     def group_sum(self, values: np.ndarray) -> np.ndarray:
         """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
@@ -88,12 +76,10 @@ def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: np.ndarray,
                      ties: Ties) -> _Stratum:
-    t = time[rows]
-    ev = event[rows]
-    order = np.lexsort((1 - ev, t))  # time ascending; at a tie, deaths before censored
+    order = _kernels.time_order(time[rows], event[rows])  # deaths before censored at a tie
     rows = rows[order]
-    t = t[order]
-    ev = ev[order].astype(bool)
+    t = time[rows]
+    ev = event[rows].astype(bool)
     gid, first = _runs(t)
     death_pos = np.flatnonzero(ev)
     dg_time = gid[death_pos]
@@ -106,15 +92,11 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     else:
         frac = np.zeros(death_pos.size)
     sizes = np.diff(np.append(group_start, death_pos.size))
-    xs = x[rows]
+    xs = np.take(x, rows, axis=0)  # ~3x faster than x[rows] for a 2-D gather
     dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
-    rows_at = np.diff(np.append(first, t.size))
-    segments = np.empty(2 * first.size, dtype=np.int64)
-    segments[0::2] = first
-    segments[1::2] = first + dead_at
     return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
-                    group_start, frac, dg_time, sizes, xs[death_pos].sum(axis=0), segments,
-                    dead_at == 0, dead_at == rows_at)
+                    group_start, frac, dg_time, sizes, ev.astype(float) @ xs, dead_at,
+                    np.empty_like(xs))
 
 
 def _rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -166,11 +148,8 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
         empty = np.empty(0)
         return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty((0, p)),
                              np.empty((0, p)), empty, empty, empty, empty, empty)
-    rx = risk[:, None] * s.x
     # per distinct time: sums over its deaths and its rows; risk sets by reverse cumsum
-    dead0, all0 = s.time_sums(risk)
-    dead1, all1 = s.time_sums(rx)
-    del rx
+    dead0, all0, dead1, all1 = _kernels.time_sums(s.x, risk, s.first, s.dead_at)
     s0 = _rev_cumsum(all0)
     s1 = _rev_cumsum(all1)[s.group_time]
     d1 = dead1[s.group_time]
@@ -199,17 +178,8 @@ def _information(s: _Stratum, t: _StratumTerms, weight: np.ndarray | None = None
     """
     w = np.ones(t.c1.size) if weight is None else weight
     v = t.risk * s.time_cumsum(w * t.c1)
-    dpos = s.death_pos
-    v[dpos] -= t.risk[dpos] * (w * t.cf)[s.death_group]
-    return _weighted_gram(s.x, v) - t.xbar_outer(weight)
-
-
-def _weighted_gram(x: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``X' diag(v) X``; for v ≥ 0 as ``Z'Z`` with ``Z = sqrt(v) X`` (symmetric rank-k BLAS)."""
-    if v.size and v.min() >= 0.0:
-        z = x * np.sqrt(v)[:, None]
-        return z.T @ z
-    return (x * v[:, None]).T @ x
+    _kernels.subtract_at(v, s.death_pos, t.risk, (w * t.cf)[s.death_group])
+    return _kernels.weighted_gram(s.x, v, s.buffer) - t.xbar_outer(weight)
 
 
 def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
@@ -556,8 +526,8 @@ def cox_ph(
     if e.sum() == 0:
         raise StatsInputError(event, "no events among the complete rows")
     design = design_matrix(used, covariates, reference, categorical)
-    x = design.matrix
-    x_centered = x - x.mean(axis=0)
+    x_centered = design.matrix  # built for this fit: centred in place
+    x_centered -= x_centered.mean(axis=0)
     strata_codes = _codes(used[strata]) if strata is not None else None
     model = _build_model(x_centered, t, e, strata_codes, ties)
     fit = _newton(model, design.names)
@@ -627,56 +597,6 @@ def _residuals_input_order(model: _Model, terms: list[_StratumTerms]) -> np.ndar
 # --------------------------------------------------------------------------- concordance
 
 
-def _count_below(points_pos: np.ndarray, points_rank: np.ndarray,
-                 queries: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """For each query (pos, rank): the number of points with ``pos >= q_pos, rank < q_rank``.
-
-    Offline 2-D dominance counting with a merge-sort tree over the rank-sorted points: the
-    rank prefix [0, m) splits into one block per set bit of m, and a block's count is one
-    binary search among its points sorted by position. Points and queries are both kept in
-    (block, position) order from level to level — a stable re-sort that only merges sorted
-    runs — so every ``searchsorted`` runs over sorted needles. O((n + q) log n) overall.
-    """
-    n = points_pos.size
-    outs = [np.zeros(q_pos.size, dtype=np.int64) for q_pos, _ in queries]
-    if n == 0:
-        return outs
-    order = np.argsort(points_rank, kind="stable")
-    ranks_sorted = points_rank[order]
-    pos_sorted = points_pos[order].astype(np.int64)
-    span = np.int64(max(int(pos_sorted.max()), max((int(q.max()) for q, _ in queries
-                                                    if q.size), default=0)) + 2)
-    prefix = [np.searchsorted(ranks_sorted, q_rank, side="left").astype(np.int64)
-              for _, q_rank in queries]
-    q_pos_all = [q.astype(np.int64) for q, _ in queries]
-    q_perm = [np.lexsort((q, m >> 1)) for q, m in zip(q_pos_all, prefix, strict=True)]
-    perm = np.arange(n, dtype=np.int64)  # points sorted by (block, pos) at each level
-    level = 0
-    while (1 << level) <= n:
-        keys = (perm >> level) * span + pos_sorted[perm]
-        sub = np.argsort(keys, kind="stable")  # merges the previous level's sorted runs
-        perm = perm[sub]
-        keys = keys[sub]
-        size = np.int64(1 << level)
-        for k, (out, q, m) in enumerate(zip(outs, q_pos_all, prefix, strict=True)):
-            qp = q_perm[k]
-            upper = m[qp] >> (level + 1)
-            if level:  # re-sort by (m >> (level + 1), pos): merge of sorted runs
-                qsub = np.argsort(upper * span + q[qp], kind="stable")
-                qp = qp[qsub]
-                upper = upper[qsub]
-                q_perm[k] = qp
-            take = ((m[qp] >> level) & 1).astype(bool)
-            sel = qp[take]
-            if sel.size == 0:
-                continue
-            blk = upper[take] << 1  # block [blk*size, (blk+1)*size) of the rank prefix
-            found = np.searchsorted(keys, blk * span + q[sel], side="left")
-            out[sel] += np.minimum((blk + 1) * size, n) - found
-        level += 1
-    return outs
-
-
 def concordance(
     time: np.ndarray,
     event: np.ndarray,
@@ -731,45 +651,19 @@ def concordance_dfbeta(infl: np.ndarray) -> tuple[float, np.ndarray]:
 def _concordance_influence(time: np.ndarray, event: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Per-observation counts of concordant, discordant and score-tied comparable pairs."""
     n = time.size
-    order = np.lexsort((~event, time))  # time ascending, deaths first at ties
+    order = _kernels.time_order(time, event)  # time ascending, deaths first at ties
     t = time[order]
     ev = event[order]
     uniq, rank = np.unique(score[order], return_inverse=True)
-    rank = rank.astype(np.int64)
-    score_ties = uniq.size < n
-    # start of each death's comparable set: after the deaths tied with it (censored rows at
-    # the same time sort after the deaths and are comparable, as in R)
+    # comparable set of a death: after the deaths tied with it (censored rows at the same
+    # time sort after the deaths and are comparable, as in R)
     first_at = np.searchsorted(t, t, side="left")
     dead_cum = np.concatenate(([0], np.cumsum(ev)))
-    death_block_end = first_at + dead_cum[np.searchsorted(t, t, side="right")] - dead_cum[first_at]
-    dpos = np.flatnonzero(ev)
-    pos = np.arange(n, dtype=np.int64)
-    out = np.zeros((n, 3))
-    if dpos.size == 0:
-        return out
-    # event side: comparables j (position >= block end of death i) with rank_j < / <= rank_i
-    q_pos = death_block_end[dpos]
-    q_rank = rank[dpos]
-    queries = [(q_pos, q_rank)] + ([(q_pos, q_rank + 1)] if score_ties else [])
-    counts = _count_below(pos, rank, queries)
-    below, below_eq = counts[0], counts[-1]
-    # the score was negated for reverse, so the death i is concordant with j when
-    # score_i < score_j (it had the shorter time and the smaller predicted time)
-    out[dpos, 0] += (n - q_pos) - below_eq
-    out[dpos, 1] += below
-    out[dpos, 2] += below_eq - below
-    # comparator side: deaths i with block end <= pos_j, by rank_i vs rank_j (reversed
-    # positions turn "block_end <= pos_j" into ">=")
-    rev_query_pos = (n - 1) - pos
-    queries = [(rev_query_pos, rank)] + ([(rev_query_pos, rank + 1)] if score_ties else [])
-    counts = _count_below((n - 1) - q_pos, q_rank, queries)
-    d_below, d_below_eq = counts[0], counts[-1]
-    d_total = np.searchsorted(np.sort(q_pos), pos, side="right")
-    out[:, 0] += d_below
-    out[:, 1] += d_total - d_below_eq
-    out[:, 2] += d_below_eq - d_below
+    block_end = first_at + dead_cum[np.searchsorted(t, t, side="right")] - dead_cum[first_at]
+    counts = _kernels.concordance_counts(rank.astype(np.int64), ev, block_end.astype(np.int64),
+                                         uniq.size)
     result = np.zeros((n, 3))
-    result[order] = out
+    result[order] = counts
     return result
 
 
