@@ -133,6 +133,7 @@ def design_matrix(
     names: list[str] = []
     terms: dict[str, list[str]] = {}
     refs: dict[str, str] = {}
+    numeric: list[int] = []  # columns entered as they are (checked once in the matrix)
     for cov in covariates:
         series = df[cov]
         if _is_categorical(series) or cov in categorical or cov in reference:
@@ -155,18 +156,20 @@ def design_matrix(
                 blocks.append((codes == k).astype(float))
             names.extend(terms[cov])
         else:
-            values = np.ascontiguousarray(series.to_numpy(dtype=float))  # one strided read
-            low, high = (values.min(), values.max()) if values.size else (0.0, 0.0)
-            if not (np.isfinite(low) and np.isfinite(high)):  # NaN propagates to min/max
-                raise StatsInputError(cov, "non-finite value")
-            if values.size and low == high:
-                raise StatsInputError(cov, f"constant covariate (every value is {values[0]!r})")
-            blocks.append(values)
+            numeric.append(len(blocks))
+            blocks.append(series.to_numpy(dtype=float))  # a view when already float
             names.append(cov)
             terms[cov] = [cov]
     matrix = np.empty((len(df), len(blocks)), order="F")  # column-major: contiguous writes
     for k, block in enumerate(blocks):
         matrix[:, k] = block
+    for k in numeric:
+        name, column = names[k], matrix[:, k]
+        low, high = (column.min(), column.max()) if column.size else (0.0, 0.0)
+        if not (np.isfinite(low) and np.isfinite(high)):  # NaN propagates to min/max
+            raise StatsInputError(name, "non-finite value")
+        if column.size and low == high:
+            raise StatsInputError(name, f"constant covariate (every value is {column[0]!r})")
     _check_collinearity(matrix, names, terms)
     return Design(matrix=matrix, names=names, terms=terms, references=refs)
 

@@ -92,7 +92,7 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     else:
         frac = np.zeros(death_pos.size)
     sizes = np.diff(np.append(group_start, death_pos.size))
-    xs = np.take(x, rows, axis=0)  # ~3x faster than x[rows] for a 2-D gather
+    xs = np.take(np.ascontiguousarray(x), rows, axis=0)  # row-major gather: ~3x faster
     dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
     return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
                     group_start, frac, dg_time, sizes, ev.astype(float) @ xs, dead_at,
