@@ -196,16 +196,32 @@ def _check_collinearity(matrix: np.ndarray, names: list[str], terms: dict[str, l
                 term, f"{names[k]} is collinear with other covariates (perfectly predicted)")
 
 
-def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validated follow-up times (numeric, ≥ 0) and event indicators (0/1) from complete rows."""
-    require_columns(df, [time, event])
+def follow_up_times(df: pd.DataFrame, time: str) -> np.ndarray:
+    """Validated follow-up times of complete rows: numeric, finite and > 0.
+
+    A time of 0 (an event or censoring on the day of the time origin) is refused rather than
+    silently kept or shifted: exclude such rows with an explicit, reported step or recode them.
+    """
+    require_columns(df, [time])
     if not pd.api.types.is_numeric_dtype(df[time]) or pd.api.types.is_bool_dtype(df[time]):
         raise StatsInputError(time, "follow-up time must be numeric")
     t = df[time].to_numpy(dtype=float)
     if not np.all(np.isfinite(t)):
         raise StatsInputError(time, "follow-up time must be finite")
     if np.any(t < 0):
-        raise StatsInputError(time, f"negative follow-up time ({int((t < 0).sum())} rows)")
+        raise StatsInputError(time, f"negative follow-up time ({int((t < 0).sum())} rows); "
+                                    "check the order of the origin and end dates")
+    if np.any(t == 0):
+        raise StatsInputError(
+            time, f"follow-up time must be > 0 ({int((t == 0).sum())} rows have time 0, e.g. "
+                  "an event on the day of the time origin); exclude or recode them explicitly")
+    return t
+
+
+def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated follow-up times (> 0) and event indicators (0/1) from complete rows."""
+    require_columns(df, [time, event])
+    t = follow_up_times(df, time)
     ev_raw = df[event]
     if pd.api.types.is_bool_dtype(ev_raw):
         e = ev_raw.to_numpy(dtype=float)

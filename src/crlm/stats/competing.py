@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from crlm.stats._data import StatsInputError, complete_cases
+from crlm.stats._data import StatsInputError, complete_cases, follow_up_times
 from crlm.stats._estimates import ratio_table
 
 
@@ -32,18 +32,22 @@ class CumulativeIncidence:
         return pd.DataFrame({"time": times, "estimate": est, "variance": var})
 
 
+def competing_outcome(df: pd.DataFrame, time: str, status: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated times (> 0) and status codes (0 = censored, 1, 2, … = cause) of complete rows."""
+    t = follow_up_times(df, time)
+    if not pd.api.types.is_numeric_dtype(df[status]) or pd.api.types.is_bool_dtype(df[status]):
+        raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
+    s = df[status].to_numpy(dtype=float)
+    if np.isnan(s).any() or (s < 0).any() or (s != np.round(s)).any():
+        raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
+    return t, s.astype(int)
+
 def cumulative_incidence(
     df: pd.DataFrame, time: str, status: str, group: str | None = None
 ) -> dict[str, dict[int, CumulativeIncidence]]:
     """CIF of every cause, per group (``"all"`` without a group)."""
     used, _dropped = complete_cases(df, [time, status] + ([group] if group else []))
-    t = pd.to_numeric(used[time], errors="coerce").to_numpy(float)
-    s = pd.to_numeric(used[status], errors="coerce").to_numpy(float)
-    if np.isnan(t).any() or (t < 0).any():
-        raise StatsInputError(time, "times must be numbers ≥ 0")
-    if np.isnan(s).any() or (s < 0).any() or (s != np.round(s)).any():
-        raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
-    s = s.astype(int)
+    t, s = competing_outcome(used, time, status)
     labels = used[group].astype(str).to_numpy() if group else np.full(len(t), "all")
     return {g: _cif(t[labels == g], s[labels == g]) for g in sorted(set(labels))}
 
@@ -113,12 +117,7 @@ def fine_gray(
     from crlm.stats._data import design_matrix
 
     used, _dropped = complete_cases(df, [time, status, *covariates])
-    t = pd.to_numeric(used[time], errors="coerce").to_numpy(float)
-    s = pd.to_numeric(used[status], errors="coerce").to_numpy(float)
-    if np.isnan(t).any() or (t < 0).any():
-        raise StatsInputError(time, "times must be numbers ≥ 0")
-    if np.isnan(s).any() or (s < 0).any():
-        raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
+    t, s = competing_outcome(used, time, status)
     design = design_matrix(used, covariates, reference)
     x = design.matrix
     cens_times, g_after = _censoring_survival(t, s == 0)
@@ -185,12 +184,7 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     from scipy import stats
 
     used, _dropped = complete_cases(df, [time, status, group])
-    t = pd.to_numeric(used[time], errors="coerce").to_numpy(float)
-    s = pd.to_numeric(used[status], errors="coerce").to_numpy(float)
-    if np.isnan(t).any() or (t < 0).any():
-        raise StatsInputError(time, "times must be numbers ≥ 0")
-    if np.isnan(s).any() or (s < 0).any():
-        raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
+    t, s = competing_outcome(used, time, status)
     kind = np.where(s == cause, 1, np.where(s > 0, 2, 0))
     labels = sorted(used[group].astype(str).unique())
     if len(labels) < 2:

@@ -98,14 +98,16 @@ def survival_time(
 
     The days and event come from :func:`crlm.registry.dataset.survival_times` (OS: death, else
     censored at last follow-up; RFS: recurrence or death); months = days / (365.25 / 12).
-    A negative time (e.g. recurrence before the chosen origin) is not derivable either.
+    A negative time (e.g. recurrence before the chosen origin) is not derivable either, and a
+    time of 0 (no follow-up after the origin yet) carries no survival information: both are
+    left out and counted as excluded, as :mod:`crlm.stats` refuses times ≤ 0.
     """
     from crlm.registry.dataset import survival_times
 
     times = survival_times(p, origin.value)  # type: ignore[arg-type]
     prefix = "os" if endpoint == Endpoint.overall_survival else "rfs"
     days, event = times[f"{prefix}_days"], times[f"{prefix}_event"]
-    if days is None or event is None or days < 0:
+    if days is None or event is None or days <= 0:
         return None
     return days / DAYS_PER_MONTH, bool(event)
 
