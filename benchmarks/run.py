@@ -16,7 +16,7 @@ and R's robust fits: one run above 10k rows):
   + ``multivariate_logrank_test``), R (``survfit`` + ``survdiff``).
 
 R timings are measured inside R (``proc.time``) on the same CSV file, so reading the file is
-not counted for any tool. Usage: ``python benchmarks/run.py [--sizes 10000,50000,200000]
+not counted for any tool. Usage: ``python benchmarks/run.py [--sizes 10000,100000,1000000]
 [--repeats 3] [--robust-max-n 50000] [--no-r] [--no-lifelines]``. Results: a table on stdout and
 ``benchmarks/results/survival_<timestamp>.json``.
 """
@@ -176,7 +176,7 @@ def max_rel(a: list[float], b: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,50000,200000")
+    parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
     parser.add_argument("--robust-max-n", type=int, default=50_000,
                         help="largest n for lifelines' and R's robust fits (quadratic time)")
