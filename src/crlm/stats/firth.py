@@ -45,16 +45,16 @@ BOUND_CHECK_TOL = 1e-6  # |deviance − χ²₁(level)| accepted at a returned b
 Terms = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
 
 
-class _FitFailed(ArithmeticError):
+class _FitFailedError(ArithmeticError):
     """A (constrained) penalised fit did not converge or met a singular information matrix."""
 
 
 def _chol_logdet_inverse(info: np.ndarray) -> tuple[float, np.ndarray]:
-    """log|I| and I⁻¹ by Cholesky; :class:`_FitFailed` when I is not positive definite."""
+    """log|I| and I⁻¹ by Cholesky; :class:`_FitFailedError` when I is not positive definite."""
     try:
         factor = linalg.cho_factor(info, lower=True)
     except linalg.LinAlgError as exc:
-        raise _FitFailed("information matrix not positive definite") from exc
+        raise _FitFailedError("information matrix not positive definite") from exc
     logdet = 2.0 * float(np.sum(np.log(np.diag(factor[0]))))
     return logdet, linalg.cho_solve(factor, np.eye(len(info)))
 
@@ -92,7 +92,7 @@ def _maximise(terms: Terms, beta: np.ndarray, free: np.ndarray, *, max_step: flo
         step = np.linalg.solve(info[np.ix_(free, free)], grad[free])
         size = float(np.max(np.abs(step)))
         if not math.isfinite(size):
-            raise _FitFailed("non-finite Newton step")
+            raise _FitFailedError("non-finite Newton step")
         if size > max_step:
             step *= max_step / size
         for _halving in range(40):
@@ -100,17 +100,17 @@ def _maximise(terms: Terms, beta: np.ndarray, free: np.ndarray, *, max_step: flo
             trial[free] += step
             try:
                 t_value, t_grad, t_info = terms(trial)
-            except _FitFailed:
+            except _FitFailedError:
                 t_value = -math.inf
             if t_value >= value - 1e-12 * (1.0 + abs(value)):
                 break
             step /= 2
         else:
-            raise _FitFailed("step halving did not increase the penalised likelihood")
+            raise _FitFailedError("step halving did not increase the penalised likelihood")
         beta, value, grad, info = trial, t_value, t_grad, t_info
         if size < tol:
             return beta, value, info, it
-    raise _FitFailed(f"no convergence in {max_iter} iterations")
+    raise _FitFailedError(f"no convergence in {max_iter} iterations")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def _profile_bound(curve: _ProfileCurve, b_hat: float, se: float, direction: int
         outer = b_hat + direction * step
         try:
             dev = curve.deviance(outer)
-        except _FitFailed as exc:
+        except _FitFailedError as exc:
             return (direction * math.inf,
                     f"{side} bound not found: the constrained fit failed at {outer:.4g} ({exc})")
         if dev > chi2_crit:
@@ -177,7 +177,7 @@ def _profile_bound(curve: _ProfileCurve, b_hat: float, se: float, direction: int
         root = float(optimize.brentq(lambda b: curve.deviance(b) - chi2_crit,
                                      min(inner, outer), max(inner, outer), xtol=1e-12))
         miss = abs(curve.deviance(root) - chi2_crit)
-    except _FitFailed as exc:
+    except _FitFailedError as exc:
         return direction * math.inf, f"{side} bound not found: a constrained fit failed ({exc})"
     if miss > BOUND_CHECK_TOL:
         return (direction * math.inf,
@@ -198,7 +198,7 @@ def _profile(terms: Terms, beta_hat: np.ndarray, value_hat: float, se: np.ndarra
         limit = MAX_LINEAR_SPAN / span if span > 0 else MAX_LINEAR_SPAN
         try:
             p[j] = float(stats.chi2.sf(max(curve.deviance(0.0), 0.0), 1))
-        except _FitFailed as exc:
+        except _FitFailedError as exc:
             p[j] = math.nan
             notes.append(f"{names[j]}: penalised LR test not computed ({exc})")
         for direction, out in ((-1, lower), (1, upper)):
@@ -264,7 +264,7 @@ def firth_fit(x: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: float =
         beta, _value, info, it = _maximise(_logistic_terms(x, y), np.zeros(x.shape[1]),
                                            np.ones(x.shape[1], dtype=bool), max_step=5.0,
                                            max_iter=max_iter, tol=tol)
-    except _FitFailed as exc:
+    except _FitFailedError as exc:
         raise StatsInputError(None, f"Firth logistic regression did not converge ({exc})") from exc
     return beta, np.linalg.inv(info), it
 
@@ -393,7 +393,7 @@ def firth_cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
         beta, value, info, it = _maximise(terms, np.zeros(x.shape[1]),
                                           np.ones(x.shape[1], dtype=bool), max_step=2.0,
                                           max_iter=max_iter, tol=1e-10)
-    except _FitFailed as exc:
+    except _FitFailedError as exc:
         raise StatsInputError(None, f"Firth Cox regression did not converge ({exc})") from exc
     se = np.sqrt(np.diag(np.linalg.inv(info)))
     inf = (_profile(terms, beta, value, se, x, design.names, level, max_step=2.0)

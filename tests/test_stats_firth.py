@@ -1,0 +1,236 @@
+"""Firth logistic and Cox: profile penalised-likelihood CIs and penalised LR tests.
+
+R ``logistf`` cannot be installed here (no Debian package, no CRAN), so the logistic results are
+checked against logistf output printed by others (tests/fixtures/logistf_published.json says
+where each number comes from); ``coxphf`` is not packaged either, so Firth Cox is checked by
+properties, the profile recomputed by an independent optimiser (BFGS).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, stats
+from tests.conftest import FIXTURES
+
+from crlm.stats import firth
+from crlm.stats._data import StatsInputError
+from crlm.stats.firth import firth_cox, firth_logistic
+
+PUBLISHED = json.loads((FIXTURES / "logistf_published.json").read_text())
+SEX2_COVARIATES = ["age", "oc", "vic", "vicl", "vis", "dia"]
+
+
+@pytest.fixture(scope="module")
+def sex2() -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / "logistf_sex2.csv")
+
+
+@pytest.fixture(scope="module")
+def endometrial() -> pd.DataFrame:
+    return pd.read_csv(FIXTURES / "logistf_endometrial.csv")
+
+
+def _monotone_cox_data() -> pd.DataFrame:
+    """No event in group 1: ordinary Cox ML diverges for ``group``."""
+    rng = np.random.default_rng(5)
+    n = 40
+    group = np.repeat([0, 1], n // 2)
+    t = rng.exponential(10, n).round(1) + 0.1  # rounded: tied times
+    e = np.where(group == 1, 0, rng.uniform(size=n) < 0.7).astype(int)
+    age = rng.normal(60, 10, n).round()
+    return pd.DataFrame({"t": t, "e": e, "group": group, "age": age})
+
+
+def _independent_deviance(terms: firth.Terms, beta_hat: np.ndarray, j: int, b: float) -> float:
+    """2{ℓ*(β̂) − max ℓ*(β_j = b)} with scipy BFGS over the other coefficients."""
+    free = np.arange(len(beta_hat)) != j
+    value_hat = terms(beta_hat)[0]
+
+    def negative(v: np.ndarray) -> tuple[float, np.ndarray]:
+        beta = beta_hat.copy()
+        beta[j], beta[free] = b, v
+        value, grad, _info = terms(beta)
+        return -value, -grad[free]
+
+    if not free.any():
+        beta = beta_hat.copy()
+        beta[j] = b
+        return 2 * (value_hat - terms(beta)[0])
+    res = optimize.minimize(negative, beta_hat[free], jac=True, method="BFGS",
+                            options={"gtol": 1e-9, "maxiter": 2000})
+    return 2 * (value_hat + res.fun)
+
+
+@pytest.mark.parametrize("level_key", ["sex2_level_0.90", "sex2_level_0.95"])
+def test_firth_logistic_matches_logistf_on_sex2(sex2: pd.DataFrame, level_key: str) -> None:
+    ref = PUBLISHED[level_key]
+    level = float(level_key.rsplit("_", 1)[1])
+    fit = firth_logistic(sex2, "case", SEX2_COVARIATES, level=level)
+    assert fit.names == ref["names"] and fit.ci_method == "profile" and fit.notes == []
+    # logistf stops iterating at |Δβ| < 1e-5; printed to 7–8 digits: agreement is ~5e-8
+    assert fit.coef.tolist() == pytest.approx(ref["coef"], abs=1e-6)
+    assert fit.lower.tolist() == pytest.approx(ref["lower"], abs=1e-6)
+    assert fit.upper.tolist() == pytest.approx(ref["upper"], abs=1e-6)
+    if "p" in ref:  # penalised likelihood-ratio χ² and p, printed to 7 significant digits
+        assert stats.chi2.isf(fit.p, 1).tolist() == pytest.approx(ref["chisq"], rel=1e-6)
+        assert fit.p.tolist() == pytest.approx(ref["p"], rel=1e-6)
+
+
+def test_firth_logistic_matches_logistf_under_quasi_separation(endometrial: pd.DataFrame
+                                                               ) -> None:
+    # Heinze & Schemper (2002): every NV = 1 patient has HG = 1; ML diverges for NV
+    assert not ((endometrial.NV == 1) & (endometrial.HG == 0)).any()
+    ref = PUBLISHED["endometrial_level_0.95"]
+    fit = firth_logistic(endometrial, "HG", ["NV", "PI", "EH"])
+    assert fit.names == ref["names"]
+    assert fit.coef.tolist() == pytest.approx(ref["coef"], abs=1e-6)
+    assert fit.lower.tolist() == pytest.approx(ref["lower"], abs=1e-6)
+    assert fit.upper.tolist() == pytest.approx(ref["upper"], abs=1e-6)
+    # the profile CI for NV is strongly asymmetric; Wald's is symmetric and much narrower above
+    wald = firth_logistic(endometrial, "HG", ["NV", "PI", "EH"], ci="wald")
+    assert fit.upper[1] - fit.coef[1] > 1.5 * (fit.coef[1] - fit.lower[1])
+    assert wald.upper[1] < fit.upper[1] - 1
+
+
+def test_profile_bounds_and_p_are_where_the_deviance_says(endometrial: pd.DataFrame) -> None:
+    fit = firth_logistic(endometrial, "HG", ["NV", "PI", "EH"])
+    data = endometrial.to_numpy(float)
+    x = np.column_stack([np.ones(len(data)), data[:, :3]])
+    terms = firth._logistic_terms(x, data[:, 3])
+    crit = stats.chi2.ppf(0.95, 1)
+    for j in range(4):
+        assert fit.lower[j] < fit.coef[j] < fit.upper[j]
+        for bound in (fit.lower[j], fit.upper[j]):
+            assert _independent_deviance(terms, fit.coef, j, bound) == pytest.approx(crit,
+                                                                                     abs=1e-6)
+        dev0 = _independent_deviance(terms, fit.coef, j, 0.0)
+        assert fit.p[j] == pytest.approx(stats.chi2.sf(dev0, 1), rel=1e-6)
+
+
+def test_firth_cox_profile_bounds_and_p_under_monotone_likelihood() -> None:
+    df = _monotone_cox_data()
+    fit = firth_cox(df, "t", "e", ["group", "age"])
+    assert fit.ci_method == "profile" and fit.notes == []
+    terms = firth._cox_penalised_terms(df[["group", "age"]].to_numpy(float),
+                                       df.t.to_numpy(float), df.e.to_numpy())
+    crit = stats.chi2.ppf(0.95, 1)
+    for j in range(2):
+        assert fit.lower[j] < fit.coef[j] < fit.upper[j]
+        for bound in (fit.lower[j], fit.upper[j]):
+            assert _independent_deviance(terms, fit.coef, j, bound) == pytest.approx(crit,
+                                                                                     abs=1e-6)
+        assert fit.p[j] == pytest.approx(
+            stats.chi2.sf(_independent_deviance(terms, fit.coef, j, 0.0), 1), rel=1e-6)
+    # no event in group 1: the profile CI excludes 1 far below; Wald's upper bound stays near 1
+    assert fit.upper[0] < -1 and fit.p[0] < 0.001
+    wald = firth_cox(df, "t", "e", ["group", "age"], ci="wald")
+    assert wald.upper[0] > -0.5 and wald.p[0] > 0.03
+
+
+def test_firth_cox_single_covariate_profile_is_the_penalised_likelihood_itself() -> None:
+    df = _monotone_cox_data()
+    fit = firth_cox(df, "t", "e", ["group"], level=0.9)
+    terms = firth._cox_penalised_terms(df[["group"]].to_numpy(float), df.t.to_numpy(float),
+                                       df.e.to_numpy())
+    value = terms(fit.coef)[0]
+    crit = stats.chi2.ppf(0.9, 1)
+    for bound in (fit.lower[0], fit.upper[0]):
+        assert 2 * (value - terms(np.array([bound]))[0]) == pytest.approx(crit, abs=1e-6)
+    assert fit.p[0] == pytest.approx(stats.chi2.sf(2 * (value - terms(np.zeros(1))[0]), 1),
+                                     rel=1e-9)
+
+
+def _big_logistic(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.binomial(1, 0.4, n)
+    y = rng.uniform(size=n) < 1 / (1 + np.exp(-(-0.5 + 0.8 * x1 + 0.6 * x2)))
+    return pd.DataFrame({"y": y.astype(int), "x1": x1, "x2": x2})
+
+
+def test_profile_ci_approaches_wald_in_large_samples() -> None:
+    z = stats.norm.ppf(0.975)
+
+    def gap(fit: firth.FirthResult | firth.FirthCoxResult) -> float:
+        """Largest distance between profile and Wald bounds, in standard errors."""
+        return float(max(np.max(np.abs(fit.lower - (fit.coef - z * fit.se)) / fit.se),
+                         np.max(np.abs(fit.upper - (fit.coef + z * fit.se)) / fit.se)))
+
+    small = firth_logistic(_big_logistic(60, 3), "y", ["x1", "x2"])
+    large = firth_logistic(_big_logistic(20000, 3), "y", ["x1", "x2"])
+    assert gap(large) < 0.02 < gap(small)
+
+    rng = np.random.default_rng(1)
+    n = 3000
+    x1, x2 = rng.normal(size=n), rng.binomial(1, 0.4, n)
+    t_event = rng.exponential(1 / np.exp(0.5 * x1 - 0.3 * x2))
+    censor = rng.exponential(2, n)
+    surv = pd.DataFrame({"t": np.minimum(t_event, censor).round(3) + 0.001,
+                         "e": (t_event < censor).astype(int), "x1": x1, "x2": x2})
+    cox_large = firth_cox(surv, "t", "e", ["x1", "x2"])
+    cox_small = firth_cox(surv.iloc[:60], "t", "e", ["x1", "x2"])
+    assert gap(cox_large) < 0.02 < gap(cox_small)
+
+
+def test_a_bound_beyond_the_search_limit_is_infinite_and_said(
+        endometrial: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NV's upper bound lies 4.9 above the estimate; with the search capped at 3 it is not found
+    monkeypatch.setattr(firth, "MAX_LINEAR_SPAN", 3.0)
+    fit = firth_logistic(endometrial, "HG", ["NV", "PI", "EH"])
+    assert fit.upper[1] == math.inf and math.isfinite(fit.lower[1])
+    assert any(n.startswith("NV: no upper bound") and "reported as inf" in n for n in fit.notes)
+    frame = fit.to_frame()
+    assert frame.loc["NV", "upper95"] == math.inf and frame.attrs["ci_method"] == "profile"
+
+
+def test_wald_option_and_table(sex2: pd.DataFrame) -> None:
+    prof = firth_logistic(sex2, "case", SEX2_COVARIATES)
+    wald = firth_logistic(sex2, "case", SEX2_COVARIATES, ci="wald")
+    z = stats.norm.ppf(0.975)
+    assert wald.coef.tolist() == pytest.approx(prof.coef.tolist(), abs=1e-12)
+    assert wald.lower.tolist() == pytest.approx((wald.coef - z * wald.se).tolist(), rel=1e-12)
+    assert wald.p.tolist() == pytest.approx(
+        (2 * stats.norm.sf(np.abs(wald.coef / wald.se))).tolist(), rel=1e-12)
+    frame = prof.to_frame()
+    assert frame.attrs == {"ci_method": "profile", "level": 0.95}
+    assert frame["lower95"].tolist() == pytest.approx(np.exp(prof.lower).tolist(), rel=1e-12)
+    assert frame["p"].tolist() == pytest.approx(prof.p.tolist(), rel=1e-12)
+    assert wald.to_frame().attrs["ci_method"] == "wald"
+    assert list(firth_logistic(sex2, "case", ["age"], level=0.9).to_frame().columns) == [
+        "coef", "se", "or", "lower90", "upper90", "p"]
+    with pytest.raises(StatsInputError, match="ci must be"):
+        firth_logistic(sex2, "case", ["age"], ci="score")  # type: ignore[arg-type]
+    with pytest.raises(StatsInputError, match="level"):
+        firth_cox(_monotone_cox_data(), "t", "e", ["age"], level=1.0)
+
+
+def test_cox_terms_match_the_risk_set_definition() -> None:
+    df = _monotone_cox_data()
+    x = df[["group", "age"]].to_numpy(float)
+    t, e = df.t.to_numpy(float), df.e.to_numpy()
+    beta = np.array([-0.7, 0.03])
+    loglik, score, info, dinfo = firth._cox_terms(x, t, e, beta)
+    # direct Breslow sums over each distinct event time's risk set
+    ll, u, i2 = 0.0, np.zeros(2), np.zeros((2, 2))
+    for time in np.unique(t[e == 1]):
+        at, dead = t >= time, (t == time) & (e == 1)
+        w = np.exp(x[at] @ beta)
+        mean = w @ x[at] / w.sum()
+        ll += float(x[dead].sum(axis=0) @ beta - dead.sum() * np.log(w.sum()))
+        u += x[dead].sum(axis=0) - dead.sum() * mean
+        i2 += dead.sum() * ((x[at] * w[:, None]).T @ x[at] / w.sum() - np.outer(mean, mean))
+    assert loglik == pytest.approx(ll, rel=1e-12)
+    assert score.tolist() == pytest.approx(u.tolist(), rel=1e-10)
+    assert info.ravel().tolist() == pytest.approx(i2.ravel().tolist(), rel=1e-10)
+    h = 1e-6  # ∂I/∂β_r by central differences
+    for r in range(2):
+        step = np.zeros(2)
+        step[r] = h
+        numeric = (firth._cox_terms(x, t, e, beta + step)[2]
+                   - firth._cox_terms(x, t, e, beta - step)[2]) / (2 * h)
+        assert dinfo[:, :, r].ravel().tolist() == pytest.approx(numeric.ravel().tolist(),
+                                                                rel=1e-6, abs=1e-8)
