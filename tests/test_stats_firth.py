@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -234,3 +235,73 @@ def test_cox_terms_match_the_risk_set_definition() -> None:
                    - firth._cox_terms(x, t, e, beta - step)[2]) / (2 * h)
         assert dinfo[:, :, r].ravel().tolist() == pytest.approx(numeric.ravel().tolist(),
                                                                 rel=1e-6, abs=1e-8)
+
+
+def test_regression_table_with_firth_says_how_cis_were_made(
+        endometrial: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    from crlm.stats.regression_table import regression_table
+
+    t = regression_table(endometrial, ["NV", "PI", "EH"], kind="logistic", outcome="HG",
+                         firth=True)
+    assert t.firth and t.ci_method == "profile" and t.entered == ["NV", "EH"]
+    assert any("profile penalised likelihood" in n for n in t.footnotes)
+    fit = firth_logistic(endometrial, "HG", ["NV", "EH"])
+    row = t.frame.set_index("Factor").loc["NV"]
+    lo, hi = np.exp(fit.lower[1]), np.exp(fit.upper[1])
+    assert row["Multivariable OR (95% CI)"] == f"{np.exp(fit.coef[1]):.2f} ({lo:.2f}–{hi:.2f})"
+    wald = regression_table(endometrial, ["NV"], kind="logistic", outcome="HG", firth=True,
+                            ci="wald")
+    assert wald.ci_method == "wald" and any("Wald 95% CIs" in n for n in wald.footnotes)
+    plain = regression_table(endometrial, ["PI", "EH"], kind="logistic", outcome="HG")
+    assert not plain.firth and plain.ci_method == "wald"
+    assert "Logistic regression (maximum likelihood); Wald 95% CIs and p values." in (
+        plain.footnotes)
+    monkeypatch.setattr(firth, "MAX_LINEAR_SPAN", 3.0)  # NV's upper bound is not found
+    capped = regression_table(endometrial, ["NV"], kind="logistic", outcome="HG", firth=True)
+    assert capped.frame.loc[0, "Univariable OR (95% CI)"].endswith("–∞)")
+    assert any(n.startswith("Univariable: NV: no upper bound") for n in capped.footnotes)
+
+
+def test_cli_firth_logistic_and_cox(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crlm.cli import app
+
+    run = CliRunner().invoke
+    endo = str(FIXTURES / "logistf_endometrial.csv")
+    res = run(app, ["stats", "logistic", "--data", endo, "--outcome", "HG",
+                    "--covariates", "NV,PI,EH", "--firth", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    ref = PUBLISHED["endometrial_level_0.95"]
+    assert out["ci_method"] == "profile" and out["model"] == "firth_logistic"
+    assert math.log(out["coefficients"]["NV"]["upper95"]) == pytest.approx(ref["upper"][1],
+                                                                            abs=1e-6)
+    res = run(app, ["stats", "logistic", "--data", endo, "--outcome", "HG",
+                    "--covariates", "NV,PI,EH", "--firth"])
+    assert "95% CI (profile)" in res.stdout and "penalised likelihood-ratio" in res.stdout
+    res = run(app, ["stats", "logistic", "--data", endo, "--outcome", "HG",
+                    "--covariates", "PI,EH"])
+    assert "95% CI (Wald)" in res.stdout
+    res = run(app, ["stats", "logistic", "--data", endo, "--outcome", "HG",
+                    "--covariates", "PI", "--ci", "profile"])
+    assert res.exit_code == 2 and "need --firth" in res.stderr
+    surv = tmp_path / "mono.csv"
+    _monotone_cox_data().to_csv(surv, index=False)
+    args = ["stats", "cox", "--data", str(surv), "--time", "t", "--event", "e",
+            "--covariates", "group,age", "--firth"]
+    res = run(app, args)
+    assert res.exit_code == 0, res.output
+    assert "Firth-penalised Cox model (Breslow ties)" in res.stdout
+    assert "95% CI (profile)" in res.stdout
+    out = json.loads(run(app, [*args, "--ci", "wald", "--json"]).stdout)
+    wald = firth_cox(_monotone_cox_data(), "t", "e", ["group", "age"], ci="wald")
+    assert out["ci_method"] == "wald"
+    assert out["coefficients"]["group"]["p"] == pytest.approx(wald.p[0], rel=1e-9)
+    res = run(app, [*args, "--robust"])
+    assert res.exit_code == 2 and "--robust: not available with --firth" in res.stderr
+    res = run(app, ["stats", "regression", "--data", str(surv), "--time", "t", "--event", "e",
+                    "--factors", "group,age", "--firth", "--json"])
+    out = json.loads(res.stdout)
+    assert out["firth"] and out["ci_method"] == "profile"
+    assert any("profile penalised likelihood" in n for n in out["footnotes"])
