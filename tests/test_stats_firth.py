@@ -305,3 +305,18 @@ def test_cli_firth_logistic_and_cox(tmp_path: Path) -> None:
     out = json.loads(res.stdout)
     assert out["firth"] and out["ci_method"] == "profile"
     assert any("profile penalised likelihood" in n for n in out["footnotes"])
+
+
+def test_fit_converges_where_fisher_scoring_cycles() -> None:
+    # one exposed patient, a non-event: the penalty's curvature is half the information's, so
+    # plain Fisher scoring overshoots by exactly 2 and cycles about the optimum
+    df = pd.DataFrame({"x": [0, 0, 0, 0, 0, 0, 0, 1, 0], "y": [0, 0, 1, 0, 0, 1, 1, 0, 1]})
+    fit = firth_logistic(df, "y", ["x"])
+    # saturated 2×2: Firth's log odds ratio adds ½ to each cell
+    assert fit.coef[1] == pytest.approx(math.log((0.5 / 1.5) / (4.5 / 4.5)), rel=1e-10)
+    assert fit.notes == [] and fit.lower[1] < fit.coef[1] < fit.upper[1]
+    x = np.column_stack([np.ones(9), df.x.to_numpy(float)])
+    terms = firth._logistic_terms(x, df.y.to_numpy(float))
+    for bound in (fit.lower[1], fit.upper[1]):
+        assert _independent_deviance(terms, fit.coef, 1, bound) == pytest.approx(
+            stats.chi2.ppf(0.95, 1), abs=1e-6)

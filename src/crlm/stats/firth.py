@@ -38,9 +38,10 @@ CI_DESCRIPTIONS: dict[str, str] = {
     "profile": "profile penalised-likelihood CIs, penalised likelihood-ratio p values",
     "wald": "Wald CIs and p values (not valid under separation)",
 }
-# Widest search for a profile bound: |b − β̂_j| · (range of x_j) ≤ 60, an odds or hazard ratio
-# of e⁶⁰ between the extreme patients (60 on the coefficient for a constant column).
-MAX_LINEAR_SPAN = 60.0
+# Widest search for a profile bound: |b − β̂_j| · (range of x_j) ≤ 200, an odds or hazard ratio
+# of e²⁰⁰ between the extreme patients (200 on the coefficient for a constant column). Bounds
+# that far out occur when a continuous covariate separates the outcome.
+MAX_LINEAR_SPAN = 200.0
 BOUND_CHECK_TOL = 1e-6  # |deviance − χ²₁(level)| accepted at a returned bound
 
 Terms = Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]]
@@ -70,11 +71,25 @@ def _logistic_terms(x: np.ndarray, y: np.ndarray) -> Terms:
         info = x.T @ (x * w[:, None])
         logdet, cov = _chol_logdet_inverse(info)
         loglik = float(y @ eta - np.logaddexp(0.0, eta).sum())
-        h = w * np.einsum("ij,jk,ik->i", x, cov, x)  # hat diagonal
+        h = w * np.einsum("ij,ij->i", x @ cov, x)  # hat diagonal
         grad = x.T @ (y - p + h * (0.5 - p))  # Firth's modified score = ∂ℓ*/∂β
         return loglik + 0.5 * logdet, grad, info
 
     return terms
+
+
+def _hessian(terms: Terms, beta: np.ndarray, grad: np.ndarray, info: np.ndarray,
+             free: np.ndarray) -> np.ndarray:
+    """∂²ℓ*/∂β² over ``free`` by central differences of the exact gradient (steps ≈ 1e-4 SE)."""
+    idx = np.flatnonzero(free)
+    hess = np.empty((len(idx), len(idx)))
+    for col, k in enumerate(idx):
+        h = 1e-4 / math.sqrt(info[k, k])
+        up, down = beta.copy(), beta.copy()
+        up[k] += h
+        down[k] -= h
+        hess[:, col] = (terms(up)[1][idx] - terms(down)[1][idx]) / (2 * h)
+    return (hess + hess.T) / 2
 
 
 def _maximise(terms: Terms, beta: np.ndarray, free: np.ndarray, *, max_step: float,
@@ -82,16 +97,31 @@ def _maximise(terms: Terms, beta: np.ndarray, free: np.ndarray, *, max_step: flo
               ) -> tuple[np.ndarray, float, np.ndarray, int]:
     """Maximise ℓ* over the coordinates ``free`` (the others held): (β, ℓ*, I, iterations).
 
-    Newton–Raphson with the information as curvature; a step is capped at ``max_step`` and halved
-    while ℓ* would fall. Converged when the full Newton step is below ``tol``.
+    Fisher scoring (information as curvature, as logistf) until it stalls — a step had to be
+    halved, or the step shrank by less than half, as when the penalty's curvature makes it
+    overshoot — then Newton–Raphson on the Hessian of ℓ* wherever that is negative definite. A
+    step is capped at ``max_step`` and halved while ℓ* would fall. Converged when the step is
+    below ``tol``.
     """
     beta = np.asarray(beta, dtype=float).copy()
     value, grad, info = terms(beta)
     if not free.any():
         return beta, value, info, 0
+    newton, last_size = False, math.inf
     for it in range(1, max_iter + 1):
-        step = np.linalg.solve(info[np.ix_(free, free)], grad[free])
+        g = grad[free]
+        step = None
+        if newton:
+            try:
+                step = linalg.cho_solve(
+                    linalg.cho_factor(-_hessian(terms, beta, grad, info, free)), g)
+            except (linalg.LinAlgError, _FitFailedError):
+                step = None
+        if step is None:
+            step = np.linalg.solve(info[np.ix_(free, free)], g)
         size = float(np.max(np.abs(step)))
+        newton = newton or size > 0.5 * last_size
+        last_size = size
         if not math.isfinite(size):
             raise _FitFailedError("non-finite Newton step")
         if size > max_step:
@@ -103,9 +133,10 @@ def _maximise(terms: Terms, beta: np.ndarray, free: np.ndarray, *, max_step: flo
                 t_value, t_grad, t_info = terms(trial)
             except _FitFailedError:
                 t_value = -math.inf
-            if t_value >= value - 1e-12 * (1.0 + abs(value)):
+            if t_value >= value - 1e-13 * (1.0 + abs(value)):
                 break
             step /= 2
+            newton = True
         else:
             raise _FitFailedError("step halving did not increase the penalised likelihood")
         beta, value, grad, info = trial, t_value, t_grad, t_info
@@ -128,11 +159,16 @@ def _wald(coef: np.ndarray, se: np.ndarray, level: float) -> _Inference:
 
 
 class _ProfileCurve:
-    """deviance(b) = 2{ℓ*(β̂) − max ℓ*(β_j = b, others)}; each fit starts from the nearest one."""
+    """deviance(b) = 2{ℓ*(β̂) − max ℓ*(β_j = b, others)}.
+
+    The constrained ℓ* can have more than one local maximum, so each b is fitted twice: from the
+    nearest b already fitted (warm start) and from β̂; the higher maximum is kept.
+    """
 
     def __init__(self, terms: Terms, beta_hat: np.ndarray, value_hat: float, j: int,
                  max_step: float) -> None:
-        self.terms, self.value_hat, self.j, self.max_step = terms, value_hat, j, max_step
+        self.terms, self.beta_hat, self.value_hat = terms, beta_hat, value_hat
+        self.j, self.max_step = j, max_step
         self.free = np.ones(len(beta_hat), dtype=bool)
         self.free[j] = False
         self.solved: dict[float, np.ndarray] = {float(beta_hat[j]): beta_hat}
@@ -143,12 +179,25 @@ class _ProfileCurve:
         if b in self.values:
             return self.values[b]
         nearest = min(self.solved, key=lambda s: abs(s - b))
-        start = self.solved[nearest].copy()
-        start[self.j] = b
-        beta, value, _info, _it = _maximise(self.terms, start, self.free,
-                                            max_step=self.max_step)
-        self.solved[b] = beta
-        self.values[b] = 2.0 * (self.value_hat - value)
+        best: tuple[np.ndarray, float] | None = None
+        failure: _FitFailedError | None = None
+        for origin in {id(self.solved[nearest]): self.solved[nearest],
+                       id(self.beta_hat): self.beta_hat}.values():
+            start = origin.copy()
+            start[self.j] = b
+            try:
+                beta, value, _info, _it = _maximise(self.terms, start, self.free,
+                                                    max_step=self.max_step)
+            except _FitFailedError as exc:
+                failure = exc
+                continue
+            if best is None or value > best[1]:
+                best = (beta, value)
+        if best is None:
+            assert failure is not None
+            raise failure
+        self.solved[b] = best[0]
+        self.values[b] = 2.0 * (self.value_hat - best[1])
         return self.values[b]
 
 
