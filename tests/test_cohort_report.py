@@ -98,3 +98,22 @@ def test_report_renders_in_chromium(rectal_report: tuple[Path, Path], chromium_p
          f"--screenshot={shot}", "--window-size=1200,2000", (out / "report.html").as_uri()],
         check=True, timeout=120, capture_output=True)
     assert shot.stat().st_size > 20_000
+
+
+def test_firth_models_in_the_report_name_their_ci_method(tmp_path: Path) -> None:
+    data = tmp_path / "cohort.csv"
+    synthetic_rectal_cohort(120, seed=3).to_csv(data, index=False)
+    config = (EXAMPLES / "maki2023.toml").read_text()
+    assert "[cox]\n" in config and "[logistic]\n" in config
+    config = config.replace("[cox]\n", "[cox]\nfirth = true\n").replace(
+        "[logistic]\n", '[logistic]\nfirth = true\nci = "wald"\n')
+    cfg = tmp_path / "firth.toml"
+    cfg.write_text(config)
+    out = tmp_path / "report"
+    res = CliRunner().invoke(app, ["analyze", str(data), "--config", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    html = (out / "report.html").read_text()
+    assert ("Firth-penalised Cox models (Breslow ties); 95% CIs from the profile penalised "
+            "likelihood") in html
+    assert "Firth-penalised logistic regression; Wald 95% CIs and p values" in html
+    assert "95% CI, profile, log scale" in (out / "fig4_forest.svg").read_text()

@@ -28,6 +28,26 @@ DataOpt = Annotated[Path, typer.Option("--data", help="CSV file, one row per pat
 TimeOpt = Annotated[str, typer.Option("--time", help="Follow-up time column (≥ 0).")]
 EventOpt = Annotated[str, typer.Option("--event", help="Event column: 1 event, 0 censored.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+FirthOpt = Annotated[bool, typer.Option(
+    "--firth", help="Firth-penalised model (small samples, separation, monotone likelihood).")]
+CiOpt = Annotated[str | None, typer.Option(
+    "--ci", help="CI and p method: profile (Firth default: profile penalised likelihood, "
+    "penalised LR tests) or wald (the only one without --firth).")]
+CI_HEADERS = {"profile": "95% CI (profile)", "wald": "95% CI (Wald)"}
+
+
+def ci_method(firth: bool, ci: str | None) -> str:
+    """The CI method for ``--firth``/``--ci``, or exit 2 saying why not."""
+    if ci not in (None, "profile", "wald"):
+        fail_bad_input(f"--ci: must be profile or wald, not {ci!r}")
+    if not firth and ci == "profile":
+        fail_bad_input("--ci profile: profile penalised-likelihood CIs need --firth")
+    return ci or ("profile" if firth else "wald")
+
+
+def bound_text(value: float, digits: int = 2) -> str:
+    """A CI bound; an infinite one (no profile bound) as ∞."""
+    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
 
 
 def register(app: typer.Typer) -> None:
@@ -140,7 +160,8 @@ def cox_cmd(
     time: TimeOpt,
     event: EventOpt,
     covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
-    ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
+    ties: Annotated[str | None, typer.Option(
+        "--ties", help="efron (R default) or breslow (the only one with --firth).")] = None,
     strata: Annotated[str | None, typer.Option("--strata", help="Stratify on COLUMN.")] = None,
     robust: Annotated[bool, typer.Option("--robust", help="Robust (sandwich) SE.")] = False,
     cluster: Annotated[
@@ -157,27 +178,42 @@ def cox_cmd(
     ph_test: Annotated[
         bool, typer.Option("--ph-test", help="Schoenfeld-residual PH test (cox.zph).")
     ] = False,
+    firth: FirthOpt = False,
+    ci: CiOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Cox proportional-hazards model (matches R coxph)."""
+    """Cox proportional-hazards model (matches R coxph); --firth: Firth-penalised (R coxphf)."""
     from crlm.stats import cox_ph
 
-    if ties not in ("efron", "breslow"):
+    method = ci_method(firth, ci)
+    if ties not in (None, "efron", "breslow"):
         fail_bad_input(f"--ties: must be efron or breslow, not {ties!r}")
     covs = split_list(covariates)
     if not covs:
         fail_bad_input("--covariates: at least one column is needed")
+    if firth:
+        unsupported = {"--ties efron": ties == "efron", "--strata": strata is not None,
+                       "--robust": robust, "--cluster": cluster is not None,
+                       "--categorical": categorical is not None, "--ph-test": ph_test}
+        for option, given in unsupported.items():
+            if given:
+                fail_bad_input(f"{option}: not available with --firth (Breslow ties, "
+                               "no strata or robust SE)")
+        _firth_cox_output(read_csv(data), time, event, covs, method,
+                          _parse_reference(reference or []), as_json)
+        return
+    ties = ties or "efron"
     frame = read_csv(data)
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
                cluster=cluster, reference=_parse_reference(reference or []),
                categorical=split_list(categorical), ph_test=ph_test)
     if as_json:
-        emit_json(fit.to_dict())
+        emit_json(fit.to_dict() | {"ci_method": "wald"})
         return
     console = Console()
     title = (f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
              f"{', strata ' + strata if strata else ''})")
-    table = _table(title, ("term", "HR", "95% CI", "coef", "SE", "p"))
+    table = _table(title, ("term", "HR", CI_HEADERS["wald"], "coef", "SE", "p"))
     for name, row in fit.to_frame().iterrows():
         table.add_row(str(name), _num(row["hr"], 2),
                       f"{_num(row['lower95'], 2)}–{_num(row['upper95'], 2)}",
@@ -194,6 +230,31 @@ def cox_cmd(
     if fit.zph is not None:
         console.print("PH test (cox.zph): " + ", ".join(
             f"{k} {_p_eq(r['p'])}" for k, r in fit.zph.table.iterrows()))
+
+
+def _firth_cox_output(frame: pd.DataFrame, time: str, event: str, covs: list[str], method: str,
+                      reference: dict[str, str], as_json: bool) -> None:
+    """``crlm stats cox --firth``: the Firth Cox table, or its JSON."""
+    from crlm.stats.firth import CI_DESCRIPTIONS, firth_cox
+
+    fit = _run(firth_cox, frame, time, event, covs, reference=reference, ci=method)
+    if as_json:
+        emit_json(fit.to_dict())
+        return
+    console = Console()
+    table = _table("Firth-penalised Cox model (Breslow ties)",
+                   ("term", "HR", CI_HEADERS[method], "coef", "SE", "p"))
+    for name, row in fit.to_frame().iterrows():
+        table.add_row(str(name), _num(row["hr"], 2),
+                      f"{bound_text(row['lower95'])}–{bound_text(row['upper95'])}",
+                      _num(row["coef"], 4), _num(row["se"], 4), _p(row["p"]))
+    console.print(table)
+    console.print(f"n = {fit.n}, events = {fit.events}; "
+                  f"{fit.dropped.describe() if fit.dropped else ''}")
+    console.print(f"{CI_DESCRIPTIONS[method]}; penalised log-likelihood "
+                  f"{fit.penalized_loglik:.3f}")
+    for note in fit.notes:
+        console.print(f"  note: {note}")
 
 
 @stats_app.command("km")

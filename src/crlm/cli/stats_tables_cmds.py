@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -11,11 +11,16 @@ from rich.console import Console
 
 from crlm.cli._common import fail_bad_input
 from crlm.cli.stats_cmds import (
+    CI_HEADERS,
+    CiOpt,
     DataOpt,
+    FirthOpt,
     JsonOpt,
     _parse_reference,
     _run,
     _table,
+    bound_text,
+    ci_method,
     emit_json,
     read_csv,
     split_list,
@@ -86,24 +91,43 @@ def logistic_cmd(
     covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
     reference: Annotated[list[str] | None, typer.Option(
         "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
+    firth: FirthOpt = False,
+    ci: CiOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Logistic regression: odds ratios with 95 % CI and p (R glm, binomial)."""
+    """Logistic regression: odds ratios with 95 % CI and p (R glm, binomial).
+
+    --firth: Firth-penalised (R logistf), profile penalised-likelihood CIs and penalised
+    likelihood-ratio p values unless --ci wald.
+    """
+    from crlm.stats.firth import CI_DESCRIPTIONS, firth_logistic
     from crlm.stats.logistic import logistic_regression
 
+    method = ci_method(firth, ci)
     frame = read_csv(data)
-    fit = _run(logistic_regression, frame, outcome, split_list(covariates),
-               reference=_parse_reference(reference or []))
+    ref = _parse_reference(reference or [])
+    fit: Any
+    if firth:
+        fit = _run(firth_logistic, frame, outcome, split_list(covariates), reference=ref,
+                   ci=method)
+    else:
+        fit = _run(logistic_regression, frame, outcome, split_list(covariates), reference=ref)
     if as_json:
-        emit_json(fit.to_dict())
+        emit_json(fit.to_dict() | {"ci_method": method})
         return
-    table = _table(f"Logistic regression: {outcome} (n = {fit.n}, events = {fit.events})",
-                   ("term", "OR", "95% CI", "p"))
+    title = "Firth logistic regression" if firth else "Logistic regression"
+    table = _table(f"{title}: {outcome} (n = {fit.n}, events = {fit.events})",
+                   ("term", "OR", CI_HEADERS[method], "p"))
     for term, row in fit.to_frame().iterrows():
-        table.add_row(str(term), f"{row['or']:.2f}", f"{row['lower95']:.2f}–{row['upper95']:.2f}",
+        table.add_row(str(term), f"{row['or']:.2f}",
+                      f"{bound_text(row['lower95'])}–{bound_text(row['upper95'])}",
                       f"{row['p']:.3f}")
     _console.print(table)
-    _console.print(f"  {fit.dropped.describe()}")
+    if fit.dropped is not None:
+        _console.print(f"  {fit.dropped.describe()}")
+    _console.print(f"  {CI_DESCRIPTIONS[method] if firth else 'Wald CIs and p values'}")
+    for note in getattr(fit, "notes", []):
+        _console.print(f"  note: {note}")
 
 
 @stats_app.command("regression")
@@ -122,26 +146,35 @@ def regression_cmd(
     reference: Annotated[list[str] | None, typer.Option(
         "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write CSV.")] = None,
+    firth: FirthOpt = False,
+    ci: CiOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Univariable screen → multivariable model, as the two-panel tables of the seed papers."""
+    """Univariable screen → multivariable model, as the two-panel tables of the seed papers.
+
+    --firth: Firth-penalised Cox/logistic models, profile penalised-likelihood CIs and penalised
+    likelihood-ratio p values unless --ci wald. A footnote names the CI method.
+    """
     from crlm.stats.regression_table import regression_table
 
     if kind not in {"cox", "logistic"}:
         fail_bad_input("--kind: cox or logistic")
     if not 0 < threshold <= 1:
         fail_bad_input("--threshold: must be in (0, 1]")
+    method = ci_method(firth, ci)
     frame = read_csv(data)
     t = _run(regression_table, frame, split_list(factors), kind=kind, time=time, event=event,
              outcome=outcome, threshold=threshold, forced=split_list(forced),
-             reference=_parse_reference(reference or []))
+             reference=_parse_reference(reference or []), firth=firth, ci=method)
     if csv_out:
         csv_out.write_text(t.to_csv(), encoding="utf-8")
     if as_json:
         emit_json({"entered": t.entered, "n_multivariable": t.n_multivariable,
+                   "firth": t.firth, "ci_method": t.ci_method,
                    "rows": t.frame.to_dict(orient="records"), "footnotes": t.footnotes})
         return
-    _print_frame(f"{'Cox' if kind == 'cox' else 'Logistic'} regression", t.frame, t.footnotes)
+    _print_frame(f"{'Firth ' if firth else ''}{'Cox' if kind == 'cox' else 'Logistic'} "
+                 "regression", t.frame, t.footnotes)
 
 
 @stats_app.command("roc")

@@ -80,6 +80,9 @@ class CoxSpec(BaseModel):
     forced: list[str] = Field(default_factory=list)
     reference: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    firth: bool = Field(False, description="Firth-penalised Cox (small samples, no-event groups).")
+    ci: Literal["profile", "wald"] = Field(
+        "profile", description="With firth: profile penalised-likelihood (default) or Wald CIs.")
 
 
 class LogisticSpec(BaseModel):
@@ -92,6 +95,9 @@ class LogisticSpec(BaseModel):
     forced: list[str] = Field(default_factory=list)
     reference: dict[str, str] = Field(default_factory=dict)
     subset: list[Filter] = Field(default_factory=list)
+    firth: bool = Field(False, description="Firth-penalised logistic (separation).")
+    ci: Literal["profile", "wald"] = Field(
+        "profile", description="With firth: profile penalised-likelihood (default) or Wald CIs.")
 
 
 class CutoffSpec(BaseModel):
@@ -302,19 +308,23 @@ def analyze(
         cox = regression_table(cohort, config.cox.factors, kind="cox", time=ep.time,
                                event=ep.event, threshold=config.cox.threshold,
                                forced=config.cox.forced, reference=config.cox.reference,
-                               labels=config.cox.labels)
+                               labels=config.cox.labels, firth=config.cox.firth,
+                               ci=config.cox.ci)
         table_csv(cox.frame, "table2_cox")
         sections.append(Section(f"Table 2. Cox regression for {ep.label.lower()}",
                                 html=cox.to_html(), table=cox.frame, notes=cox.footnotes))
         if cox.entered:
             from crlm.stats.cox import cox_ph
+            from crlm.stats.firth import firth_cox
 
             used = cohort.dropna(subset=[ep.time, ep.event, *cox.entered])
-            fit = cox_ph(used, ep.time, ep.event, cox.entered,
-                         reference={k: v for k, v in config.cox.reference.items()
-                                    if k in cox.entered}).to_frame()
+            ref = {k: v for k, v in config.cox.reference.items() if k in cox.entered}
+            fit = (firth_cox(used, ep.time, ep.event, cox.entered, reference=ref,
+                             ci=config.cox.ci) if config.cox.firth
+                   else cox_ph(used, ep.time, ep.event, cox.entered, reference=ref)).to_frame()
+            ci_label = "profile" if cox.ci_method == "profile" else "Wald"
             sections.append(Section("Forest plot (multivariable hazard ratios)", figure=figure(
-                figures.forest_figure(fit), "fig4_forest")))
+                figures.forest_figure(fit, ci_label=f"95% CI, {ci_label}"), "fig4_forest")))
 
     # 6. logistic
     if config.logistic:
@@ -324,7 +334,7 @@ def analyze(
         part = part.assign(**{spec.outcome: _as_01(part[spec.outcome])})
         lt = regression_table(part, spec.factors, kind="logistic", outcome=spec.outcome,
                               threshold=spec.threshold, forced=spec.forced,
-                              reference=spec.reference)
+                              reference=spec.reference, firth=spec.firth, ci=spec.ci)
         table_csv(lt.frame, "table3_logistic")
         sections.append(Section(f"Table 3. {spec.title}", html=lt.to_html(), table=lt.frame,
                                 notes=lt.footnotes))

@@ -140,19 +140,33 @@ def trend_figure(df: pd.DataFrame, year: str, group: str, order: Sequence[str]) 
     return fig
 
 
-def forest_figure(frame: pd.DataFrame, estimate: str = "hr", label: str = "Hazard ratio"
-                  ) -> Figure:
-    """Forest plot of estimates with 95 % CIs on a log scale (one row per term)."""
+def forest_figure(frame: pd.DataFrame, estimate: str = "hr", label: str = "Hazard ratio",
+                  ci_label: str = "95% CI") -> Figure:
+    """Forest plot of estimates with 95 % CIs on a log scale (one row per term).
+
+    An infinite bound (no profile bound) is drawn to the plot edge with an arrow.
+    """
     fig = _figure(7.0, 0.9 + 0.35 * len(frame))
     ax = fig.add_subplot()
     y = np.arange(len(frame))[::-1]
-    ax.errorbar(frame[estimate], y, xerr=[frame[estimate] - frame["lower95"],
-                                          frame["upper95"] - frame[estimate]],
-                fmt="s", color=OKABE_ITO[0], ecolor="#333333", capsize=3, ms=5)
+    est = frame[estimate].to_numpy(float)
+    lower, upper = frame["lower95"].to_numpy(float), frame["upper95"].to_numpy(float)
+    finite = np.concatenate([est, lower[lower > 0], upper[np.isfinite(upper)]])
+    lo_edge, hi_edge = finite.min() / 2, finite.max() * 2
+    open_low, open_high = lower <= 0, ~np.isfinite(upper)
+    lower, upper = np.where(open_low, lo_edge, lower), np.where(open_high, hi_edge, upper)
+    ax.errorbar(est, y, xerr=[est - lower, upper - est], fmt="s", color=OKABE_ITO[0],
+                ecolor="#333333", capsize=3, ms=5)
+    for yi in y[open_high]:
+        ax.annotate("", (hi_edge, yi), xytext=(hi_edge / 1.5, yi),
+                    arrowprops={"arrowstyle": "->", "color": "#333333"})
+    for yi in y[open_low]:
+        ax.annotate("", (lo_edge, yi), xytext=(lo_edge * 1.5, yi),
+                    arrowprops={"arrowstyle": "->", "color": "#333333"})
     ax.axvline(1.0, color="#888888", lw=1, ls="--")
     ax.set_xscale("log")
     ax.set_yticks(y, [str(t) for t in frame.index])
-    ax.set_xlabel(f"{label} (95% CI, log scale)")
+    ax.set_xlabel(f"{label} ({ci_label}, log scale)")
     ax.spines[["top", "right"]].set_visible(False)
     return fig
 

@@ -1,4 +1,4 @@
-"""The estimate table shared by the regression results: coef, SE, ratio, 95 % CI, Wald p."""
+"""The estimate table shared by the regression results: coef, SE, ratio, CI, p."""
 
 from __future__ import annotations
 
@@ -11,12 +11,31 @@ from scipy import stats
 Z95 = float(stats.norm.ppf(0.975))
 
 
-def ratio_table(names: Sequence[str], coef: np.ndarray, se: np.ndarray, ratio: str
+def ci_columns(level: float = 0.95) -> tuple[str, str]:
+    """Names of the CI columns at ``level``: ``("lower95", "upper95")`` for 0.95."""
+    pct = f"{100 * level:g}"
+    return f"lower{pct}", f"upper{pct}"
+
+
+def ratio_table(names: Sequence[str], coef: np.ndarray, se: np.ndarray, ratio: str, *,
+                lower: np.ndarray | None = None, upper: np.ndarray | None = None,
+                p: np.ndarray | None = None, ci_method: str = "wald", level: float = 0.95
                 ) -> pd.DataFrame:
-    """Rows per term: ``coef``, ``se``, ``<ratio>`` = exp(coef), ``lower95``, ``upper95``, ``p``."""
+    """Rows per term: ``coef``, ``se``, ``<ratio>`` = exp(coef), ``lower95``, ``upper95``, ``p``.
+
+    Without ``lower``/``upper``/``p`` (coefficient scale) the CI and p are Wald's. The CI method
+    and level are kept in ``frame.attrs["ci_method"]`` and ``frame.attrs["level"]``.
+    """
     coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
-    return pd.DataFrame({
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    lo = coef - z * se if lower is None else np.asarray(lower, dtype=float)
+    hi = coef + z * se if upper is None else np.asarray(upper, dtype=float)
+    pv = 2 * stats.norm.sf(np.abs(coef / se)) if p is None else np.asarray(p, dtype=float)
+    lo_name, hi_name = ci_columns(level)
+    frame = pd.DataFrame({
         "term": list(names), "coef": coef, "se": se, ratio: np.exp(coef),
-        "lower95": np.exp(coef - Z95 * se), "upper95": np.exp(coef + Z95 * se),
-        "p": 2 * stats.norm.sf(np.abs(coef / se)),
+        lo_name: np.exp(lo), hi_name: np.exp(hi), "p": pv,
     }).set_index("term")
+    frame.attrs["ci_method"] = ci_method
+    frame.attrs["level"] = level
+    return frame

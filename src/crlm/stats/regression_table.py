@@ -3,11 +3,14 @@
 Each factor is fitted alone; factors whose smallest term p value is below ``threshold``
 (0.10 as seed 000, 0.05 as seed 004), plus ``forced`` ones judged clinically relevant, enter the
 multivariable model. The table has two panels: univariable and multivariable estimate (95 % CI)
-and p.
+and p. ``firth=True`` fits Firth-penalised models (for small samples or separation) with profile
+penalised-likelihood CIs and penalised likelihood-ratio p values unless ``ci="wald"``; a footnote
+always names the model and the CI method.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -16,6 +19,7 @@ import pandas as pd
 
 from crlm.stats._data import StatsInputError, complete_cases
 from crlm.stats.cox import cox_ph
+from crlm.stats.firth import CiMethod, firth_cox, firth_logistic
 from crlm.stats.logistic import logistic_regression
 from crlm.stats.table1 import format_p
 
@@ -33,6 +37,8 @@ class RegressionTable:
     forced: list[str]
     n_multivariable: int
     footnotes: list[str]
+    ci_method: CiMethod = "wald"
+    firth: bool = False
 
     def to_csv(self) -> str:
         return self.frame.to_csv(index=False)
@@ -44,20 +50,46 @@ class RegressionTable:
 
 
 def _fit(kind: Kind, df: pd.DataFrame, factors: Sequence[str], time: str | None,
-         event: str | None, outcome: str | None, reference: Mapping[str, object] | None
-         ) -> pd.DataFrame:
+         event: str | None, outcome: str | None, reference: Mapping[str, object] | None,
+         firth: bool, ci: CiMethod) -> tuple[pd.DataFrame, list[str]]:
+    """The estimate table (``estimate`` = HR or OR) and the fit's notes (e.g. infinite bounds)."""
     ref = {k: v for k, v in (reference or {}).items() if k in factors}
     if kind == "cox":
         assert time is not None and event is not None
+        if firth:
+            fit = firth_cox(df, time, event, factors, reference=ref, ci=ci)
+            return fit.to_frame().rename(columns={"hr": "estimate"}), fit.notes
         frame = cox_ph(df, time, event, factors, reference=ref).to_frame()
-        return frame.rename(columns={"hr": "estimate"})
+        return frame.rename(columns={"hr": "estimate"}), []
     assert outcome is not None
+    if firth:
+        lfit = firth_logistic(df, outcome, factors, reference=ref, ci=ci)
+        frame = lfit.to_frame().drop(index="(Intercept)")
+        return frame.rename(columns={"or": "estimate"}), lfit.notes
     return logistic_regression(df, outcome, factors, reference=ref).to_frame().rename(
-        columns={"or": "estimate"})
+        columns={"or": "estimate"}), []
+
+
+def _bound(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.2f}"
 
 
 def _ci(row: pd.Series) -> str:
-    return f"{row['estimate']:.2f} ({row['lower95']:.2f}–{row['upper95']:.2f})"
+    return f"{row['estimate']:.2f} ({_bound(row['lower95'])}–{_bound(row['upper95'])})"
+
+
+def method_note(kind: Kind, firth: bool, ci: CiMethod) -> str:
+    """The footnote naming the model and how CIs and p values were obtained."""
+    if not firth:
+        model = ("Cox proportional-hazards models (Efron ties)" if kind == "cox"
+                 else "Logistic regression (maximum likelihood)")
+        return f"{model}; Wald 95% CIs and p values."
+    model = ("Firth-penalised Cox models (Breslow ties)" if kind == "cox"
+             else "Firth-penalised logistic regression")
+    if ci == "profile":
+        return (f"{model}; 95% CIs from the profile penalised likelihood, p values from "
+                "penalised likelihood-ratio tests (Heinze & Schemper).")
+    return f"{model}; Wald 95% CIs and p values (not valid under separation)."
 
 
 def regression_table(
@@ -72,8 +104,14 @@ def regression_table(
     forced: Sequence[str] = (),
     reference: Mapping[str, object] | None = None,
     labels: Mapping[str, str] | None = None,
+    firth: bool = False,
+    ci: CiMethod = "profile",
 ) -> RegressionTable:
-    """Screen each factor univariably, then fit the multivariable model (complete cases)."""
+    """Screen each factor univariably, then fit the multivariable model (complete cases).
+
+    ``firth=True``: Firth-penalised models, CIs and p by ``ci`` (profile or Wald); ordinary
+    models always use Wald CIs and p values.
+    """
     if kind == "cox" and (time is None or event is None):
         raise StatsInputError(None, "a Cox table needs time and event columns")
     if kind == "logistic" and outcome is None:
@@ -83,8 +121,10 @@ def regression_table(
             raise StatsInputError(f, "forced factor is not among the factors")
     labels = dict(labels or {})
     uni: dict[str, pd.DataFrame] = {}
+    fit_notes: list[str] = []
     for factor in factors:
-        uni[factor] = _fit(kind, df, [factor], time, event, outcome, reference)
+        uni[factor], notes = _fit(kind, df, [factor], time, event, outcome, reference, firth, ci)
+        fit_notes += [f"Univariable: {n}" for n in notes]
     entered = [f for f in factors if f in forced or float(uni[f]["p"].min()) < threshold]
     multi = pd.DataFrame()
     n_multi = 0
@@ -92,7 +132,8 @@ def regression_table(
         needed = [c for c in (time, event, outcome) if c] + entered
         used, _report = complete_cases(df, needed)
         n_multi = len(used)
-        multi = _fit(kind, used, entered, time, event, outcome, reference)
+        multi, notes = _fit(kind, used, entered, time, event, outcome, reference, firth, ci)
+        fit_notes += [f"Multivariable: {n}" for n in notes]
     est = "HR" if kind == "cox" else "OR"
     rows = []
     for factor in factors:
@@ -111,6 +152,7 @@ def regression_table(
             })
     notes = [f"Factors with univariable p < {threshold:g}"
              + (f" and clinically relevant factors ({', '.join(forced)})" if forced else "")
-             + f" entered the multivariable model (n = {n_multi}, complete cases)."]
+             + f" entered the multivariable model (n = {n_multi}, complete cases).",
+             method_note(kind, firth, ci), *fit_notes]
     return RegressionTable(pd.DataFrame(rows), kind, entered, threshold, list(forced), n_multi,
-                           notes)
+                           notes, ci if firth else "wald", firth)
