@@ -275,6 +275,15 @@ def test_sigkill_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:
         assert result.ok and repository.count_patients(s) == 400
 
 
+def test_read_rows_blank_short_and_long_lines() -> None:
+    data = b"\xef\xbb\xbfid, age_years ,labs.cea_ng_ml\r\nA1,61,3\r\n\r\nA2,62\nA3,63,\"4\",x\n"
+    assert read_rows(data) == [
+        {"id": "A1", "age_years": "61", "labs.cea_ng_ml": "3"},
+        {"id": "A2", "age_years": "62", "labs.cea_ng_ml": ""},  # missing cells are empty
+        {"id": "A3", "age_years": "63", "labs.cea_ng_ml": "4", "": ""},  # surplus: column ""
+    ]
+
+
 @pytest.mark.parametrize("bad", [b"", b"\xff\xfe\x00bad"])
 def test_unreadable_file_is_a_clean_error(session: Session, bad: bytes) -> None:
     result = import_file(session, bad, centre="c", actor="dm")

@@ -7,7 +7,9 @@ Functions flush but do not commit: the caller owns the transaction (one import =
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +18,18 @@ from sqlalchemy.orm import Session
 
 from crlm.domain import Patient, parse_patient
 from crlm.registry import audit
-from crlm.registry.models import PATIENT_SCALARS, SECTIONS, lesions, operations, patients
+from crlm.registry.models import (
+    PATIENT_SCALARS,
+    SECTIONS,
+    AuditEvent,
+    lesions,
+    operations,
+    patients,
+)
 
 LIST_TABLES = {"lesions": lesions, "operations": operations}
+CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
+CHILD_BY_NAME = {t.name: t for t in CHILD_TABLES}
 
 
 class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
@@ -62,25 +73,119 @@ def new_external_id() -> str:
 
 # ---------------------------------------------------------------------------- mapping
 
+SECTION_COLUMNS = {section: [c.name for c in table.c if c.name not in {"patient_id",
+                                                                       "lesions_listed"}]
+                   for section, (table, _model) in SECTIONS.items()}
+PATIENT_COLUMNS = ["operations_listed", *PATIENT_SCALARS]
+LIST_COLUMNS = {key: [c.name for c in table.c if c.name not in {"id", "patient_id", "position"}]
+                for key, table in LIST_TABLES.items()}
+AUDIT_COLUMNS = ["at", "actor", "action", "entity", "entity_id", "detail"]
 
-def _to_rows(patient: Patient) -> dict[str, Any]:
-    """Split a patient into the values of each table (dates stay dates, enums strings)."""
-    data = patient.model_dump(mode="python")
-    out: dict[str, Any] = {
-        "patients": {name: data[name] for name in PATIENT_SCALARS},
-    }
-    out["patients"]["operations_listed"] = (
-        None if patient.operations is None else len(patient.operations)
-    )
-    for section, (table, _model) in SECTIONS.items():
-        values = dict(data[section])
-        if section == "liver":
-            listed = values.pop("lesions")
-            values["lesions_listed"] = None if listed is None else len(listed)
-        out[table.name] = {k: v for k, v in values.items() if k in table.c}
-    out["lesions"] = data["liver"]["lesions"] or []
-    out["operations"] = data["operations"] or []
+
+def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function returning the attributes ``names`` of a model as a tuple (python values:
+    dates stay dates, enums stay enums, lists stay lists, as ``model_dump(mode="python")``)."""
+    get = operator.attrgetter(*names)
+    return (lambda obj: (get(obj),)) if len(names) == 1 else get  # type: ignore[return-value]
+
+
+_SECTION_GETTERS = {section: _getter(cols) for section, cols in SECTION_COLUMNS.items()}
+_PATIENT_GETTER = _getter(PATIENT_SCALARS)
+_LIST_GETTERS = {key: _getter(cols) for key, cols in LIST_COLUMNS.items()}
+
+
+def _head_rows(batch: list[Patient]) -> list[tuple[Any, ...]]:
+    """``patients`` table values (PATIENT_COLUMNS) of patients."""
+    return [(None if p.operations is None else len(p.operations), *_PATIENT_GETTER(p))
+            for p in batch]
+
+
+def _child_rows(batch: list[Patient], ids: list[int]) -> dict[str, list[tuple[Any, ...]]]:
+    """Section and list table rows of patients with registry ``ids``."""
+    out: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in CHILD_TABLES}
+    sections = [(section, out[table.name].append, _SECTION_GETTERS[section])
+                for section, (table, _model) in SECTIONS.items()]
+    add_lesion, get_lesion = out[lesions.name].append, _LIST_GETTERS["lesions"]
+    add_operation, get_operation = out[operations.name].append, _LIST_GETTERS["operations"]
+    for pid, patient in zip(ids, batch, strict=True):
+        for section, add, get in sections:
+            values = getattr(patient, section)
+            if section == "liver":
+                listed = values.lesions
+                add((pid, *get(values), None if listed is None else len(listed)))
+                for i, item in enumerate(listed or ()):
+                    add_lesion((pid, i, *get_lesion(item)))
+            else:
+                add((pid, *get(values)))
+        for i, item in enumerate(patient.operations or ()):
+            add_operation((pid, i, *get_operation(item)))
     return out
+
+
+def _child_columns(table: sa.Table) -> list[str]:
+    """Column order of the rows :func:`_child_rows` builds for ``table``."""
+    if table.name in LIST_COLUMNS:
+        return ["patient_id", "position", *LIST_COLUMNS[table.name]]
+    section = next(s for s, (t, _m) in SECTIONS.items() if t is table)
+    return ["patient_id", *SECTION_COLUMNS[section],
+            *(["lesions_listed"] if section == "liver" else [])]
+
+
+def _execute_many(session: Session, statement: sa.Executable, keys: list[str],
+                  rows: list[tuple[Any, ...]]) -> None:
+    """Execute ``statement`` once per row (tuples of python values named by ``keys``).
+
+    SQLite gets the compiled SQL and the rows converted column by column with the same type
+    processors SQLAlchemy applies, in one DBAPI executemany; other databases get the usual
+    SQLAlchemy executemany of dicts.
+    """
+    if not rows:
+        return
+    conn = session.connection()
+    plan = _sqlite_plan(conn.dialect, statement, tuple(keys)) \
+        if conn.dialect.name == "sqlite" else None
+    if plan is None:
+        conn.execute(statement, [dict(zip(keys, row, strict=True)) for row in rows])
+        return
+    sql, order = plan
+    columns = list(zip(*rows, strict=True))
+    ordered = []
+    for index, process in order:
+        values = columns[index]
+        if process is None:
+            pass
+        elif values[0] is not None and all(v is values[0] for v in values):  # one clock value
+            values = [process(values[0])] * len(values)  # type: ignore[assignment]
+        else:
+            values = [None if v is None else process(v) for v in values]  # type: ignore[assignment]
+        ordered.append(values)
+    conn.exec_driver_sql(sql, list(zip(*ordered, strict=True)))
+
+
+_PLANS: dict[tuple[str, str, sa.Executable, tuple[str, ...]], Any] = {}
+
+
+def _sqlite_plan(dialect: sa.Dialect, statement: sa.Executable, keys: tuple[str, ...]
+                 ) -> tuple[str, list[tuple[int, Callable[[Any], Any] | None]]] | None:
+    """SQL text and (key index, bind processor) per positional parameter; None if the
+    statement has parameters other than ``keys`` (then the generic path is taken).
+
+    Plans are cached per statement object, so ``statement`` must be a module constant.
+    """
+    cache_key = (dialect.name, dialect.driver, statement, keys)
+    if cache_key in _PLANS:
+        return _PLANS[cache_key]  # type: ignore[no-any-return]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup or []
+    plan = None
+    if set(names) <= set(keys) and dialect.paramstyle == "qmark":
+        order = []
+        for name in names:
+            impl = compiled.binds[name].type.dialect_impl(dialect)
+            order.append((keys.index(name), impl.bind_processor(dialect)))
+        plan = (compiled.string, order)
+    _PLANS[cache_key] = plan
+    return plan
 
 
 def _json_value(value: Any) -> Any:
@@ -135,37 +240,29 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
     return found[patient_id]
 
 
-CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
 CHUNK = 500  # rows per IN (...) list
+_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES, AuditEvent.__table__]}
+_UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
-def _write_children(session: Session, items: list[tuple[int, dict[str, Any]]],
+def _write_children(session: Session, batch: list[Patient], ids: list[int],
                     *, replace: bool) -> None:
     """Insert the section and list rows of many patients (one executemany per table)."""
     if replace:
-        ids = [pid for pid, _ in items]
         for i in range(0, len(ids), CHUNK):
             for table in CHILD_TABLES:
                 session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
-    for _section, (table, _model) in SECTIONS.items():
-        session.execute(sa.insert(table),
-                        [{"patient_id": pid, **rows[table.name]} for pid, rows in items])
-    for key, table in LIST_TABLES.items():
-        params = [{"patient_id": pid, "position": i, **item}
-                  for pid, rows in items for i, item in enumerate(rows[key])]
-        if params:
-            session.execute(sa.insert(table), params)
+    for name, rows in _child_rows(batch, ids).items():
+        _execute_many(session, _INSERT[name], _child_columns(CHILD_BY_NAME[name]), rows)
 
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
     """One audit row per patient, written in one statement."""
-    from crlm.registry.models import AuditEvent
-
-    now = _now()
-    session.execute(sa.insert(AuditEvent), [
-        {"at": now, "actor": actor[:64], "action": action, "entity": "patient",
-         "entity_id": str(pid), "detail": detail} for pid, detail in zip(ids, details, strict=True)
+    now, actor = _now(), actor[:64]
+    _execute_many(session, _INSERT[AuditEvent.__tablename__], AUDIT_COLUMNS, [
+        (now, actor, action, "patient", str(pid), detail)
+        for pid, detail in zip(ids, details, strict=True)
     ])
 
 
@@ -223,26 +320,21 @@ def save_patients(
     old = [p for p in batch if p.id in existing]
     result: dict[str, tuple[int, bool]] = {}
     if new:
-        new_rows = [_to_rows(p) for p in new]
-        session.execute(
-            sa.insert(patients),
-            [{"centre": centre, "external_id": p.id, "created_at": now, "updated_at": now,
-              **rows["patients"]} for p, rows in zip(new, new_rows, strict=True)],
-        )
-        ids = _ids_of(session, centre, [p.id for p in new])
-        _write_children(session, list(zip(ids, new_rows, strict=True)), replace=False)
-        _audit_many(session, actor, "create", list(ids),
-                    [f"centre={centre} external_id={p.id}" for p in new])
-        result.update({p.id: (pid, True) for p, pid in zip(new, ids, strict=True)})  # type: ignore[misc]
+        external_ids = [p.id for p in new]
+        _execute_many(session, _INSERT[patients.name],
+                      ["centre", "external_id", "created_at", "updated_at", *PATIENT_COLUMNS],
+                      [(centre, x, now, now, *head)
+                       for x, head in zip(external_ids, _head_rows(new), strict=True)])
+        ids = _ids_of(session, centre, external_ids)
+        _write_children(session, new, ids, replace=False)
+        _audit_many(session, actor, "create", ids,
+                    [f"centre={centre} external_id={x}" for x in external_ids])
+        result.update({x: (pid, True) for x, pid in zip(external_ids, ids, strict=True)})  # type: ignore[misc]
     if old:
-        old_rows = [_to_rows(p) for p in old]
         ids = [existing[p.id] for p in old]  # type: ignore[index]
-        session.execute(
-            sa.update(patients).where(patients.c.id == sa.bindparam("pid")),
-            [{"pid": pid, "updated_at": now, **rows["patients"]}
-             for pid, rows in zip(ids, old_rows, strict=True)],
-        )
-        _write_children(session, list(zip(ids, old_rows, strict=True)), replace=True)
+        _execute_many(session, _UPDATE_PATIENT, ["pid", "updated_at", *PATIENT_COLUMNS],
+                      [(pid, now, *head) for pid, head in zip(ids, _head_rows(old), strict=True)])
+        _write_children(session, old, ids, replace=True)
         _audit_many(session, actor, "update", ids, [None] * len(ids))
         result.update({p.id: (pid, False) for p, pid in zip(old, ids, strict=True)})  # type: ignore[misc]
     session.flush()
@@ -255,15 +347,14 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
     Raises ``sqlalchemy.exc.IntegrityError`` if the centre already holds that external id.
     """
     patient = _with_id(patient)
-    rows = _to_rows(patient)
     now = _now()
     patient_id = session.execute(
         sa.insert(patients)
         .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
-                **rows["patients"])
+                **dict(zip(PATIENT_COLUMNS, _head_rows([patient])[0], strict=True)))
         .returning(patients.c.id)
     ).scalar_one()
-    _write_children(session, [(patient_id, rows)], replace=False)
+    _write_children(session, [patient], [patient_id], replace=False)
     _audit_many(session, actor, "create", [patient_id],
                 [f"centre={centre} external_id={patient.id}"])
     session.flush()
@@ -277,13 +368,13 @@ def update_patient(session: Session, patient_id: int, patient: Patient, *, actor
         raise PatientNotFound(f"no patient with id {patient_id}")
     if patient.id is None:
         patient = patient.model_copy(update={"id": head.external_id})
-    rows = _to_rows(patient)
     session.execute(
         sa.update(patients)
         .where(patients.c.id == patient_id)
-        .values(external_id=patient.id, updated_at=_now(), **rows["patients"])
+        .values(external_id=patient.id, updated_at=_now(),
+                **dict(zip(PATIENT_COLUMNS, _head_rows([patient])[0], strict=True)))
     )
-    _write_children(session, [(patient_id, rows)], replace=True)
+    _write_children(session, [patient], [patient_id], replace=True)
     _audit_many(session, actor, "update", [patient_id], [None])
     session.flush()
 
