@@ -31,6 +31,7 @@ from crlm.registry.dictionary import (
     Entry,
     cell_parser,
     field_annotation,
+    is_list_field,
 )
 from crlm.registry.repository import save_patients
 
@@ -187,15 +188,18 @@ class _Column(NamedTuple):
     parents: tuple[str, ...]  # sections above the field (plain fields)
     leaf: str  # the field's own name (plain fields) or the item's field (repeating fields)
     list_path: str | None  # the list a repeating field's items belong to, else None
+    known: dict[str, Any] | None  # text → value already read (immutable values only)
 
     @classmethod
     def of(cls, entry: Entry) -> _Column:
-        parse = cell_parser(field_annotation(entry.field))
+        annotation = field_annotation(entry.field)
+        parse = cell_parser(annotation)
+        known = None if is_list_field(annotation) else {}
         if "[]" in entry.field:
             head, _, leaf = entry.field.partition("[].")
-            return cls(entry.column, entry.field, parse, (), leaf, head)
+            return cls(entry.column, entry.field, parse, (), leaf, head, known)
         *parents, leaf = entry.field.split(".")
-        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None)
+        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, known)
 
 
 def _shape(
@@ -236,15 +240,20 @@ def _shape(
                                        f"{instance_text!r} is not a whole number"))
                 continue
         doc, cell = rec.doc, row.get
-        for name, path, parse, parents, leaf, list_path in readers:
+        for name, path, parse, parents, leaf, list_path, known in readers:
             text = cell(name)
             if not text or text.isspace():
                 continue
-            try:
-                value = parse(text)
-            except CellError as exc:
-                errors.append(RowError(line, ext, name, str(exc)))
-                continue
+            if known is not None and text in known:  # the same text reads the same again
+                value = known[text]
+            else:
+                try:
+                    value = parse(text)
+                except CellError as exc:
+                    errors.append(RowError(line, ext, name, str(exc)))
+                    continue
+                if known is not None:
+                    known[text] = value
             if list_path is not None:
                 if not instrument:
                     errors.append(RowError(line, ext, name,
