@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,6 @@ from crlm.registry.models import (
 
 LIST_TABLES = {"lesions": lesions, "operations": operations}
 CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
-CHILD_BY_NAME = {t.name: t for t in CHILD_TABLES}
 
 
 class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
@@ -76,98 +75,96 @@ def new_external_id() -> str:
 SECTION_COLUMNS = {section: [c.name for c in table.c if c.name not in {"patient_id",
                                                                        "lesions_listed"}]
                    for section, (table, _model) in SECTIONS.items()}
-PATIENT_COLUMNS = ["operations_listed", *PATIENT_SCALARS]
 LIST_COLUMNS = {key: [c.name for c in table.c if c.name not in {"id", "patient_id", "position"}]
                 for key, table in LIST_TABLES.items()}
-AUDIT_COLUMNS = ["at", "actor", "action", "entity", "entity_id", "detail"]
 
 
-def _getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function returning the attributes ``names`` of a model as a tuple (python values:
-    dates stay dates, enums stay enums, lists stay lists, as ``model_dump(mode="python")``)."""
-    get = operator.attrgetter(*names)
-    return (lambda obj: (get(obj),)) if len(names) == 1 else get  # type: ignore[return-value]
+Columns = dict[str, Sequence[Any]]  # column name → its value in each row
 
 
-_SECTION_GETTERS = {section: _getter(cols) for section, cols in SECTION_COLUMNS.items()}
-_PATIENT_GETTER = _getter(PATIENT_SCALARS)
-_LIST_GETTERS = {key: _getter(cols) for key, cols in LIST_COLUMNS.items()}
+def _values(models: list[Any], names: list[str]) -> Columns:
+    """The fields ``names`` of each pydantic model, column by column (python values: dates stay
+    dates, enums stay enums, lists stay lists, as with ``model_dump(mode="python")``)."""
+    fields = list(map(vars, models))  # a model keeps its field values in its __dict__
+    return {name: list(map(operator.itemgetter(name), fields)) for name in names}
 
 
-def _head_rows(batch: list[Patient]) -> list[tuple[Any, ...]]:
-    """``patients`` table values (PATIENT_COLUMNS) of patients."""
-    return [(None if p.operations is None else len(p.operations), *_PATIENT_GETTER(p))
-            for p in batch]
+def _listed(lists: list[list[Any] | None]) -> list[int | None]:
+    """Item counts, None where the list is unknown (stored apart from known-empty lists)."""
+    return [None if x is None else len(x) for x in lists]
 
 
-def _child_rows(batch: list[Patient], ids: list[int]) -> dict[str, list[tuple[Any, ...]]]:
-    """Section and list table rows of patients with registry ``ids``."""
-    out: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in CHILD_TABLES}
-    sections = [(section, out[table.name].append, _SECTION_GETTERS[section])
-                for section, (table, _model) in SECTIONS.items()]
-    add_lesion, get_lesion = out[lesions.name].append, _LIST_GETTERS["lesions"]
-    add_operation, get_operation = out[operations.name].append, _LIST_GETTERS["operations"]
-    for pid, patient in zip(ids, batch, strict=True):
-        for section, add, get in sections:
-            values = getattr(patient, section)
-            if section == "liver":
-                listed = values.lesions
-                add((pid, *get(values), None if listed is None else len(listed)))
-                for i, item in enumerate(listed or ()):
-                    add_lesion((pid, i, *get_lesion(item)))
-            else:
-                add((pid, *get(values)))
-        for i, item in enumerate(patient.operations or ()):
-            add_operation((pid, i, *get_operation(item)))
+def _head_columns(batch: list[Patient]) -> Columns:
+    """``patients`` table values of patients (all but the registry metadata)."""
+    return {"operations_listed": _listed([p.operations for p in batch]),
+            **_values(batch, PATIENT_SCALARS)}
+
+
+def _child_columns(batch: list[Patient], ids: list[int]) -> dict[str, Columns]:
+    """Section and list table values (table name → columns) of patients with ``ids``."""
+    out: dict[str, Columns] = {}
+    for section, (table, _model) in SECTIONS.items():
+        models = list(map(operator.attrgetter(section), batch))
+        out[table.name] = {"patient_id": ids, **_values(models, SECTION_COLUMNS[section])}
+        if section == "liver":
+            out[table.name]["lesions_listed"] = _listed([m.lesions for m in models])
+    for key, table in LIST_TABLES.items():
+        owners: list[int] = []
+        positions: list[int] = []
+        items: list[Any] = []
+        lists = [p.liver.lesions for p in batch] if key == "lesions" else \
+            [p.operations for p in batch]
+        for pid, listed in zip(ids, lists, strict=True):
+            if listed:
+                owners += [pid] * len(listed)
+                positions += range(len(listed))
+                items += listed
+        out[table.name] = {"patient_id": owners, "position": positions,
+                           **_values(items, LIST_COLUMNS[key])}
     return out
 
 
-def _child_columns(table: sa.Table) -> list[str]:
-    """Column order of the rows :func:`_child_rows` builds for ``table``."""
-    if table.name in LIST_COLUMNS:
-        return ["patient_id", "position", *LIST_COLUMNS[table.name]]
-    section = next(s for s, (t, _m) in SECTIONS.items() if t is table)
-    return ["patient_id", *SECTION_COLUMNS[section],
-            *(["lesions_listed"] if section == "liver" else [])]
+def _execute_many(session: Session, statement: sa.Executable, columns: Columns) -> None:
+    """Execute ``statement`` once per row of ``columns`` (python values by column name).
 
-
-def _execute_many(session: Session, statement: sa.Executable, keys: list[str],
-                  rows: list[tuple[Any, ...]]) -> None:
-    """Execute ``statement`` once per row (tuples of python values named by ``keys``).
-
-    SQLite gets the compiled SQL and the rows converted column by column with the same type
+    SQLite gets the compiled SQL and the values converted column by column with the type
     processors SQLAlchemy applies, in one DBAPI executemany; other databases get the usual
     SQLAlchemy executemany of dicts.
     """
-    if not rows:
+    keys = tuple(columns)
+    n_rows = len(columns[keys[0]])
+    if any(len(values) != n_rows for values in columns.values()):
+        raise ValueError("columns of different lengths")
+    if not n_rows:
         return
-    conn = session.connection()
-    plan = _sqlite_plan(conn.dialect, statement, tuple(keys)) \
-        if conn.dialect.name == "sqlite" else None
+    dialect = session.connection().dialect
+    plan = _sqlite_plan(dialect, statement, keys) if dialect.name == "sqlite" else None
     if plan is None:
-        conn.execute(statement, [dict(zip(keys, row, strict=True)) for row in rows])
+        session.execute(statement, [dict(zip(keys, row, strict=True))
+                                    for row in zip(*columns.values(), strict=True)])
         return
+    if session.autoflush:  # as session.execute would: pending objects are written first
+        session.flush()
     sql, order = plan
-    columns = list(zip(*rows, strict=True))
-    ordered = []
-    for index, process in order:
-        values = columns[index]
+    ordered: list[Sequence[Any]] = []
+    for name, process in order:
+        values = columns[name]
         if process is None:
             pass
         elif values[0] is not None and all(v is values[0] for v in values):  # one clock value
-            values = [process(values[0])] * len(values)  # type: ignore[assignment]
+            values = [process(values[0])] * n_rows
         else:
-            values = [None if v is None else process(v) for v in values]  # type: ignore[assignment]
+            values = [None if v is None else process(v) for v in values]
         ordered.append(values)
-    conn.exec_driver_sql(sql, list(zip(*ordered, strict=True)))
+    session.connection().exec_driver_sql(sql, list(zip(*ordered, strict=True)))
 
 
 _PLANS: dict[tuple[str, str, sa.Executable, tuple[str, ...]], Any] = {}
 
 
 def _sqlite_plan(dialect: sa.Dialect, statement: sa.Executable, keys: tuple[str, ...]
-                 ) -> tuple[str, list[tuple[int, Callable[[Any], Any] | None]]] | None:
-    """SQL text and (key index, bind processor) per positional parameter; None if the
+                 ) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]] | None:
+    """SQL text and (key, bind processor) per positional parameter; None if the
     statement has parameters other than ``keys`` (then the generic path is taken).
 
     Plans are cached per statement object, so ``statement`` must be a module constant.
@@ -182,7 +179,7 @@ def _sqlite_plan(dialect: sa.Dialect, statement: sa.Executable, keys: tuple[str,
         order = []
         for name in names:
             impl = compiled.binds[name].type.dialect_impl(dialect)
-            order.append((keys.index(name), impl.bind_processor(dialect)))
+            order.append((name, impl.bind_processor(dialect)))
         plan = (compiled.string, order)
     _PLANS[cache_key] = plan
     return plan
@@ -252,18 +249,18 @@ def _write_children(session: Session, batch: list[Patient], ids: list[int],
         for i in range(0, len(ids), CHUNK):
             for table in CHILD_TABLES:
                 session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
-    for name, rows in _child_rows(batch, ids).items():
-        _execute_many(session, _INSERT[name], _child_columns(CHILD_BY_NAME[name]), rows)
+    for name, columns in _child_columns(batch, ids).items():
+        _execute_many(session, _INSERT[name], columns)
 
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
     """One audit row per patient, written in one statement."""
-    now, actor = _now(), actor[:64]
-    _execute_many(session, _INSERT[AuditEvent.__tablename__], AUDIT_COLUMNS, [
-        (now, actor, action, "patient", str(pid), detail)
-        for pid, detail in zip(ids, details, strict=True)
-    ])
+    n = len(ids)
+    _execute_many(session, _INSERT[AuditEvent.__tablename__], {
+        "at": [_now()] * n, "actor": [actor[:64]] * n, "action": [action] * n,
+        "entity": ["patient"] * n, "entity_id": [str(pid) for pid in ids], "detail": details,
+    })
 
 
 # ---------------------------------------------------------------------------- API
@@ -321,10 +318,10 @@ def save_patients(
     result: dict[str, tuple[int, bool]] = {}
     if new:
         external_ids = [p.id for p in new]
-        _execute_many(session, _INSERT[patients.name],
-                      ["centre", "external_id", "created_at", "updated_at", *PATIENT_COLUMNS],
-                      [(centre, x, now, now, *head)
-                       for x, head in zip(external_ids, _head_rows(new), strict=True)])
+        n = len(new)
+        _execute_many(session, _INSERT[patients.name], {
+            "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
+            "updated_at": [now] * n, **_head_columns(new)})
         ids = _ids_of(session, centre, external_ids)
         _write_children(session, new, ids, replace=False)
         _audit_many(session, actor, "create", ids,
@@ -332,8 +329,8 @@ def save_patients(
         result.update({x: (pid, True) for x, pid in zip(external_ids, ids, strict=True)})  # type: ignore[misc]
     if old:
         ids = [existing[p.id] for p in old]  # type: ignore[index]
-        _execute_many(session, _UPDATE_PATIENT, ["pid", "updated_at", *PATIENT_COLUMNS],
-                      [(pid, now, *head) for pid, head in zip(ids, _head_rows(old), strict=True)])
+        _execute_many(session, _UPDATE_PATIENT, {
+            "pid": ids, "updated_at": [now] * len(ids), **_head_columns(old)})
         _write_children(session, old, ids, replace=True)
         _audit_many(session, actor, "update", ids, [None] * len(ids))
         result.update({p.id: (pid, False) for p, pid in zip(old, ids, strict=True)})  # type: ignore[misc]
@@ -351,7 +348,7 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
     patient_id = session.execute(
         sa.insert(patients)
         .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
-                **dict(zip(PATIENT_COLUMNS, _head_rows([patient])[0], strict=True)))
+                **{k: v[0] for k, v in _head_columns([patient]).items()})
         .returning(patients.c.id)
     ).scalar_one()
     _write_children(session, [patient], [patient_id], replace=False)
@@ -372,7 +369,7 @@ def update_patient(session: Session, patient_id: int, patient: Patient, *, actor
         sa.update(patients)
         .where(patients.c.id == patient_id)
         .values(external_id=patient.id, updated_at=_now(),
-                **dict(zip(PATIENT_COLUMNS, _head_rows([patient])[0], strict=True)))
+                **{k: v[0] for k, v in _head_columns([patient]).items()})
     )
     _write_children(session, [patient], [patient_id], replace=True)
     _audit_many(session, actor, "update", [patient_id], [None])
