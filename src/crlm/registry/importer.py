@@ -41,6 +41,7 @@ REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
 IMPORT_BATCH = 1000  # patients validated and written per batch
 _PATIENT_LIST = TypeAdapter(list[Patient])
+_UNREAD = object()  # marks a cell text not read before
 
 
 @dataclass(frozen=True)
@@ -188,18 +189,18 @@ class _Column(NamedTuple):
     parents: tuple[str, ...]  # sections above the field (plain fields)
     leaf: str  # the field's own name (plain fields) or the item's field (repeating fields)
     list_path: str | None  # the list a repeating field's items belong to, else None
-    known: dict[str, Any] | None  # text → value already read (immutable values only)
+    known: dict[str, Any]  # text → value already read in this file
+    keep: bool  # values are immutable, so ``known`` may keep them (not lists)
 
     @classmethod
     def of(cls, entry: Entry) -> _Column:
         annotation = field_annotation(entry.field)
-        parse = cell_parser(annotation)
-        known = None if is_list_field(annotation) else {}
+        parse, keep = cell_parser(annotation), not is_list_field(annotation)
         if "[]" in entry.field:
             head, _, leaf = entry.field.partition("[].")
-            return cls(entry.column, entry.field, parse, (), leaf, head, known)
+            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep)
         *parents, leaf = entry.field.split(".")
-        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, known)
+        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep)
 
 
 def _shape(
@@ -240,19 +241,18 @@ def _shape(
                                        f"{instance_text!r} is not a whole number"))
                 continue
         doc, cell = rec.doc, row.get
-        for name, path, parse, parents, leaf, list_path, known in readers:
+        for name, path, parse, parents, leaf, list_path, known, keep in readers:
             text = cell(name)
             if not text or text.isspace():
                 continue
-            if known is not None and text in known:  # the same text reads the same again
-                value = known[text]
-            else:
+            value = known.get(text, _UNREAD)  # the same text reads the same again
+            if value is _UNREAD:
                 try:
                     value = parse(text)
                 except CellError as exc:
                     errors.append(RowError(line, ext, name, str(exc)))
                     continue
-                if known is not None:
+                if keep:
                     known[text] = value
             if list_path is not None:
                 if not instrument:
