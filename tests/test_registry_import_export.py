@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import itertools
 import os
@@ -294,6 +295,24 @@ def test_repeated_cells_read_alike_and_every_bad_cell_is_reported(session: Sessi
             session, centre="c", external_id=ext), actor="dm")
         assert got.labs.cea_ng_ml == 12.5
         assert [p.value for p in got.liver.planned_procedures or []] == ["wedge_resection"]
+
+
+def test_import_pauses_the_cyclic_gc_and_restores_its_state(session: Session) -> None:
+    rows = read_rows(_csv([{"id": "G1", "age_years": "61"}, {"id": "G2", "age_years": "62"}]))
+    during: list[bool] = []
+    assert gc.isenabled()
+    result = import_rows(session, rows, centre="c", actor="dm",
+                         progress=lambda _n: during.append(gc.isenabled()))
+    assert result.ok and during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert import_rows(session, rows, centre="c", actor="dm").n_updated == 2
+        assert not gc.isenabled()  # left off, as the caller had it
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError):
+        import_rows(session, rows, centre="c", actor="dm", progress=lambda _n: 1 / 0)
+    assert gc.isenabled()
 
 
 def test_read_rows_blank_short_and_long_lines() -> None:

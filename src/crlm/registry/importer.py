@@ -96,7 +96,6 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-
 def _excel_text(value: Any) -> str:
     if value is None:
         return ""
