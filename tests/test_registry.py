@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -142,3 +144,59 @@ def test_bulk_read_keeps_order_and_audits_each_patient(session: Session) -> None
     assert all(e.action == "read" and e.detail == "study" for e in reads)
     with pytest.raises(repository.PatientNotFound):
         repository.get_records(session, [ids[0], 999_999], actor="reader")
+
+
+def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every registry table as SQLite stores it; clock values become their
+    storage class and length (they differ between two runs)."""
+    import sqlite3
+
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        out = {}
+        for table in metadata.sorted_tables:
+            clock = {c.name for c in table.c if isinstance(c.type, sa.DateTime)}
+            names = [c.name for c in table.c]
+            rows = con.execute(f'SELECT * FROM "{table.name}" ORDER BY 1').fetchall()
+            out[table.name] = [
+                tuple((type(v).__name__, len(v)) if n in clock else v
+                      for n, v in zip(names, row, strict=True))
+                for row in rows
+            ]
+        return out
+    finally:
+        con.close()
+
+
+def test_sqlite_bulk_writes_store_exactly_what_sqlalchemy_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """save_patients on SQLite (compiled SQL + type processors, one DBAPI executemany) and
+    SQLAlchemy's own executemany store identical values, for inserts and for updates."""
+    from crlm.registry.db import make_session_factory
+
+    batch = [
+        rich_patient(),
+        parse_patient({"id": "E1", "liver": {"lesions": []}, "operations": [],
+                       "primary": {"symptoms": [], "resected": False}}),
+        parse_patient({"id": "E2", "age_years": 89.5, "extrahepatic_disease": True}),
+        Patient(id="E3"),
+    ]
+    changed = [rich_patient(age_years=62, operations=[{"kind": "pve"}]), batch[2]]
+    stored = []
+    for name, generic in (("fast", False), ("generic", True)):
+        if generic:
+            monkeypatch.setattr(repository, "_sqlite_plan", lambda *_args: None)
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = init_db(url)
+        with make_session_factory(engine)() as s:
+            created = repository.save_patients(s, batch, centre="c", actor="a")
+            updated = repository.save_patients(s, changed, centre="c", actor="a")
+            s.commit()
+        engine.dispose()
+        assert [new for _, new in created] == [True] * 4
+        assert [new for _, new in updated] == [False, False]
+        stored.append(_stored(url))
+    fast, generic_rows = stored
+    assert fast["patients"] and fast["operations"] and fast["lesions"]
+    assert fast == generic_rows

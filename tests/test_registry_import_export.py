@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import io
 import itertools
 import os
@@ -273,6 +274,54 @@ def test_sigkill_mid_import_leaves_all_or_nothing(tmp_path: Path) -> None:
         result = import_rows(s, read_rows(src), centre="c", actor="dm")
         s.commit()
         assert result.ok and repository.count_patients(s) == 400
+
+
+def test_repeated_cells_read_alike_and_every_bad_cell_is_reported(session: Session) -> None:
+    rows = [{"id": f"R{i}", "labs.cea_ng_ml": cea, "liver.planned_procedures": procs}
+            for i, (cea, procs) in enumerate([
+                ("12.5", '["wedge_resection"]'), ("x", '["wedge_resection"]'),
+                ("12.5", '["wedge_resection"] x'), ("x", "["), ("12.5", "wedge_resection")])]
+    result = import_file(session, _csv(rows), centre="c", actor="dm")
+    assert [(e.row, e.column, e.reason) for e in result.errors] == [
+        (3, "labs.cea_ng_ml", "'x' is not a number"),
+        (4, "liver.planned_procedures", "not a valid JSON list: Extra data"),
+        (5, "labs.cea_ng_ml", "'x' is not a number"),
+        (5, "liver.planned_procedures", "not a valid JSON list: Expecting value"),
+    ]
+    good = [rows[0], rows[4]]
+    assert import_file(session, _csv(good), centre="c", actor="dm").ok
+    for ext in ("R0", "R4"):
+        got = repository.get_patient(session, repository.find_patient_id(
+            session, centre="c", external_id=ext), actor="dm")
+        assert got.labs.cea_ng_ml == 12.5
+        assert [p.value for p in got.liver.planned_procedures or []] == ["wedge_resection"]
+
+
+def test_import_pauses_the_cyclic_gc_and_restores_its_state(session: Session) -> None:
+    rows = read_rows(_csv([{"id": "G1", "age_years": "61"}, {"id": "G2", "age_years": "62"}]))
+    during: list[bool] = []
+    assert gc.isenabled()
+    result = import_rows(session, rows, centre="c", actor="dm",
+                         progress=lambda _n: during.append(gc.isenabled()))
+    assert result.ok and during == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert import_rows(session, rows, centre="c", actor="dm").n_updated == 2
+        assert not gc.isenabled()  # left off, as the caller had it
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError):
+        import_rows(session, rows, centre="c", actor="dm", progress=lambda _n: 1 / 0)
+    assert gc.isenabled()
+
+
+def test_read_rows_blank_short_and_long_lines() -> None:
+    data = b"\xef\xbb\xbfid, age_years ,labs.cea_ng_ml\r\nA1,61,3\r\n\r\nA2,62\nA3,63,\"4\",x\n"
+    assert read_rows(data) == [
+        {"id": "A1", "age_years": "61", "labs.cea_ng_ml": "3"},
+        {"id": "A2", "age_years": "62", "labs.cea_ng_ml": ""},  # missing cells are empty
+        {"id": "A3", "age_years": "63", "labs.cea_ng_ml": "4", "": ""},  # surplus: column ""
+    ]
 
 
 @pytest.mark.parametrize("bad", [b"", b"\xff\xfe\x00bad"])

@@ -70,6 +70,14 @@ def field_annotation(path: str) -> Any:
     return item.model_fields[leaf].annotation
 
 
+_JSON = json.JSONDecoder()
+
+
+def is_list_field(annotation: Any) -> bool:
+    """Whether cells of this field type are read as (mutable) lists."""
+    return typing.get_origin(_base_type(annotation)) is list
+
+
 def parse_cell(text: str, annotation: Any) -> Any:
     """Read one non-empty cell as the JSON value of a field; :class:`CellError` if it is not."""
     return cell_parser(annotation)(text)
@@ -122,7 +130,9 @@ def cell_parser(annotation: Any) -> Callable[[str], Any]:
             text = text.strip()
             if text.startswith("["):
                 try:
-                    value = json.loads(text)
+                    value, end = _JSON.raw_decode(text)
+                    if end != len(text):  # trailing text: let json.loads word the error
+                        value = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise CellError(f"not a valid JSON list: {exc.msg}") from None
                 if not isinstance(value, list):

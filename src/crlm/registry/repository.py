@@ -7,7 +7,9 @@ Functions flush but do not commit: the caller owns the transaction (one import =
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +18,17 @@ from sqlalchemy.orm import Session
 
 from crlm.domain import Patient, parse_patient
 from crlm.registry import audit
-from crlm.registry.models import PATIENT_SCALARS, SECTIONS, lesions, operations, patients
+from crlm.registry.models import (
+    PATIENT_SCALARS,
+    SECTIONS,
+    AuditEvent,
+    lesions,
+    operations,
+    patients,
+)
 
 LIST_TABLES = {"lesions": lesions, "operations": operations}
+CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
 
 
 class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
@@ -62,25 +72,117 @@ def new_external_id() -> str:
 
 # ---------------------------------------------------------------------------- mapping
 
+SECTION_COLUMNS = {section: [c.name for c in table.c if c.name not in {"patient_id",
+                                                                       "lesions_listed"}]
+                   for section, (table, _model) in SECTIONS.items()}
+LIST_COLUMNS = {key: [c.name for c in table.c if c.name not in {"id", "patient_id", "position"}]
+                for key, table in LIST_TABLES.items()}
 
-def _to_rows(patient: Patient) -> dict[str, Any]:
-    """Split a patient into the values of each table (dates stay dates, enums strings)."""
-    data = patient.model_dump(mode="python")
-    out: dict[str, Any] = {
-        "patients": {name: data[name] for name in PATIENT_SCALARS},
-    }
-    out["patients"]["operations_listed"] = (
-        None if patient.operations is None else len(patient.operations)
-    )
+
+Columns = dict[str, Sequence[Any]]  # column name → its value in each row
+
+
+def _values(models: list[Any], names: list[str]) -> Columns:
+    """The fields ``names`` of each pydantic model, column by column (python values: dates stay
+    dates, enums stay enums, lists stay lists, as with ``model_dump(mode="python")``)."""
+    fields = list(map(vars, models))  # a model keeps its field values in its __dict__
+    return {name: list(map(operator.itemgetter(name), fields)) for name in names}
+
+
+def _listed(lists: list[list[Any] | None]) -> list[int | None]:
+    """Item counts, None where the list is unknown (stored apart from known-empty lists)."""
+    return [None if x is None else len(x) for x in lists]
+
+
+def _head_columns(batch: list[Patient]) -> Columns:
+    """``patients`` table values of patients (all but the registry metadata)."""
+    return {"operations_listed": _listed([p.operations for p in batch]),
+            **_values(batch, PATIENT_SCALARS)}
+
+
+def _child_columns(batch: list[Patient], ids: list[int]) -> dict[str, Columns]:
+    """Section and list table values (table name → columns) of patients with ``ids``."""
+    out: dict[str, Columns] = {}
     for section, (table, _model) in SECTIONS.items():
-        values = dict(data[section])
+        models = list(map(operator.attrgetter(section), batch))
+        out[table.name] = {"patient_id": ids, **_values(models, SECTION_COLUMNS[section])}
         if section == "liver":
-            listed = values.pop("lesions")
-            values["lesions_listed"] = None if listed is None else len(listed)
-        out[table.name] = {k: v for k, v in values.items() if k in table.c}
-    out["lesions"] = data["liver"]["lesions"] or []
-    out["operations"] = data["operations"] or []
+            out[table.name]["lesions_listed"] = _listed([m.lesions for m in models])
+    for key, table in LIST_TABLES.items():
+        owners: list[int] = []
+        positions: list[int] = []
+        items: list[Any] = []
+        lists = [p.liver.lesions for p in batch] if key == "lesions" else \
+            [p.operations for p in batch]
+        for pid, listed in zip(ids, lists, strict=True):
+            if listed:
+                owners += [pid] * len(listed)
+                positions += range(len(listed))
+                items += listed
+        out[table.name] = {"patient_id": owners, "position": positions,
+                           **_values(items, LIST_COLUMNS[key])}
     return out
+
+
+def _execute_many(session: Session, statement: sa.Executable, columns: Columns) -> None:
+    """Execute ``statement`` once per row of ``columns`` (python values by column name).
+
+    SQLite gets the compiled SQL and the values converted column by column with the type
+    processors SQLAlchemy applies, in one DBAPI executemany; other databases get the usual
+    SQLAlchemy executemany of dicts.
+    """
+    keys = tuple(columns)
+    n_rows = len(columns[keys[0]])
+    if any(len(values) != n_rows for values in columns.values()):
+        raise ValueError("columns of different lengths")
+    if not n_rows:
+        return
+    dialect = session.connection().dialect
+    plan = _sqlite_plan(dialect, statement, keys) if dialect.name == "sqlite" else None
+    if plan is None:
+        session.execute(statement, [dict(zip(keys, row, strict=True))
+                                    for row in zip(*columns.values(), strict=True)])
+        return
+    if session.autoflush:  # as session.execute would: pending objects are written first
+        session.flush()
+    sql, order = plan
+    ordered: list[Sequence[Any]] = []
+    for name, process in order:
+        values = columns[name]
+        if process is None:
+            pass
+        elif values[0] is not None and all(v is values[0] for v in values):  # one clock value
+            values = [process(values[0])] * n_rows
+        else:
+            values = [None if v is None else process(v) for v in values]
+        ordered.append(values)
+    session.connection().exec_driver_sql(sql, list(zip(*ordered, strict=True)))
+
+
+_PLANS: dict[tuple[str, str, sa.Executable, tuple[str, ...]], Any] = {}
+
+
+def _sqlite_plan(dialect: sa.Dialect, statement: sa.Executable, keys: tuple[str, ...]
+                 ) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]] | None:
+    """SQL text and (key, bind processor) per positional parameter; None if the
+    statement has parameters other than ``keys`` (then the generic path is taken).
+
+    Plans are cached per statement object, so ``statement`` must be a module constant.
+    """
+    cache_key = (dialect.name, dialect.driver, statement, keys)
+    if cache_key in _PLANS:
+        return _PLANS[cache_key]  # type: ignore[no-any-return]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    names = compiled.positiontup or []
+    plan = None
+    if set(names) <= set(keys) and dialect.paramstyle == "qmark":
+        order = []
+        for name in names:
+            impl = compiled.binds[name].type.dialect_impl(dialect)
+            order.append((name, impl.bind_processor(dialect)))
+        plan = (compiled.string, order)
+    _PLANS[cache_key] = plan
+    return plan
 
 
 def _json_value(value: Any) -> Any:
@@ -135,38 +237,30 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
     return found[patient_id]
 
 
-CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
 CHUNK = 500  # rows per IN (...) list
+_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES, AuditEvent.__table__]}
+_UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
-def _write_children(session: Session, items: list[tuple[int, dict[str, Any]]],
+def _write_children(session: Session, batch: list[Patient], ids: list[int],
                     *, replace: bool) -> None:
     """Insert the section and list rows of many patients (one executemany per table)."""
     if replace:
-        ids = [pid for pid, _ in items]
         for i in range(0, len(ids), CHUNK):
             for table in CHILD_TABLES:
                 session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
-    for _section, (table, _model) in SECTIONS.items():
-        session.execute(sa.insert(table),
-                        [{"patient_id": pid, **rows[table.name]} for pid, rows in items])
-    for key, table in LIST_TABLES.items():
-        params = [{"patient_id": pid, "position": i, **item}
-                  for pid, rows in items for i, item in enumerate(rows[key])]
-        if params:
-            session.execute(sa.insert(table), params)
+    for name, columns in _child_columns(batch, ids).items():
+        _execute_many(session, _INSERT[name], columns)
 
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
     """One audit row per patient, written in one statement."""
-    from crlm.registry.models import AuditEvent
-
-    now = _now()
-    session.execute(sa.insert(AuditEvent), [
-        {"at": now, "actor": actor[:64], "action": action, "entity": "patient",
-         "entity_id": str(pid), "detail": detail} for pid, detail in zip(ids, details, strict=True)
-    ])
+    n = len(ids)
+    _execute_many(session, _INSERT[AuditEvent.__tablename__], {
+        "at": [_now()] * n, "actor": [actor[:64]] * n, "action": [action] * n,
+        "entity": ["patient"] * n, "entity_id": [str(pid) for pid in ids], "detail": details,
+    })
 
 
 # ---------------------------------------------------------------------------- API
@@ -223,26 +317,21 @@ def save_patients(
     old = [p for p in batch if p.id in existing]
     result: dict[str, tuple[int, bool]] = {}
     if new:
-        new_rows = [_to_rows(p) for p in new]
-        session.execute(
-            sa.insert(patients),
-            [{"centre": centre, "external_id": p.id, "created_at": now, "updated_at": now,
-              **rows["patients"]} for p, rows in zip(new, new_rows, strict=True)],
-        )
-        ids = _ids_of(session, centre, [p.id for p in new])
-        _write_children(session, list(zip(ids, new_rows, strict=True)), replace=False)
-        _audit_many(session, actor, "create", list(ids),
-                    [f"centre={centre} external_id={p.id}" for p in new])
-        result.update({p.id: (pid, True) for p, pid in zip(new, ids, strict=True)})  # type: ignore[misc]
+        external_ids = [p.id for p in new]
+        n = len(new)
+        _execute_many(session, _INSERT[patients.name], {
+            "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
+            "updated_at": [now] * n, **_head_columns(new)})
+        ids = _ids_of(session, centre, external_ids)
+        _write_children(session, new, ids, replace=False)
+        _audit_many(session, actor, "create", ids,
+                    [f"centre={centre} external_id={x}" for x in external_ids])
+        result.update({x: (pid, True) for x, pid in zip(external_ids, ids, strict=True)})  # type: ignore[misc]
     if old:
-        old_rows = [_to_rows(p) for p in old]
         ids = [existing[p.id] for p in old]  # type: ignore[index]
-        session.execute(
-            sa.update(patients).where(patients.c.id == sa.bindparam("pid")),
-            [{"pid": pid, "updated_at": now, **rows["patients"]}
-             for pid, rows in zip(ids, old_rows, strict=True)],
-        )
-        _write_children(session, list(zip(ids, old_rows, strict=True)), replace=True)
+        _execute_many(session, _UPDATE_PATIENT, {
+            "pid": ids, "updated_at": [now] * len(ids), **_head_columns(old)})
+        _write_children(session, old, ids, replace=True)
         _audit_many(session, actor, "update", ids, [None] * len(ids))
         result.update({p.id: (pid, False) for p, pid in zip(old, ids, strict=True)})  # type: ignore[misc]
     session.flush()
@@ -255,15 +344,14 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
     Raises ``sqlalchemy.exc.IntegrityError`` if the centre already holds that external id.
     """
     patient = _with_id(patient)
-    rows = _to_rows(patient)
     now = _now()
     patient_id = session.execute(
         sa.insert(patients)
         .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
-                **rows["patients"])
+                **{k: v[0] for k, v in _head_columns([patient]).items()})
         .returning(patients.c.id)
     ).scalar_one()
-    _write_children(session, [(patient_id, rows)], replace=False)
+    _write_children(session, [patient], [patient_id], replace=False)
     _audit_many(session, actor, "create", [patient_id],
                 [f"centre={centre} external_id={patient.id}"])
     session.flush()
@@ -277,13 +365,13 @@ def update_patient(session: Session, patient_id: int, patient: Patient, *, actor
         raise PatientNotFound(f"no patient with id {patient_id}")
     if patient.id is None:
         patient = patient.model_copy(update={"id": head.external_id})
-    rows = _to_rows(patient)
     session.execute(
         sa.update(patients)
         .where(patients.c.id == patient_id)
-        .values(external_id=patient.id, updated_at=_now(), **rows["patients"])
+        .values(external_id=patient.id, updated_at=_now(),
+                **{k: v[0] for k, v in _head_columns([patient]).items()})
     )
-    _write_children(session, [(patient_id, rows)], replace=True)
+    _write_children(session, [patient], [patient_id], replace=True)
     _audit_many(session, actor, "update", [patient_id], [None])
     session.flush()
 
