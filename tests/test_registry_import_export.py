@@ -23,7 +23,7 @@ from tests.registry_support import rich_patient
 from crlm.registry import export, repository
 from crlm.registry.dataset import analysis_dataset, analysis_row
 from crlm.registry.dictionary import CRLM_EXPORT, DataDictionary
-from crlm.registry.importer import import_file, import_rows, read_rows
+from crlm.registry.importer import SURPLUS_CELLS, import_file, import_rows, read_rows
 
 SECRET = b"0123456789abcdef-test-secret"
 
@@ -320,8 +320,17 @@ def test_read_rows_blank_short_and_long_lines() -> None:
     assert read_rows(data) == [
         {"id": "A1", "age_years": "61", "labs.cea_ng_ml": "3"},
         {"id": "A2", "age_years": "62", "labs.cea_ng_ml": ""},  # missing cells are empty
-        {"id": "A3", "age_years": "63", "labs.cea_ng_ml": "4", "": ""},  # surplus: column ""
+        {"id": "A3", "age_years": "63", "labs.cea_ng_ml": "4", SURPLUS_CELLS: "1"},
     ]
+
+
+def test_a_row_with_surplus_cells_is_an_error_not_a_silent_drop(session: Session) -> None:
+    data = b"id,age_years\nA1,61\nA2,62,stray\n"
+    result = import_file(session, data, centre="c", actor="dm")
+    assert not result.ok
+    [error] = result.errors
+    assert (error.row, error.external_id, error.column) == (3, "A2", "(row)")
+    assert "1 cell(s) more than the header's 2 columns" in error.reason
 
 
 @pytest.mark.parametrize("bad", [b"", b"\xff\xfe\x00bad"])

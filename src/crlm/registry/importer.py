@@ -110,6 +110,10 @@ def _excel_text(value: Any) -> str:
     return str(value)
 
 
+#: Key under which :func:`read_rows` records how many cells a row has beyond the header.
+SURPLUS_CELLS = "\x00surplus cells"
+
+
 @_cyclic_gc_paused()
 def read_rows(source: Path | bytes, *, fmt: str | None = None) -> list[dict[str, str]]:
     """Every data row as column → text (nothing is converted yet). ``fmt``: csv or xlsx."""
@@ -123,11 +127,14 @@ def read_rows(source: Path | bytes, *, fmt: str | None = None) -> list[dict[str,
         ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
         rows = ws.iter_rows(values_only=True)
         header = [_excel_text(h).strip() for h in next(rows, ())]
-        return [
-            dict(zip(header, (_excel_text(v) for v in row), strict=False))
-            for row in rows
-            if any(v not in (None, "") for v in row)
-        ]
+        out_xlsx: list[dict[str, str]] = []
+        for row in rows:
+            if not any(v not in (None, "") for v in row):
+                continue
+            cells = dict(zip(header, (_excel_text(v) for v in row), strict=False))
+            surplus = sum(v not in (None, "") for v in row[len(header):])
+            out_xlsx.append(cells | ({SURPLUS_CELLS: str(surplus)} if surplus else {}))
+        return out_xlsx
     if fmt != "csv":
         raise ValueError(f"unknown import format {fmt!r} (csv or xlsx)")
     try:
@@ -146,10 +153,10 @@ def read_rows(source: Path | bytes, *, fmt: str | None = None) -> list[dict[str,
             continue
         if len(row) == width:
             out.append(dict(zip(names, row, strict=True)))
-        else:  # a short row's missing cells are empty; surplus cells go to column ""
+        else:  # a short row's missing cells are empty; surplus cells make the row an error
             cells = dict(zip(names, row, strict=False))
             out.append({name: cells.get(name, "") for name in names}
-                       | ({"": ""} if len(row) > width else {}))
+                       | ({SURPLUS_CELLS: str(len(row) - width)} if len(row) > width else {}))
     return out
 
 
@@ -205,7 +212,7 @@ class _Column(NamedTuple):
 def _shape(
     rows: list[dict[str, str]], dictionary: DataDictionary, errors: list[RowError]
 ) -> list[_Record]:
-    columns = set(rows[0]) if rows else set()
+    columns = (set(rows[0]) - {SURPLUS_CELLS}) if rows else set()
     unknown = sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS)
     for col in unknown:
         errors.append(RowError(1, None, col, "column not in the data dictionary"))
@@ -219,6 +226,11 @@ def _shape(
     for index, row in enumerate(rows):
         line = index + 2
         ext = (row.get(id_column) or "").strip()
+        if SURPLUS_CELLS in row:
+            errors.append(RowError(line, ext or None, "(row)",
+                                   f"{row[SURPLUS_CELLS]} cell(s) more than the header's "
+                                   f"{len(columns)} columns (a stray delimiter?)"))
+            continue
         if not ext:
             errors.append(RowError(line, None, id_column, "empty id"))
             continue
