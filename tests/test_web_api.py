@@ -412,6 +412,23 @@ def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
     assert r.status_code == 401
 
 
+def test_remembered_api_token_is_still_refused_from_its_expiry_on():
+    import time
+
+    from crlm.web.security import ApiTokens
+
+    now = [time.time()]
+    tokens = ApiTokens("k" * 48, max_age_s=100, clock=lambda: now[0])
+    token = tokens.issue("alice")
+    assert tokens.username(token) == "alice"  # verified, now remembered
+    assert tokens.username(token) == "alice"
+    now[0] += 102  # past the signed timestamp (whole seconds) + max_age
+    assert tokens.username(token) is None
+    forged = ApiTokens("other key" * 6).issue("alice")
+    assert tokens.username(forged) is None
+    assert tokens.username(forged) is None  # a refused token is not remembered as valid
+
+
 def test_ttl_cache_expires_and_evicts_oldest():
     from crlm.web.cache import TtlCache
 
