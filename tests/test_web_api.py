@@ -253,11 +253,16 @@ def test_researcher_gets_no_identifiable_data(client):
 def test_assess_is_stateless_and_matches_the_core(app, client):
     from crlm.clinical.assess import assess
     from crlm.domain import parse_patient
+    from crlm.registry import audit
 
     auth = api_token(client, "alice")
+    with app.state.session_factory() as s:
+        events_before = len(audit.list_events(s, limit=1000, actor="alice"))
     r = client.post("/api/v1/assess", json=sample_patient(), headers=auth)
     assert r.status_code == 200
     assert r.json() == assess(parse_patient(sample_patient())).model_dump(mode="json")
+    with app.state.session_factory() as s:  # no patient record is read: no audit row
+        assert len(audit.list_events(s, limit=1000, actor="alice")) == events_before
     assert client.get("/api/v1/patients", headers=auth).json()["total"] == 0
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=auth).json()["id"]
     stored = client.get(f"/api/v1/patients/{pid}/assessment", headers=auth)
