@@ -13,15 +13,16 @@ client over ``--connections`` keep-alive sockets that sends one pre-encoded requ
 body built once) every ``1/rate`` s. It is open-loop: a request is due at its scheduled time
 whether or not earlier answers have arrived; when every connection is busy it waits for the next
 free one. Latency is measured from the *scheduled* send time to the last byte of the answer, so
-server stalls are not hidden by the client slowing down (no coordinated omission); the client's
-own timer lateness (``dispatch_lag``, at most ≈ 1 ms from the event loop's millisecond timer) is
-reported separately and is part of the latency. Chosen over ``wrk`` (Debian's build has no
-fixed-rate mode), httpx thread pools (≈ 1 ms of client CPU per request, competing with the
-server for the same two cores) and ``autocannon`` (a Node dependency, and it times from the
-actual send). Each run also reports the CPU time per request of the server processes (from
-``/proc``) and of this client, and the load average, since other jobs may share the cores.
+server stalls are not hidden by the client slowing down (no coordinated omission). The client's
+own lateness in sending (``dispatch_lag``: ≈ 1 ms p99 from the event loop's millisecond timer,
+more when the client itself is short of CPU) is part of the latency and reported separately.
+Chosen over ``wrk`` (Debian's build has no fixed-rate mode), the former httpx thread pool (a
+thread hand-off and a full HTTP client stack per request, on the same two cores as the server)
+and ``autocannon`` (a Node dependency). Each run also reports the CPU time per request of the
+server processes (from ``/proc``) and of this client, and the 1-minute load average, since
+other jobs may share the cores. Each run is printed to stderr as it ends.
 
-The patient-list part inserts ``--patients`` patients through the repository (slow: ≈ 5 ms
+The patient-list part inserts ``--patients`` patients through the repository (≈ 1–5 ms
 each) and times the first page of the list API and of the HTML list sequentially with httpx.
 """
 
