@@ -96,3 +96,18 @@ def test_cli_formats_and_write(tmp_path: Path) -> None:
     assert res.exit_code == 0 and out.read_text(encoding="utf-8") == render_catalogue("markdown")
     res = runner.invoke(app, ["rules", "--format", "xml"])
     assert res.exit_code == 2 and "--format" in res.stderr
+
+
+def test_advice_details_are_deep_copies_of_what_the_rule_yielded() -> None:
+    from crlm.clinical.rules.registry import copy_details
+
+    shared = {"visits": [{"month": 3, "tests": ["CEA", "CT"]}], "pair": (1, [2])}
+    copied = copy_details(shared)
+    assert copied == shared
+    copied["visits"][0]["tests"].append("MRI")
+    copied["pair"][1].append(3)
+    assert shared == {"visits": [{"month": 3, "tests": ["CEA", "CT"]}], "pair": (1, [2])}
+    unpicklable = {"key": lambda: 1, "nested": [[1]]}  # copy.deepcopy takes over
+    again = copy_details(unpicklable)
+    assert again["key"] is unpicklable["key"] and again["nested"] == [[1]]
+    assert again["nested"][0] is not unpicklable["nested"][0]

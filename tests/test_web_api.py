@@ -253,11 +253,16 @@ def test_researcher_gets_no_identifiable_data(client):
 def test_assess_is_stateless_and_matches_the_core(app, client):
     from crlm.clinical.assess import assess
     from crlm.domain import parse_patient
+    from crlm.registry import audit
 
     auth = api_token(client, "alice")
+    with app.state.session_factory() as s:
+        events_before = len(audit.list_events(s, limit=1000, actor="alice"))
     r = client.post("/api/v1/assess", json=sample_patient(), headers=auth)
     assert r.status_code == 200
     assert r.json() == assess(parse_patient(sample_patient())).model_dump(mode="json")
+    with app.state.session_factory() as s:  # no patient record is read: no audit row
+        assert len(audit.list_events(s, limit=1000, actor="alice")) == events_before
     assert client.get("/api/v1/patients", headers=auth).json()["total"] == 0
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=auth).json()["id"]
     stored = client.get(f"/api/v1/patients/{pid}/assessment", headers=auth)
@@ -410,6 +415,23 @@ def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
     assert client.get("/api/v1/auth/me", headers=auth).status_code == 401
     r = client.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401
+
+
+def test_remembered_api_token_is_still_refused_from_its_expiry_on():
+    import time
+
+    from crlm.web.security import ApiTokens
+
+    now = [time.time()]
+    tokens = ApiTokens("k" * 48, max_age_s=100, clock=lambda: now[0])
+    token = tokens.issue("alice")
+    assert tokens.username(token) == "alice"  # verified, now remembered
+    assert tokens.username(token) == "alice"
+    now[0] += 102  # past the signed timestamp (whole seconds) + max_age
+    assert tokens.username(token) is None
+    forged = ApiTokens("other key" * 6).issue("alice")
+    assert tokens.username(forged) is None
+    assert tokens.username(forged) is None  # a refused token is not remembered as valid
 
 
 def test_ttl_cache_expires_and_evicts_oldest():

@@ -65,7 +65,8 @@ def assess(
     items = evaluate_rules(patient, findings)
     advice = [a for a in items if a.kind != "warning"]
     warnings = [a for a in items if a.kind == "warning"]
-    keys: set[str] = set(volumetry.evidence) | set(molecular_risk_profile(patient).evidence)
+    molecular = molecular_risk_profile(patient)
+    keys: set[str] = set(volumetry.evidence) | set(molecular.evidence)
     for s in scores.values():
         keys |= set(s.evidence)
     for a in items:
@@ -75,7 +76,7 @@ def assess(
     return Assessment(
         patient_id=patient.id,
         scores=scores,
-        molecular_profile=molecular_risk_profile(patient),
+        molecular_profile=molecular,
         volumetry=volumetry,
         complexity_grade=complexity.grade if complexity else None,
         complexity=complexity,

@@ -5,8 +5,11 @@
 - CSRF: synchronizer token kept in the signed session; every POST form carries it in the
   hidden field ``csrf_token`` and API calls authenticated by the session cookie send it in the
   ``X-CSRF-Token`` header. Compared in constant time.
-- API tokens: ``itsdangerous`` timed signatures over the username, valid for ``TOKEN_MAX_AGE_S``;
-  the user is looked up again on every request, so a deleted user's token stops working.
+- API tokens: ``itsdangerous`` timed signatures over the username, valid for ``TOKEN_MAX_AGE_S``.
+  A verified token is remembered (token → username and expiry time) so that its signature is
+  not recomputed on every request; the expiry is still checked on every request. The user is
+  looked up again through the user cache (``crlm.web.deps.USER_CACHE_TTL_S``), so a deleted,
+  deactivated or re-roled user's token follows within that bound.
 - Headers: a CSP without inline scripts, ``X-Frame-Options: DENY``, ``nosniff``, no referrer,
   ``Cache-Control: no-store`` on pages and API answers; ``Secure`` on cookies over HTTPS.
 """
@@ -27,6 +30,8 @@ from typing import Any
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crlm.web.cache import TtlCache
 
 CSRF_SESSION_KEY = "csrf"
 CSRF_FORM_FIELD = "csrf_token"
@@ -151,12 +156,29 @@ def csrf_valid(session: MutableMapping[str, Any], presented: object) -> bool:
 # ---------------------------------------------------------------------------- API tokens
 
 
-class ApiTokens:
-    """Issue and check signed, expiring bearer tokens naming a user."""
+#: Verified tokens remembered at most this long (each is refused from its own expiry on).
+VERIFIED_TOKEN_TTL_S = 300.0
 
-    def __init__(self, secret_key: str, max_age_s: int = TOKEN_MAX_AGE_S) -> None:
+
+class ApiTokens:
+    """Issue and check signed, expiring bearer tokens naming a user.
+
+    ``clock`` (wall-clock seconds, like the tokens' signed timestamps) decides whether a
+    remembered token has expired.
+    """
+
+    def __init__(
+        self,
+        secret_key: str,
+        max_age_s: int = TOKEN_MAX_AGE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._serializer = URLSafeTimedSerializer(secret_key, salt="crlm.api-token")
         self.max_age_s = max_age_s
+        self._clock = clock
+        self._verified: TtlCache[str, tuple[str, float]] = TtlCache(
+            ttl_s=VERIFIED_TOKEN_TTL_S, max_entries=10_000
+        )
 
     def issue(self, username: str) -> str:
         """A token for ``username``."""
@@ -164,12 +186,21 @@ class ApiTokens:
 
     def username(self, token: str) -> str | None:
         """The username a valid, unexpired token names; None otherwise."""
+        known = self._verified.get(token)
+        if known is not None:
+            username, expires_at = known
+            return username if self._clock() <= expires_at else None
         try:
-            data = self._serializer.loads(token, max_age=self.max_age_s)
+            data, signed_at = self._serializer.loads(
+                token, max_age=self.max_age_s, return_timestamp=True
+            )
         except (BadSignature, SignatureExpired):
             return None
         sub = data.get("sub") if isinstance(data, dict) else None
-        return sub if isinstance(sub, str) else None
+        if not isinstance(sub, str):
+            return None
+        self._verified.put(token, (sub, signed_at.timestamp() + self.max_age_s))
+        return sub
 
 
 # ---------------------------------------------------------------------------- headers
