@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -35,6 +38,19 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Served start-up: move everything built so far out of the cyclic GC's reach.
+
+    The app, templates, rule catalogue and imported modules live as long as the process, yet
+    every full collection would walk them while a request waits; frozen, the collector only
+    scans what requests allocate (a tail-latency fix, measured in benchmarks/RESULTS.md).
+    """
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(
     database_url: str | None = None,
     *,
@@ -62,6 +78,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         separate_input_output_schemas=False,
+        lifespan=_lifespan,
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
