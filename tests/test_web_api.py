@@ -445,3 +445,14 @@ def test_ttl_cache_expires_and_evicts_oldest():
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, 2, 3)
     now[0] = 5.0
     assert cache.get("b") is None
+
+
+def test_served_start_up_freezes_the_start_up_heap(app):
+    import gc
+
+    gc.unfreeze()
+    try:
+        with TestClient(app):  # runs the lifespan, as uvicorn does
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # give the test process its collector back
