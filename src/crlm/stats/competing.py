@@ -42,6 +42,7 @@ def competing_outcome(df: pd.DataFrame, time: str, status: str) -> tuple[np.ndar
         raise StatsInputError(status, "status must be 0 (censored) or a cause number 1, 2, …")
     return t, s.astype(int)
 
+
 def cumulative_incidence(
     df: pd.DataFrame, time: str, status: str, group: str | None = None
 ) -> dict[str, dict[int, CumulativeIncidence]]:

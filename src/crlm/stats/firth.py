@@ -307,16 +307,14 @@ def _result_dict(fit: FirthResult | FirthCoxResult, model: str) -> dict[str, obj
     }
 
 
-def firth_fit(x: np.ndarray, y: np.ndarray, *, max_iter: int = 200, tol: float = 1e-10
-              ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Penalised Newton–Raphson on design ``x`` (with intercept column); (β, cov, iterations)."""
+def _fit(terms: Terms, n_coef: int, *, max_step: float, max_iter: int, model: str
+         ) -> tuple[np.ndarray, float, np.ndarray, int]:
+    """Maximise ℓ* from β = 0: (β, ℓ*, I, iterations); an input error when it fails."""
     try:
-        beta, _value, info, it = _maximise(_logistic_terms(x, y), np.zeros(x.shape[1]),
-                                           np.ones(x.shape[1], dtype=bool), max_step=5.0,
-                                           max_iter=max_iter, tol=tol)
+        return _maximise(terms, np.zeros(n_coef), np.ones(n_coef, dtype=bool),
+                         max_step=max_step, max_iter=max_iter, tol=1e-10)
     except _FitFailedError as exc:
-        raise StatsInputError(None, f"Firth logistic regression did not converge ({exc})") from exc
-    return beta, np.linalg.inv(info), it
+        raise StatsInputError(None, f"{model} did not converge ({exc})") from exc
 
 
 def firth_logistic(
@@ -335,9 +333,9 @@ def firth_logistic(
     x = np.column_stack([np.ones(len(y)), design.matrix])
     yv = y.to_numpy(float)
     terms = _logistic_terms(x, yv)
-    beta, cov, it = firth_fit(x, yv)
-    value = terms(beta)[0]
-    se = np.sqrt(np.diag(cov))
+    beta, value, info, it = _fit(terms, x.shape[1], max_step=5.0, max_iter=200,
+                                 model="Firth logistic regression")
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
     names = ["(Intercept)", *design.names]
     inf = (_profile(terms, beta, value, se, x, names, level, max_step=5.0) if ci == "profile"
            else _wald(beta, se, level))
@@ -439,12 +437,8 @@ def firth_cox(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str]
     design = design_matrix(data, covariates, reference)
     x = design.matrix
     terms = _cox_penalised_terms(x, t, e)
-    try:
-        beta, value, info, it = _maximise(terms, np.zeros(x.shape[1]),
-                                          np.ones(x.shape[1], dtype=bool), max_step=2.0,
-                                          max_iter=max_iter, tol=1e-10)
-    except _FitFailedError as exc:
-        raise StatsInputError(None, f"Firth Cox regression did not converge ({exc})") from exc
+    beta, value, info, it = _fit(terms, x.shape[1], max_step=2.0, max_iter=max_iter,
+                                 model="Firth Cox regression")
     se = np.sqrt(np.diag(np.linalg.inv(info)))
     inf = (_profile(terms, beta, value, se, x, design.names, level, max_step=2.0)
            if ci == "profile" else _wald(beta, se, level))
