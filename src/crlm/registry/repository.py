@@ -100,6 +100,11 @@ def _head_columns(batch: list[Patient]) -> Columns:
             **_values(batch, PATIENT_SCALARS)}
 
 
+def _head_values(patient: Patient) -> dict[str, Any]:
+    """``patients`` table values of one patient."""
+    return {name: values[0] for name, values in _head_columns([patient]).items()}
+
+
 def _child_columns(batch: list[Patient], ids: list[int]) -> dict[str, Columns]:
     """Section and list table values (table name → columns) of patients with ``ids``."""
     out: dict[str, Columns] = {}
@@ -348,7 +353,7 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
     patient_id = session.execute(
         sa.insert(patients)
         .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
-                **{k: v[0] for k, v in _head_columns([patient]).items()})
+                **_head_values(patient))
         .returning(patients.c.id)
     ).scalar_one()
     _write_children(session, [patient], [patient_id], replace=False)
@@ -369,7 +374,7 @@ def update_patient(session: Session, patient_id: int, patient: Patient, *, actor
         sa.update(patients)
         .where(patients.c.id == patient_id)
         .values(external_id=patient.id, updated_at=_now(),
-                **{k: v[0] for k, v in _head_columns([patient]).items()})
+                **_head_values(patient))
     )
     _write_children(session, [patient], [patient_id], replace=True)
     _audit_many(session, actor, "update", [patient_id], [None])
