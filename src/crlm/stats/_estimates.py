@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-Z95 = float(stats.norm.ppf(0.975))
+
+def wald(coef: np.ndarray, se: np.ndarray, level: float = 0.95
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Wald CI bounds (coefficient scale) at ``level`` and two-sided p values."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    return coef - z * se, coef + z * se, 2 * stats.norm.sf(np.abs(coef / se))
 
 
 def ci_columns(level: float = 0.95) -> tuple[str, str]:
@@ -27,10 +32,10 @@ def ratio_table(names: Sequence[str], coef: np.ndarray, se: np.ndarray, ratio: s
     and level are kept in ``frame.attrs["ci_method"]`` and ``frame.attrs["level"]``.
     """
     coef, se = np.asarray(coef, dtype=float), np.asarray(se, dtype=float)
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    lo = coef - z * se if lower is None else np.asarray(lower, dtype=float)
-    hi = coef + z * se if upper is None else np.asarray(upper, dtype=float)
-    pv = 2 * stats.norm.sf(np.abs(coef / se)) if p is None else np.asarray(p, dtype=float)
+    wald_lo, wald_hi, wald_p = wald(coef, se, level)
+    lo = wald_lo if lower is None else np.asarray(lower, dtype=float)
+    hi = wald_hi if upper is None else np.asarray(upper, dtype=float)
+    pv = wald_p if p is None else np.asarray(p, dtype=float)
     lo_name, hi_name = ci_columns(level)
     frame = pd.DataFrame({
         "term": list(names), "coef": coef, "se": se, ratio: np.exp(coef),

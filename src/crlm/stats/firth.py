@@ -30,7 +30,7 @@ from scipy import linalg, optimize, stats
 from scipy.special import expit
 
 from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
-from crlm.stats._estimates import ratio_table
+from crlm.stats._estimates import ratio_table, wald
 
 CiMethod = Literal["profile", "wald"]
 CI_METHODS: tuple[CiMethod, ...] = ("profile", "wald")
@@ -154,8 +154,7 @@ class _Inference:
 
 
 def _wald(coef: np.ndarray, se: np.ndarray, level: float) -> _Inference:
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    return _Inference(coef - z * se, coef + z * se, 2 * stats.norm.sf(np.abs(coef / se)), [])
+    return _Inference(*wald(coef, se, level), [])
 
 
 class _ProfileCurve:
