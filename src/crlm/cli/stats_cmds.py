@@ -45,11 +45,6 @@ def ci_method(firth: bool, ci: str | None) -> str:
     return ci or ("profile" if firth else "wald")
 
 
-def bound_text(value: float, digits: int = 2) -> str:
-    """A CI bound; an infinite one (no profile bound) as ∞."""
-    return "∞" if math.isinf(value) else f"{value:.{digits}f}"
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``stats`` group to the main app."""
     app.add_typer(stats_app, name="stats")
@@ -236,6 +231,7 @@ def _firth_cox_output(frame: pd.DataFrame, time: str, event: str, covs: list[str
                       reference: dict[str, str], as_json: bool) -> None:
     """``crlm stats cox --firth``: the Firth Cox table, or its JSON."""
     from crlm.stats.firth import CI_DESCRIPTIONS, firth_cox
+    from crlm.stats.regression_table import bound_text
 
     fit = _run(firth_cox, frame, time, event, covs, reference=reference, ci=method)
     if as_json:

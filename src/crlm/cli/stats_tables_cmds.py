@@ -19,7 +19,6 @@ from crlm.cli.stats_cmds import (
     _parse_reference,
     _run,
     _table,
-    bound_text,
     ci_method,
     emit_json,
     read_csv,
@@ -102,6 +101,7 @@ def logistic_cmd(
     """
     from crlm.stats.firth import CI_DESCRIPTIONS, firth_logistic
     from crlm.stats.logistic import logistic_regression
+    from crlm.stats.regression_table import bound_text
 
     method = ci_method(firth, ci)
     frame = read_csv(data)

@@ -70,12 +70,13 @@ def _fit(kind: Kind, df: pd.DataFrame, factors: Sequence[str], time: str | None,
         columns={"or": "estimate"}), []
 
 
-def _bound(value: float) -> str:
+def bound_text(value: float) -> str:
+    """A CI bound to 2 decimals; an infinite one (no profile bound) as ∞."""
     return "∞" if math.isinf(value) else f"{value:.2f}"
 
 
 def _ci(row: pd.Series) -> str:
-    return f"{row['estimate']:.2f} ({_bound(row['lower95'])}–{_bound(row['upper95'])})"
+    return f"{row['estimate']:.2f} ({bound_text(row['lower95'])}–{bound_text(row['upper95'])})"
 
 
 def method_note(kind: Kind, firth: bool, ci: CiMethod) -> str:
