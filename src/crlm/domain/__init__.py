@@ -29,11 +29,22 @@ from crlm.domain.patient import (
     VitalStatus,
     Volumetry,
 )
+from crlm.domain.treatment import (
+    Biologic,
+    RadiotherapyCourse,
+    RecurrenceSite,
+    Regimen,
+    TherapyIntent,
+    TreatmentEvent,
+    TreatmentKind,
+)
 
 __all__ = [
-    "BrafStatus", "Chemotherapy", "ClavienDindo", "HepatectomyProcedure", "Her2Status",
+    "Biologic", "BrafStatus", "Chemotherapy", "ClavienDindo", "HepatectomyProcedure", "Her2Status",
     "IsglsPhlf", "Labs", "Lesion", "LiverCondition", "LiverDisease", "Molecular", "MsiStatus",
     "Mutation", "Operation", "Outcome", "Patient", "PrimaryProcedure", "PrimarySite",
-    "PrimaryTumour", "Resectability", "Response", "Sex", "Symptom", "Timing", "ValidationProblem",
+    "PrimaryTumour", "RadiotherapyCourse", "RecurrenceSite", "Regimen", "Resectability",
+    "Response", "Sex", "Symptom", "TherapyIntent", "Timing", "TreatmentEvent", "TreatmentKind",
+    "ValidationProblem",
     "VitalStatus", "Volumetry", "format_validation_error", "parse_patient",
 ]

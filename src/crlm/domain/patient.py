@@ -13,6 +13,15 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crlm.domain.treatment import (
+    ClavienDindo,
+    HepatectomyProcedure,
+    IsglsPhlf,
+    PrimaryProcedure,
+    Response,
+    TreatmentEvent,
+)
+
 
 class StrictModel(BaseModel):
     """Base for every clinical input: unknown fields are an error, values are never coerced."""
@@ -35,18 +44,6 @@ class PrimarySite(StrEnum):
     transverse_colon = "transverse_colon"
 
 
-class PrimaryProcedure(StrEnum):
-    anterior_resection = "anterior_resection"
-    low_anterior_resection = "low_anterior_resection"
-    low_anterior_resection_with_diversion = "low_anterior_resection_with_diversion"
-    abdominoperineal_resection = "abdominoperineal_resection"
-    colectomy = "colectomy"
-    right_colectomy = "right_colectomy"
-    left_colectomy = "left_colectomy"
-    sigmoid_colectomy = "sigmoid_colectomy"
-    transverse_colectomy = "transverse_colectomy"
-    total_colectomy = "total_colectomy"
-
 
 class Symptom(StrEnum):
     bleeding = "bleeding"
@@ -63,28 +60,6 @@ class Timing(StrEnum):
     synchronous = "synchronous"
     metachronous = "metachronous"
 
-
-class HepatectomyProcedure(StrEnum):
-    """Planned liver procedures (Kawaguchi 2020 vocabulary, CLINICAL_SPEC §3)."""
-
-    wedge_resection = "wedge_resection"
-    left_lateral_sectionectomy = "left_lateral_sectionectomy"
-    segmentectomy_1 = "segmentectomy_1"
-    segmentectomy_2 = "segmentectomy_2"
-    segmentectomy_3 = "segmentectomy_3"
-    segmentectomy_4a = "segmentectomy_4a"
-    segmentectomy_4b = "segmentectomy_4b"
-    segmentectomy_5 = "segmentectomy_5"
-    segmentectomy_6 = "segmentectomy_6"
-    segmentectomy_7 = "segmentectomy_7"
-    segmentectomy_8 = "segmentectomy_8"
-    left_hepatectomy = "left_hepatectomy"
-    right_hepatectomy = "right_hepatectomy"
-    right_posterior_sectionectomy = "right_posterior_sectionectomy"
-    central_hepatectomy = "central_hepatectomy"
-    extended_left_hepatectomy = "extended_left_hepatectomy"
-    extended_right_hepatectomy = "extended_right_hepatectomy"
-    bile_duct_resection = "bile_duct_resection"
 
 
 class Resectability(StrEnum):
@@ -118,14 +93,6 @@ class Her2Status(StrEnum):
     unknown = "unknown"
 
 
-class Response(StrEnum):
-    """RECIST response of the liver metastases to chemotherapy."""
-
-    CR = "CR"
-    PR = "PR"
-    SD = "SD"
-    PD = "PD"
-
 
 class LiverCondition(StrEnum):
     normal = "normal"
@@ -133,21 +100,6 @@ class LiverCondition(StrEnum):
     cirrhosis = "cirrhosis"
 
 
-class ClavienDindo(StrEnum):
-    I = "I"  # noqa: E741
-    II = "II"
-    IIIa = "IIIa"
-    IIIb = "IIIb"
-    IVa = "IVa"
-    IVb = "IVb"
-    V = "V"
-
-
-class IsglsPhlf(StrEnum):
-    none = "none"
-    A = "A"
-    B = "B"
-    C = "C"
 
 
 class VitalStatus(StrEnum):
@@ -411,6 +363,11 @@ class Patient(StrictModel):
     chemotherapy: Chemotherapy = Field(default_factory=Chemotherapy)
     volumetry: Volumetry = Field(default_factory=Volumetry)
     operations: list[Operation] | None = None
+    treatments: list[TreatmentEvent] | None = Field(
+        default=None,
+        description="The treatment timeline: dated systemic therapy, radiotherapy, PVE/ALPPS, "
+        "hepatectomies, primary resection, ablation and recurrence.",
+    )
     outcome: Outcome = Field(default_factory=Outcome)
 
     @model_validator(mode="after")
@@ -418,14 +375,16 @@ class Patient(StrictModel):
         """Diagnosis ≤ every operation ≤ last follow-up / death."""
         diagnosis = self.primary.date_of_diagnosis
         op_dates = [op.date for op in self.operations or [] if op.date is not None]
+        op_dates += [d for ev in self.treatments or [] for d in (ev.date, ev.end_date)
+                     if d is not None]
         end = self.outcome.date_last_follow_up or self.outcome.date_of_death
         for d in op_dates:
             if diagnosis is not None and d < diagnosis:
                 raise ValueError(
-                    f"operation date {d} is before primary.date_of_diagnosis {diagnosis}"
+                    f"treatment date {d} is before primary.date_of_diagnosis {diagnosis}"
                 )
             if end is not None and d > end:
-                raise ValueError(f"operation date {d} is after the last follow-up/death {end}")
+                raise ValueError(f"treatment date {d} is after the last follow-up/death {end}")
         if diagnosis is not None and end is not None and end < diagnosis:
             raise ValueError(f"last follow-up/death {end} is before date_of_diagnosis {diagnosis}")
         return self

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from crlm.domain import Patient, parse_patient
 from crlm.domain.patient import Lesion, Operation
+from crlm.domain.treatment import TreatmentEvent, TreatmentKind
 from crlm.registry.models import _base_type
 
 CRLM = "https://crlm.dev/fhir"
@@ -39,6 +40,10 @@ PROFILE = {
     "size": MCODE + "mcode-tumor-size",
     "variant": "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/variant",
     "patient": MCODE + "mcode-cancer-patient",
+    "medication": MCODE + "mcode-cancer-related-medication-administration",
+    "radiotherapy": MCODE + "mcode-radiotherapy-course-summary",
+    "surgery": MCODE + "mcode-cancer-related-surgical-procedure",
+    "disease_status": MCODE + "mcode-cancer-disease-status",
 }
 LIVER_SNOMED = ("10200004", "Liver structure")
 GENE_STUDIED_LOINC = ("48018-6", "Gene studied [ID]")
@@ -169,8 +174,10 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
         value = getattr(patient, name)
         if value is not None:
             top_ext.append(_ext(name, value, _leaf_type(Patient, name)))
-    if patient.operations is not None:
-        top_ext.append({"url": EXT + "operations.count", "valueInteger": len(patient.operations)})
+    for key in PATIENT_LIST_KEYS:
+        listed = getattr(patient, key)
+        if listed is not None:
+            top_ext.append({"url": EXT + f"{key}.count", "valueInteger": len(listed)})
     if patient.volumetry.liver_condition is not None:
         top_ext.append(_ext("volumetry.liver_condition", patient.volumetry.liver_condition,
                             type(patient.volumetry.liver_condition)))
@@ -282,6 +289,11 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
             proc["performedDateTime"] = op.date.isoformat()
         add(proc)
 
+    # Treatment timeline (ordered): mCODE medication administration, radiotherapy course
+    # summary, surgical procedure or disease status, with crlm extensions for the details.
+    for i, event in enumerate(patient.treatments or []):
+        add(_treatment_resource(event, i, _rid(key, f"treatment-{i}"), subject))
+
     # Outcome.
     out_ext = _section_extensions("outcome.", type(patient.outcome), patient.outcome, set())
     if out_ext:
@@ -290,6 +302,67 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
              "extension": out_ext})
     return {"resourceType": "Bundle", "id": _rid(key, "bundle"), "type": "collection",
             "meta": {"tag": [{"system": CODES, "code": "crlm-patient"}]}, "entry": entries}
+
+
+def _period(event: TreatmentEvent) -> dict[str, str]:
+    period = {"start": event.date.isoformat()} if event.date else {}
+    if event.end_date:
+        period["end"] = event.end_date.isoformat()
+    return period
+
+
+def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
+                        subject: dict[str, str]) -> dict[str, Any]:
+    """One timeline event as the mCODE resource of its kind."""
+    ext = [{"url": EXT + "treatments.position", "valueInteger": position},
+           _ext("treatments.kind", event.kind, TreatmentKind),
+           *_section_extensions("treatments.", TreatmentEvent, event,
+                                {"kind", "date", "end_date"})]
+    base: dict[str, Any] = {"id": rid, "subject": subject, "extension": ext}
+    kind = event.kind
+    if kind == TreatmentKind.systemic_therapy:
+        code = event.regimen.value if event.regimen else "systemic_therapy"
+        res = {"resourceType": "MedicationAdministration", "status": "completed",
+               "meta": {"profile": [PROFILE["medication"]]},
+               "medicationCodeableConcept": _coded(CODES, code), **base}
+        if event.date:
+            res["effectivePeriod"] = _period(event)
+        return res
+    if kind == TreatmentKind.recurrence:
+        res = {"resourceType": "Observation", "status": "final",
+               "meta": {"profile": [PROFILE["disease_status"]]},
+               "code": _coded(LOINC, "97509-4", "Cancer disease progression"), **base}
+        if event.date:
+            res["effectiveDateTime"] = event.date.isoformat()
+        return res
+    profile = PROFILE["radiotherapy" if kind == TreatmentKind.radiotherapy else "surgery"]
+    res = {"resourceType": "Procedure", "status": "completed", "meta": {"profile": [profile]},
+           "code": _coded(CODES, kind.value), **base}
+    if event.date:
+        res["performedPeriod"] = _period(event)
+    return res
+
+
+def _read_treatment(res: dict[str, Any], where: str) -> tuple[int, dict[str, Any]]:
+    """(position, fields) of a timeline resource written by :func:`_treatment_resource`."""
+    nested: dict[str, Any] = {}
+    exts = [e for e in res.get("extension", []) if e.get("url") != EXT + "treatments.position"]
+    _read_extensions(nested, exts, where)
+    item: dict[str, Any] = dict(nested.get("treatments", {}))
+    period = res.get("effectivePeriod") or res.get("performedPeriod") or {}
+    if "effectiveDateTime" in res:
+        period = {"start": res["effectiveDateTime"]}
+    if not isinstance(period, dict):
+        raise FhirImportError(f"{where}: period must be an object")
+    if "start" in period:
+        item["date"] = str(period["start"])[:10]
+    if "end" in period:
+        item["end_date"] = str(period["end"])[:10]
+    position = next(e.get("valueInteger") for e in res["extension"]
+                    if e.get("url") == EXT + "treatments.position")
+    if not isinstance(position, int):
+        raise FhirImportError(f"{where}.extension: treatments.position must be an integer")
+    return position, item
 
 
 def _get(patient: Patient, path: str) -> Any:
@@ -320,7 +393,7 @@ def _read_extensions(doc: dict[str, Any], extensions: list[dict[str, Any]], wher
         if not url.startswith(EXT):
             raise FhirImportError(f"{here}: unsupported extension {url!r}")
         path = url[len(EXT):]
-        if path == "tumour-burden-score" or path == "operations.position":
+        if path in {"tumour-burden-score", "operations.position", "treatments.position"}:
             continue  # derived or structural, not patient data
         if path.endswith(".count"):
             counts[path[: -len(".count")]] = _read_x(ext, here)
@@ -344,7 +417,8 @@ def _read_extensions(doc: dict[str, Any], extensions: list[dict[str, Any]], wher
 def _list_fields() -> set[str]:
     out = set()
     for prefix, model in (("primary.", "PrimaryTumour"), ("liver.", "LiverDisease"),
-                          ("outcome.", "Outcome"), ("operations.", "Operation")):
+                          ("outcome.", "Outcome"), ("operations.", "Operation"),
+                          ("treatments.", "TreatmentEvent")):
         cls = getattr(__import__("crlm.domain.patient", fromlist=[model]), model)
         for name in cls.model_fields:
             if typing.get_origin(_leaf_type(cls, name)) is list:
@@ -353,6 +427,13 @@ def _list_fields() -> set[str]:
 
 
 LIST_FIELDS = _list_fields()
+PATIENT_LIST_KEYS = ("operations", "treatments")
+
+
+def _is_treatment(res: dict[str, Any]) -> bool:
+    exts = res.get("extension")
+    return isinstance(exts, list) and any(
+        isinstance(e, dict) and e.get("url") == EXT + "treatments.position" for e in exts)
 
 
 def _code(concept: dict[str, Any], where: str) -> str:
@@ -368,7 +449,8 @@ def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
         raise FhirImportError("Bundle: resourceType must be 'Bundle'")
     doc: dict[str, Any] = {}
     operations: list[tuple[int, dict[str, Any]]] = []
-    operations_count: int | None = None
+    treatments: list[tuple[int, dict[str, Any]]] = []
+    counts: dict[str, int] = {}
     for i, entry in enumerate(bundle.get("entry") or []):
         res = entry.get("resource") if isinstance(entry, dict) else None
         where = f"Bundle.entry[{i}]"
@@ -378,15 +460,17 @@ def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
         where = f"{where}.resource({kind})"
         code = res.get("code", {})
         code_value = code.get("coding", [{}])[0].get("code") if isinstance(code, dict) else None
-        if kind == "Patient":
+        if _is_treatment(res):
+            treatments.append(_read_treatment(res, where))
+        elif kind == "Patient":
             if "gender" in res:
                 doc["sex"] = res["gender"]
             exts = res.get("extension", [])
-            count = [e for e in exts if e.get("url") == EXT + "operations.count"]
-            if count:
-                operations_count = count[0]["valueInteger"]
-            _read_extensions(doc, [e for e in exts if e.get("url") != EXT + "operations.count"],
-                             where)
+            list_counts = {EXT + f"{k}.count": k for k in PATIENT_LIST_KEYS}
+            for e in exts:
+                if e.get("url") in list_counts:
+                    counts[list_counts[e["url"]]] = _read_x(e, f"{where}.extension")
+            _read_extensions(doc, [e for e in exts if e.get("url") not in list_counts], where)
         elif kind == "Condition":
             profiles = res.get("meta", {}).get("profile", [])
             if PROFILE["primary"] in profiles:
@@ -415,13 +499,14 @@ def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
             operations.append((position, op))
         else:
             raise FhirImportError(f"{where}: unsupported resource type {kind!r}")
-    if operations_count is not None:
-        if len(operations) != operations_count:
-            raise FhirImportError(f"Bundle: {len(operations)} Procedures, count says "
-                                  f"{operations_count}")
-        doc["operations"] = [op for _, op in sorted(operations, key=lambda x: x[0])]
-    elif operations:
-        raise FhirImportError("Bundle.entry(Patient).extension: operations.count missing")
+    for key, found in (("operations", operations), ("treatments", treatments)):
+        if key in counts:
+            if len(found) != counts[key]:
+                raise FhirImportError(f"Bundle: {len(found)} {key} resources, count says "
+                                      f"{counts[key]}")
+            doc[key] = [item for _, item in sorted(found, key=lambda x: x[0])]
+        elif found:
+            raise FhirImportError(f"Bundle.entry(Patient).extension: {key}.count missing")
     try:
         return parse_patient(doc)
     except ValidationError as exc:

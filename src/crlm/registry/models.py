@@ -31,6 +31,7 @@ from crlm.domain.patient import (
     PrimaryTumour,
     Volumetry,
 )
+from crlm.domain.treatment import TreatmentEvent
 
 
 class Base(DeclarativeBase):
@@ -134,6 +135,7 @@ patients = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
     # NULL = the list is unknown; 0 = known to be empty (lesions/operations counts).
     sa.Column("operations_listed", sa.Integer, nullable=True),
+    sa.Column("treatments_listed", sa.Integer, nullable=True),
     *[sa.Column(n, column_type(Patient.model_fields[n].annotation)) for n in PATIENT_SCALARS],
     sa.UniqueConstraint("centre", "external_id", name="uq_patients_centre_external_id"),
 )
@@ -153,6 +155,11 @@ SECTIONS["liver"][0].append_column(liver_lesions_listed)
 
 lesions = _child_table("lesions", Lesion)
 operations = _child_table("operations", Operation)
+treatment_events = _child_table("treatment_events", TreatmentEvent)
+
+#: Lists held directly by Patient (not inside a section): key → table; ``<key>_listed`` on
+#: ``patients`` tells an unknown list (NULL) from a known empty one (0).
+PATIENT_LISTS: dict[str, sa.Table] = {"operations": operations, "treatments": treatment_events}
 
 sa.Index("ix_patients_updated_at", patients.c.updated_at)
 

@@ -19,16 +19,17 @@ from sqlalchemy.orm import Session
 from crlm.domain import Patient, parse_patient
 from crlm.registry import audit
 from crlm.registry.models import (
+    PATIENT_LISTS,
     PATIENT_SCALARS,
     SECTIONS,
     AuditEvent,
     lesions,
-    operations,
     patients,
 )
 
-LIST_TABLES = {"lesions": lesions, "operations": operations}
-CHILD_TABLES = [t for t, _ in SECTIONS.values()] + [lesions, operations]
+LIST_TABLES = {"lesions": lesions, **PATIENT_LISTS}
+CHILD_TABLES = [t for t, _ in SECTIONS.values()] + list(LIST_TABLES.values())
+LISTED_COLUMNS = {f"{key}_listed" for key in PATIENT_LISTS}
 
 
 class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
@@ -96,8 +97,9 @@ def _listed(lists: list[list[Any] | None]) -> list[int | None]:
 
 def _head_columns(batch: list[Patient]) -> Columns:
     """``patients`` table values of patients (all but the registry metadata)."""
-    return {"operations_listed": _listed([p.operations for p in batch]),
-            **_values(batch, PATIENT_SCALARS)}
+    listed = {f"{key}_listed": _listed([getattr(p, key) for p in batch])
+              for key in PATIENT_LISTS}
+    return {**listed, **_values(batch, PATIENT_SCALARS)}
 
 
 def _head_values(patient: Patient) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def _child_columns(batch: list[Patient], ids: list[int]) -> dict[str, Columns]:
         positions: list[int] = []
         items: list[Any] = []
         lists = [p.liver.lesions for p in batch] if key == "lesions" else \
-            [p.operations for p in batch]
+            [getattr(p, key) for p in batch]
         for pid, listed in zip(ids, lists, strict=True):
             if listed:
                 owners += [pid] * len(listed)
@@ -208,7 +210,7 @@ def _load_many(session: Session, patient_ids: list[int]) -> dict[int, tuple[Any,
     for pid, head in heads.items():
         doc: dict[str, Any] = {"id": head.external_id}
         doc.update(_clean(head, {"id", "centre", "external_id", "created_at", "updated_at",
-                                 "operations_listed"}))
+                                 *LISTED_COLUMNS}))
         docs[pid] = doc
     lesions_listed: dict[int, int | None] = {}
     for section, (table, _model) in SECTIONS.items():
@@ -225,13 +227,14 @@ def _load_many(session: Session, patient_ids: list[int]) -> dict[int, tuple[Any,
             items.setdefault(row.patient_id, []).append(
                 _clean(row, {"id", "patient_id", "position"}))
         for pid, head in heads.items():
-            listed = lesions_listed.get(pid) if key == "lesions" else head.operations_listed
+            listed = (lesions_listed.get(pid) if key == "lesions"
+                      else getattr(head, f"{key}_listed"))
             if listed is None:
                 continue
             if key == "lesions":
                 docs[pid].setdefault("liver", {})["lesions"] = items.get(pid, [])
             else:
-                docs[pid]["operations"] = items.get(pid, [])
+                docs[pid][key] = items.get(pid, [])
     return {pid: (heads[pid], parse_patient(doc)) for pid, doc in docs.items()}
 
 
