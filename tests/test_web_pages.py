@@ -183,7 +183,8 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert r.status_code == 303
     page = client.get(r.headers["location"])
     assert page.status_code == 200
-    assert "LEI-042" in page.text and "Prognostic scores" in page.text and "MDT advice" in page.text
+    assert "LEI-042" in page.text and "Prognostic scores" in page.text
+    assert "Bottom line" in page.text
     board = client.get(r.headers["location"] + "/tumour-board")
     assert board.status_code == 200 and "Tumour board summary — LEI-042" in board.text
     csp = board.headers["content-security-policy"]

@@ -27,7 +27,9 @@ class Reference:
         if self.label:
             return self.label
         first = (self.authors or "").split(",")[0].split()
-        name = first[0] if first else "Unknown authors"
+        if len(first) > 1 and first[-1].isupper():
+            first = first[:-1]  # "Groot Koerkamp B" → "Groot Koerkamp"
+        name = " ".join(first) if first else "Unknown authors"
         return f"{name} {self.year}" if self.year else name
 
     def citation(self) -> str:
@@ -98,6 +100,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "AHPBA guideline 2025. Describes the Nordlinger score with CEA bands and without "
         "age/size, and GAME "
         "with metastasis count instead of TBS; crlm follows the original papers.",
+        "AHPBA guideline 2025",
     ),
     Reference(
         "shimizu2024",
