@@ -3,7 +3,11 @@
 Categorical covariates (any non-numeric or boolean column, or a pandas ``Categorical``) expand
 to indicator columns named ``name[level]`` against a reference level: the first level (the
 categories' order of a ``Categorical``, otherwise sorted order, as R's ``factor``) unless
-``reference={"name": "level"}`` chooses another. Rows with a missing value in any column used
+``reference={"name": "level"}`` chooses another. Text levels sort as R's ``sort()`` does in a
+UTF-8 locale with ICU (R's default on Linux and macOS, in C.UTF-8 as in en_US.UTF-8): by the
+Unicode collation algorithm's root order — punctuation, then digits, then letters, case
+ignored except to break ties (``"<=20" < ">50" < "20-50"``, ``"a" < "A" < "b"``). R in the C
+locale sorts by code point instead. Rows with a missing value in any column used
 are dropped (complete-case analysis) and the drop is reported per column.
 """
 
@@ -11,9 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 import pandas as pd
+
+# Printable ASCII in the primary order of the Unicode collation algorithm's root table
+# (DUCET/CLDR root, as ICU and R): a fast path that avoids loading the full table.
+_ASCII_PRIMARY = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
+_ASCII_RANK = {ch: k for k, ch in enumerate(_ASCII_PRIMARY)}
+_ASCII_RANK.update({ch.upper(): _ASCII_RANK[ch] for ch in _ASCII_PRIMARY if ch.isalpha()})
 
 
 class StatsInputError(ValueError):
@@ -90,10 +101,41 @@ def _is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+@cache
+def _collator() -> object:
+    import pyuca  # the full table (≈0.4 s to load) only for text beyond printable ASCII
+
+    return pyuca.Collator()
+
+
+def collation_key(text: str) -> tuple[tuple[int, ...], ...]:
+    """Sort key of ``text`` in the Unicode root collation (R's ``sort()`` with ICU)."""
+    if all(ch in _ASCII_RANK for ch in text):
+        return (tuple(_ASCII_RANK[ch] for ch in text),
+                tuple(int(ch.isupper()) for ch in text), (0,), tuple(map(ord, text)))
+    return ((), (), (1,), tuple(_collator().sort_key(text)), tuple(map(ord, text)))
+
+
+def _collate_levels(codes: np.ndarray, uniques: list[object]) -> tuple[np.ndarray, list[object]]:
+    """Reorder text levels (and remap their codes) into R's collation order."""
+    if not uniques or not all(isinstance(u, str) for u in uniques):
+        return codes, uniques
+    keys = [collation_key(u) for u in uniques]
+    if any(k[2] == (1,) for k in keys):  # some text beyond ASCII: every key from the table
+        keys = [((), (), (1,), tuple(_collator().sort_key(u)), tuple(map(ord, u)))
+                for u in uniques]
+    order = sorted(range(len(uniques)), key=keys.__getitem__)
+    position = np.empty(len(uniques) + 1, dtype=np.int64)
+    position[order] = np.arange(len(order))
+    position[-1] = -1  # missing stays −1
+    return position[codes], [uniques[k] for k in order]
+
+
 def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Integer codes (−1 = missing) and levels present, ordered as R's ``factor``.
 
-    A pandas ``Categorical`` keeps its categories' order; other columns are sorted.
+    A pandas ``Categorical`` keeps its categories' order; numbers sort by value and text by
+    R's collation (see the module docstring).
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
         raw = series.cat.codes.to_numpy().astype(np.int64)
@@ -105,7 +147,7 @@ def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
         codes, uniques = pd.factorize(series, sort=True)
     except TypeError:  # mixed types that do not sort: order by their text
         codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True)
-    return codes.astype(np.int64), list(uniques)
+    return _collate_levels(codes.astype(np.int64), list(uniques))
 
 
 def design_matrix(

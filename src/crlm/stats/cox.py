@@ -569,13 +569,28 @@ def cox_ph(
         _model=model,
         _time=t,
         _event=e,
-        _linear_predictor=x_centered @ beta,
+        _linear_predictor=linear_predictor(x_centered, beta),
         _strata_codes=strata_codes,
         _cluster_codes=cl,
     )
     if ph_test:
         result.ph_test()
     return result
+
+
+def linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``x @ beta`` accumulated column by column, as R's reference BLAS does.
+
+    Every row sees the same operations in the same order, so identical covariate rows get
+    bit-identical predictors and count as tied in Harrell's C, as in R. A BLAS matrix-vector
+    product may sum rows in different SIMD lanes and split such ties by an ulp.
+    """
+    out = np.zeros(x.shape[0])
+    term = np.empty_like(out)
+    for k in range(x.shape[1]):
+        np.multiply(x[:, k], beta[k], out=term)
+        out += term
+    return out
 
 
 def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
