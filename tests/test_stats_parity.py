@@ -7,6 +7,8 @@ riskRegression 2022.11, R 4.2 in C.UTF-8 with ICU); R is not needed at test time
 from __future__ import annotations
 
 import json
+import time
+from math import comb
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,11 @@ import pandas as pd
 import pytest
 
 from crlm.stats._data import collation_key, factor_codes
+from crlm.stats._fisher import MONTE_CARLO_DRAWS, MONTE_CARLO_SEED, fisher_exact_rxc
 from crlm.stats.competing import cumulative_incidence
 from crlm.stats.cox import cox_ph
 from crlm.stats.roc import maxstat_cutpoint
+from crlm.stats.table1 import categorical_test, table1
 from crlm.stats.validation import time_dependent_auc
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -122,3 +126,79 @@ def test_time_dependent_auc_matches_riskregression_score(reference_dir: Path, ti
     for tau, expected in zip(R["auc"][f"{key}_taus"], R["auc"][key], strict=True):
         auc = time_dependent_auc(cd, time_column, "status", "nodes", tau)
         assert auc == pytest.approx(expected, abs=TOL)
+
+
+def _fisher_table(case: str) -> np.ndarray:
+    ref = R["fisher"][case]
+    return np.asarray(ref["table"], dtype=np.int64).reshape(ref["nrow"], -1)
+
+
+@pytest.mark.parametrize("case", ["k10", "k12", "k14", "rc3x4"])
+def test_fisher_rxc_matches_r(case: str) -> None:
+    test, _, p = categorical_test(_fisher_table(case))
+    assert test == "fisher"
+    assert p == pytest.approx(R["fisher"][case]["p"], rel=TOL)
+
+
+def _p_by_counting(table: np.ndarray) -> float:
+    """Exact p of a k×2 table with 3 patients per row: P(table) ∝ 3^m, m = rows split 1:2."""
+    k, c1 = table.shape[0], int(table[:, 0].sum())
+    m_obs = int(np.isin(table[:, 0], (1, 2)).sum())
+    hits = 0
+    for m in range(k + 1):
+        for a in range(m + 1):
+            for b in range(k - m + 1):
+                if m + a + 3 * b == c1 and m <= m_obs:
+                    hits += comb(k, m) * comb(m, a) * comb(k - m, b) * 3**m
+    return hits / comb(3 * k, c1)
+
+
+def test_fisher_k30_is_exact_where_fexact_is_not() -> None:
+    table = _fisher_table("k30")
+    ref = R["fisher"]["k30"]
+    exact = fisher_exact_rxc(table)
+    assert not exact.monte_carlo
+    assert exact.p == pytest.approx(ref["p_by_counting"], rel=1e-9)
+    assert exact.p == pytest.approx(_p_by_counting(table), rel=1e-9)
+    # R 4.2's FEXACT returns a p a hundred times too small for this table; its own Monte
+    # Carlo estimate agrees with the count
+    assert ref["p"] < ref["p_by_counting"] / 100
+    assert ref["p_simulated"] == pytest.approx(ref["p_by_counting"], rel=0.1)
+
+
+def test_fisher_monte_carlo_fallback_is_stated_and_close() -> None:
+    table = _fisher_table("k30")
+    mc = fisher_exact_rxc(table, budget=0)
+    assert mc.monte_carlo and (mc.draws, mc.seed) == (MONTE_CARLO_DRAWS, MONTE_CARLO_SEED)
+    exact = R["fisher"]["k30"]["p_by_counting"]
+    se = np.sqrt(exact * (1 - exact) / mc.draws)
+    assert abs(mc.p - exact) < 4 * se
+    assert fisher_exact_rxc(table, budget=0).p == mc.p  # fixed seed: reproducible
+
+
+def test_table1_fisher_for_200_levels_is_fast_and_exact() -> None:
+    rng = np.random.default_rng(200)
+    first = rng.integers(0, 4, 200)
+    rows = [(f"level {k:03d}", "A" if j < first[k] else "B") for k in range(200) for j in range(3)]
+    df = pd.DataFrame(rows, columns=["variable", "arm"])
+    start = time.process_time()
+    result = table1(df, "arm", categorical=["variable"])
+    assert time.process_time() - start < 2.0
+    (row,) = result.tests
+    assert row.test == "fisher"
+    table = np.column_stack([first, 3 - first])
+    assert row.p == pytest.approx(_p_by_counting(table), rel=1e-6)
+
+
+def test_table1_states_a_monte_carlo_p(monkeypatch: pytest.MonkeyPatch) -> None:
+    import crlm.stats._fisher as fisher
+
+    monkeypatch.setattr(fisher, "EXACT_BUDGET", 0)
+    table = _fisher_table("k14")
+    rows = [(f"l{k:02d}", arm) for k in range(table.shape[0])
+            for arm, n in zip("AB", table[k], strict=True) for _ in range(n)]
+    result = table1(pd.DataFrame(rows, columns=["variable", "arm"]), "arm",
+                    categorical=["variable"])
+    assert result.tests[0].test == "fisher_mc"
+    assert any(f"{MONTE_CARLO_DRAWS:,} random tables" in note and str(MONTE_CARLO_SEED) in note
+               for note in result.footnotes)
