@@ -150,6 +150,33 @@ def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     return _collate_levels(codes.astype(np.int64), list(uniques))
 
 
+NUMERIC_SHARE = 0.5  # a text column with more numbers than this is a numeric column with typos
+MAX_ROWS_SHOWN = 5
+
+
+def _refuse_text_in_numbers(series: pd.Series, name: str) -> None:
+    """Raise naming the rows when a mostly numeric column holds some text (``"abc"``, ``"n/a"``).
+
+    Such a column would otherwise be fitted as a factor with one level per number.
+    """
+    if not (series.dtype == object or isinstance(series.dtype, pd.StringDtype)) or series.empty:
+        return
+    numbers = pd.to_numeric(series, errors="coerce")
+    text = numbers.isna() & series.notna()
+    if not text.any() or numbers.notna().mean() <= NUMERIC_SHARE:
+        return
+    rows = [f'row {_row_label(i)}: "{series.loc[i]}"' for i in series.index[text][:MAX_ROWS_SHOWN]]
+    more = f" and {int(text.sum()) - MAX_ROWS_SHOWN} more" if text.sum() > MAX_ROWS_SHOWN else ""
+    raise StatsInputError(
+        name, f"numeric column holds text ({'; '.join(rows)}{more}); correct or blank these "
+              "values, or declare the column categorical to fit it as a factor")
+
+
+def _row_label(index: object) -> str:
+    """Data row number (1 = first row after the header) for a default integer index."""
+    return str(index + 1) if isinstance(index, int | np.integer) else str(index)
+
+
 def design_matrix(
     df: pd.DataFrame,
     covariates: Sequence[str],
@@ -178,10 +205,14 @@ def design_matrix(
     numeric: list[int] = []  # columns entered as they are (checked once in the matrix)
     for cov in covariates:
         series = df[cov]
-        if _is_categorical(series) or cov in categorical or cov in reference:
+        declared = cov in categorical or cov in reference
+        if not declared:
+            _refuse_text_in_numbers(series, cov)
+        if _is_categorical(series) or declared:
             codes, levels = factor_codes(series)
             if len(levels) < 2:
-                raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
+                shown = ", ".join(level_label(v) for v in levels)
+                raise StatsInputError(cov, f"constant covariate (only level {shown})")
             ref = levels[0]
             if cov in reference:
                 wanted = reference[cov]
@@ -189,7 +220,8 @@ def design_matrix(
                            if lv == wanted or level_label(lv) == level_label(wanted)]
                 if not matches:
                     shown = [level_label(v) for v in levels]
-                    raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
+                    raise StatsInputError(cov, f"reference level {level_label(wanted)} not among "
+                                               + ", ".join(shown))
                 ref = matches[0]
             cols = [k for k, lv in enumerate(levels) if lv != ref]
             terms[cov] = [f"{cov}[{level_label(levels[k])}]" for k in cols]
@@ -211,7 +243,8 @@ def design_matrix(
         if not (np.isfinite(low) and np.isfinite(high)):  # NaN propagates to min/max
             raise StatsInputError(name, "non-finite value")
         if column.size and low == high:
-            raise StatsInputError(name, f"constant covariate (every value is {column[0]!r})")
+            raise StatsInputError(
+                name, f"constant covariate (every value is {level_label(column[0])})")
     _check_collinearity(matrix, names, terms)
     return Design(matrix=matrix, names=names, terms=terms, references=refs)
 
@@ -272,7 +305,7 @@ def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarra
         bad = ~np.isin(e, (0.0, 1.0))
         if np.any(bad):
             raise StatsInputError(
-                event, f"event must be 0 (censored) or 1 (event); found {e[bad][0]!r}"
+                event, f"event must be 0 (censored) or 1 (event); found {level_label(e[bad][0])}"
             )
     else:
         raise StatsInputError(event, "event must be 0 (censored) or 1 (event), not text")
@@ -286,7 +319,10 @@ def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def level_label(level: object) -> str:
-    """Text of a factor level; whole-number floats print without ``.0`` (as R does)."""
+    """Text of a factor level or value; whole-number floats print without ``.0`` (as R does),
+    numpy scalars as plain numbers."""
     if isinstance(level, float | np.floating) and float(level).is_integer():
         return str(int(level))
+    if isinstance(level, np.generic):
+        return str(level.item())
     return str(level)

@@ -90,6 +90,10 @@ def roc_analysis(df: pd.DataFrame, marker: str, outcome: str) -> ROCResult:
     if y.isna().any() or not set(np.unique(y)) <= {0, 1}:
         raise StatsInputError(outcome, "outcome must be coded 0/1")
     xv, yv = x.to_numpy(float), y.to_numpy(int)
+    if min(int(yv.sum()), int((1 - yv).sum())) < 2:
+        raise StatsInputError(outcome, "ROC needs at least two patients with and two without "
+                                       f"the outcome ({int(yv.sum())} with, "
+                                       f"{int((1 - yv).sum())} without)")
     auc, se = auc_delong(xv, yv)
     direction = "higher"
     if auc < 0.5:  # lower values predict the outcome: evaluate the reversed marker
