@@ -3,6 +3,7 @@ and rows, with plain numbers and no numpy warning on stderr."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crlm.cli import app
+from crlm.stats.cox import cox_ph
 
 runner = CliRunner()
 
@@ -89,3 +91,37 @@ def test_monotone_likelihood_cox_is_a_clear_error(tmp_path: Path) -> None:
     out = _fails("cox", "--data", _write(tmp_path, frame), "--time", "time", "--event",
                  "status", "--covariates", "a,b")
     assert "coefficient diverges to infinity" in out
+
+
+R_SMALL = json.loads((Path(__file__).resolve().parent / "fixtures" / "r_parity.json"
+                      ).read_text())["cox_small"]
+
+
+def test_non_converged_cox_warns_in_result_and_on_stderr(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"time": [17, 13, 13], "status": [1, 0, 1], "a": [0.3, 1.0, -1.6],
+                          "b": [0, 1, 2]})
+    assert "did not converge" in R_SMALL["not_converged"]["warning"]
+    with pytest.warns(UserWarning, match="did not converge"):
+        fit = cox_ph(frame, "time", "status", ["a", "b"])
+    assert fit.warnings and "may be infinite" in fit.warnings[0]
+    path = _write(tmp_path, frame)
+    result = runner.invoke(app, ["stats", "cox", "--data", path, "--time", "time", "--event",
+                                 "status", "--covariates", "a,b", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["warnings"] == fit.warnings
+    assert "warning: the fit did not converge" in result.stderr
+    assert "RuntimeWarning" not in result.stderr and "LinAlgWarning" not in result.stderr
+
+
+def test_cox_covariate_without_information_is_named(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"time": [13, 13, 8], "status": [1, 1, 0], "a": [2, 1, 1],
+                          "b": [1, 0, 1]})
+    assert R_SMALL["aliased"]["coef_na"] == [False, True]  # R: b is NA
+    out = _fails("cox", "--data", _write(tmp_path, frame), "--time", "time", "--event",
+                 "status", "--covariates", "a,b")
+    assert "b: cannot be estimated" in out
+
+
+def test_regular_fit_has_no_warning(colon_csv: Path) -> None:
+    fit = cox_ph(pd.read_csv(colon_csv), "time", "status", ["age", "nodes", "rx"])
+    assert fit.warnings == []
