@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ def _is_categorical(series: pd.Series) -> bool:
 
 
 @cache
-def _collator() -> object:
+def _collator() -> Any:
     import pyuca  # the full table (≈0.4 s to load) only for text beyond printable ASCII
 
     return pyuca.Collator()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from itertools import combinations
+from math import comb
 
 import numpy as np
 from scipy import stats
@@ -108,10 +109,11 @@ def _exact(table: np.ndarray, budget: int) -> float:
     scale = 0.0
     p = 0.0
     work = 0
-    totals = np.unique(rows)
-    after = np.array([[int((rows[i + 1:] == t).sum()) for t in totals]
-                      for i in range(rows.size)]) if c == 2 else None
+    totals, remaining = np.unique(rows, return_counts=True)  # rows not yet placed, by total
     for i, r in enumerate(rows):
+        remaining[np.searchsorted(totals, r)] -= 1
+        if state.shape[0] * comb(int(r) + c - 1, c - 1) > budget - work:
+            raise _OverBudgetError
         comps = _compositions(int(r), c)
         new = state[:, None, :] - comps[None, :, :]
         ok = new[..., 0] >= 0
@@ -128,7 +130,7 @@ def _exact(table: np.ndarray, budget: int) -> float:
         n_rest = int(rest.sum())
         lower = -lf[rest].sum()
         log_all = lf[n_rest] - lf[rest].sum() - _columns_sum(lf[state])
-        upper = (_two_column_upper(totals, after[i], lf)[state[:, 0]] if after is not None
+        upper = (_two_column_upper(totals, remaining, lf)[state[:, 0]] if c == 2
                  else log_all)
         settled = v + upper <= threshold
         if settled.any():
