@@ -241,6 +241,7 @@ class _Fit:
     score0: np.ndarray
     info0: np.ndarray
     terms0: list[_StratumTerms]
+    score: np.ndarray | None = None  # at the solution: R's check for infinite coefficients
 
 
 def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
@@ -254,7 +255,9 @@ def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
     start = _Fit(beta, loglik, info, 0, terms, loglik, score, info, terms)
     for iteration in range(1, max_iter + 1):
         try:
-            step = linalg.solve(info, score, assume_a="pos")
+            with warnings.catch_warnings():  # ill-conditioning is judged once, after the fit
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                step = linalg.solve(info, score, assume_a="pos")
         except (linalg.LinAlgError, ValueError) as exc:
             raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
         new_beta = beta + step
@@ -270,7 +273,7 @@ def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
         if change < max(1e-12, 4e-15 * abs(loglik)):
             _check_finite_coefficients(beta, info, names)
             return _Fit(beta, loglik, info, iteration, terms, start.loglik0, start.score0,
-                        start.info0, start.terms0)
+                        start.info0, start.terms0, score)
     _check_finite_coefficients(beta, info, names)
     raise ConvergenceError(None, f"Cox model did not converge in {max_iter} iterations")
 
@@ -289,6 +292,50 @@ def _check_finite_coefficients(beta: np.ndarray, info: np.ndarray, names: Sequen
             "coefficient diverges to infinity (monotone likelihood: the covariate separates "
             "events from non-events); consider Firth-penalised Cox or merging categories",
         )
+
+
+# R coxph.control: eps (convergence) and toler.inf = sqrt(eps) for "coefficient may be infinite";
+# toler.chol for a covariate that carries no information (R's NA coefficient)
+R_EPS = 1e-9
+R_TOLER_INF = R_EPS**0.5
+R_TOLER_CHOL = np.finfo(float).eps ** 0.75
+
+
+def _inverse_information(info: np.ndarray, names: Sequence[str],
+                         terms: Mapping[str, list[str]]) -> np.ndarray:
+    """Inverse of the information matrix, or an error naming the first covariate that adds no
+    information once the earlier ones are known (R's Cholesky pivot test; R reports NA)."""
+    for k in range(info.shape[0]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            known = (info[k, :k] @ linalg.solve(info[:k, :k], info[:k, k], assume_a="pos")
+                     if k else 0.0)
+        pivot = info[k, k] - known
+        if not pivot > R_TOLER_CHOL * max(abs(info[k, k]), 1e-300):
+            term = next((t for t, cols in terms.items() if names[k] in cols), names[k])
+            which = "" if term == names[k] else f"{names[k]} "
+            raise ConvergenceError(
+                term, f"{which}cannot be estimated: given the other covariates it carries no "
+                      "information in these risk sets (R reports its coefficient as NA); drop "
+                      "it or merge categories")
+    var = linalg.inv(info)
+    return (var + var.T) / 2.0
+
+
+def _infinite_coefficients(beta: np.ndarray, score: np.ndarray | None, var: np.ndarray,
+                           names: Sequence[str]) -> list[str]:
+    """Warnings for coefficients still moving at convergence (R: "coefficient may be infinite")."""
+    if score is None:
+        return []
+    step = np.abs(var @ score)
+    moving = [n for n, d, b in zip(names, step, beta, strict=True)
+              if d > R_EPS and d > R_TOLER_INF * abs(b)]
+    if not moving:
+        return []
+    return ["the fit did not converge: the partial likelihood levels off before the "
+            f"coefficient of {', '.join(moving)} settles, so it may be infinite (monotone "
+            "likelihood) and its estimate and standard error are not reliable; consider "
+            "Firth-penalised Cox"]
 
 
 @dataclass
@@ -328,6 +375,7 @@ class CoxResult:
     cluster: str | None = None
     robust_score_test: float | None = None
     zph: ZphResult | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)  # e.g. did not converge
     _model: _Model | None = field(default=None, repr=False)
     _time: np.ndarray | None = field(default=None, repr=False)
     _event: np.ndarray | None = field(default=None, repr=False)
@@ -404,7 +452,8 @@ class CoxResult:
     def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Confidence interval of the hazard ratios."""
         q = stats.norm.ppf(0.5 + level / 2.0)
-        return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
+        with np.errstate(over="ignore"):  # an unbounded interval ends at infinity
+            return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
 
     @property
     def df(self) -> int:
@@ -477,6 +526,7 @@ class CoxResult:
             }
             | ({"robust_score": test(rs)} if (rs := self.robust_score) else {}),
             "dropped": self.dropped.to_dict(),
+            "warnings": list(self.warnings),
         }
         if self.zph is not None:
             out["ph_test"] = {
@@ -532,8 +582,10 @@ def cox_ph(
     model = _build_model(x_centered, t, e, strata_codes, ties)
     fit = _newton(model, design.names)
     beta, loglik, info, terms = fit.beta, fit.loglik, fit.info, fit.terms
-    naive_var = linalg.inv(info)
-    naive_var = (naive_var + naive_var.T) / 2.0
+    naive_var = _inverse_information(info, design.names, design.terms)
+    fit_warnings = _infinite_coefficients(beta, fit.score, naive_var, design.names)
+    for message in fit_warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
     score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
 
     robust = robust or cluster is not None
@@ -569,13 +621,29 @@ def cox_ph(
         _model=model,
         _time=t,
         _event=e,
-        _linear_predictor=x_centered @ beta,
+        _linear_predictor=linear_predictor(x_centered, beta),
         _strata_codes=strata_codes,
         _cluster_codes=cl,
+        warnings=fit_warnings,
     )
     if ph_test:
         result.ph_test()
     return result
+
+
+def linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``x @ beta`` accumulated column by column, as R's reference BLAS does.
+
+    Every row sees the same operations in the same order, so identical covariate rows get
+    bit-identical predictors and count as tied in Harrell's C, as in R. A BLAS matrix-vector
+    product may sum rows in different SIMD lanes and split such ties by an ulp.
+    """
+    out = np.zeros(x.shape[0])
+    term = np.empty_like(out)
+    for k in range(x.shape[1]):
+        np.multiply(x[:, k], beta[k], out=term)
+        out += term
+    return out
 
 
 def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:

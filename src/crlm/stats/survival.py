@@ -399,7 +399,10 @@ def logrank_test(df: pd.DataFrame, time: str, event: str, group: str, *,
     codes, labels = group_labels(used[group])
     k = len(labels)
     if k < 2:
-        raise StatsInputError(group, f"needs at least 2 groups, found {labels}")
+        raise StatsInputError(group, f"needs at least 2 groups, found {', '.join(labels)}")
+    if not e.any():
+        raise StatsInputError(event, "no events: every patient is censored, so the log-rank "
+                                     "test has nothing to compare")
     st = pd.factorize(used[strata])[0] if strata is not None else np.zeros(len(used), int)
     obs = np.zeros(k)
     exp = np.zeros(k)

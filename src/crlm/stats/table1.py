@@ -2,7 +2,8 @@
 §5).
 
 Categorical variables: n (%) of patients with data, Pearson χ² (no continuity correction), or
-Fisher's exact test (Freeman–Halton for tables larger than 2×2) when any expected count is < 5.
+Fisher's exact test (Freeman–Halton for tables larger than 2×2, :mod:`crlm.stats._fisher`) when
+any expected count is < 5.
 Continuous variables: median (IQR) with Mann–Whitney U (two groups) / Kruskal–Wallis (≥ 3), or
 mean (SD) with Student's t-test / one-way ANOVA when asked. Missing values are excluded per
 variable and reported in footnotes ("Data not available for X in N patients").
@@ -11,7 +12,6 @@ variable and reported in footnotes ("Data not available for X in N patients").
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +21,13 @@ import pandas as pd
 from scipy import stats
 
 from crlm.stats._data import StatsInputError, factor_codes, level_label, require_columns
+from crlm.stats._fisher import MONTE_CARLO_DRAWS, MONTE_CARLO_SEED, fisher_exact_rxc
 
 EXPECTED_COUNT_MIN = 5.0
 TEST_NAMES = {
     "chisq": "χ² test",
     "fisher": "Fisher's exact test",
+    "fisher_mc": "Fisher's exact test (Monte Carlo p)",
     "mannwhitney": "Mann–Whitney U test",
     "kruskal": "Kruskal–Wallis test",
     "ttest": "Student's t-test",
@@ -105,65 +107,6 @@ def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
-MAX_EXACT_TABLES = 2_000_000
-
-
-def fisher_freeman_halton(table: np.ndarray) -> float:
-    """Exact p of an r×c table: sum of P(tables with the same margins) ≤ P(observed).
-
-    Enumerates every table with the observed margins (as R ``fisher.test``, relative tolerance
-    1e-7); raises ``ValueError`` past two million tables.
-    """
-    from scipy.special import gammaln
-
-    table = np.asarray(table, dtype=np.int64)
-    rows, cols = table.sum(axis=1), table.sum(axis=0)
-    n = int(table.sum())
-    const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
-
-    def logp(cells: np.ndarray) -> float:
-        return float(const - gammaln(cells + 1).sum())
-
-    observed = logp(table)
-    r, c = table.shape
-    total = 0.0
-    count = 0
-    cells = np.zeros((r, c), dtype=np.int64)
-
-    def fill(i: int, j: int, row_left: np.ndarray, col_left: np.ndarray) -> None:
-        nonlocal total, count
-        if i == r - 1:  # last row is determined by the column remainders
-            cells[i] = col_left
-            if col_left.sum() != row_left[i]:
-                return
-            count += 1
-            if count > MAX_EXACT_TABLES:
-                raise ValueError("too many tables for the exact test")
-            lp = logp(cells)
-            if lp <= observed + 1e-7 * abs(observed) + 1e-12:
-                total += math.exp(lp)
-            return
-        if j == c - 1:  # last cell of the row takes what the row has left
-            v = row_left[i]
-            if v > col_left[j]:
-                return
-            cells[i, j] = v
-            col_left[j] -= v
-            fill(i + 1, 0, row_left, col_left)
-            col_left[j] += v
-            return
-        for v in range(min(row_left[i], col_left[j]) + 1):
-            cells[i, j] = v
-            row_left[i] -= v
-            col_left[j] -= v
-            fill(i, j + 1, row_left, col_left)
-            row_left[i] += v
-            col_left[j] += v
-
-    fill(0, 0, rows.copy(), cols.copy())
-    return min(1.0, total)
-
-
 def categorical_test(table: np.ndarray) -> tuple[str, float, float]:
     """χ² without continuity correction, or Fisher's exact when any expected count < 5."""
     if table.ndim != 2 or table.size == 0:
@@ -176,10 +119,8 @@ def categorical_test(table: np.ndarray) -> tuple[str, float, float]:
         if table.shape == (2, 2):
             res = stats.fisher_exact(table)
             return "fisher", float(res.statistic), float(res.pvalue)
-        try:
-            return "fisher", float("nan"), fisher_freeman_halton(table)
-        except ValueError:  # too large to enumerate: keep χ², say so in the test name
-            return "chisq", float(chi2), float(p)
+        exact = fisher_exact_rxc(table)
+        return ("fisher_mc" if exact.monte_carlo else "fisher"), float("nan"), exact.p
     return "chisq", float(chi2), float(p)
 
 
@@ -297,6 +238,10 @@ def table1(
         footnotes.append("Tests: " + "; ".join(TEST_NAMES[t] for t in used) + ". χ² without "
                          "continuity correction; Fisher's exact test (Freeman–Halton for r×c) "
                          "when any expected count is below 5.")
+    if "fisher_mc" in used:
+        footnotes.append(f"Monte Carlo p of Fisher's exact test (table too large to enumerate): "
+                         f"{MONTE_CARLO_DRAWS:,} random tables with the observed margins, seed "
+                         f"{MONTE_CARLO_SEED}, as R's fisher.test(simulate.p.value = TRUE).")
     if missing_notes:
         footnotes.append("Data not available for " + ", ".join(missing_notes) + ".")
     if no_group:

@@ -20,7 +20,7 @@ from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, survival_outcome
 from crlm.stats.cox import _concordance_influence, concordance_dfbeta
-from crlm.stats.survival import kaplan_meier, km_curve
+from crlm.stats.survival import kaplan_meier
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -103,17 +103,19 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     """Cumulative/dynamic AUC(τ) with inverse-probability-of-censoring weights (Uno 2007).
 
     Cases: event by τ, weighted 1/G(Tᵢ−); controls: still event-free after τ, weighted 1/G(τ);
-    G is the Kaplan–Meier estimate of the censoring distribution. Score ties count ½.
+    score ties count ½. G is the Kaplan–Meier estimate of the censoring distribution with, at a
+    time that has both, the events before the censorings (so a censoring's risk set leaves out
+    the deaths at its time), as ``prodlim(reverse = TRUE)``: the convention of
+    ``riskRegression::Score(metrics = "auc", cens.model = "km")``, which this matches.
     """
     t, e, (s,), _n = _prepare(df, time, event, [score])
     if horizon <= 0:
         raise StatsInputError(None, "horizon must be > 0")
-    g_curve = km_curve(t, 1 - e)  # censoring "survival"
+    g_times, g_surv = _censoring_km(t, e)
 
     def g(at: np.ndarray, left: bool) -> np.ndarray:
-        idx = np.searchsorted(g_curve.time, at, side="left" if left else "right") - 1
-        surv = np.concatenate([[1.0], g_curve.surv])
-        return surv[idx + 1]
+        idx = np.searchsorted(g_times, at, side="left" if left else "right") - 1
+        return np.concatenate([[1.0], g_surv])[idx + 1]
 
     cases = (t <= horizon) & (e == 1)
     controls = t > horizon
@@ -126,6 +128,17 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     leq = np.searchsorted(ctrl, s[cases], side="right")
     wins = less + 0.5 * (leq - less)
     return float((w_case * wins * w_ctrl).sum() / (w_case.sum() * w_ctrl * ctrl.size))
+
+
+def _censoring_km(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Censoring survival G after each censoring time, events first at tied times."""
+    times, where = np.unique(t, return_inverse=True)
+    at_risk = t.size - np.searchsorted(np.sort(t), times, side="left")
+    deaths = np.bincount(where, weights=e, minlength=times.size)
+    censored = np.bincount(where, weights=1 - e, minlength=times.size)
+    keep = censored > 0
+    hazard = censored[keep] / (at_risk[keep] - deaths[keep])
+    return times[keep], np.cumprod(1.0 - hazard)
 
 
 def calibration_by_group(
