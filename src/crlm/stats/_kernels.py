@@ -168,3 +168,121 @@ def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarra
         out[j, 1] += n_inserted - below_eq
         out[j, 2] += below_eq - below
     return out
+
+
+@njit(cache=True, nogil=True)
+def counting_sweep(x: np.ndarray, start: np.ndarray, stop: np.ndarray, event: np.ndarray,
+                   weight: np.ndarray, eta: np.ndarray, by_stop: np.ndarray,
+                   by_start: np.ndarray, efron: bool, want_info: bool
+                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                              np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted (start, stop] partial likelihood of one stratum (R ``agfit4``'s sweep).
+
+    Rows are added to the risk set in decreasing ``stop`` (``by_stop``) and removed once
+    ``start >= t`` (``by_start``, decreasing start), so the risk set at an event time t holds
+    the rows with start < t <= stop. ``eta`` = x·beta + offset. Efron: a tied group of d deaths
+    with total weight W gives d terms with weight W/d and denominator S0 − (k/d)·D0.
+    Returns loglik, score, information, and per distinct stop time (decreasing):
+    time, S0 (weighted risk sum), D0 (its deaths' part), S1, D1, weighted deaths, deaths, and
+    the weighted number at risk.
+    """
+    n, p = x.shape
+    shift = eta.max() if n else 0.0
+    risk = np.exp(eta - shift)
+    s0 = 0.0
+    s1 = np.zeros(p)
+    s2 = np.zeros((p, p))
+    at_risk_w = 0.0
+    loglik = 0.0
+    score = np.zeros(p)
+    info = np.zeros((p, p))
+    n_out = 0
+    out_time = np.empty(n)
+    out_s0 = np.empty(n)
+    out_d0 = np.empty(n)
+    out_s1 = np.empty((n, p))
+    out_d1 = np.empty((n, p))
+    out_dw = np.empty(n)
+    out_nd = np.empty(n)
+    out_nrisk = np.empty(n)
+    d1 = np.zeros(p)
+    d2 = np.zeros((p, p))
+    xbar = np.zeros(p)
+    i = 0
+    j = 0
+    while i < n:
+        t = stop[by_stop[i]]
+        d0 = 0.0
+        deadwt = 0.0
+        ndead = 0
+        for k in range(p):
+            d1[k] = 0.0
+            if want_info:
+                for m in range(p):
+                    d2[k, m] = 0.0
+        while i < n and stop[by_stop[i]] == t:
+            r = by_stop[i]
+            wr = weight[r] * risk[r]
+            s0 += wr
+            at_risk_w += weight[r]
+            for k in range(p):
+                s1[k] += wr * x[r, k]
+                if want_info:
+                    for m in range(k + 1):
+                        s2[k, m] += wr * x[r, k] * x[r, m]
+            if event[r]:
+                ndead += 1
+                deadwt += weight[r]
+                d0 += wr
+                loglik += weight[r] * eta[r]
+                for k in range(p):
+                    d1[k] += wr * x[r, k]
+                    score[k] += weight[r] * x[r, k]
+                    if want_info:
+                        for m in range(k + 1):
+                            d2[k, m] += wr * x[r, k] * x[r, m]
+            i += 1
+        while j < n and start[by_start[j]] >= t:
+            r = by_start[j]
+            wr = weight[r] * risk[r]
+            s0 -= wr
+            at_risk_w -= weight[r]
+            for k in range(p):
+                s1[k] -= wr * x[r, k]
+                if want_info:
+                    for m in range(k + 1):
+                        s2[k, m] -= wr * x[r, k] * x[r, m]
+            j += 1
+        out_time[n_out] = t
+        out_s0[n_out] = s0
+        out_d0[n_out] = d0
+        for k in range(p):
+            out_s1[n_out, k] = s1[k]
+            out_d1[n_out, k] = d1[k]
+        out_dw[n_out] = deadwt
+        out_nd[n_out] = ndead
+        out_nrisk[n_out] = at_risk_w
+        n_out += 1
+        if ndead == 0:
+            continue
+        terms = ndead if (efron and ndead > 1) else 1
+        meanwt = deadwt / terms
+        for step in range(terms):
+            frac = step / ndead if terms > 1 else 0.0
+            denom = s0 - frac * d0
+            loglik -= meanwt * (np.log(denom) + shift)
+            for k in range(p):
+                xbar[k] = (s1[k] - frac * d1[k]) / denom
+                score[k] -= meanwt * xbar[k]
+            if want_info:
+                for k in range(p):
+                    for m in range(k + 1):
+                        v = meanwt * ((s2[k, m] - frac * d2[k, m]) / denom - xbar[k] * xbar[m])
+                        info[k, m] += v
+    if want_info:
+        for k in range(p):
+            for m in range(k):
+                info[m, k] = info[k, m]
+    return (loglik, score, info, out_time[:n_out], out_s0[:n_out], out_d0[:n_out],
+            out_s1[:n_out], out_d1[:n_out], out_dw[:n_out],
+            np.stack((out_nd[:n_out], out_nrisk[:n_out])))
