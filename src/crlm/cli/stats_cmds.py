@@ -189,6 +189,10 @@ def cox_cmd(
         "covariate, e.g. rx=Lev,age=60 (R survfit(fit, newdata)); times from --at.")] = None,
     at: Annotated[str | None, typer.Option(
         "--at", help="Times for --predict: 365,730.")] = None,
+    imputations: Annotated[str | None, typer.Option(
+        "--imputations", help="Multiply imputed data: the COLUMN numbering the completed data "
+        "sets (R mice's .imp in complete(imp, 'long')); fits each and pools by Rubin's "
+        "rules.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cox proportional-hazards model (matches R coxph); --firth: Firth-penalised (R coxphf).
@@ -208,7 +212,8 @@ def cox_cmd(
                        "--robust": robust, "--cluster": cluster is not None,
                        "--categorical": categorical is not None, "--ph-test": ph_test,
                        "--start": start is not None, "--weights": weights is not None,
-                       "--offset": offset is not None, "--predict": predict is not None}
+                       "--offset": offset is not None, "--predict": predict is not None,
+                       "--imputations": imputations is not None}
         for option, given in unsupported.items():
             if given:
                 fail_bad_input(f"{option}: not available with --firth (Breslow ties, "
@@ -221,6 +226,16 @@ def cox_cmd(
     if times and predict is None:
         fail_bad_input("--at: needs --predict (the patient whose survival to predict)")
     frame = read_csv(data)
+    if imputations is not None:
+        for option, given in {"--predict": predict is not None, "--ph-test": ph_test}.items():
+            if given:
+                fail_bad_input(f"{option}: not available with --imputations")
+        _pooled_cox_output(frame, imputations, time, event, covs, as_json, ties=ties,
+                           strata=strata, robust=robust, cluster=cluster,
+                           reference=_parse_reference(reference or []),
+                           categorical=split_list(categorical), start=start, weights=weights,
+                           offset=offset)
+        return
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
                cluster=cluster, reference=_parse_reference(reference or []),
                categorical=split_list(categorical), ph_test=ph_test, start=start,
@@ -264,6 +279,31 @@ def cox_cmd(
             pt.add_row(t, _num(row["survival"]), f"{_num(row['lower95'])}–"
                        f"{_num(row['upper95'])}")
         console.print(pt)
+
+
+def _pooled_cox_output(frame: pd.DataFrame, column: str, time: str, event: str,
+                       covs: list[str], as_json: bool, **kwargs: Any) -> None:
+    """``crlm stats cox --imputations COL``: Rubin's-rules pooled Cox model."""
+    from crlm.stats.imputation import cox_ph_pooled, split_imputations
+
+    datasets = _run(split_imputations, frame, column)
+    pooled, n, events = _run(cox_ph_pooled, datasets, time, event, covs, **kwargs)
+    if as_json:
+        emit_json(pooled.to_dict() | {"n": n, "events": events, "ties": kwargs["ties"]})
+        return
+    console = Console()
+    table = _table(f"Cox model pooled over {pooled.m} imputations (Rubin's rules)",
+                   ("term", "HR", "95% CI (t)", "coef", "SE", "df", "FMI", "p"))
+    frame_out = pooled.to_frame(ratio="hr")
+    for name, row in frame_out.iterrows():
+        table.add_row(str(name), _num(row["hr"], 2),
+                      f"{_num(row['hr_lower95'], 2)}–{_num(row['hr_upper95'], 2)}",
+                      _num(row["estimate"], 4), _num(row["se"], 4), _num(row["df"], 1),
+                      _num(row["fmi"], 3), _p(row["p"]))
+    console.print(table)
+    console.print(f"n = {n}, events = {events} per completed data set; Barnard–Rubin df "
+                  f"with complete-data df {pooled.dfcom:g} (events − coefficients, as mice); "
+                  "FMI: fraction of missing information")
 
 
 def _cox_prediction(fit: Any, frame: pd.DataFrame, predict: str, times: list[float]
