@@ -489,3 +489,78 @@ def rmst_cmd(
             dt.add_row(row.contrast, _num(row.difference, 1), _num(row.se, 1),
                        f"{_num(row.lower95, 1)}–{_num(row.upper95, 1)}", _p(row.p))
         console.print(dt)
+
+
+@stats_app.command("cox-performance")
+def cox_performance_cmd(
+    data: DataOpt,
+    time: TimeOpt,
+    event: EventOpt,
+    covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
+    at: Annotated[str, typer.Option(
+        "--at", help="Times for the Brier score, e.g. 365,730,1095 (the IBS integrates up to "
+        "each).")],
+    reference: Annotated[list[str] | None, typer.Option(
+        "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
+    ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
+    validation: Annotated[Path | None, typer.Option(
+        "--validation", help="CSV of other patients: Brier score and calibration slope are "
+        "computed there (otherwise the Brier score is apparent, on --data).")] = None,
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", help="Bootstrap samples for the optimism-corrected C (0: none).")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap samples.")] = 2026,
+    as_json: JsonOpt = False,
+) -> None:
+    """Performance of a Cox model: Harrell's C with Harrell's bootstrap optimism correction,
+    IPCW Brier and integrated Brier score (as riskRegression Score), calibration slope."""
+    from crlm.stats import cox_ph
+    from crlm.stats.validation import calibration_slope, cox_brier, optimism_corrected_c
+
+    if ties not in ("efron", "breslow"):
+        fail_bad_input(f"--ties: must be efron or breslow, not {ties!r}")
+    if bootstrap < 0:
+        fail_bad_input("--bootstrap: must be 0 or more")
+    times = _parse_times(at, "--at")
+    if not times or min(times) <= 0:
+        fail_bad_input("--at: needs times > 0, e.g. 365,730")
+    covs = split_list(covariates)
+    if not covs:
+        fail_bad_input("--covariates: at least one column is needed")
+    refs = _parse_reference(reference or [])
+    frame = read_csv(data)
+    fit = _run(cox_ph, frame, time, event, covs, ties=ties, reference=refs)
+    target = read_csv(validation) if validation is not None else frame
+    model_cols = [time, event, *covs]
+    target = target.dropna(subset=[c for c in model_cols if c in target.columns])
+    brier = _run(cox_brier, fit, target, time, event, times)
+    slope = (_run(calibration_slope, fit, target, time, event) if validation is not None
+             else None)
+    optimism = (_run(optimism_corrected_c, frame, time, event, covs, n_boot=bootstrap,
+                     seed=seed, ties=ties, reference=refs) if bootstrap else None)
+    payload = {"n": fit.n, "events": fit.events, "apparent_c": fit.concordance,
+               "optimism": optimism.to_dict() if optimism else None,
+               "brier_data": "validation" if validation is not None else "development",
+               "brier": brier.to_dict(),
+               "calibration_slope": slope.to_dict() if slope else None}
+    if as_json:
+        emit_json(payload)
+        return
+    console = Console()
+    console.print(f"Cox model on {fit.n} patients, {fit.events} events ({ties} ties)")
+    if optimism is not None:
+        console.print(f"Harrell's C {optimism.apparent:.3f}; optimism {optimism.optimism:.3f} "
+                      f"over {optimism.n_boot} bootstrap samples (seed {seed}); "
+                      f"optimism-corrected C {optimism.corrected:.3f}")
+    else:
+        console.print(f"Harrell's C {fit.concordance:.3f} (apparent)")
+    where = "validation data" if validation is not None else "development data (apparent)"
+    table = _table(f"Brier score on the {where} (IPCW, Kaplan–Meier censoring)",
+                   ("time", "Brier", "integrated Brier", "Brier, no covariates",
+                    "integrated, no covariates"))
+    for row in brier.to_frame().itertuples(index=False):
+        table.add_row(f"{row.time:g}", _num(row.brier, 4), _num(row.ibs, 4),
+                      _num(row.brier_null, 4), _num(row.ibs_null, 4))
+    console.print(table)
+    if slope is not None:
+        console.print(f"calibration slope {slope.slope:.3f} (95% CI {slope.lower95:.3f}–"
+                      f"{slope.upper95:.3f}; 1 is ideal, below 1 predictions too extreme)")

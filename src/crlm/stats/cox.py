@@ -392,6 +392,30 @@ def _design_row(fit: CoxResult, covariates: Mapping[str, object]) -> np.ndarray:
     return row
 
 
+def design_rows(fit: CoxResult, df: pd.DataFrame) -> np.ndarray:
+    """The fit's design matrix for the rows of ``df`` (columns as ``fit.names``, not centred);
+    a level the fit did not see, or a missing value, is an input error naming the column."""
+    out = np.zeros((len(df), len(fit.names)))
+    position = {name: i for i, name in enumerate(fit.names)}
+    for term, cols in fit.terms.items():
+        if term not in df.columns:
+            raise StatsInputError(term, "column not found in the data")
+        series = df[term]
+        if series.isna().any():
+            raise StatsInputError(term, f"missing values ({int(series.isna().sum())} rows)")
+        if term in fit.references:
+            labels = series.map(level_label)
+            known = {fit.references[term], *(c[len(term) + 1:-1] for c in cols)}
+            unknown = sorted(set(labels) - known)
+            if unknown:
+                raise StatsInputError(term, f"level {unknown[0]!r} not among {sorted(known)}")
+            for c in cols:
+                out[:, position[c]] = (labels == c[len(term) + 1:-1]).to_numpy(dtype=float)
+        else:
+            out[:, position[cols[0]]] = pd.to_numeric(series, errors="raise").to_numpy(float)
+    return out
+
+
 @dataclass
 class CoxResult:
     """A fitted Cox model. ``se`` is robust when the fit was robust (as R's ``fit$var``)."""
@@ -570,6 +594,28 @@ class CoxResult:
                 raise StatsInputError(self.strata, f"stratum must be one of {list(bases)}")
             base = bases[key]
         return predict_curve(base, row, self.coef, self.var, conf_type, conf_level)
+
+    def predict_risk(self, df: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+        """Predicted risk 1 − S(t | x) of every row of ``df`` at ``times`` (n × len(times)),
+        from the Breslow/Efron baseline hazard as ``survfit.coxph`` (R ``predictRisk``)."""
+        if self.strata is not None or self.offset is not None:
+            raise StatsInputError(self.strata or self.offset, "risk prediction for every row "
+                                  "is available for unstratified fits without an offset")
+        pred = self._prediction_data()
+        base = pred.baselines()["all"]
+        idx = np.searchsorted(base.time, np.asarray(times, dtype=float), side="right") - 1
+        cumhaz = np.where(idx >= 0, base.cumhaz[np.maximum(idx, 0)], 0.0)
+        risk = np.exp((design_rows(self, df) - pred.center) @ self.coef)
+        return 1.0 - np.exp(-np.outer(risk, cumhaz))
+
+    def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
+        """x·beta for the rows of ``df``, centred as R's ``predict(fit, newdata, type="lp")``
+        (on ``fit$means``: column means, 0 for 0/1 columns); equal rows give equal values."""
+        pred = self._prediction_data()
+        # one product per distinct covariate pattern: equal rows get bit-equal predictors,
+        # so they tie in a concordance as they do in R
+        unique, inverse = np.unique(design_rows(self, df), axis=0, return_inverse=True)
+        return ((unique - pred.center - pred.means) @ self.coef)[inverse.ravel()]
 
     def _prediction_data(self) -> _PredictionData:
         if self._prediction is None:
