@@ -561,6 +561,9 @@ def cox_performance_cmd(
         table.add_row(f"{row.time:g}", _num(row.brier, 4), _num(row.ibs, 4),
                       _num(row.brier_null, 4), _num(row.ibs_null, 4))
     console.print(table)
+    console.print("integrated Brier score: the Brier score as a step function over the --at "
+                  "times from 0 (Brier 0 at time 0), divided by the time — as riskRegression; "
+                  "give a fine grid of times for a close integral")
     if slope is not None:
         console.print(f"calibration slope {slope.slope:.3f} (95% CI {slope.lower95:.3f}–"
                       f"{slope.upper95:.3f}; 1 is ideal, below 1 predictions too extreme)")
