@@ -27,8 +27,8 @@ Tables and further analyses (submodules; R references in tests/fixtures/r):
 * :mod:`~crlm.stats.roc` — ROC/DeLong/Youden and maximally selected log-rank cut-points.
 * :mod:`~crlm.stats.validation` — Harrell's C with CI, two-score comparison, time-dependent AUC,
   calibration by group, IPCW Brier / integrated Brier score, calibration slope, Harrell's
-  bootstrap optimism-corrected C; :mod:`~crlm.stats.landmark`; :mod:`~crlm.stats.firth` (logistic, Cox;
-  profile penalised-likelihood CIs and penalised LR tests as R logistf/coxphf);
+  bootstrap optimism-corrected C; :mod:`~crlm.stats.landmark`; :mod:`~crlm.stats.firth`
+  (logistic, Cox; profile penalised-likelihood CIs and penalised LR tests as R logistf/coxphf);
   :mod:`~crlm.stats.competing` — cumulative incidence, Gray's test, Fine–Gray.
 """
 
