@@ -38,6 +38,9 @@ from crlm.stats.cox_counting import (
     predict_curve,
     score_residuals,
 )
+from crlm.stats.cox_counting import (
+    concordance as counting_concordance,
+)
 from crlm.stats.survival import km_survival
 
 Ties = Literal["efron", "breslow"]
@@ -705,7 +708,7 @@ def cox_ph(
     ``weights`` are case weights (non-integer weights make the robust variance the default,
     as in R), ``offset`` a column added to the linear predictor with coefficient 1 (R
     ``offset()``). These three use the counting-process path of
-    :mod:`crlm.stats.cox_counting` (no concordance or PH test there).
+    :mod:`crlm.stats.cox_counting` (weighted (start, stop] concordance as R; no PH test).
 
     ``cluster`` implies ``robust``. Categorical covariates (text, boolean, listed in
     ``categorical`` or given a ``reference`` level) expand to ``name[level]`` indicators.
@@ -821,12 +824,20 @@ def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Desi
         loglik=fit.loglik, loglik_null=fit.loglik0, score_test=score_stat, n=len(used),
         events=int(e.sum()), iterations=fit.iterations, ties=ties, dropped=dropped,
         terms=design.terms, references=design.references, strata=strata, cluster=cluster,
-        robust_score_test=robust_score, start=start, weights=weights, offset=offset)
+        robust_score_test=robust_score, start=start, weights=weights, offset=offset,
+        _concordance=counting_concordance(data, _tie_exact_lp(design.matrix, offset_v,
+                                                              fit.beta), cl))
     result._prediction = _PredictionData(
         design.matrix, center, t, e, used[strata] if strata else None, strata_codes, fit.beta,
         ties == "efron", start_v if start is not None else None,
         weight_v if weights is not None else None, offset_v)
     return result
+
+
+def _tie_exact_lp(x: np.ndarray, offset: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """x·beta + offset computed once per distinct row, so equal rows tie exactly (as R)."""
+    unique, inverse = np.unique(np.column_stack((x, offset)), axis=0, return_inverse=True)
+    return (unique[:, :-1] @ beta + unique[:, -1])[inverse.ravel()]
 
 
 def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
