@@ -617,8 +617,8 @@ class CoxResult:
         pred = self._prediction_data()
         # one product per distinct covariate pattern: equal rows get bit-equal predictors,
         # so they tie in a concordance as they do in R
-        unique, inverse = np.unique(design_rows(self, df), axis=0, return_inverse=True)
-        return ((unique - pred.center - pred.means) @ self.coef)[inverse.ravel()]
+        x = design_rows(self, df)
+        return _tie_exact_lp(x - pred.center - pred.means, np.zeros(len(x)), self.coef)
 
     def _prediction_data(self) -> _PredictionData:
         if self._prediction is None:
@@ -836,8 +836,11 @@ def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Desi
 
 def _tie_exact_lp(x: np.ndarray, offset: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """x·beta + offset computed once per distinct row, so equal rows tie exactly (as R)."""
-    unique, inverse = np.unique(np.column_stack((x, offset)), axis=0, return_inverse=True)
-    return (unique[:, :-1] @ beta + unique[:, -1])[inverse.ravel()]
+    rows = pd.DataFrame(np.column_stack((x, offset)))
+    codes = rows.groupby(list(rows.columns), sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # one representative row per pattern
+    unique = rows.to_numpy()[first]
+    return (unique[:, :-1] @ beta + unique[:, -1])[codes]
 
 
 def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:

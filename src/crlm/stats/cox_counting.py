@@ -42,6 +42,12 @@ class _Stratum:
     rows: np.ndarray
     by_stop: np.ndarray  # positions within the stratum, decreasing stop
     by_start: np.ndarray  # decreasing start
+    x: np.ndarray  # the stratum's rows, gathered once (C order)
+    start: np.ndarray
+    stop: np.ndarray
+    event: np.ndarray
+    weight: np.ndarray
+    offset: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -69,15 +75,14 @@ class CountingModel:
             rows = np.flatnonzero(data.strata == code)
             by_stop = np.lexsort((~data.event[rows], -data.stop[rows])).astype(np.int64)
             by_start = np.argsort(-data.start[rows], kind="stable").astype(np.int64)
-            self.strata.append(_Stratum(rows, by_stop, by_start))
+            self.strata.append(_Stratum(
+                rows, by_stop, by_start, np.ascontiguousarray(data.x[rows]), data.start[rows],
+                data.stop[rows], data.event[rows], data.weight[rows], data.offset[rows]))
 
     def _sweep(self, s: _Stratum, beta: np.ndarray, want_info: bool) -> tuple:
-        d = self.data
-        x = np.ascontiguousarray(d.x[s.rows])
-        eta = x @ beta + d.offset[s.rows]
-        return _kernels.counting_sweep(x, d.start[s.rows], d.stop[s.rows], d.event[s.rows],
-                                       d.weight[s.rows], eta, s.by_stop, s.by_start,
-                                       self.efron, want_info)
+        eta = s.x @ beta + s.offset
+        return _kernels.counting_sweep(s.x, s.start, s.stop, s.event, s.weight, eta,
+                                       s.by_stop, s.by_start, self.efron, want_info)
 
     def evaluate(self, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """Log partial likelihood, score and information at ``beta``."""
@@ -95,12 +100,28 @@ class CountingModel:
         out = []
         for s in self.strata:
             _lk, _u, _i, t, s0, d0, s1, d1, dw, counts = self._sweep(s, beta, False)
-            eta = self.data.x[s.rows] @ beta + self.data.offset[s.rows]
+            eta = s.x @ beta + s.offset
             scale = float(np.exp(eta.max())) if eta.size else 1.0
             rev = slice(None, None, -1)
             out.append(Sweep(t[rev], s0[rev] * scale, d0[rev] * scale, s1[rev] * scale,
                              d1[rev] * scale, dw[rev], counts[0][rev], counts[1][rev]))
         return out
+
+
+def _efron_terms(sweep: Sweep, efron: bool) -> tuple[np.ndarray, ...]:
+    """The (Efron) terms of every event time, flattened: time index, fraction l/d, the term's
+    weight c = (W/terms)/denominator and its x̄ (one row per term)."""
+    times = np.flatnonzero(sweep.ndead > 0)
+    dead = sweep.ndead[times].astype(np.int64)
+    n_terms = np.where(efron & (dead > 1), dead, 1)
+    k = np.repeat(times, n_terms)
+    starts = np.cumsum(n_terms) - n_terms
+    within = np.arange(k.size) - np.repeat(starts, n_terms)
+    frac = within / np.repeat(np.where(n_terms > 1, dead, 1), n_terms)
+    denom = sweep.s0[k] - frac * sweep.d0[k]
+    c = sweep.deadwt[k] / np.repeat(n_terms, n_terms) / denom
+    xbar = (sweep.s1[k] - frac[:, None] * sweep.d1[k]) / denom[:, None]
+    return k, frac, c, xbar, starts, n_terms, denom
 
 
 def score_residuals(model: CountingModel, beta: np.ndarray) -> np.ndarray:
@@ -111,37 +132,33 @@ def score_residuals(model: CountingModel, beta: np.ndarray) -> np.ndarray:
     with the tied deaths of row i's own event time weighted (1 − l/d), as R ``agscore3``.
     Multiplied by the case weights they give the dfbeta of the robust variance.
     """
-    d = model.data
-    out = np.zeros(d.x.shape)
+    out = np.zeros(model.data.x.shape)
     for s, sweep in zip(model.strata, model.sweeps(beta), strict=True):
-        x = d.x[s.rows]
-        eta = x @ beta + d.offset[s.rows]
-        risk = np.exp(eta)
+        x = s.x
+        risk = np.exp(x @ beta + s.offset)
         g, p = sweep.time.size, x.shape[1]
+        k, frac, c, xbar, starts, n_terms, _denom = _efron_terms(sweep, model.efron)
         a = np.zeros(g)  # sum_l c_l
         b = np.zeros((g, p))  # sum_l c_l xbar_l
         a_f = np.zeros(g)  # sum_l (l/d) c_l
         b_f = np.zeros((g, p))  # sum_l (l/d) c_l xbar_l
         xbar_mean = np.zeros((g, p))
-        for k in np.flatnonzero(sweep.ndead > 0):
-            n_dead = int(sweep.ndead[k])
-            terms = n_dead if (model.efron and n_dead > 1) else 1
-            frac = np.arange(terms) / n_dead if terms > 1 else np.zeros(1)
-            denom = sweep.s0[k] - frac * sweep.d0[k]
-            c = sweep.deadwt[k] / terms / denom
-            xbar = (sweep.s1[k][None, :] - frac[:, None] * sweep.d1[k][None, :]) / denom[:, None]
-            a[k], b[k] = c.sum(), c @ xbar
-            a_f[k], b_f[k] = (frac * c).sum(), (frac * c) @ xbar
-            xbar_mean[k] = xbar.mean(axis=0)
+        if k.size:
+            times = k[starts]
+            a[times] = np.add.reduceat(c, starts)
+            b[times] = np.add.reduceat(c[:, None] * xbar, starts, axis=0)
+            a_f[times] = np.add.reduceat(frac * c, starts)
+            b_f[times] = np.add.reduceat((frac * c)[:, None] * xbar, starts, axis=0)
+            xbar_mean[times] = np.add.reduceat(xbar, starts, axis=0) / n_terms[:, None]
         cum_a = np.concatenate(([0.0], np.cumsum(a)))
         cum_b = np.vstack((np.zeros((1, p)), np.cumsum(b, axis=0)))
-        hi = np.searchsorted(sweep.time, d.stop[s.rows], side="right")
-        lo = np.searchsorted(sweep.time, d.start[s.rows], side="right")
+        hi = np.searchsorted(sweep.time, s.stop, side="right")
+        lo = np.searchsorted(sweep.time, s.start, side="right")
         resid = -risk[:, None] * (x * (cum_a[hi] - cum_a[lo])[:, None] - (cum_b[hi] - cum_b[lo]))
-        dead = np.flatnonzero(d.event[s.rows])
-        k = hi[dead] - 1  # index of each death's own time
-        resid[dead] += x[dead] - xbar_mean[k]
-        resid[dead] += risk[dead, None] * (x[dead] * a_f[k][:, None] - b_f[k])
+        dead = np.flatnonzero(s.event)
+        own = hi[dead] - 1  # index of each death's own time
+        resid[dead] += x[dead] - xbar_mean[own]
+        resid[dead] += risk[dead, None] * (x[dead] * a_f[own][:, None] - b_f[own])
         out[s.rows] = resid
     return out
 
@@ -235,25 +252,21 @@ class BaselineHazard:
 
 def baseline_hazard(sweep: Sweep, efron: bool) -> BaselineHazard:
     """Breslow (``ties="breslow"``) or Efron-adjusted (``"efron"``) hazard increments, their
-    variance and x̄ terms, as R ``agsurv`` (survtype/vartype 2 or 3) for ``survfit.coxph``."""
-    g = sweep.time.size
-    p = sweep.s1.shape[1]
-    hazard = np.zeros(g)
-    varhaz = np.zeros(g)
-    xbar = np.zeros((g, p))
-    for k in np.flatnonzero(sweep.ndead > 0):
-        d = int(sweep.ndead[k])
-        if not efron or d == 1:
-            hazard[k] = sweep.deadwt[k] / sweep.s0[k]
-            varhaz[k] = sweep.deadwt[k] / sweep.s0[k] ** 2
-            xbar[k] = sweep.s1[k] / sweep.s0[k] * hazard[k]
-            continue
-        frac = np.arange(d) / d
-        denom = sweep.s0[k] - frac * sweep.d0[k]
-        hazard[k] = sweep.deadwt[k] * np.mean(1.0 / denom)
-        varhaz[k] = sweep.deadwt[k] * np.mean(1.0 / denom**2)
-        num = sweep.s1[k][None, :] - frac[:, None] * sweep.d1[k][None, :]
-        xbar[k] = sweep.deadwt[k] * np.mean(num / denom[:, None] ** 2, axis=0)
+    variance and x̄ terms, as R ``agsurv`` (survtype/vartype 2 or 3) for ``survfit.coxph``.
+
+    Per event time with weighted deaths W and d terms (denominators a_l): hazard W·mean(1/a_l),
+    variance W·mean(1/a_l²), x̄ W·mean((S1 − (l/d) D1)/a_l²) — Breslow is the d = 1 case.
+    """
+    g, p = sweep.time.size, sweep.s1.shape[1]
+    hazard, varhaz, xbar = np.zeros(g), np.zeros(g), np.zeros((g, p))
+    k, frac, _c, _xbar, starts, n_terms, denom = _efron_terms(sweep, efron)
+    if k.size:
+        times = k[starts]
+        weight = sweep.deadwt[times] / n_terms
+        hazard[times] = weight * np.add.reduceat(1.0 / denom, starts)
+        varhaz[times] = weight * np.add.reduceat(1.0 / denom**2, starts)
+        num = (sweep.s1[k] - frac[:, None] * sweep.d1[k]) / (denom**2)[:, None]
+        xbar[times] = weight[:, None] * np.add.reduceat(num, starts, axis=0)
     return BaselineHazard(sweep.time, sweep.nrisk, sweep.deadwt, hazard, varhaz, xbar)
 
 
