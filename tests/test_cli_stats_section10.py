@@ -66,6 +66,21 @@ def test_cox_predict_json_matches_survfit() -> None:
     np.testing.assert_allclose([g["upper95"] for g in got], ref["upper"][3:8], atol=1e-6)
 
 
+def test_cox_basehaz_csv_matches_r(tmp_path: Path) -> None:
+    ref = load("r_cox_counting.json")["heart_breslow"]["pred"]
+    out = tmp_path / "basehaz.csv"
+    result = runner.invoke(app, ["stats", "cox", "--data", HEART, "--time", "stop", "--event",
+                                 "event", "--start", "start", "--ties", "breslow",
+                                 "--covariates", "age,year,surgery,transplant", "--basehaz",
+                                 str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["time", "hazard"]
+    idx = np.asarray(ref["index"], dtype=int)
+    np.testing.assert_allclose(table["hazard"].to_numpy()[idx], ref["basehaz_centered"],
+                               atol=1e-6)
+
+
 def test_logrank_rho_json(colon_csv: Path) -> None:
     ref = load("r_survival_extra.json")["fh_rx_05"]
     out = run_json("logrank", "--data", str(colon_csv), "--time", "time", "--event", "status",

@@ -189,6 +189,9 @@ def cox_cmd(
         "covariate, e.g. rx=Lev,age=60 (R survfit(fit, newdata)); times from --at.")] = None,
     at: Annotated[str | None, typer.Option(
         "--at", help="Times for --predict: 365,730.")] = None,
+    basehaz: Annotated[Path | None, typer.Option(
+        "--basehaz", help="Write the cumulative baseline hazard (at the mean covariates, "
+        "0 for 0/1 columns — R basehaz(fit)) to this CSV.")] = None,
     imputations: Annotated[str | None, typer.Option(
         "--imputations", help="Multiply imputed data: the COLUMN numbering the completed data "
         "sets (R mice's .imp in complete(imp, 'long')); fits each and pools by Rubin's "
@@ -213,7 +216,8 @@ def cox_cmd(
                        "--categorical": categorical is not None, "--ph-test": ph_test,
                        "--start": start is not None, "--weights": weights is not None,
                        "--offset": offset is not None, "--predict": predict is not None,
-                       "--imputations": imputations is not None}
+                       "--imputations": imputations is not None,
+                       "--basehaz": basehaz is not None}
         for option, given in unsupported.items():
             if given:
                 fail_bad_input(f"{option}: not available with --firth (Breslow ties, "
@@ -227,7 +231,8 @@ def cox_cmd(
         fail_bad_input("--at: needs --predict (the patient whose survival to predict)")
     frame = read_csv(data)
     if imputations is not None:
-        for option, given in {"--predict": predict is not None, "--ph-test": ph_test}.items():
+        for option, given in {"--predict": predict is not None, "--ph-test": ph_test,
+                              "--basehaz": basehaz is not None}.items():
             if given:
                 fail_bad_input(f"{option}: not available with --imputations")
         _pooled_cox_output(frame, imputations, time, event, covs, as_json, ties=ties,
@@ -241,6 +246,8 @@ def cox_cmd(
                categorical=split_list(categorical), ph_test=ph_test, start=start,
                weights=weights, offset=offset)
     prediction = _cox_prediction(fit, frame, predict, times) if predict is not None else None
+    if basehaz is not None:
+        _run(fit.baseline_hazard).to_csv(basehaz, index=False)
     if as_json:
         emit_json(fit.to_dict() | {"ci_method": "wald"}
                   | ({"prediction": prediction} if prediction is not None else {}))
