@@ -384,7 +384,7 @@ def _design_row(fit: CoxResult, covariates: Mapping[str, object]) -> np.ndarray:
             label = level_label(value)
             known = [fit.references[term]] + [c[len(term) + 1:-1] for c in cols]
             if label not in known:
-                raise StatsInputError(term, f"level {label!r} not among {known}")
+                raise StatsInputError(term, f"level {label} not among " + ", ".join(known))
             if label != fit.references[term]:
                 row[position[f"{term}[{label}]"]] = 1.0
         else:
@@ -411,7 +411,8 @@ def design_rows(fit: CoxResult, df: pd.DataFrame) -> np.ndarray:
             known = {fit.references[term], *(c[len(term) + 1:-1] for c in cols)}
             unknown = sorted(set(labels) - known)
             if unknown:
-                raise StatsInputError(term, f"level {unknown[0]!r} not among {sorted(known)}")
+                raise StatsInputError(term, f"level {unknown[0]} not among "
+                                      + ", ".join(sorted(known)))
             for c in cols:
                 out[:, position[c]] = (labels == c[len(term) + 1:-1]).to_numpy(dtype=float)
         else:
@@ -594,7 +595,8 @@ class CoxResult:
         else:
             key = None if stratum is None else level_label(stratum)
             if key not in bases:
-                raise StatsInputError(self.strata, f"stratum must be one of {list(bases)}")
+                raise StatsInputError(self.strata, "stratum must be one of "
+                                      + ", ".join(bases))
             base = bases[key]
         return predict_curve(base, row, self.coef, self.var, conf_type, conf_level)
 
@@ -786,7 +788,6 @@ def cox_ph(
     if ph_test:
         result.ph_test()
     return result
-
 
 
 def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Design,
