@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crlm.cli import app
-from crlm.stats import cox_ph
+from crlm.stats import StatsInputError, cox_ph
 from crlm.stats.validation import (
     brier_score,
     calibration_slope,
@@ -113,6 +113,8 @@ def test_optimism_is_seeded_and_reproducible(cd: pd.DataFrame) -> None:
     assert a.corrected == b.corrected and a.seed == 11
     assert a.corrected != c.corrected
     assert a.to_dict()["bootstrap_samples"] == 5
+    with pytest.raises(StatsInputError, match="optimism"):
+        optimism_corrected_c(small.assign(w=2.0), "time", "status", COVS, weights="w")
 
 
 def test_cli_cox_performance(cd: pd.DataFrame, tmp_path: Path) -> None:

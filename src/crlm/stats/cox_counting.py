@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from scipy import linalg
 from crlm.stats import _kernels
 from crlm.stats._data import StatsInputError
 
-Ties = str
+Ties = Literal["efron", "breslow"]
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,10 @@ def optimism_corrected_c(df: pd.DataFrame, time: str, event: str, covariates: Se
     from crlm.stats._data import complete_cases
     from crlm.stats.cox import concordance, cox_ph
 
+    for option in ("start", "weights", "offset"):
+        if cox_kwargs.get(option) is not None:
+            raise StatsInputError(str(cox_kwargs[option]), "the optimism correction is for "
+                                  "right-censored, unweighted fits without an offset")
     extra = [c for c in (cox_kwargs.get("strata"),) if isinstance(c, str)]
     used, _dropped = complete_cases(df, [time, event, *covariates, *extra])
     used = used.reset_index(drop=True)
