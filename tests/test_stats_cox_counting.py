@@ -153,6 +153,19 @@ def test_counting_input_errors(heart: pd.DataFrame) -> None:
         cox_ph(heart.assign(off="x"), "stop", "event", HEART, offset="off")
 
 
+def test_monotone_likelihood_names_the_covariate() -> None:
+    """A covariate that separates events from non-events diverges: an input error naming it."""
+    rng = np.random.default_rng(3)
+    n = 60
+    event = (rng.random(n) < 0.5).astype(int)
+    frame = pd.DataFrame({"stop": rng.integers(5, 50, n).astype(float), "event": event,
+                          "start": 0.0, "sep": event.astype(float), "age": rng.normal(60, 9, n),
+                          "w": 1.5})
+    frame.loc[frame.event == 1, "stop"] = frame.loc[frame.event == 1, "stop"] / 10
+    with pytest.raises(StatsInputError, match="sep"):
+        cox_ph(frame, "stop", "event", ["sep", "age"], start="start", weights="w")
+
+
 def test_integer_weights_equal_replicated_rows(heart: pd.DataFrame) -> None:
     """Breslow: weight 2 is the same fit as the row written twice (model-based SE, as R).
 

@@ -803,8 +803,11 @@ def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Desi
     codes = np.zeros(len(t), dtype=np.int64) if strata_codes is None else strata_codes
     data = CountingData(design.matrix, start_v, t, e.astype(bool), weight_v, offset_v, codes)
     model = CountingModel(data, ties)
-    fit = newton(model, len(design.names))
-    _check_finite_coefficients(fit.beta, fit.info, design.names)
+    def diverging(beta: np.ndarray, info: np.ndarray) -> None:
+        _check_finite_coefficients(beta, info, design.names)
+
+    fit = newton(model, len(design.names), check=diverging)
+    diverging(fit.beta, fit.info)
     naive_var = linalg.inv(fit.info)
     naive_var = (naive_var + naive_var.T) / 2.0
     score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))

@@ -11,7 +11,7 @@ infinitesimal-jackknife SE by two Fenwick-tree sweeps (``_kernels.counting_conco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -175,8 +175,12 @@ class NewtonFit:
     info0: np.ndarray
 
 
-def newton(model: CountingModel, p: int, *, max_iter: int = 50) -> NewtonFit:
-    """Newton–Raphson with step halving from beta = 0 (tolerance as the right-censored path)."""
+def newton(model: CountingModel, p: int, *, max_iter: int = 50,
+           check: Callable[[np.ndarray, np.ndarray], None] | None = None) -> NewtonFit:
+    """Newton–Raphson with step halving from beta = 0 (tolerance as the right-censored path).
+
+    ``check(beta, info)`` runs before giving up, to name a diverging coefficient.
+    """
     from crlm.stats.cox import ConvergenceError
 
     beta = np.zeros(p)
@@ -198,6 +202,8 @@ def newton(model: CountingModel, p: int, *, max_iter: int = 50) -> NewtonFit:
         loglik, score, info = new
         if change < max(1e-12, 4e-15 * abs(loglik)):
             return NewtonFit(beta, loglik, info, iteration, loglik0, score0, info0)
+    if check is not None:
+        check(beta, info)
     raise ConvergenceError(None, f"Cox model did not converge in {max_iter} iterations")
 
 
