@@ -305,9 +305,9 @@ def test_cohort_summary_and_km_numbers(client):
     ]
     age = next(r for r in summary["rows"] if r[0].startswith("Age"))
     # ages 40 80 | 50 60 70: medians and quartiles (linear) by hand; R 4.2
-    # wilcox.test(c(40, 80), c(50, 60, 70))$p.value = 1
+    # wilcox.test(c(40, 80), c(50, 60, 70))$p.value = 1 (exact: n < 50, no ties, R's default)
     assert age == ["Age, years, median (IQR)", "60 (50–70)", "60 (55–65)", "60 (50–70)",
-                   "1.000", "Mann–Whitney U test"]
+                   "1.000", "Mann–Whitney U test (exact)"]
     dead = next(r for r in summary["rows"] if r[0].startswith("Dead"))
     assert dead[1:4] == ["1 (50.0)", "2 (66.7)", "3 (60.0)"]
     assert any(f.startswith("No data for Sex") for f in summary["footnotes"])
