@@ -143,6 +143,20 @@ def test_deleted_users_token_never_works_for_a_new_user_of_the_same_name(app, cl
     assert _me(client, admin) == 200
 
 
+def test_token_of_an_earlier_database_with_the_same_key_is_refused(tmp_path):
+    """A re-created database gives the same ids again; the generations differ."""
+    first = make_app_on(f"sqlite:///{tmp_path / 'first.db'}")
+    with TestClient(first) as client:
+        token = api_token(client, "adam")
+        page_login(client, "adam")
+        cookies = dict(client.cookies)
+    second = make_app_on(f"sqlite:///{tmp_path / 'second.db'}")  # same SECRET, same ids
+    assert _user_id(first, "adam") == _user_id(second, "adam")
+    with TestClient(second, cookies=cookies) as client:
+        assert _me(client, token) == 401
+        assert _me(client) == 401
+
+
 def test_deleted_token_is_dead_on_postgres(postgres_url):
     url, drop = fresh_postgres_database(postgres_url)
     try:
@@ -281,6 +295,11 @@ def test_cli_user_lifecycle(tmp_path):
 
     assert run("add", "Carol", "--role", "clinician", "--centre", "oslo", "--password-stdin",
                stdin=PASSWORD + "\n").exit_code == 0
+    from crlm.registry.db import init_db, make_session_factory
+
+    engine = init_db(url)
+    with make_session_factory(engine)() as s:
+        start = users.get_user(s, "carol").generation
     r = run("passwd", "carol", "--password-stdin", stdin="aaaaaaaaaaaa\n")
     assert r.exit_code == 2 and "common passwords" in r.output
     r = run("passwd", "carol", "--password-stdin", stdin=" " * 12 + "\n")
@@ -297,12 +316,10 @@ def test_cli_user_lifecycle(tmp_path):
     assert r.exit_code == 0
     assert run("delete", "carol", "--yes").exit_code == 2  # the only admin
     assert run("delete", "nobody", "--yes").exit_code == 2
-    from crlm.registry.db import init_db, make_session_factory
-
-    engine = init_db(url)
     with make_session_factory(engine)() as s:
         carol = users.get_user(s, "carol")
-        assert carol.must_change_password and carol.generation >= 6
+        # passwd, role, disable, enable, reset-password, role: six revocations, none refused
+        assert carol.must_change_password and carol.generation == start + 6
         assert users.authenticate(s, "carol", one_time) is not None
         users.add_user(s, "dora", PASSWORD, "admin")
         s.commit()

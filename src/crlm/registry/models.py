@@ -162,7 +162,8 @@ class User(Base):
 
     Ids are never reused (SQLite ``AUTOINCREMENT``, a PostgreSQL sequence), and sessions and
     API tokens name the id and the ``generation``: raising it revokes every session and token
-    of the user at once.
+    of the user at once. A new user's generation starts at a random value
+    (:data:`crlm.registry.users.GENERATION_START_BOUND`).
     """
 
     __tablename__ = "users"

@@ -28,6 +28,10 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("crlm-dummy-password-for-timing")
 #: Random characters of a one-time password from ``reset_password`` (URL-safe base64).
 ONE_TIME_PASSWORD_BYTES = 15
+#: A new user's generation starts at a random value below this bound, so that a session or
+#: token signed for an earlier database under the same key (a re-created ``crlm.db`` whose
+#: ids start again at 1) does not match the new user who got the same id.
+GENERATION_START_BOUND = 1 << 30
 
 
 class Role(StrEnum):
@@ -74,7 +78,8 @@ def add_user(
         raise UserError(f"user {name!r} exists already")
     user = User(
         username=name, password_hash=hash_password(password, name), role=role_value.value,
-        centre=centre or None, active=True, generation=1, must_change_password=False,
+        centre=centre or None, active=True, must_change_password=False,
+        generation=secrets.randbelow(GENERATION_START_BOUND) + 1,
     )
     session.add(user)
     session.flush()
