@@ -30,7 +30,6 @@ import threading
 import time
 from pathlib import Path
 
-PASSWORD = "benchmark password 1"
 CHUNK = 1 << 20
 SERVER = """
 import inspect, sys, uvicorn

@@ -20,6 +20,8 @@ router = APIRouter(include_in_schema=False)
 
 Admin = Annotated[CurrentUser, page_roles(Role.admin)]
 AUDIT_PAGE_SIZE = 100
+#: Session key of the message shown once on the users page after a change (never a password).
+FLASH_KEY = "users_flash"
 
 
 def _users_page(
@@ -43,7 +45,8 @@ def _users_page(
 @router.get("/users")
 def users_page(request: Request, user: Admin, db: Db) -> HTMLResponse:
     """Every user with role and centre."""
-    return _users_page(request, user, db)
+    flash = request.session.pop(FLASH_KEY, None)
+    return _users_page(request, user, db, messages=[flash] if isinstance(flash, str) else None)
 
 
 @router.post("/users", dependencies=[Depends(require_csrf)])
@@ -104,7 +107,8 @@ def _changed(
     forget_user(request, user_id)
     if user_id == admin.id:  # the admin changed their own account: this session has ended
         return RedirectResponse("/login", status_code=303)
-    return _users_page(request, admin, db, messages=[done.format(name=name)])
+    request.session[FLASH_KEY] = done.format(name=name)
+    return RedirectResponse("/users", status_code=303)
 
 
 @router.post("/users/{user_id}/role", dependencies=[Depends(require_csrf)])
