@@ -6,24 +6,21 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session
 from tests.registry_support import *  # noqa: F403  (fixtures: db_url, session)
 from tests.registry_support import RICH_PATIENT, rich_patient
 
 from crlm.domain import Patient, parse_patient
 from crlm.registry import audit, repository, users
-from crlm.registry.db import current_revision, init_db
+from crlm.registry.db import alembic_config, current_revision, init_db
 from crlm.registry.models import SECTIONS, metadata
 
 
 def test_migrations_from_empty_are_idempotent(db_url: str) -> None:
-    from alembic.script import ScriptDirectory
-
-    from crlm.registry.db import alembic_config
-
     engine = init_db(db_url)
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    assert current_revision(engine) == head
+    assert head is not None and current_revision(engine) == head
     init_db(db_url)  # second run: nothing to do, no error
     names = set(sa.inspect(engine).get_table_names())
     assert {t.name for t in metadata.sorted_tables} <= names
