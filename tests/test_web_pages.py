@@ -106,7 +106,7 @@ def test_every_post_form_rejects_missing_or_wrong_csrf(app, client):
     created = client.post("/api/v1/patients?centre=leiden", json=sample_patient(), headers=api)
     pid = created.json()["id"]
     posts = [
-        path.replace("{patient_id}", str(pid))
+        path.replace("{patient_id}", str(pid)).replace("{user_id}", "1")
         for method, path in route_table(app)
         if method == "POST" and not path.startswith("/api/")
     ]

@@ -49,6 +49,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        user_cmds,
         web_cmds,
     )
 
@@ -58,6 +59,7 @@ def _register_all() -> None:
         stats_cmds,
         stats_tables_cmds,
         registry_cmds,
+        user_cmds,
         fhir_cmds,
         web_cmds,
         cohort_cmds,

@@ -165,9 +165,16 @@ sa.Index("ix_patients_updated_at", patients.c.updated_at)
 
 
 class User(Base):
-    """A person who may log in. Roles: clinician, researcher, admin."""
+    """A person who may log in. Roles: clinician, researcher, admin.
+
+    Ids are never reused (SQLite ``AUTOINCREMENT``, a PostgreSQL sequence), and sessions and
+    API tokens name the id and the ``generation``: raising it revokes every session and token
+    of the user at once. A new user's generation starts at a random value
+    (:data:`crlm.registry.users.GENERATION_START_BOUND`).
+    """
 
     __tablename__ = "users"
+    __table_args__: typing.ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
@@ -178,6 +185,26 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, default=_utcnow
     )
+    generation: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=1, server_default="1"
+    )
+    must_change_password: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+
+
+class LoginThrottle(Base):
+    """Login attempts per key (hashed username and/or client address) in a fixed window.
+
+    Shared by every worker; updated with one atomic upsert per key (see
+    :class:`crlm.web.security.LoginRateLimiter`).
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(sa.Double, nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
 class AuditEvent(Base):

@@ -16,7 +16,12 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crlm.domain.errors import problems_from
-from crlm.web.deps import LoginRequiredError, PageForbiddenError
+from crlm.web.deps import (
+    PASSWORD_CHANGE_PATH,
+    LoginRequiredError,
+    PageForbiddenError,
+    PasswordChangeRequiredError,
+)
 from crlm.web.security import TooManyLoginAttemptsError
 
 API_PREFIX = "/api/"
@@ -102,6 +107,10 @@ def install_exception_handlers(app: FastAPI) -> None:
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def _password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=303)
 
     @app.exception_handler(PageForbiddenError)
     async def _page_forbidden(request: Request, exc: PageForbiddenError) -> Response:
