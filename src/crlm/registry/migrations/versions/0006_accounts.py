@@ -1,7 +1,7 @@
 """accounts: user generation counter, one-time passwords, ids never reused, login throttle
 
 Revision ID: 0006_accounts
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-30 07:20:00
 
 * ``users.generation`` (sessions and API tokens carry it; raising it revokes them) and
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_accounts"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
