@@ -187,6 +187,8 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert "Bottom line" in page.text
     board = client.get(r.headers["location"] + "/tumour-board")
     assert board.status_code == 200 and "Tumour board summary — LEI-042" in board.text
+    pdf = client.get(r.headers["location"] + "/tumour-board.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     csp = board.headers["content-security-policy"]
     assert "style-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp
     assert "script-src 'self'" in csp

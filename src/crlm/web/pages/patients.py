@@ -188,7 +188,7 @@ def tumour_board_page(
     from crlm.reports.tumour_board import render as render_report
 
     record = _read(db, user, patient_id)
-    header = Header(patient=record.external_id, centre=record.centre,
+    header = Header(patient=record.patient.id or f"#{record.id}", centre=record.centre,
                     meeting_date=record.patient.assessment_date)
     html = render_report(assess(record.patient), record.patient, fmt="html", header=header)
     return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_styles(html)})
@@ -201,11 +201,11 @@ def tumour_board_pdf(patient_id: PatientId, user: Clinical, db: Db) -> Response:
     from crlm.reports.tumour_board import Header, render_pdf
 
     record = _read(db, user, patient_id)
-    header = Header(patient=record.external_id, centre=record.centre,
+    header = Header(patient=record.patient.id or f"#{record.id}", centre=record.centre,
                     meeting_date=record.patient.assessment_date)
     pdf = render_pdf(assess(record.patient), record.patient, header)
     return Response(pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="tumour-board-{record.external_id}.pdf"'})
+        "Content-Disposition": f'inline; filename="tumour-board-{record.id}.pdf"'})
 
 
 @router.get("/patients/{patient_id}/edit")
