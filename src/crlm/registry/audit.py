@@ -209,14 +209,14 @@ def _check_row(row: Any, expected: int, prev: str) -> None:
                 f"rows {expected} to {row.seq - 1}"
             start = "starts" if expected == 1 else f"jumps from row {expected - 1} to"
             raise _Break(expected, f"{gap} missing: the chain {start} row {row.seq} "
-                                    "(rows deleted)")
+                                   "(rows deleted)")
         raise _Break(expected, f"a row numbered {row.seq} is out of place (row inserted)")
     if row.prev_hash != prev:
         raise _Break(row.seq, f"{_describe(row)} does not link to row {row.seq - 1}: "
-                               "a row was inserted, replaced or deleted here")
+                              "a row was inserted, replaced or deleted here")
     if chain_hash(row._mapping, prev) != row.row_hash:
         raise _Break(row.seq, f"{_describe(row)} was changed after it was written: "
-                               "its content no longer matches its hash")
+                              "its content no longer matches its hash")
 
 
 def _check_anchor(anchor: Any, n: int, last: str) -> None:
@@ -225,13 +225,13 @@ def _check_anchor(anchor: Any, n: int, last: str) -> None:
     if anchor.n > n:
         cut = f"row {n + 1}" if anchor.n == n + 1 else f"rows {n + 1} to {anchor.n}"
         raise _Break(n + 1, f"the anchor records {anchor.n} rows but the chain ends at row "
-                             f"{n}: {cut} removed (log cut short or emptied)")
+                            f"{n}: {cut} removed (log cut short or emptied)")
     if anchor.n < n:
         raise _Break(anchor.n + 1, f"rows {anchor.n + 1} to {n} were added without advancing "
-                                    "the anchor (written with the database's protection off)")
+                                   "the anchor (written with the database's protection off)")
     if anchor.last_hash != last:
         raise _Break(n, f"the anchor's last hash does not match row {n}: "
-                         "the end of the log was rewritten")
+                        "the end of the log was rewritten")
 
 
 def _snapshot(session: Session) -> None:
@@ -272,7 +272,7 @@ def _walk(session: Session, expected: dict[int, str]) -> ChainReport:
             n, last = row.seq, row.row_hash
             if n in expected and expected.pop(n) != last:
                 raise _Break(n, f"row {n} does not have the hash recorded outside the database: "
-                                 f"the log was rewritten up to row {n}")
+                                f"the log was rewritten up to row {n}")
         _check_anchor(anchor, n, last)
         if expected:
             first = min(expected)

@@ -6,6 +6,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from crlm.web.deps import CurrentUser, load_user
+from crlm.web.refusals import AUDITED_FLAG
 from crlm.web.security import LoginRateLimiter, TooManyLoginAttemptsError
 
 MAX_USERNAME_CHARS = 64  # registry users.username and audit actor are VARCHAR(64)
@@ -44,6 +45,7 @@ def login(request: Request, db: Session, username: str, password: str) -> Curren
             detail=f"from {ip}",
         )
         db.commit()
+        setattr(request.state, AUDITED_FLAG, True)  # the 401 that follows is this row already
         return None
     limiter.reset(username, ip)
     audit.record(

@@ -126,11 +126,13 @@ async def api_user(
         user = await cached_user(request, username) if username else None
         if user is None:
             raise unauthorized
+        request.state.user = user  # names the actor if the request is refused later
         return user
     username = request.session.get(SESSION_USER_KEY)
     user = await cached_user(request, username) if isinstance(username, str) else None
     if user is None:
         raise unauthorized
+    request.state.user = user
     if request.method not in SAFE_METHODS and not csrf_valid(
         request.session, request.headers.get(CSRF_HEADER)
     ):
@@ -184,6 +186,7 @@ async def page_user(request: Request) -> CurrentUser:
         request.session.pop(SESSION_USER_KEY, None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(target)
+    request.state.user = user  # names the actor if the request is refused later
     return user
 
 
