@@ -102,6 +102,8 @@ def record_many(
 
 
 def _queue(session: Session, events: list[dict[str, Any]]) -> None:
+    if not session.in_transaction():  # as Session.add does: the events belong to this one
+        session.begin()
     pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
     pending += events
     if len(pending) >= PENDING_LIMIT:
@@ -227,44 +229,41 @@ def _check_anchor(anchor: Any, n: int, last: str) -> None:
         raise _Break(n + 1, f"the anchor records {anchor.n} rows but the chain ends at row "
                             f"{n}: {cut} removed (log cut short or emptied)")
     if anchor.n < n:
-        raise _Break(anchor.n + 1, f"rows {anchor.n + 1} to {n} were added without advancing "
-                                   "the anchor (written with the database's protection off)")
+        added = f"row {n} was" if n == anchor.n + 1 else f"rows {anchor.n + 1} to {n} were"
+        raise _Break(anchor.n + 1, f"{added} added without advancing the anchor (written with "
+                                   "the database's protection off)")
     if anchor.last_hash != last:
         raise _Break(n, f"the anchor's last hash does not match row {n}: "
                         "the end of the log was rewritten")
 
 
-def _snapshot(session: Session) -> None:
-    """Start a read transaction that sees one consistent state of the chain and its anchor."""
-    if session.in_transaction():
-        raise RuntimeError("verify needs a session with no transaction open")
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
-
-
-def verify(session: Session, expected: Mapping[int, str] | None = None) -> ChainReport:
-    """Walk the whole chain in order; ``expected`` maps row numbers to hashes kept elsewhere.
+def verify(db: Session | sa.Engine, expected: Mapping[int, str] | None = None) -> ChainReport:
+    """Walk the whole committed chain in order; ``expected`` maps row numbers to hashes kept
+    elsewhere.
 
     Each row must carry the next number, link to the hash of the row before and match its own
     hash; the end of the chain must match the anchor; each expected row must have its hash.
-    Reads one snapshot (pass a session with no transaction open; it is rolled back after).
+    Reads one snapshot of the log and its anchor on a connection of its own.
     """
-    _snapshot(session)
-    try:
-        return _walk(session, dict(expected or {}))
-    finally:
-        session.rollback()
+    engine = db.get_bind() if isinstance(db, Session) else db
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        elif conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")  # one read transaction: one snapshot
+        try:
+            return _walk(conn, dict(expected or {}))
+        finally:
+            conn.rollback()
 
 
-def _walk(session: Session, expected: dict[int, str]) -> ChainReport:
-    anchor = session.execute(select(AuditChainHead).where(AuditChainHead.id == 1)).scalar()
+def _walk(conn: sa.Connection, expected: dict[int, str]) -> ChainReport:
+    anchor = conn.execute(select(AuditChainHead.n, AuditChainHead.last_hash)
+                          .where(AuditChainHead.id == 1)).first()
     columns = [AuditEvent.seq, AuditEvent.at, *(getattr(AuditEvent, f) for f in _FIELDS),
                AuditEvent.prev_hash, AuditEvent.row_hash]
-    rows = session.execute(select(*columns).order_by(AuditEvent.seq)
-                           .execution_options(yield_per=2000))
+    rows = conn.execution_options(yield_per=2000).execute(
+        select(*columns).order_by(AuditEvent.seq))
     n, last = 0, GENESIS
     try:
         for row in rows:
