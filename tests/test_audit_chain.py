@@ -423,3 +423,92 @@ def test_cli_verify_exit_codes_and_messages(tmp_path: Path) -> None:
     assert "was changed after it was written" in broken.output
     empty = runner.invoke(app, ["audit", "verify", "--db", f"sqlite:///{tmp_path / 'no.db'}"])
     assert empty.exit_code == 2 and "no audit log" in empty.output
+
+
+# ---------------------------------------------------------------------------- refused requests
+
+
+@pytest.fixture
+def web(tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from web_support import make_app
+
+    app = make_app(tmp_path)
+    with TestClient(app) as client:
+        yield app, client
+
+
+def _refusals(app) -> list[tuple[str, str, str | None, str]]:
+    with app.state.session_factory() as s:
+        events = reversed(audit.list_events(s, limit=1000))
+        return [(e.actor, e.entity, e.entity_id, e.detail) for e in events
+                if e.action == "refused"]
+
+
+def test_refused_api_requests_are_audited_without_their_body(web) -> None:
+    from web_support import api_token, sample_patient
+
+    app, client = web
+    alice, bob, rita = (api_token(client, u) for u in ("alice", "bob", "rita"))
+    pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
+    assert _refusals(app) == []
+    assert client.get("/api/v1/patients").status_code == 401
+    assert client.get(f"/api/v1/patients/{pid}",
+                      headers={"Authorization": "Bearer forged"}).status_code == 401
+    assert client.get(f"/api/v1/patients/{pid}", headers=bob).status_code == 404
+    secret = sample_patient(id="SECRET-MRN-4711")
+    assert client.put(f"/api/v1/patients/{pid}", json=secret, headers=bob).status_code == 404
+    assert client.get("/api/v1/patients/999999", headers=alice).status_code == 404
+    assert client.get(f"/api/v1/patients/{pid}", headers=rita).status_code == 403
+    assert client.get("/api/v1/no-such-thing", headers=alice).status_code == 404  # not audited
+    p = f"/api/v1/patients/{pid}"
+    refusals = _refusals(app)
+    assert [(a, e, i) for a, e, i, _ in refusals] == [
+        ("anonymous", "request", "/api/v1/patients"),
+        ("anonymous", "patient", str(pid)),
+        ("bob", "patient", str(pid)),
+        ("bob", "patient", str(pid)),
+        ("alice", "patient", "999999"),
+        ("rita", "patient", str(pid)),
+    ]
+    assert [d.split(" from ")[0] for *_, d in refusals] == [
+        "401 GET /api/v1/patients", f"401 GET {p}", f"404 GET {p}", f"404 PUT {p}",
+        "404 GET /api/v1/patients/999999", f"403 GET {p}",
+    ]
+    with app.state.session_factory() as s:
+        assert not any("SECRET-MRN" in (e.detail or "") for e in audit.list_events(s, limit=1000))
+    assert audit.verify(app.state.engine).intact
+
+
+def test_failed_logins_are_audited_once_and_the_rate_limit_refusal_too(web) -> None:
+    from web_support import PASSWORD
+
+    app, client = web
+    for _ in range(5):
+        r = client.post("/api/v1/auth/token", json={"username": "alice", "password": "wrong"})
+        assert r.status_code == 401
+    r = client.post("/api/v1/auth/token", json={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 429
+    with app.state.session_factory() as s:
+        actions = [e.action for e in reversed(audit.list_events(s, limit=1000))
+                   if e.action in ("login_failed", "refused")]
+    assert actions == ["login_failed"] * 5 + ["refused"]
+    assert _refusals(app)[-1][3].startswith("429 POST /api/v1/auth/token")
+
+
+def test_refused_pages_are_audited_with_the_user(web) -> None:
+    from web_support import page_login
+
+    app, client = web
+    assert client.get("/", follow_redirects=False).status_code == 303  # where everyone starts
+    assert client.get("/patients/7", follow_redirects=False).status_code == 303
+    assert page_login(client, "rita").status_code == 303
+    assert client.get("/patients/7").status_code == 403
+    assert client.post("/api/v1/patients", json={}).status_code == 403  # no CSRF header
+    refusals = [(a, e, i, d.split(" from ")[0]) for a, e, i, d in _refusals(app)]
+    assert refusals == [
+        ("anonymous", "patient", "7", "401 GET /patients/7"),
+        ("rita", "patient", "7", "403 GET /patients/7"),
+        ("rita", "request", "/api/v1/patients", "403 POST /api/v1/patients"),
+    ]
