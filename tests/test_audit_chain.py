@@ -240,6 +240,12 @@ def test_an_out_of_turn_insert_is_refused(session: Session) -> None:
                 "VALUES (:s, CURRENT_TIMESTAMP, 'm', 'read', 'patient', :p, :h)"),
                 {"s": seq, "p": prev, "h": "2" * 64})
         session.rollback()
+    with pytest.raises(sa.exc.DBAPIError, match="not follow"):  # the second row is unlinked
+        session.execute(sa.text(
+            "INSERT INTO audit_events (seq, at, actor, action, entity, prev_hash, row_hash) "
+            "VALUES (3, CURRENT_TIMESTAMP, 'm', 'read', 'patient', :p, :h), "
+            "(4, CURRENT_TIMESTAMP, 'm', 'read', 'patient', :p, :h)"), {"p": last, "h": "3" * 64})
+    session.rollback()
     assert audit.verify(session).rows == 2
 
 

@@ -10,7 +10,7 @@ Create Date: 2026-11-30 07:30:00
   insert, which refuses a row that does not follow it.
 - Triggers refuse UPDATE and DELETE of audit rows (PostgreSQL: and TRUNCATE; SQLite: and an
   INSERT OR REPLACE / REPLACE INTO that would overwrite a row), and any change of the anchor
-  other than one step forward.
+  other than forward to a stored row (SQLite: one row at a time).
 - PostgreSQL: the role ``crlm_app`` (NOLOGIN; the web app logs in as a member of it) may read
   and write the registry tables but only SELECT and INSERT audit rows and only SELECT the anchor.
 """
@@ -154,22 +154,35 @@ def _postgres_triggers() -> None:
         "CREATE FUNCTION crlm_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         f"RAISE EXCEPTION '% {REFUSED}: % refused', TG_TABLE_NAME, TG_OP; END $$"
     )
-    # Runs as the migrating role (the tables' owner), so the application role needs no right
-    # on the anchor beyond SELECT; the UPDATE re-checks the anchor after waiting for its lock.
+    # Runs as the migrating role (the tables' owner), so the application role needs no right on
+    # the anchor beyond SELECT. Once per statement (the anchor row is updated once per batch of
+    # rows, not once per row: repeated updates of one row in one transaction cost PostgreSQL a
+    # walk along all its versions): the new rows must be consecutive, each linked to the one
+    # before, the first to the anchor; the UPDATE re-checks the anchor after waiting for it.
     op.execute(
         "CREATE FUNCTION crlm_audit_chain_append() RETURNS trigger LANGUAGE plpgsql "
-        f"SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$ BEGIN "
-        "UPDATE audit_chain_head SET n = NEW.seq, last_hash = NEW.row_hash "
-        "WHERE id = 1 AND n = NEW.seq - 1 AND last_hash = NEW.prev_hash; "
+        f"SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$ "
+        "DECLARE lo bigint; hi bigint; k bigint; unlinked bigint; BEGIN "
+        "SELECT min(seq), max(seq), count(*) INTO lo, hi, k FROM new_rows; "
+        "IF k = 0 THEN RETURN NULL; END IF; "
+        "SELECT count(*) INTO unlinked FROM new_rows r LEFT JOIN new_rows p "
+        "ON p.seq = r.seq - 1 WHERE r.seq > lo AND p.row_hash IS DISTINCT FROM r.prev_hash; "
+        "IF hi - lo + 1 <> k OR unlinked > 0 THEN RAISE EXCEPTION "
+        "'audit chain: rows % to % do not follow one another', lo, hi; END IF; "
+        "UPDATE audit_chain_head SET n = hi, "
+        "last_hash = (SELECT row_hash FROM new_rows WHERE seq = hi) "
+        "WHERE id = 1 AND n = lo - 1 "
+        "AND last_hash = (SELECT prev_hash FROM new_rows WHERE seq = lo); "
         "IF NOT FOUND THEN RAISE EXCEPTION "
-        "'audit chain: row % does not follow the last row', NEW.seq; END IF; "
-        "RETURN NEW; END $$"
+        "'audit chain: row % does not follow the last row', lo; END IF; "
+        "RETURN NULL; END $$"
     )
     op.execute(
         "CREATE FUNCTION crlm_audit_head_forward() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF NEW.id IS DISTINCT FROM OLD.id OR NEW.n IS DISTINCT FROM OLD.n + 1 THEN "
-        f"RAISE EXCEPTION 'audit_chain_head {REFUSED}: the anchor only moves forward one row "
-        "at a time'; END IF; RETURN NEW; END $$"
+        "IF NEW.id IS DISTINCT FROM OLD.id OR NEW.n <= OLD.n OR NOT EXISTS (SELECT 1 FROM "
+        "audit_events WHERE seq = NEW.n AND row_hash = NEW.last_hash) THEN "
+        f"RAISE EXCEPTION 'audit_chain_head {REFUSED}: the anchor only moves forward, to a "
+        "stored row'; END IF; RETURN NEW; END $$"
     )
     for statement in _POSTGRES_TRIGGERS.values():
         op.execute(statement)
@@ -183,8 +196,9 @@ _POSTGRES_TRIGGERS = {
         "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events "
         "FOR EACH STATEMENT EXECUTE FUNCTION crlm_audit_refuse()",
     ("audit_events_chain", "audit_events"):
-        "CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events "
-        "FOR EACH ROW EXECUTE FUNCTION crlm_audit_chain_append()",
+        "CREATE TRIGGER audit_events_chain AFTER INSERT ON audit_events "
+        "REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION crlm_audit_chain_append()",
     ("audit_chain_head_fixed", "audit_chain_head"):
         "CREATE TRIGGER audit_chain_head_fixed BEFORE INSERT OR DELETE ON audit_chain_head "
         "FOR EACH ROW EXECUTE FUNCTION crlm_audit_refuse()",
