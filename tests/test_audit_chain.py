@@ -368,12 +368,14 @@ def test_the_web_app_runs_as_the_app_role(app_role_url: str) -> None:
         assert client.get(f"/api/v1/patients/{pid}", headers=alice).status_code == 200
         assert client.get(f"/api/v1/patients/{pid}", headers=api_token(client, "bob")
                           ).status_code == 404
+        assert client.get("/api/v1/patients/%00").status_code == 401  # NUL: not storable as is
     with app.state.session_factory() as s:
-        actions = [(e.actor, e.action) for e in reversed(audit.list_events(s))]
+        events = [(e.actor, e.action, e.entity_id) for e in reversed(audit.list_events(s))]
         s.rollback()
         assert audit.verify(s).intact
     app.state.engine.dispose()
-    assert ("bob", "refused") in actions and ("alice", "create") in actions
+    assert ("bob", "refused", str(pid)) in events and ("alice", "create", str(pid)) in events
+    assert events[-1] == ("anonymous", "refused", "?")
 
 
 # ---------------------------------------------------------------------------- migration

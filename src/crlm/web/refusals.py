@@ -31,6 +31,11 @@ def _actor(request: Request) -> str:
     return name if isinstance(name, str) and name else ANONYMOUS
 
 
+def _printable(text: str) -> str:
+    """Control characters (a NUL cannot even be stored by PostgreSQL) become "?"."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 def refusal_event(request: Request, status_code: int) -> dict[str, Any] | None:
     """The audit event of a refused request, or None when this refusal is not audited."""
     patient_id = request.path_params.get("patient_id")
@@ -40,8 +45,9 @@ def refusal_event(request: Request, status_code: int) -> dict[str, Any] | None:
         return None
     from crlm.web.auth import client_ip
 
-    path = request.url.path
-    entity, entity_id = ("patient", patient_id) if patient_id is not None else ("request", path)
+    path = _printable(request.url.path)
+    entity, entity_id = ("patient", _printable(str(patient_id))) if patient_id is not None \
+        else ("request", path)
     return {"actor": _actor(request), "action": "refused", "entity": entity,
             "entity_id": entity_id,
             "detail": f"{status_code} {request.method} {path[:512]} from {client_ip(request)}"}
