@@ -6,11 +6,12 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from crlm.web.deps import CurrentUser, load_user
-from crlm.web.refusals import AUDITED_FLAG
 from crlm.web.security import LoginRateLimiter, TooManyLoginAttemptsError
 
 MAX_USERNAME_CHARS = 64  # registry users.username and audit actor are VARCHAR(64)
 MAX_PASSWORD_CHARS = 1024
+#: ``request.state`` flag: this request's refusal is in the audit log already (``login_failed``)
+AUDITED_FLAG = "audited_refusal"
 
 
 def client_ip(request: Request) -> str:

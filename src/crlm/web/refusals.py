@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from crlm.web.auth import AUDITED_FLAG, client_ip
+from crlm.web.deps import SESSION_USER_KEY
+
 AUDITED_STATUSES = frozenset({401, 403, 404, 429})
 ANONYMOUS = "anonymous"
-AUDITED_FLAG = "audited_refusal"  # request.state flag: the refusal is in the log already
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,6 @@ def _actor(request: Request) -> str:
     user = getattr(request.state, "user", None)
     if user is not None:
         return str(user.username)
-    from crlm.web.deps import SESSION_USER_KEY
-
     name = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
     return name if isinstance(name, str) and name else ANONYMOUS
 
@@ -43,8 +43,6 @@ def refusal_event(request: Request, status_code: int) -> dict[str, Any] | None:
         return None
     if status_code == 404 and patient_id is None:
         return None
-    from crlm.web.auth import client_ip
-
     path = _printable(request.url.path)
     entity, entity_id = ("patient", _printable(str(patient_id))) if patient_id is not None \
         else ("request", path)
