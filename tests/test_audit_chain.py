@@ -378,6 +378,40 @@ def test_the_web_app_runs_as_the_app_role(app_role_url: str) -> None:
     assert events[-1] == ("anonymous", "refused", "?")
 
 
+@pytest.mark.postgres
+def test_an_owner_that_is_not_superuser_migrates_and_still_cannot_truncate(
+    postgres_url: str,
+) -> None:
+    """The usual deployment: the database belongs to an ordinary role, crlm_app exists."""
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    init_db(postgres_url).dispose()  # crlm_app exists from here on
+    name = f"crlm_owner_{secrets.token_hex(4)}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
+        conn.execute(sa.text(f"CREATE DATABASE {name} OWNER {name}"))
+    url = make_url(postgres_url).set(username=name, database=name)
+    try:
+        engine = init_db(url.render_as_string(hide_password=False))
+        with make_session_factory(engine)() as s:
+            _write(s, 2)
+            with pytest.raises(sa.exc.DBAPIError, match="append-only: TRUNCATE refused"):
+                s.execute(sa.text("TRUNCATE audit_events"))
+            s.rollback()
+            assert s.scalar(sa.text(
+                "SELECT has_table_privilege('crlm_app', 'audit_events', 'UPDATE')")) is False
+        assert audit.verify(engine).rows == 2
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+        admin.dispose()
+
+
 # ---------------------------------------------------------------------------- migration
 
 

@@ -244,8 +244,9 @@ def _check_anchor(anchor: Any, n: int, last: str) -> None:
         raise _Break(n + 1, "the chain anchor (row count and last hash) is missing")
     if anchor.n > n:
         cut = f"row {n + 1}" if anchor.n == n + 1 else f"rows {n + 1} to {anchor.n}"
-        raise _Break(n + 1, f"the anchor records {anchor.n} rows but the chain ends at row "
-                            f"{n}: {cut} removed (log cut short or emptied)")
+        counted = "1 row" if anchor.n == 1 else f"{anchor.n} rows"
+        raise _Break(n + 1, f"the anchor records {counted} but the chain ends at row {n}: "
+                            f"{cut} removed (log cut short or emptied)")
     if anchor.n < n:
         added = f"row {n} was" if n == anchor.n + 1 else f"rows {anchor.n + 1} to {n} were"
         raise _Break(anchor.n + 1, f"{added} added without advancing the anchor (written with "
