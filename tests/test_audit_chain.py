@@ -223,6 +223,10 @@ def test_update_delete_and_anchor_changes_are_refused(session: Session) -> None:
         "UPDATE audit_chain_head SET n = n + 2",
         "DELETE FROM audit_chain_head",
         "INSERT INTO audit_chain_head (id, n, last_hash) VALUES (2, 0, 'x')",
+        # an upsert over a stored row
+        "INSERT INTO audit_events (seq, at, actor, action, entity, prev_hash, row_hash) "
+        "SELECT seq, at, 'mallory', action, entity, prev_hash, row_hash FROM audit_events "
+        "WHERE seq = 1 ON CONFLICT (seq) DO UPDATE SET actor = excluded.actor",
     ):
         with pytest.raises(sa.exc.DBAPIError, match=APPEND_ONLY):
             session.execute(sa.text(statement))
