@@ -208,7 +208,11 @@ class LoginThrottle(Base):
 
 
 class AuditEvent(Base):
-    """One read or write of registry data: who, what, when. Append-only."""
+    """One read or write of registry data: who, what, when. Append-only and hash-chained.
+
+    Written only through :mod:`crlm.registry.audit`, which numbers the row (``seq``, 1, 2, …),
+    links it to the row before (``prev_hash``) and seals it (``row_hash``).
+    """
 
     __tablename__ = "audit_events"
 
@@ -221,3 +225,20 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     entity_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True, index=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
+class AuditChainHead(Base):
+    """The anchor of the audit chain: how many rows it has and the hash of the last one.
+
+    One row (id 1), advanced only by the database trigger that accepts each new audit row.
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_audit_chain_head_single_row"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    last_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
