@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crlm.cli._common import fail_bad_input
 
@@ -126,11 +127,23 @@ def _p_eq(value: float) -> str:
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
+class DataTable(Table):
+    """A rich table whose text is data, never markup: ``approach[classic]`` prints as written."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*[Text(c) if isinstance(c, str) else c for c in cells], **kwargs)
+
+
+def data_console() -> Console:
+    """A console that prints data as written (no markup: ``[classic]`` is not a style tag)."""
+    return Console(markup=False)
+
+
 def _table(title: str, columns: tuple[str, ...]) -> Table:
     """A rich table: first column left-aligned (labels), the others right-aligned (numbers)."""
-    table = Table(title=title)
+    table = DataTable(title=Text(title))
     for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
+        table.add_column(Text(col), justify="left" if i == 0 else "right")
     return table
 
 
@@ -205,7 +218,7 @@ def cox_cmd(
     if as_json:
         emit_json(fit.to_dict() | {"ci_method": "wald"})
         return
-    console = Console()
+    console = data_console()
     title = (f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
              f"{', strata ' + strata if strata else ''})")
     table = _table(title, ("term", "HR", CI_HEADERS["wald"], "coef", "SE", "p"))
@@ -237,7 +250,7 @@ def _firth_cox_output(frame: pd.DataFrame, time: str, event: str, covs: list[str
     if as_json:
         emit_json(fit.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table("Firth-penalised Cox model (Breslow ties)",
                    ("term", "HR", CI_HEADERS[method], "coef", "SE", "p"))
     for name, row in fit.to_frame().iterrows():
@@ -286,7 +299,7 @@ def km_cmd(
     if as_json:
         emit_json(km.to_dict(times))
         return
-    console = Console()
+    console = data_console()
     table = _table(f"Kaplan–Meier ({conf_type} CI)",
                    ("group", "n", "events", "median", "95% CI", "IQR (q25–q75)"))
     for level, row in km.summary().iterrows():
@@ -324,7 +337,7 @@ def logrank_cmd(
     if as_json:
         emit_json(res.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table(f"Log-rank test by {group}" + (f", strata {strata}" if strata else ""),
                    ("group", "n", "observed", "expected"))
     for level, row in res.to_frame().iterrows():
@@ -353,7 +366,7 @@ def rmst_cmd(
     if as_json:
         emit_json(res.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table(f"Restricted mean survival time to {horizon:g}",
                    ("group", "RMST", "SE", "95% CI"))
     for level, row in res.to_frame().iterrows():
