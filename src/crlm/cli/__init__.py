@@ -49,6 +49,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        stats_validation_cmds,
         web_cmds,
     )
 
@@ -57,6 +58,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        stats_validation_cmds,
         registry_cmds,
         fhir_cmds,
         web_cmds,
