@@ -45,7 +45,7 @@ class PStyle:
             return text.replace(".", "·")
         if p < 0.001:
             return "<0.001"
-        return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
+        return f"{p:.3f}" if round(p, 3) < 0.01 else f"{p:.2f}"
 
     def text(self, p: float | None) -> str:
         """p in running text or on a figure: ``P<0.001``, ``P=0.04``, ``p = .239``."""

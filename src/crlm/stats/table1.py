@@ -324,3 +324,40 @@ def _mean_sd(x: np.ndarray) -> str:
 
 def _g(x: float) -> str:
     return f"{x:.1f}" if abs(x - round(x)) > 1e-9 else f"{round(x)}"
+
+
+# --------------------------------------------------------------------------- SMD
+
+
+def _pairwise_smd_categorical(p1: np.ndarray, p2: np.ndarray) -> float:
+    """Yang & Dalton (2012) SMD of two level-proportion vectors (first level dropped)."""
+    a, b = p1[1:], p2[1:]
+    cov = (np.diag(a) - np.outer(a, a) + np.diag(b) - np.outer(b, b)) / 2
+    diff = a - b
+    return float(np.sqrt(max(float(diff @ np.linalg.pinv(cov) @ diff), 0.0)))
+
+
+def standardized_mean_difference(series: pd.Series, group: pd.Series, categorical: bool
+                                 ) -> float:
+    """SMD of ``series`` between the groups, averaged over pairs of groups (as R tableone).
+
+    Continuous: |m₁ − m₂| / √((s₁² + s₂²)/2); categorical: Yang & Dalton's multivariate form
+    (the usual |p₁ − p₂| / √((p₁q₁ + p₂q₂)/2) for two levels). Missing values are left out.
+    """
+    ok = series.notna() & group.notna()
+    values, groups = series[ok], group[ok].astype(str)
+    names = sorted(groups.unique())
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+    out = []
+    if categorical:
+        levels = sorted(values.astype(str).unique())
+        props = {g: values[groups == g].astype(str).value_counts(normalize=True)
+                 .reindex(levels, fill_value=0.0).to_numpy(float) for g in names}
+        out = [_pairwise_smd_categorical(props[a], props[b]) for a, b in pairs]
+    else:
+        x = values.astype(float)
+        for a, b in pairs:
+            xa, xb = x[groups == a], x[groups == b]
+            sd = math.sqrt((xa.var(ddof=1) + xb.var(ddof=1)) / 2)
+            out.append(abs(xa.mean() - xb.mean()) / sd if sd > 0 else float("nan"))
+    return float(np.nanmean(out)) if out and not np.all(np.isnan(out)) else float("nan")
