@@ -288,34 +288,39 @@ def cif_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, time_scal
 
 def validation_figure(res: CohortScoreValidation) -> Figure:
     """Scores side by side: (a) Harrell's C, (b) AUC over time, (c) published vs observed
-    5-year survival per score value with the recalibrated baseline."""
+    5-year survival per score value (dots) and after recalibration (crosses); legend in (d)."""
+    from crlm.reports.score_validation import SHORT_NAMES
+
     assert res.result is not None
     r = res.result
-    fig = _figure(10.0, 3.8)
-    a, b, c = (fig.add_subplot(1, 3, i) for i in (1, 2, 3))
+    fig = _figure(7.0, 6.0)
+    a, b, c, key = (fig.add_subplot(2, 2, i) for i in (1, 2, 3, 4))
     names = r.names
+    short = {n: SHORT_NAMES.get(n, res.labels[n]) for n in names}
     y = np.arange(len(names))[::-1]
     cs = [r.concordance[n] for n in names]
     a.errorbar([x.c for x in cs], y, xerr=[[x.c - x.lower95 for x in cs],
                                            [x.upper95 - x.c for x in cs]],
                fmt="s", color=OKABE_ITO[0], ecolor="#333333", capsize=3)
     a.axvline(0.5, color="#999999", lw=1, ls="--")
-    a.set_yticks(y, [res.labels[n] for n in names])
+    a.set_yticks(y, [short[n] for n in names])
+    a.set_ylim(-0.6, len(names) - 0.4)
     a.set_xlabel("Harrell's C (95% CI)")
     a.set_title("a  Discrimination", loc="left")
+    handles = []
     for i, n in enumerate(names):
         pts = [(h, x.auc, x.lower95, x.upper95)
                for h, x in zip(res.horizons_years, r.auc[n], strict=True)]
         t, auc, lo, hi = (np.array(v, dtype=float) for v in zip(*pts, strict=True))
-        b.errorbar(t + (i - (len(names) - 1) / 2) * 0.12, auc,
-                   yerr=[np.nan_to_num(auc - lo), np.nan_to_num(hi - auc)], fmt="o-",
-                   color=OKABE_ITO[i % len(OKABE_ITO)], capsize=2, ms=4, label=res.labels[n])
+        handles.append(b.errorbar(
+            t + (i - (len(names) - 1) / 2) * 0.12, auc,
+            yerr=[np.nan_to_num(auc - lo), np.nan_to_num(hi - auc)], fmt="o-",
+            color=OKABE_ITO[i % len(OKABE_ITO)], capsize=2, ms=4, label=res.labels[n]))
     b.axhline(0.5, color="#999999", lw=1, ls="--")
     b.set_xticks(res.horizons_years, [f"{h:g}" for h in res.horizons_years])
-    b.set_xlabel("Years after the origin")
-    b.set_ylabel("Time-dependent AUC (95% CI)")
-    b.set_title("b  AUC over time", loc="left")
-    b.legend(frameon=False, fontsize=7, loc="lower left")
+    b.set_xlabel("Years")
+    b.set_ylabel("AUC (95% CI)")
+    b.set_title("b  Time-dependent AUC", loc="left")
     c.plot([0, 1], [0, 1], color="#999999", lw=1, ls="--")
     for i, n in enumerate(names):
         cal = r.calibration.get(n)
@@ -325,16 +330,16 @@ def validation_figure(res: CohortScoreValidation) -> Figure:
         t = cal.table.dropna(subset=["observed"])
         c.errorbar(t["published"], t["observed"], yerr=[t["observed"] - t["observed_lower95"],
                                                         t["observed_upper95"] - t["observed"]],
-                   fmt="o", color=colour, capsize=2, label=f"{res.labels[n]} (published)")
-        c.plot(t["recalibrated"], t["observed"], "x", color=colour,
-               label=f"{res.labels[n]} (recalibrated)")
+                   fmt="o", color=colour, capsize=2)
+        c.plot(t["recalibrated"], t["observed"], "x", color=colour)
     c.set_xlim(0, 1)
     c.set_ylim(0, 1)
     c.set_xlabel("Expected 5-year survival")
-    c.set_ylabel("Observed 5-year survival (95% CI)")
+    c.set_ylabel("Observed (95% CI)")
     c.set_title("c  Calibration", loc="left")
-    if c.get_legend_handles_labels()[0]:
-        c.legend(frameon=False, fontsize=7, loc="upper left")
+    key.axis("off")
+    key.legend(handles=handles, frameon=False, loc="upper left",
+               title="● published, × recalibrated (c)")
     for axis in (a, b, c):
         axis.spines[["top", "right"]].set_visible(False)
     return fig

@@ -33,6 +33,7 @@ SCORES: dict[str, str] = {
     "tumor_burden_score": "Tumour burden score",
     "mcs": "Modified clinical score (m-CS)",
 }
+SHORT_NAMES = {"fong_crs": "Fong", "game": "GAME", "tumor_burden_score": "TBS", "mcs": "m-CS"}
 PUBLISHED_HORIZON_YEARS = 5.0
 #: published 5-year OS by score value, and the evidence key that gives it
 PUBLISHED_5Y: dict[str, tuple[dict[float, float], str]] = {
