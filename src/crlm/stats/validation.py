@@ -312,7 +312,8 @@ class ScoreValidation:
                 "n": c.n, "events": c.events,
                 "concordance": {"c": c.c, "se": c.se, "lower95": c.lower95,
                                 "upper95": c.upper95},
-                "auc": [vars(a) for a in self.auc[name]],
+                "auc": [{"time": a.horizon, "auc": a.auc, "lower95": a.lower95,
+                         "upper95": a.upper95} for a in self.auc[name]],
                 "calibration": None if cal is None else {
                     k: v for k, v in vars(cal).items() if k != "table"}
                 | ({"by_value": cal.table.to_dict(orient="records")} if cal else {}),
