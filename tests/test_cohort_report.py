@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.conftest import EXAMPLES
@@ -205,3 +206,35 @@ def test_apa_style_and_single_column(tmp_path: Path) -> None:
     with Image.open(out / "fig3_km_os.tiff") as im:
         assert round(im.info["dpi"][0]) == 600
         assert abs(im.size[0] / im.info["dpi"][0] * 25.4 - 89) < 1
+
+
+def test_competing_risks_section(tmp_path: Path) -> None:
+    from crlm.stats.competing import gray_test
+
+    df = synthetic_rectal_cohort(200, seed=6)
+    recurrence = (df.rfs_event == 1) & ((df.rfs_days < df.os_days) | (df.os_event == 0))
+    death_first = (df.rfs_event == 1) & ~recurrence
+    df["rec_status"] = np.where(recurrence, 1, np.where(death_first, 2, 0))
+    data = tmp_path / "cohort.csv"
+    df.to_csv(data, index=False)
+    config = (EXAMPLES / "maki2023.toml").read_text().replace(
+        "[score_validation]\n", "[score_validation]\ndraws = 0\n")
+    config += ('\n[competing_risks]\ntime = "rfs_days"\nstatus = "rec_status"\n'
+               'causes = { 1 = "Recurrence", 2 = "Death without recurrence" }\n'
+               'covariates = ["approach", "cea_gt_5"]\nreference = { approach = "combined" }\n')
+    cfg = tmp_path / "cr.toml"
+    cfg.write_text(config)
+    out = tmp_path / "report"
+    res = CliRunner().invoke(app, ["analyze", str(data), "--config", str(cfg), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    html = (out / "report.html").read_text()
+    assert "Competing risks: cumulative incidence of recurrence" in html
+    gray = gray_test(df.assign(approach=df.approach.astype("string")), "rfs_days", "rec_status",
+                     "approach")
+    assert f"χ² = {gray.statistic:.2f} on 2 df" in html
+    fg = pd.read_csv(out / "competing_finegray.csv")
+    assert fg.Characteristic.tolist() == ["Approach: Classic (primary first)",
+                                          "Approach: Reverse (liver first)", "CEA > 5 ng/mL: Yes"]
+    cif = pd.read_csv(out / "competing_cif.csv")
+    assert set(cif.Event) == {"Recurrence", "Death without recurrence"}
+    assert (out / "fig6_cif.png").stat().st_size > 10_000

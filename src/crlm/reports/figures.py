@@ -256,6 +256,8 @@ def auc_over_time_figure(curves: Mapping[str, Sequence[tuple[float, float, float
         offset = (i - (len(curves) - 1) / 2) * 0.04 * max(1.0, float(t.max()) / 5)
         ax.errorbar(t + offset, auc, yerr=[np.nan_to_num(auc - lo), np.nan_to_num(hi - auc)],
                     fmt="o-", color=colour, capsize=3, ms=4, lw=1.4, label=name)
+    ticks = sorted({float(p[0]) for points in curves.values() for p in points})
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
     ax.axhline(0.5, color="#999999", lw=1, ls="--")
     ax.set_ylim(0.3, 1.0)
     ax.set_xlabel(time_label)
