@@ -31,3 +31,15 @@ def test_cohort_page_validates_the_scores(patients: list) -> None:
     assert [row[0] for row in table.rows] == ["Tumour burden score"]
     assert table.columns[3] == "Harrell's C (95% CI)"
     assert any("Fong clinical risk score not validated" in f for f in table.footnotes)
+
+
+def test_cohort_page_competing_risks(patients: list) -> None:
+    from crlm.web.cohort import competing_risks
+
+    table = competing_risks(patients, "sex", SurvivalOrigin.diagnosis)
+    assert table.problem is None, table.problem
+    assert table.columns == ["Group", "Event", "1 year (%)", "3 years (%)", "5 years (%)"]
+    # synthetic deaths all follow a recurrence: only the recurrence curve exists here
+    assert {row[1] for row in table.rows} == {"Recurrence"}
+    assert {row[0] for row in table.rows} == {"female", "male"}
+    assert "Gray's test for recurrence" in table.footnotes[0]

@@ -254,10 +254,11 @@ def _median_text(median: tuple[float | None, float | None, float | None], scale:
     return f"{f(est)} {unit} (95% CI {f(lo)}–{f(hi)}{'' if hi is None else ' ' + unit})"
 
 
-def _regression_notes(t: RegressionTable, labels: Labels) -> list[str]:
-    """The table's footnotes with factor names replaced by their labels."""
+def _regression_notes(t: RegressionTable, labels: Labels, style: PStyle) -> list[str]:
+    """The table's footnotes with factor names replaced by their labels, p in the style."""
     notes = []
     for note in t.footnotes:
+        note = note.replace("univariable p < ", f"univariable {style.letter} < ")
         if t.forced and "clinically relevant factors (" in note:
             note = note.replace(", ".join(t.forced), ", ".join(labels.var(f) for f in t.forced))
         notes.append(note)
@@ -275,7 +276,7 @@ def _cox(ctx: Context) -> list[Section]:
                            reference=spec.reference, firth=spec.firth, ci=spec.ci)
     frame = journal_regression_frame(ctx.cohort.dropna(subset=[ep.time, ep.event]), cox,
                                      ep.event, ctx.labels, ctx.style, ep.event_label)
-    notes = _regression_notes(cox, ctx.labels)
+    notes = _regression_notes(cox, ctx.labels, ctx.style)
     ctx.out.csv(frame, "table2_cox")
     sections = [Section(f"Table 2. Cox regression for {ep.label.lower()}",
                         html=frame_html(frame, notes), table=frame, notes=notes)]
@@ -303,7 +304,7 @@ def _logistic(ctx: Context) -> list[Section]:
                           reference=spec.reference, firth=spec.firth, ci=spec.ci)
     frame = journal_regression_frame(part.dropna(subset=[spec.outcome]), lt, spec.outcome,
                                      ctx.labels, ctx.style, ctx.labels.var(spec.outcome))
-    notes = _regression_notes(lt, ctx.labels)
+    notes = _regression_notes(lt, ctx.labels, ctx.style)
     ctx.out.csv(frame, "table3_logistic")
     return [Section(f"Table 3. {spec.title}", html=frame_html(frame, notes), table=frame,
                     notes=notes)]

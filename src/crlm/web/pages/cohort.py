@@ -13,6 +13,7 @@ from crlm.web.cohort import (
     Endpoint,
     GroupingName,
     SurvivalOrigin,
+    competing_risks,
     summarise,
     validate_scores,
 )
@@ -69,6 +70,7 @@ def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResp
         request, "cohort.html", user, n=n, centre=q.centre,
         summary=summarise(patients, q.grouping.value), km=km,
         scores=validate_scores(patients, q.endpoint, q.origin),
+        competing=competing_risks(patients, q.grouping.value, q.origin),
         groupings=GROUPINGS, grouping=q.grouping.value, endpoint=q.endpoint, origin=q.origin,
         endpoints=list(Endpoint), origins=list(SurvivalOrigin),
         plot_url="/cohort/km.png" + (f"?{query}" if query else ""),
