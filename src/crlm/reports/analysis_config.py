@@ -209,7 +209,7 @@ def load_config(path: Path) -> AnalysisConfig:
         raise ConfigError(f"{path}:\n{format_validation_error(exc)}") from None
 
 
-def _mask(df: pd.DataFrame, f: Filter) -> pd.Series:
+def row_mask(df: pd.DataFrame, f: Filter) -> pd.Series:
     if f.column not in df.columns:
         raise ConfigError(f"filter {f.label!r}: column {f.column!r} not in the data")
     col = df[f.column]
@@ -234,7 +234,7 @@ def _mask(df: pd.DataFrame, f: Filter) -> pd.Series:
 def apply_filters(df: pd.DataFrame, filters: list[Filter]) -> pd.DataFrame:
     """Rows meeting every filter."""
     for f in filters:
-        df = df[_mask(df, f)]
+        df = df[row_mask(df, f)]
     return df
 
 

@@ -34,9 +34,9 @@ from crlm.reports.analysis_config import (
     CutoffSpec,
     Endpoint,
     Filter,
-    _mask,
     apply_filters,
     load_config,
+    row_mask,
 )
 from crlm.reports.report_tables import (
     forest_rows,
@@ -136,12 +136,12 @@ def _select(df: pd.DataFrame, config: AnalysisConfig
     excluded: list[tuple[str, int]] = []
     cohort = df
     for f in config.include:
-        kept = cohort[_mask(cohort, f)]
+        kept = cohort[row_mask(cohort, f)]
         excluded.append((f"not {f.label}", len(cohort) - len(kept)))
         cohort = kept
         steps.append((f.label, len(cohort)))
     for f in config.exclude:
-        kept = cohort[~_mask(cohort, f)]
+        kept = cohort[~row_mask(cohort, f)]
         excluded.append((f.label, len(cohort) - len(kept)))
         cohort = kept
         steps.append(("Remaining", len(cohort)))

@@ -10,6 +10,7 @@ Figures never format p values or labels themselves: the report passes the text i
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,9 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -121,7 +124,8 @@ def flow_figure(steps: Sequence[tuple[str, int]], excluded: Sequence[tuple[str, 
     ax.set_ylim(0, n * 2)
     for i, (label, count) in enumerate(steps):
         y = n * 2 - 1 - 2 * i
-        ax.text(3.2, y, f"{label}\nn = {count:,}", ha="center", va="center",
+        box = textwrap.fill(label, 30, break_on_hyphens=False)
+        ax.text(3.2, y, f"{box}\nn = {count:,}", ha="center", va="center",
                 bbox={"boxstyle": "round,pad=0.5", "fc": "#eef4f9", "ec": "#0072B2"})
         if i < n - 1:
             ax.annotate("", xy=(3.2, y - 1.45), xytext=(3.2, y - 0.55),
@@ -130,7 +134,8 @@ def flow_figure(steps: Sequence[tuple[str, int]], excluded: Sequence[tuple[str, 
                 label_x, count_x = excluded[i]
                 ax.annotate("", xy=(6.2, y - 1.0), xytext=(3.2, y - 1.0),
                             arrowprops={"arrowstyle": "->", "color": "#D55E00"})
-                ax.text(6.3, y - 1.0, f"Excluded: {label_x}\nn = {count_x:,}", ha="left",
+                side = textwrap.fill(f"Excluded: {label_x}", 26, break_on_hyphens=False)
+                ax.text(6.3, y - 1.0, f"{side}\nn = {count_x:,}", ha="left",
                         va="center", fontsize=9,
                         bbox={"boxstyle": "round,pad=0.4", "fc": "#fff4ec", "ec": "#D55E00"})
     return fig
@@ -350,16 +355,24 @@ def validation_figure(res: CohortScoreValidation) -> Figure:
 FORMATS = ("png", "svg", "pdf", "tiff")
 JOURNAL_WIDTH_MM = {"single": 89.0, "double": 183.0}
 MIN_FONT_PT = 6.0
+MIN_LINE_PT = 0.5
 MM_PER_INCH = 25.4
 
 
 def fit_width(fig: Figure, width_mm: float) -> None:
-    """Resize ``fig`` to ``width_mm`` (aspect kept) and scale its text, never below 6 pt."""
+    """Resize ``fig`` to ``width_mm`` (aspect kept) and scale its text (never below 6 pt),
+    lines and markers (never below 0.5 pt) alike."""
     width, height = fig.get_size_inches()
     factor = width_mm / MM_PER_INCH / width
     fig.set_size_inches(width * factor, height * factor)
     for text in fig.findobj(Text):
         text.set_fontsize(max(MIN_FONT_PT, text.get_fontsize() * factor))
+    for line in fig.findobj(Line2D):
+        line.set_linewidth(max(MIN_LINE_PT, line.get_linewidth() * factor))
+        line.set_markersize(line.get_markersize() * factor)
+        line.set_markeredgewidth(max(MIN_LINE_PT, line.get_markeredgewidth() * factor))
+    for coll in fig.findobj(LineCollection):
+        coll.set_linewidth([max(MIN_LINE_PT, w * factor) for w in coll.get_linewidth()])
 
 
 def render(fig: Figure, formats: Sequence[str] = ("png", "svg"), *,
