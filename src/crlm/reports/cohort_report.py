@@ -186,7 +186,8 @@ def _table1(ctx: Context) -> list[Section]:
     t1 = table1(ctx.cohort, ctx.group, categorical=spec.categorical,
                 continuous=spec.continuous + [m for m in spec.mean_sd
                                               if m not in spec.continuous],
-                mean_sd=spec.mean_sd, labels={v: ctx.labels.var(v) for v in variables},
+                mean_sd=spec.mean_sd,
+                labels={v: ctx.labels.var(v) for v in [*variables, ctx.group]},
                 overall=spec.overall)
     frame = journal_table1(t1, ctx.cohort, ctx.group, ctx.labels, ctx.style, smd=spec.smd)
     notes = list(t1.footnotes)
