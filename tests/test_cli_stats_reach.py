@@ -161,6 +161,7 @@ def test_validate_derives_the_scores_and_names_what_is_missing(rectal_csv: Path,
                                    "os_days", "--event", "os_event", "--draws", "0"],
                              env={"COLUMNS": "250"})
     assert readable.exit_code == 0 and "Fong clinical risk score" in readable.output
+    assert "Calibration of the published 5-year survival" in readable.output
 
 
 @pytest.mark.parametrize("command", ["cif", "gray", "finegray", "concordance", "tdauc",

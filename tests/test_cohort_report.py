@@ -208,13 +208,14 @@ def test_apa_style_and_single_column(tmp_path: Path) -> None:
         assert abs(im.size[0] / im.info["dpi"][0] * 25.4 - 89) < 1
 
 
-def test_competing_risks_section(tmp_path: Path) -> None:
+def test_competing_risks_and_score_calibration_sections(tmp_path: Path) -> None:
     from crlm.stats.competing import gray_test
 
     df = synthetic_rectal_cohort(200, seed=6)
     recurrence = (df.rfs_event == 1) & ((df.rfs_days < df.os_days) | (df.os_event == 0))
     death_first = (df.rfs_event == 1) & ~recurrence
     df["rec_status"] = np.where(recurrence, 1, np.where(death_first, 2, 0))
+    df["node_positive"] = np.random.default_rng(1).uniform(size=len(df)) < 0.6
     data = tmp_path / "cohort.csv"
     df.to_csv(data, index=False)
     config = (EXAMPLES / "maki2023.toml").read_text().replace(
@@ -238,3 +239,12 @@ def test_competing_risks_section(tmp_path: Path) -> None:
     cif = pd.read_csv(out / "competing_cif.csv")
     assert set(cif.Event) == {"Recurrence", "Death without recurrence"}
     assert (out / "fig6_cif.png").stat().st_size > 10_000
+    # with node status every score is derived; Fong and GAME are calibrated
+    scores = pd.read_csv(out / "score_validation.csv")
+    assert scores.Score.tolist() == ["Fong clinical risk score", "GAME score",
+                                     "Tumour burden score", "Modified clinical score (m-CS)"]
+    calibration = pd.read_csv(out / "score_calibration.csv")
+    assert set(calibration.Score) == {"Fong clinical risk score", "GAME score"}
+    fong = calibration[calibration.Score == "Fong clinical risk score"]
+    assert set(fong["Published 5-year OS (%)"]) <= {60.0, 44.0, 40.0, 20.0, 25.0, 14.0}
+    assert "Calibration of the published 5-year survival" in html

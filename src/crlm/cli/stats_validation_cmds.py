@@ -400,6 +400,12 @@ def _print_validation(res: object) -> None:
         table.add_row(*[str(v) for v in row])
     console = data_console()
     console.print(table)
+    calibration = res.calibration_table()
+    if not calibration.empty:
+        cal = _table("Calibration of the published 5-year survival", tuple(calibration.columns))
+        for row in calibration.itertuples(index=False):
+            cal.add_row(*[str(v) for v in row])
+        console.print(cal)
     for note in res.notes():
         console.print(f"  {note}")
 

@@ -449,11 +449,19 @@ def _score_validation(ctx: Context) -> list[Section]:
     title = f"Validation of prognostic scores for {ep.label.lower()}"
     if res.result is None:
         return [Section(title, notes=res.notes())]
-    table = res.table()
+    table, calibration = res.table(), res.calibration_table()
     ctx.out.csv(table, "score_validation")
-    return [Section(title, figure=ctx.out.figure(figures.validation_figure(res),
-                                                 "fig7_score_validation"),
-                    html=frame_html(table, res.notes()), table=table, notes=res.notes())]
+    sections = [Section(title, figure=ctx.out.figure(figures.validation_figure(res),
+                                                     "fig7_score_validation"),
+                        html=frame_html(table, res.notes()), table=table, notes=res.notes())]
+    if not calibration.empty:
+        ctx.out.csv(calibration, "score_calibration")
+        note = ["Recalibrated: the published survival raised to exp(α), α chosen so that the "
+                "mean expected 5-year risk equals the observed one (slope kept at 1)."]
+        sections.append(Section("Calibration of the published 5-year survival",
+                                html=frame_html(calibration, note), table=calibration,
+                                notes=note))
+    return sections
 
 
 # ---------------------------------------------------------------------------- driver

@@ -176,6 +176,23 @@ class CohortScoreValidation:
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def calibration_table(self) -> pd.DataFrame:
+        """Per score value: patients, published, observed (95 % CI) and recalibrated 5-year
+        survival (%), for the scores with a published figure."""
+        rows = []
+        for name, cal in (self.result.calibration.items() if self.result else []):
+            if cal is None:
+                continue
+            for r in cal.table.itertuples(index=False):
+                observed = ("not estimable" if np.isnan(r.observed) else
+                            f"{100 * r.observed:.1f} ({100 * r.observed_lower95:.1f}–"
+                            f"{100 * r.observed_upper95:.1f})")
+                rows.append({"Score": self.labels[name], "Value": f"{r.value:g}",
+                             "Patients": r.n, "Published 5-year OS (%)": f"{100 * r.published:.1f}",
+                             "Observed 5-year OS (%) (95% CI)": observed,
+                             "Recalibrated 5-year OS (%)": f"{100 * r.recalibrated:.1f}"})
+        return pd.DataFrame(rows)
+
     def notes(self) -> list[str]:
         """Footnotes: methods, calibration subsets and scores not validated."""
         notes = [
