@@ -49,7 +49,7 @@ def test_numbers_match_the_analyses(rectal_report: tuple[Path, Path]) -> None:
     assert prov["rows_input"] == prov["rows_analysed"] == len(df) == 274
     assert len(prov["data_sha256"]) == 64 and prov["crlm_version"]
     flow = pd.read_csv(out / "flow.csv")
-    assert flow.n.tolist() == [274, 274, 274]  # start, missing follow-up, time 0
+    assert flow.Patients.tolist() == [274, 274, 274]  # start, missing follow-up, time 0
     summary = pd.read_csv(out / "fig3_km_os_summary.csv")
     km = kaplan_meier(df, "os_days", "os_event", "approach")
     for level, curve in km.groups.items():

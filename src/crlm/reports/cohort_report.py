@@ -155,7 +155,7 @@ def _select(df: pd.DataFrame, config: AnalysisConfig
 def _flow(ctx: Context, steps: list[tuple[str, int]], excluded: list[tuple[str, int]]
           ) -> list[Section]:
     ctx.progress("selection")
-    flow = pd.DataFrame({"step": [s for s, _ in steps], "n": [n for _, n in steps]})
+    flow = pd.DataFrame({"Step": [s for s, _ in steps], "Patients": [n for _, n in steps]})
     ctx.out.csv(flow, "flow")
     return [Section("Patient selection", figure=ctx.out.figure(
         figures.flow_figure(steps, excluded), "fig1_flow"), table=flow)]

@@ -169,7 +169,12 @@ def frame_html(frame: pd.DataFrame, notes: Sequence[str]) -> str:
     """A table with its numbered footnotes (escaped)."""
     from html import escape
 
-    body = frame.to_html(index=False, na_rep="", border=0, classes="journal", escape=True)
+    cells = frame.astype(object).where(frame.notna(), "").astype(str).map(escape)
+    if len(cells.columns):  # level rows keep their indent (HTML collapses leading spaces)
+        first = cells.columns[0]
+        cells[first] = cells[first].str.replace(r"^  ", "&emsp;", regex=True)
+    cells.columns = [escape(str(c)) for c in cells.columns]
+    body = cells.to_html(index=False, border=0, classes="journal", escape=False)
     items = "".join(f"<li>{escape(n)}</li>" for n in notes)
     return body + (f'<ol class="footnotes">{items}</ol>' if items else "")
 
