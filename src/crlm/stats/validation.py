@@ -220,6 +220,56 @@ def _cloglog_risk(survival: np.ndarray) -> np.ndarray:
     return np.log(-np.log(survival))
 
 
+def _with_published(df: pd.DataFrame, time: str, event: str, score: str,
+                    published: Mapping[float, float]) -> pd.DataFrame:
+    """Complete cases whose score value has a published survival, in column ``_expected``."""
+    used, _dropped = complete_cases(df, [time, event, score])
+    pub = pd.to_numeric(used[score], errors="coerce").map(
+        lambda v: published.get(float(v), np.nan))
+    used = used[pub.notna()].assign(_expected=pub[pub.notna()].astype(float))
+    if len(used) < 2 or used["_expected"].nunique() < 2:
+        raise StatsInputError(score, "fewer than two score values with a published survival")
+    s_pub = used["_expected"].to_numpy(float)
+    if ((s_pub <= 0) | (s_pub >= 1)).any():
+        raise StatsInputError(score, "published survival must lie strictly between 0 and 1")
+    return used
+
+
+def _calibration_slope(t: np.ndarray, e: np.ndarray, s_pub: np.ndarray, horizon: float
+                       ) -> tuple[float, float]:
+    """Cox coefficient of cloglog(1 − S_pub) and its SE, follow-up truncated at ``horizon``."""
+    from crlm.stats.cox import cox_ph
+
+    truncated = pd.DataFrame({"t": np.minimum(t, horizon), "e": e * (t <= horizon),
+                              "x": _cloglog_risk(s_pub)})
+    fit = cox_ph(truncated, "t", "e", ["x"])
+    return float(fit.coef[0]), float(np.sqrt(fit.var[0, 0]))
+
+
+def _recalibration_alpha(s_pub: np.ndarray, observed: float) -> float:
+    """α with mean(1 − S_pub^exp(α)) equal to the observed risk (NaN if the risk is 0 or 1)."""
+    from scipy.optimize import brentq
+
+    if not 0 < observed < 1:
+        return float("nan")
+    return float(brentq(lambda a: float((1 - s_pub ** np.exp(a)).mean()) - observed, -10, 10,
+                        xtol=1e-14))
+
+
+def _by_value(used: pd.DataFrame, time: str, event: str, score: str,
+              published: Mapping[float, float], horizon: float, alpha: float) -> pd.DataFrame:
+    """Per score value: n, published, observed KM survival (95 % CI), recalibrated survival."""
+    rows = []
+    for value in sorted(set(used[score].astype(float))):
+        part = used[used[score].astype(float) == value]
+        row = km_curve(*survival_outcome(part, time, event)).at([horizon]).iloc[0]
+        rows.append({"value": value, "n": len(part), "published": float(published[value]),
+                     "observed": float(row["surv"]), "observed_lower95": float(row["lower"]),
+                     "observed_upper95": float(row["upper"]),
+                     "recalibrated": float(published[value]) ** np.exp(alpha)})
+    return pd.DataFrame(rows)
+
+
 def calibration_against_published(
     df: pd.DataFrame, time: str, event: str, score: str, published: Mapping[float, float],
     horizon: float,
@@ -228,48 +278,23 @@ def calibration_against_published(
 
     Only patients whose score value has a published survival take part (``n``).
     """
-    from scipy.optimize import brentq
-
-    from crlm.stats.cox import cox_ph
-
-    used, _dropped = complete_cases(df, [time, event, score])
-    values = pd.to_numeric(used[score], errors="coerce")
-    pub = values.map(lambda v: published.get(float(v), np.nan))
-    used = used[pub.notna()].assign(_expected=pub[pub.notna()].astype(float))
-    if len(used) < 2 or used["_expected"].nunique() < 2:
-        raise StatsInputError(score, "fewer than two score values with a published survival")
+    used = _with_published(df, time, event, score, published)
     t, e = survival_outcome(used, time, event)
     s_pub = used["_expected"].to_numpy(float)
-    if ((s_pub <= 0) | (s_pub >= 1)).any():
-        raise StatsInputError(score, "published survival must lie strictly between 0 and 1")
     at = km_curve(t, e).at([horizon]).iloc[0]
     if not np.isfinite(at["surv"]):
         raise StatsInputError(time, f"no follow-up reaches the horizon {horizon:g}")
-    surv, se = float(at["surv"]), float(at["std_err"])
-    observed = 1.0 - surv
-    expected = float((1 - s_pub).mean())
+    observed, expected = 1.0 - float(at["surv"]), float((1 - s_pub).mean())
     oe = observed / expected
-    log_se = se / observed if observed > 0 else float("nan")
-    truncated = pd.DataFrame({"t": np.minimum(t, horizon), "e": e * (t <= horizon),
-                              "x": _cloglog_risk(s_pub)})
-    fit = cox_ph(truncated, "t", "e", ["x"])
-    slope, slope_se = float(fit.coef[0]), float(np.sqrt(fit.var[0, 0]))
-    alpha = float(brentq(lambda a: float((1 - s_pub ** np.exp(a)).mean()) - observed, -10, 10)
-                  ) if 0 < observed < 1 else float("nan")
-    rows = []
-    for value in sorted(set(used[score].astype(float))):
-        part = used[used[score].astype(float) == value]
-        row = km_curve(*survival_outcome(part, time, event)).at([horizon]).iloc[0]
-        s_pub_v = float(published[value])
-        rows.append({"value": value, "n": len(part), "published": s_pub_v,
-                     "observed": float(row["surv"]), "observed_lower95": float(row["lower"]),
-                     "observed_upper95": float(row["upper"]),
-                     "recalibrated": s_pub_v ** np.exp(alpha)})
+    log_se = float(at["std_err"]) / observed if observed > 0 else float("nan")
+    slope, slope_se = _calibration_slope(t, e, s_pub, horizon)
+    alpha = _recalibration_alpha(s_pub, observed)
     return Calibration(
         horizon, len(used), int(e.sum()), expected, observed,
         1.0 - float(at["upper"]), 1.0 - float(at["lower"]),
         oe, oe * math.exp(-Z95 * log_se), oe * math.exp(Z95 * log_se),
-        slope, slope - Z95 * slope_se, slope + Z95 * slope_se, alpha, pd.DataFrame(rows))
+        slope, slope - Z95 * slope_se, slope + Z95 * slope_se, alpha,
+        _by_value(used, time, event, score, published, horizon, alpha))
 
 
 @dataclass(frozen=True)
