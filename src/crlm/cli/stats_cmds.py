@@ -21,7 +21,8 @@ from rich.text import Text
 from crlm.cli._common import fail_bad_input
 
 stats_app = typer.Typer(
-    help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, …).",
+    help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, "
+    "competing risks, discrimination and calibration, validation of the published scores).",
     no_args_is_help=True,
 )
 
