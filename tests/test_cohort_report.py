@@ -191,7 +191,9 @@ def test_apa_style_and_single_column(tmp_path: Path) -> None:
     config = (EXAMPLES / "maki2023.toml").read_text()
     config = config.replace('p_style = "nejm"', 'p_style = "apa"').replace(
         'width = "double"\ndpi = 300', 'width = "single"\ndpi = 600').replace(
-        "[score_validation]\n", "[score_validation]\ndraws = 0\n")
+        "[score_validation]\n", "[score_validation]\ndraws = 0\n").replace(
+        'endpoint = "os"\nhorizons = [1, 3, 5]\n',
+        'endpoint = "os"\nhorizons = [1, 3, 5]\nexpected = { 1 = 0.6, 2 = 0.5, 3 = 0.45 }\n')
     cfg = tmp_path / "apa.toml"
     cfg.write_text(config)
     out = tmp_path / "report"
@@ -201,6 +203,10 @@ def test_apa_style_and_single_column(tmp_path: Path) -> None:
     assert all(p == "" or re.match(r"^(< \.001|\.\d{3})$", p) for p in t1["p"])
     html = (out / "report.html").read_text()
     assert re.search(r"Log-rank test: χ² = [\d.]+ on 2 df, p (= \.\d{3}|&lt; \.001)", html)
+    # [[cutoffs]] expected: calibration of the marker against the expected survival
+    cal = pd.read_csv(out / "calibration_number_of_metastases.csv")
+    assert cal.value.tolist() == [1, 2, 3] and cal.published.tolist() == [0.6, 0.5, 0.45]
+    assert re.search(r"Calibration at 5 years \(n = \d+\): observed/expected events", html)
     from PIL import Image
 
     with Image.open(out / "fig3_km_os.tiff") as im:

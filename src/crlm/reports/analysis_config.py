@@ -98,6 +98,10 @@ class CutoffSpec(BaseModel):
     outcome: str | None = None
     endpoint: str | None = None
     horizons: list[float] = Field(default_factory=lambda: [1.0, 3.0, 5.0])
+    expected: dict[str, float] = Field(
+        default_factory=dict, description="Survival at calibration_horizon expected for each "
+        "marker value (e.g. a published table): adds calibration (O/E, slope, recalibration).")
+    calibration_horizon: float = Field(5.0, gt=0, description="In display time units.")
 
     @model_validator(mode="after")
     def _one_outcome(self) -> CutoffSpec:

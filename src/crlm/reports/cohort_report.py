@@ -17,6 +17,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,6 +364,7 @@ def _survival_discrimination(ctx: Context, c: CutoffSpec, ep: Endpoint, i: int) 
         {marker: [(h, a.auc, a.lower95, a.upper95) for h, a in zip(c.horizons, aucs,
                                                                       strict=True)]},
         time_label=ep.time_label)
+    notes = _marker_calibration(ctx, c, ep) if c.expected else []
     return Section(
         f"Discrimination: {marker} for {ep.label.lower()}", table=table,
         figure=ctx.out.figure(fig, f"fig5_tdauc_{i}"),
@@ -373,7 +375,25 @@ def _survival_discrimination(ctx: Context, c: CutoffSpec, ep: Endpoint, i: int) 
                "follow-up is used, not a 0/1 event flag.",
                f"Maximally selected log-rank cut-point: {marker} ≤ {cut.cutpoint:g} vs "
                f"> {cut.cutpoint:g}, {ctx.style.text(cut.p)} (corrected for the search).",
-               *cut.warnings])
+               *cut.warnings, *notes])
+
+
+def _marker_calibration(ctx: Context, c: CutoffSpec, ep: Endpoint) -> list[str]:
+    """Calibration of the marker against the survival the config expects per value."""
+    from crlm.stats.validation import calibration_against_published
+
+    try:
+        expected = {float(k): v for k, v in c.expected.items()}
+    except ValueError:
+        raise ConfigError(f"cutoffs {c.marker}: expected keys must be marker values") from None
+    cal = calibration_against_published(ctx.cohort, ep.time, ep.event, c.marker, expected,
+                                        c.calibration_horizon * ep.time_scale)
+    ctx.out.csv(cal.table, f"calibration_{c.marker}")
+    h = f"{c.calibration_horizon:g} {ep.time_unit}"
+    return [f"Calibration at {h} (n = {cal.n}): observed/expected events {cal.oe_ratio:.2f} "
+            f"(95% CI {cal.oe_lower95:.2f}–{cal.oe_upper95:.2f}); calibration slope "
+            f"{cal.slope:.2f} (95% CI {cal.slope_lower95:.2f}–{cal.slope_upper95:.2f}); "
+            f"recalibration factor exp(α) = {math.exp(cal.alpha):.2f}."]
 
 
 def _competing(ctx: Context) -> list[Section]:
