@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from crlm.web.cohort import GROUPINGS, Endpoint, GroupingName, SurvivalOrigin, summarise
+from crlm.web.cohort import (
+    GROUPINGS,
+    Endpoint,
+    GroupingName,
+    SurvivalOrigin,
+    competing_risks,
+    summarise,
+    validate_scores,
+)
 from crlm.web.deps import Db, PageUser
 from crlm.web.pages.common import render
 from crlm.web.records import cohort_patients
@@ -61,6 +69,8 @@ def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResp
     return render(
         request, "cohort.html", user, n=n, centre=q.centre,
         summary=summarise(patients, q.grouping.value), km=km,
+        scores=validate_scores(patients, q.endpoint, q.origin),
+        competing=competing_risks(patients, q.grouping.value, q.origin),
         groupings=GROUPINGS, grouping=q.grouping.value, endpoint=q.endpoint, origin=q.origin,
         endpoints=list(Endpoint), origins=list(SurvivalOrigin),
         plot_url="/cohort/km.png" + (f"?{query}" if query else ""),
