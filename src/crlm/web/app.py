@@ -15,6 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from crlm.web.deps import user_cache
 from crlm.web.errors import install_exception_handlers
+from crlm.web.forms import value_label
 from crlm.web.records import cohort_cache
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
@@ -35,6 +36,7 @@ SESSION_COOKIE = "crlm_session"
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
+    templates.env.globals["vlabel"] = value_label
     return templates
 
 
