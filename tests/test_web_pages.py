@@ -169,14 +169,14 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert r.status_code == 422
     block = _field_block(r.text, "labs.cea_ng_ml")
     assert 'class="field invalid"' in block and 'aria-invalid="true"' in block
-    assert "greater than or equal to 0" in block
+    assert "Must be at least 0" in block
     assert 'value="-5"' in block  # the user's input is kept
     assert 'value="67"' in _field_block(r.text, "age_years")
     assert "field-error" not in _field_block(r.text, "age_years")
 
     data["labs.cea_ng_ml"] = "abc"
     r = client.post("/patients/new", data=data, follow_redirects=False)
-    assert "valid number" in _field_block(r.text, "labs.cea_ng_ml")
+    assert "Enter a number" in _field_block(r.text, "labs.cea_ng_ml")
 
     data["labs.cea_ng_ml"] = "12"
     r = client.post("/patients/new", data=data, follow_redirects=False)
@@ -191,7 +191,7 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert "script-src 'self'" in csp
 
 
-def test_cross_field_error_is_shown_at_the_top(client):
+def test_cross_field_error_is_shown_on_the_field_in_clinical_words(client):
     page_login(client, "alice")
     token = csrf_from(client.get("/patients/new").text)
     r = client.post("/patients/new", data={
@@ -199,20 +199,23 @@ def test_cross_field_error_is_shown_at_the_top(client):
         "liver.disease_free_interval_months": "12",
     })
     assert r.status_code == 422
-    assert re.search(r"error-summary.*timing is synchronous but disease_free_interval_months",
-                     r.text, re.S)
+    block = _field_block(r.text, "liver.disease_free_interval_months")
+    assert 'class="field invalid"' in block
+    assert "Synchronous metastases have a disease-free interval of at most 6 months" in block
+    assert "disease_free_interval_months is" not in r.text  # no internal wording
 
 
-def test_edit_keeps_fields_the_form_does_not_show(client):
+def test_edit_form_holds_the_stored_lesions(client):
     api = api_token(client, "alice")
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=api).json()["id"]
     page_login(client, "alice")
     form = client.get(f"/patients/{pid}/edit").text
     assert 'value="12"' in _field_block(form, "labs.cea_ng_ml")
-    assert "liver.lesions" in form  # listed as kept
+    assert 'value="7"' in _field_block(form, "liver.lesions.0.segment")
     r = client.post(f"/patients/{pid}/edit", data={
         "csrf_token": csrf_from(form), "id": "LEI-001", "labs.cea_ng_ml": "30",
-        "liver.number_of_metastases": "4",
+        "liver.number_of_metastases": "4", "liver.lesions.0.segment": "7",
+        "liver.lesions.0.diameter_cm": "3.2",
     }, follow_redirects=False)
     assert r.status_code == 303
     stored = client.get(f"/api/v1/patients/{pid}", headers=api).json()["patient"]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
@@ -97,12 +97,18 @@ def create_app(
 
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.mount("/static/swagger-ui", StaticFiles(directory=_swagger_ui_dir()), name="swagger")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        """Swagger UI (its script and style come from the CDN; our init script is local)."""
+        """Swagger UI, every asset served by this app (works without internet)."""
         return HTMLResponse((HERE / "static" / "docs.html").read_text(encoding="utf-8"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        """Browsers ask for /favicon.ico: the SVG icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     install_exception_handlers(app)
     # Order: the session middleware runs inside the header middleware, so its cookie gets
@@ -117,6 +123,13 @@ def create_app(
     )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL}))
     return app
+
+
+def _swagger_ui_dir() -> str:
+    """The Swagger UI distribution shipped by the ``swagger-ui-bundle`` package."""
+    import swagger_ui_bundle
+
+    return str(swagger_ui_bundle.swagger_ui_path)
 
 
 def _version() -> str:

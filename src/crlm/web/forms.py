@@ -30,7 +30,7 @@ from crlm.domain.treatment import COURSE_KINDS, FIELDS_BY_KIND, TreatmentKind
 
 #: path → (label, one-line help). Units are added from the field name (see :func:`unit_of`).
 LABELS: dict[str, tuple[str, str]] = {
-    "id": ("Hospital / study id", "Letters, digits, dot, dash or underscore; unique in the centre."),
+    "id": ("Hospital / study id", "Letters, digits, dot, dash or underscore; unique per centre."),
     "age_years": ("Age", "Age at the MDT assessment (18–110)."),
     "sex": ("Sex", "Used for body surface area and standardized liver volume."),
     "height_cm": ("Height", "For body surface area (100–250 cm)."),
@@ -49,7 +49,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "primary.locally_advanced": (
         "Locally advanced rectal cancer", "cT3–4 and/or node positive, or threatened MRF."),
     "primary.easily_resectable": (
-        "Primary easily resectable", "MDT judges the primary easily resectable (upper rectum)."),
+        "Primary easily resectable", "The MDT judges the primary easily resectable."),
     "primary.planned_procedure": ("Planned primary operation", "Operation planned for the primary."),
     "primary.resected": ("Primary resected", "The primary has been removed."),
     "primary.clinical_complete_response": (
@@ -432,7 +432,7 @@ def _target(data: dict[str, Any], parents: list[str]) -> dict[str, Any]:
 
 def _item_indices(form: Any, group: Group) -> list[int]:
     pattern = re.compile(rf"^{re.escape(group.path)}\.(\d{{1,4}})\.")
-    found = {int(m.group(1)) for key in form.keys() if (m := pattern.match(key))}
+    found = {int(m.group(1)) for key in form if (m := pattern.match(key))}
     return sorted(found)
 
 

@@ -15,6 +15,7 @@ from crlm.domain import Patient
 from crlm.web.cache import TtlCache
 from crlm.web.deps import CurrentUser
 
+
 class PatientAccessDeniedError(Exception):
     """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
 

@@ -14,7 +14,7 @@ from crlm.domain import Patient, PrimarySite, Sex
 from crlm.domain.errors import parse_patient
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_SECTIONS, errors_by_field, form_to_dict, form_values
-from crlm.web.pages.common import render, require_csrf
+from crlm.web.pages.common import flash, render, require_csrf
 from crlm.web.records import (
     CentreNotAllowedError,
     CentreRequiredError,
@@ -220,11 +220,29 @@ async def edit_patient_submit(
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
+@router.get("/patients/{patient_id}/delete")
+def confirm_delete_page(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """Ask before deleting: what will go and what stays."""
+    record = _read(db, user, patient_id)
+    return render(request, "confirm_delete.html", user, record=record)
+
+
 @router.post("/patients/{patient_id}/delete", dependencies=[Depends(require_csrf)])
-def delete_patient(patient_id: PatientId, user: Clinical, db: Db) -> RedirectResponse:
-    """Delete and go back to the list."""
+async def delete_patient(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> RedirectResponse:
+    """Delete after the confirmation page (a POST without ``confirm=yes`` goes there first)."""
+    form = await request.form()
+    if form.get("confirm") != "yes":
+        return RedirectResponse(f"/patients/{patient_id}/delete", status_code=303)
+    record = _read(db, user, patient_id)
     try:
         remove_patient(db, user, patient_id)
     except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
+    name = f" ({record.patient.id})" if record.patient.id else ""
+    flash(request, f"Patient #{patient_id}{name} of centre {record.centre} was deleted. "
+                   "The audit log keeps the record of its reads and of the deletion.")
     return RedirectResponse("/patients", status_code=303)
