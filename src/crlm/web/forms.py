@@ -50,7 +50,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "Locally advanced rectal cancer", "cT3–4 and/or node positive, or threatened MRF."),
     "primary.easily_resectable": (
         "Primary easily resectable", "The MDT judges the primary easily resectable."),
-    "primary.planned_procedure": ("Planned primary operation", "Operation planned for the primary."),
+    "primary.planned_procedure": ("Planned primary operation", "Planned for the primary."),
     "primary.resected": ("Primary resected", "The primary has been removed."),
     "primary.clinical_complete_response": (
         "Clinical complete response", "Complete clinical response of the primary after treatment."),
@@ -583,7 +583,8 @@ def _cross_field(location: str, reason: str) -> tuple[str, str] | None:
     return None
 
 
-def _pattern(name: str) -> str:
+def field_path(name: str) -> str:
+    """The field path of an input name (list indices → ``*``)."""
     return re.sub(r"\.\d+\.", ".*.", name)
 
 
@@ -597,11 +598,11 @@ def errors_by_field(error: ValidationError) -> tuple[dict[str, list[str]], list[
             name, reason = mapped
         else:
             reason = clinical_words(problem.reason)
-            if _pattern(name) not in ALL_FIELDS and _pattern(name.rsplit(".", 1)[0]) in (
+            if field_path(name) not in ALL_FIELDS and field_path(name.rsplit(".", 1)[0]) in (
                 ALL_FIELDS
             ):  # list value item, e.g. liver.planned_procedures.0
                 name = name.rsplit(".", 1)[0]
-        if _pattern(name) in ALL_FIELDS:
+        if field_path(name) in ALL_FIELDS:
             by_field.setdefault(name, []).append(reason)
         else:
             other.append(reason)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from crlm.domain import Patient, PrimarySite, Sex
 from crlm.domain.errors import parse_patient
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
-from crlm.web.forms import FORM_SECTIONS, errors_by_field, form_to_dict, form_values
+from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
 from crlm.web.pages.common import flash, render, require_csrf
 from crlm.web.records import (
     CentreNotAllowedError,
@@ -48,11 +48,12 @@ def _not_found(patient_id: int) -> HTTPException:
     return HTTPException(404, detail=f"No patient #{patient_id} in the records you may see.")
 
 
-def assessment_context(patient: Patient) -> dict[str, Any]:
+def assessment_context(patient: Patient, field_url: str = "") -> dict[str, Any]:
     """Template variables for ``_patient_data.html`` and ``_assessment.html``.
 
     The assessment part is :func:`crlm.reports.tumour_board.context` (same titles, order and
-    reference numbers as the printable summary).
+    reference numbers as the printable summary). A "needs …" field links to its input at
+    ``field_url`` (the edit form; '' for the form on the same page).
     """
     from crlm.clinical.assess import assess
     from crlm.reports.tumour_board import context
@@ -61,9 +62,9 @@ def assessment_context(patient: Patient) -> dict[str, Any]:
     return {
         **context(assess(patient), patient),
         "sections": FORM_SECTIONS,
+        "form_fields": FORM_FIELDS,
+        "field_url": field_url,
         "values": form_values(stored),
-        "lesions": stored.get("liver", {}).get("lesions") or [],
-        "operations": stored.get("operations") or [],
     }
 
 
@@ -163,7 +164,8 @@ def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db
     """The patient's data summary and assessment."""
     record = _read(db, user, patient_id)
     return render(
-        request, "patient.html", user, record=record, **assessment_context(record.patient)
+        request, "patient.html", user, record=record,
+        **assessment_context(record.patient, f"/patients/{patient_id}/edit"),
     )
 
 

@@ -1,0 +1,249 @@
+"""The clinician's web app: form = model, centres, treatment events, cross-field errors in
+clinical words, delete confirmation, quick calculator, local API docs, error pages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from web_support import api_token, csrf_from, make_app, page_login, sample_patient
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app) -> TestClient:
+    with TestClient(app) as c:
+        yield c
+
+
+def _block(html: str, name: str) -> str:
+    """The HTML of the form field whose input is named ``name``."""
+    start = html.index(f'name="{name}"')
+    div = html.rindex('<div class="field', 0, start)
+    end = html.find('<div class="field', start)
+    return html[div:len(html) if end < 0 else end]
+
+
+# ---------------------------------------------------------------------------- form = model
+
+
+def test_every_field_of_the_patient_model_can_be_entered_in_the_form(client):
+    """Fails when a field is added to the model (or the timeline) without a form input."""
+    from crlm.web.forms import ALL_FIELDS, NOT_IN_FORM, model_leaf_paths
+
+    model = model_leaf_paths()
+    assert "treatments.*.regimen" in model and "molecular.tp53" in model  # the walk is deep
+    missing = model - set(ALL_FIELDS) - set(NOT_IN_FORM)
+    assert not missing, f"model fields without a form input: {sorted(missing)}"
+    assert not set(NOT_IN_FORM) - model  # no stale exception
+    page_login(client, "alice")
+    html = client.get("/patients/new").text
+    for path, f in ALL_FIELDS.items():
+        name = f.name("__i__") if "*" in path else path
+        assert f'name="{name}"' in html, path
+        assert f.help, f"{path} has no help text"
+        assert "_" not in f.label, f"{path} label {f.label!r} is not words"
+
+
+def test_fields_the_rules_read_are_in_the_form():
+    """The fields named by the rules' and scores' "needs …" lists have inputs."""
+    from crlm.clinical.assess import assess
+    from crlm.domain import Patient
+    from crlm.web.forms import FORM_FIELDS
+
+    a = assess(Patient())
+    needed = {m for s in a.scores.values() for m in s.missing} | set(a.volumetry.missing)
+    needed = {m for m in needed if re.fullmatch(r"[a-z0-9_.]+", m)}
+    assert needed and needed <= set(FORM_FIELDS), sorted(needed - set(FORM_FIELDS))
+
+
+def test_sections_follow_the_clinical_order_and_fields_have_units():
+    from crlm.web.forms import ALL_FIELDS, FORM_SECTIONS
+
+    titles = [s.title for s in FORM_SECTIONS]
+    assert titles.index("Primary tumour") < titles.index("Liver metastases") < titles.index(
+        "Treatment timeline") < titles.index("Follow-up")
+    assert ALL_FIELDS["labs.cea_ng_ml"].unit == "ng/mL"
+    assert ALL_FIELDS["liver.lesions.*.diameter_cm"].unit == "cm"
+    assert ALL_FIELDS["primary.t_category"].kind == "select"
+    assert set(ALL_FIELDS["treatments.*.regimen"].applies_to) == {"systemic_therapy"}
+
+
+def _rectal_case(token: str) -> dict[str, object]:
+    return {
+        "csrf_token": token, "id": "SYN-1", "age_years": "58", "sex": "male",
+        "primary.site": "rectum", "primary.date_of_diagnosis": "2024-01-10",
+        "primary.symptoms": ["bleeding", "anaemia"], "primary.locally_advanced": "true",
+        "liver.timing": "synchronous", "liver.number_of_metastases": "2",
+        "liver.lesions.0.segment": "7", "liver.lesions.0.diameter_cm": "3",
+        "liver.lesions.3.segment": "2",  # indices need not be contiguous (an item removed)
+        "molecular.kras": "mutant", "molecular.tp53": "mutant",
+        "treatments.0.kind": "radiotherapy", "treatments.0.date": "2024-02-01",
+        "treatments.0.radiotherapy_course": "short_course",
+        "treatments.1.kind": "systemic_therapy", "treatments.1.date": "2024-03-01",
+        "treatments.1.regimen": "capox", "treatments.1.cycles": "4",
+    }
+
+
+def test_treatment_events_and_lesions_are_saved_and_shown_again(client):
+    page_login(client, "alice")
+    token = csrf_from(client.get("/patients/new").text)
+    r = client.post("/patients/new", data=_rectal_case(token), follow_redirects=False)
+    assert r.status_code == 303, r.text[:2000]
+    pid = int(r.headers["location"].rsplit("/", 1)[1])
+    stored = client.get(f"/api/v1/patients/{pid}", headers=api_token(client, "alice")).json()
+    p = stored["patient"]
+    assert [e["kind"] for e in p["treatments"]] == ["radiotherapy", "systemic_therapy"]
+    assert p["treatments"][1]["regimen"] == "capox" and p["treatments"][1]["cycles"] == 4
+    assert [les["segment"] for les in p["liver"]["lesions"]] == [7, 2]
+    assert p["primary"]["symptoms"] == ["bleeding", "anaemia"]
+    page = client.get(f"/patients/{pid}").text
+    assert "RAS/TP53" in page
+    form = client.get(f"/patients/{pid}/edit").text
+    assert "selected" in _block(form, "treatments.1.regimen").split('value="capox"')[1][:12]
+    assert 'value="2"' in _block(form, "liver.lesions.1.segment")
+
+
+def test_event_field_of_another_kind_is_an_error_on_that_field(client):
+    page_login(client, "alice")
+    token = csrf_from(client.get("/patients/new").text)
+    r = client.post("/patients/new", data={
+        "csrf_token": token, "treatments.0.kind": "hepatectomy", "treatments.0.regimen": "folfox",
+        "treatments.1.kind": "systemic_therapy", "treatments.1.date": "2024-03-01",
+        "treatments.1.end_date": "2024-01-01",
+    })
+    assert r.status_code == 422
+    block = _block(r.text, "treatments.0.regimen")
+    assert "invalid" in block and "Does not apply to this kind of event" in block
+    assert "The end date is before the start date" in _block(r.text, "treatments.1.end_date")
+
+
+def test_lesion_count_error_is_on_the_count_in_words(client):
+    page_login(client, "alice")
+    token = csrf_from(client.get("/patients/new").text)
+    r = client.post("/patients/new", data={
+        "csrf_token": token, "liver.number_of_metastases": "1",
+        "liver.lesions.0.segment": "2", "liver.lesions.1.segment": "3",
+    })
+    assert r.status_code == 422
+    assert "1 liver metastases are stated but 2 lesions are listed" in _block(
+        r.text, "liver.number_of_metastases")
+
+
+# ---------------------------------------------------------------------------- centres
+
+
+def test_admin_chooses_the_centre_form_and_api_alike(client):
+    page_login(client, "adam")
+    form = client.get("/patients/new").text
+    assert 'name="centre"' in form and '<option value="leiden">' in form
+    token = csrf_from(form)
+    r = client.post("/patients/new", data={"csrf_token": token, "id": "ADM-1"})
+    assert r.status_code == 422
+    assert "Choose the centre of the new patient" in _block(r.text, "centre")
+    r = client.post("/patients/new", data={"csrf_token": token, "id": "ADM-1",
+                                           "centre": "houston"}, follow_redirects=False)
+    assert r.status_code == 303
+    adam = api_token(client, "adam")
+    pid = r.headers["location"].rsplit("/", 1)[1]
+    assert client.get(f"/api/v1/patients/{pid}", headers=adam).json()["centre"] == "houston"
+    r = client.post("/api/v1/patients", json=sample_patient(id="ADM-2"), headers=adam)
+    assert r.status_code == 422 and "choose the centre" in r.json()["detail"]
+
+
+def test_a_clinicians_centre_is_fixed(client):
+    alice = api_token(client, "alice")
+    r = client.post("/api/v1/patients?centre=houston", json=sample_patient(), headers=alice)
+    assert r.status_code == 403 and "own centre (leiden)" in r.json()["detail"]
+    r = client.post("/api/v1/patients?centre=leiden", json=sample_patient(), headers=alice)
+    assert r.status_code == 201
+    page_login(client, "alice")
+    form = client.get("/patients/new").text
+    assert 'name="centre"' not in form and "your centre, <strong>leiden" in form
+    r = client.post("/patients/new", data={"csrf_token": csrf_from(form), "id": "X-2",
+                                           "centre": "houston"})
+    assert r.status_code == 403 and "own centre (leiden)" in r.text
+
+
+# ---------------------------------------------------------------------------- polish
+
+
+def test_delete_asks_for_confirmation_and_says_what_happened(client):
+    alice = api_token(client, "alice")
+    pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
+    page_login(client, "alice")
+    page = client.get(f"/patients/{pid}").text
+    assert f'href="/patients/{pid}/delete"' in page
+    confirm = client.get(f"/patients/{pid}/delete")
+    assert confirm.status_code == 200 and "cannot be undone" in confirm.text
+    token = csrf_from(confirm.text)
+    r = client.post(f"/patients/{pid}/delete", data={"csrf_token": token},
+                    follow_redirects=False)
+    assert r.headers["location"] == f"/patients/{pid}/delete"  # no confirmation: nothing gone
+    assert client.get(f"/api/v1/patients/{pid}", headers=alice).status_code == 200
+    r = client.post(f"/patients/{pid}/delete", data={"csrf_token": token, "confirm": "yes"})
+    assert r.status_code == 200 and f"Patient #{pid} (LEI-001) of centre leiden was deleted" in r.text
+    assert client.get(f"/api/v1/patients/{pid}", headers=alice).status_code == 404
+    assert "was deleted" not in client.get("/patients").text  # shown once
+
+
+def test_list_filters_count_every_match_in_the_database(client):
+    from crlm.registry import repository
+
+    alice = api_token(client, "alice")
+    for n in range(7):
+        sex = "female" if n % 2 else "male"
+        client.post("/api/v1/patients", json=sample_patient(id=f"F-{n}", sex=sex), headers=alice)
+    with client.app.state.session_factory() as s:
+        assert repository.count_patients(s, centre="leiden", sex="female") == 3
+        assert repository.count_patients(s, centre="leiden", primary_site="rectum") == 7
+        assert repository.count_patients(s, centre="houston", sex="female") == 0
+    page_login(client, "alice")
+    assert "3 patients in centre leiden" in client.get("/patients?sex=female").text
+
+
+def test_error_pages_keep_the_navigation(client):
+    page_login(client, "alice")
+    r = client.get("/patients/999999")
+    assert r.status_code == 404 and 'href="/patients"' in r.text and "Page not found" in r.text
+    r = client.get("/audit")
+    assert r.status_code == 403 and 'href="/cohort"' in r.text
+
+
+def test_api_docs_and_favicon_are_served_locally(client):
+    docs = client.get("/api/v1/docs")
+    assert docs.status_code == 200 and "https://" not in docs.text
+    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
+        assert client.get(src).status_code == 200, src
+    assert "cdn" not in docs.headers["content-security-policy"]
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and "svg" in icon.headers["content-type"]
+
+
+# ---------------------------------------------------------------------------- calculator
+
+
+def test_calculator_assesses_without_storing(client):
+    from crlm.registry import audit, repository
+
+    page_login(client, "alice")
+    page = client.get("/calculator")
+    assert page.status_code == 200 and 'id="calc-result"' in page.text
+    token = csrf_from(page.text)
+    r = client.post("/calculator/assess", data=_rectal_case(token))
+    assert r.status_code == 200 and "Prognostic scores" in r.text and "RAS/TP53" in r.text
+    r = client.post("/calculator/assess", data={"csrf_token": token, "labs.cea_ng_ml": "-1"})
+    assert "Must be at least 0" in r.text and 'href="#f-labs.cea_ng_ml"' in r.text
+    assert client.post("/calculator/assess", data={}).status_code == 403  # CSRF
+    with client.app.state.session_factory() as s:
+        assert repository.count_patients(s) == 0
+        assert [e for e in audit.list_events(s, actor="alice") if e.entity == "patient"] == []
+    # "Save as patient" posts the same form to /patients/new
+    assert 'action="/patients/new"' in page.text
