@@ -189,7 +189,8 @@ def test_delete_asks_for_confirmation_and_says_what_happened(client):
     assert r.headers["location"] == f"/patients/{pid}/delete"  # no confirmation: nothing gone
     assert client.get(f"/api/v1/patients/{pid}", headers=alice).status_code == 200
     r = client.post(f"/patients/{pid}/delete", data={"csrf_token": token, "confirm": "yes"})
-    assert r.status_code == 200 and f"Patient #{pid} (LEI-001) of centre leiden was deleted" in r.text
+    assert r.status_code == 200
+    assert f"Patient #{pid} (LEI-001) of centre leiden was deleted" in r.text
     assert client.get(f"/api/v1/patients/{pid}", headers=alice).status_code == 404
     assert "was deleted" not in client.get("/patients").text  # shown once
 
