@@ -248,3 +248,59 @@ def test_calculator_assesses_without_storing(client):
         assert [e for e in audit.list_events(s, actor="alice") if e.entity == "patient"] == []
     # "Save as patient" posts the same form to /patients/new
     assert 'action="/patients/new"' in page.text
+
+
+# ---------------------------------------------------------------------------- audit
+
+
+def test_audit_filters_paginates_and_exports_in_the_centre_time_zone(app, client, monkeypatch):
+    import csv
+    import io
+
+    monkeypatch.setenv("CRLM_TIMEZONE", "Europe/Amsterdam")
+    alice = api_token(client, "alice")
+    ids = [client.post("/api/v1/patients", json=sample_patient(id=f"A-{n}"), headers=alice)
+           .json()["id"] for n in range(3)]
+    for pid in ids:
+        client.get(f"/api/v1/patients/{pid}", headers=alice)
+    page_login(client, "alice")
+    client.get("/cohort")  # an aggregate view: one event with the count
+    page_login(client, "adam")
+    page = client.get(f"/audit?patient={ids[1]}&action=read&actor=alice&from=2000-01-01&to=")
+    assert page.status_code == 200 and "1 event." in page.text and "Europe/Amsterdam" in page.text
+    agg = client.get("/audit?action=aggregate").text
+    assert "1 event." in agg and "3 records; cohort page" in agg
+    r = client.get("/audit.csv?action=read&actor=alice")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sorted(int(row["entity_id"]) for row in rows) == ids
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["time"]) for row in rows)
+    assert {row["time_zone"] for row in rows} == {"Europe/Amsterdam"}
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from crlm.registry import audit
+
+    with app.state.session_factory() as s:
+        last = audit.list_events(s, limit=1)[0]
+        read = audit.list_events(s, actor="alice", entity_id=ids[0], limit=1)[0]
+    assert (last.action, last.entity) == ("export", "audit")  # the export is audited too
+    local = read.at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
+    row = next(row for row in rows if row["entity_id"] == str(ids[0]))
+    assert row["time"] == local.strftime("%Y-%m-%d %H:%M:%S")
+    assert client.get("/audit?from=2999-01-01").text.count("No event matches") == 1
+    assert client.get("/audit?from=30-11-2026").status_code == 422
+
+
+def test_audit_pages_are_bounded(app, client):
+    from crlm.registry import audit
+
+    with app.state.session_factory() as s:
+        for n in range(130):
+            audit.record(s, actor="alice", action="login", entity="session", entity_id=None)
+        s.commit()
+    page_login(client, "adam")
+    first = client.get("/audit?action=login&actor=alice").text
+    assert "130 events" in first and "older →" in first
+    second = client.get("/audit?action=login&actor=alice&page=2").text
+    assert second.count("<tr><td>") == 30 and "older →" not in second

@@ -343,8 +343,9 @@ def test_cohort_plot_reuses_the_page_read(client):
     assert client.get("/cohort/km.png?grouping=sex").status_code == 200
     with client.app.state.session_factory() as s:
         events = audit.list_events(s, actor="rita", limit=100, offset=0)
-    assert [e.action for e in events].count("export") == 1  # one cohort read, not two
-    assert [e.action for e in events].count("read") == 3  # one audited read per patient
+    assert [e.action for e in events].count("aggregate") == 1  # one cohort read, not two
+    assert [e.action for e in events].count("read") == 0  # no row per patient of the view
+    assert next(e.detail for e in events if e.action == "aggregate").startswith("3 records;")
 
 
 def test_patient_form_never_fails_on_arbitrary_input(app):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crlm.registry.models import AuditEvent
@@ -49,3 +52,44 @@ def list_events(
     if entity_id is not None:
         query = query.where(AuditEvent.entity_id == str(entity_id))
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a data manager looks for: a time window (UTC, end exclusive), user, action, patient."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    patient_id: int | None = None
+
+
+def _where(query: Select, f: AuditFilter) -> Select:  # type: ignore[type-arg]
+    if f.since is not None:
+        query = query.where(AuditEvent.at >= f.since)
+    if f.until is not None:
+        query = query.where(AuditEvent.at < f.until)
+    if f.actor:
+        query = query.where(AuditEvent.actor == f.actor)
+    if f.action:
+        query = query.where(AuditEvent.action == f.action)
+    if f.patient_id is not None:
+        query = query.where(AuditEvent.entity == "patient",
+                            AuditEvent.entity_id == str(f.patient_id))
+    return query
+
+
+def find_events(
+    session: Session, f: AuditFilter, *, limit: int | None = 100, offset: int = 0
+) -> list[AuditEvent]:
+    """Events matching ``f``, newest first (``limit=None``: all, for an export)."""
+    query = _where(select(AuditEvent), f).order_by(AuditEvent.id.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_events(session: Session, f: AuditFilter) -> int:
+    """How many events match ``f``."""
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEvent), f)) or 0)

@@ -420,6 +420,19 @@ def get_records(session: Session, patient_ids: list[int], *, actor: str,
     return out
 
 
+def load_unaudited(session: Session, patient_ids: list[int]) -> list[PatientRecord]:
+    """Many stored patients in order, read in bulk WITHOUT a per-patient audit row.
+
+    Only for aggregate views, whose caller writes one ``aggregate`` event naming the number of
+    records covered (:func:`crlm.registry.export.aggregate_records`).
+    """
+    out: list[PatientRecord] = []
+    for i in range(0, len(patient_ids), CHUNK):
+        found = _load_many(session, patient_ids[i:i + CHUNK])
+        out += [_record(*found[pid]) for pid in patient_ids[i:i + CHUNK] if pid in found]
+    return out
+
+
 def get_patient(session: Session, patient_id: int, *, actor: str) -> Patient:
     """The stored patient (audited read); raises :class:`PatientNotFound`."""
     return get_record(session, patient_id, actor=actor).patient

@@ -197,18 +197,18 @@ def cohort_patients(
 ) -> list[Patient]:
     """Every patient of the cohort (one centre or all) for de-identified aggregate views.
 
-    Read through :func:`crlm.registry.export.iter_records`: one export event names the purpose,
-    and each patient read is audited. With ``cache``, a read of the same user and centre from
-    the last ``cache.ttl_s`` seconds is reused.
+    Read through :func:`crlm.registry.export.aggregate_records`: ONE ``aggregate`` audit event
+    names the purpose and the number of records covered (no row per patient). With ``cache``,
+    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused.
     """
-    from crlm.registry.export import iter_records
+    from crlm.registry.export import aggregate_records
 
     key = (user.username, centre)
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     patients = [
         record.patient
-        for record in iter_records(db, actor=user.username, centre=centre, purpose=purpose)
+        for record in aggregate_records(db, actor=user.username, centre=centre, purpose=purpose)
     ]
     db.commit()
     if cache is not None:
