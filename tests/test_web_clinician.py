@@ -296,7 +296,7 @@ def test_audit_pages_are_bounded(app, client):
     from crlm.registry import audit
 
     with app.state.session_factory() as s:
-        for n in range(130):
+        for _ in range(130):
             audit.record(s, actor="alice", action="login", entity="session", entity_id=None)
         s.commit()
     page_login(client, "adam")
