@@ -304,3 +304,48 @@ def test_audit_pages_are_bounded(app, client):
     assert "130 events" in first and "older →" in first
     second = client.get("/audit?action=login&actor=alice&page=2").text
     assert second.count("<tr><td>") == 30 and "older →" not in second
+
+
+# ---------------------------------------------------------------------------- governance
+
+
+def _two_centres(client: TestClient) -> None:
+    alice, bob = api_token(client, "alice"), api_token(client, "bob")
+    for n in range(3):
+        client.post("/api/v1/patients", json=sample_patient(id=f"L-{n}", sex="female"),
+                    headers=alice)
+    for n in range(6):
+        client.post("/api/v1/patients", json=sample_patient(id=f"H-{n}"), headers=bob)
+
+
+def test_clinician_cannot_see_other_centres_aggregates(client):
+    _two_centres(client)
+    page_login(client, "alice")
+    page = client.get("/cohort?grouping=sex&centre=houston").text
+    assert "3 patients in centre leiden" in page and "your own centre (leiden) only" in page
+    assert 'name="centre"' not in page
+    api = api_token(client, "alice")
+    assert client.get("/api/v1/cohort/summary?centre=houston", headers=api).json()["n"] == 3
+    km = client.post("/api/v1/analysis/km", json={"grouping": "sex"}, headers=api).json()
+    assert sum(c["n"] for c in km["curves"]) + km["excluded"] == 3
+
+
+def test_researcher_sees_all_centres_with_small_cells_suppressed(client, monkeypatch):
+    _two_centres(client)
+    page_login(client, "rita")
+    page = client.get("/cohort?grouping=sex").text
+    assert "9 patients in all centres" in page
+    assert "counts of fewer than 5 patients are shown as “&lt; 5”" in page
+    assert "female (n &lt; 5)" in page and "3 (33.3)" not in page and "&lt; 5" in page
+    assert "1 group of fewer than 5 patients not shown" in page
+    api = api_token(client, "rita")
+    body = client.get("/api/v1/cohort/summary?grouping=sex", headers=api).json()
+    assert "female (n < 5)" in body["columns"]
+    assert not any("3 (33.3)" in row for row in body["rows"])
+    km = client.post("/api/v1/analysis/km", json={"grouping": "sex"}, headers=api).json()
+    assert [c["group"] for c in km["curves"]] == ["male"]
+    monkeypatch.setenv("CRLM_SMALL_CELL_MIN", "2")  # configurable
+    body = client.get("/api/v1/cohort/summary?grouping=sex", headers=api).json()
+    assert "female (n = 3)" in body["columns"]
+    page_login(client, "adam")  # admins: unsuppressed
+    assert "3 (33.3)" in client.get("/cohort?grouping=sex").text

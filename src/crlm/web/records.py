@@ -176,6 +176,36 @@ def _summary_dict(row: Any) -> dict[str, Any]:
     return {name: getattr(row, name, None) for name in fields}
 
 
+@dataclass(frozen=True)
+class CohortScope:
+    """Whose aggregates a user sees, and the smallest count shown (None: no suppression)."""
+
+    centre: str | None
+    small_cell_min: int | None
+
+    @property
+    def label(self) -> str:
+        """"centre X" or "all centres"."""
+        return f"centre {self.centre}" if self.centre else "all centres"
+
+
+def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
+    """Governance of aggregate views, for pages and API alike.
+
+    Clinicians see their own centre only (whatever they ask for). Researchers may see one
+    centre or all, with counts under :func:`crlm.web.settings.small_cell_min` suppressed.
+    Admins see any centre, unsuppressed.
+    """
+    from crlm.registry.users import Role
+    from crlm.web.settings import small_cell_min
+
+    if user.role == Role.clinician:
+        return CohortScope(user.centre, None)
+    if user.role == Role.researcher:
+        return CohortScope(centre or None, small_cell_min())
+    return CohortScope(centre or None, None)
+
+
 #: The cohort page and its plot image are two requests over the same patients: the second
 #: reuses the first read of the same user and centre (which wrote the audit rows) for 60 s.
 COHORT_CACHE_TTL_S = 60.0
