@@ -224,6 +224,10 @@ def test_api_docs_and_favicon_are_served_locally(client):
     for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', docs.text):
         assert client.get(src).status_code == 200, src
     assert "cdn" not in docs.headers["content-security-policy"]
+    redoc = client.get("/api/v1/redoc")
+    assert redoc.status_code == 200 and "https://" not in redoc.text
+    for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', redoc.text):
+        assert client.get(src).status_code == 200, src
     icon = client.get("/favicon.ico")
     assert icon.status_code == 200 and "svg" in icon.headers["content-type"]
 

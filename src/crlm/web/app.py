@@ -30,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 DOCS_URL = f"{API_PREFIX}/docs"
+REDOC_URL = f"{API_PREFIX}/redoc"
 SESSION_COOKIE = "crlm_session"
 
 
@@ -97,13 +98,18 @@ def create_app(
 
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
-    app.mount("/static/swagger-ui", StaticFiles(directory=_swagger_ui_dir()), name="swagger")
+    app.mount("/static/api-docs", StaticFiles(directory=_api_docs_dir()), name="api-docs")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)
     def api_docs() -> HTMLResponse:
         """Swagger UI, every asset served by this app (works without internet)."""
         return HTMLResponse((HERE / "static" / "docs.html").read_text(encoding="utf-8"))
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    def api_redoc() -> HTMLResponse:
+        """ReDoc, every asset served by this app."""
+        return HTMLResponse((HERE / "static" / "redoc.html").read_text(encoding="utf-8"))
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> RedirectResponse:
@@ -121,15 +127,15 @@ def create_app(
         same_site="lax",
         https_only=False,
     )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL}))
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL, REDOC_URL}))
     return app
 
 
-def _swagger_ui_dir() -> str:
-    """The Swagger UI distribution shipped by the ``swagger-ui-bundle`` package."""
-    import swagger_ui_bundle
+def _api_docs_dir() -> str:
+    """Swagger UI 5 and ReDoc as shipped by the ``fastapi-offline`` package (files only)."""
+    import fastapi_offline
 
-    return str(swagger_ui_bundle.swagger_ui_path)
+    return str(Path(fastapi_offline.__file__).resolve().parent / "static")
 
 
 def _version() -> str:

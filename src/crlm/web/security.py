@@ -43,10 +43,13 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-#: Swagger UI is served from this site (the swagger-ui-bundle package): no CDN is needed.
+#: Swagger UI and ReDoc are served from this site (fastapi-offline's files): no CDN. ReDoc
+#: writes its styles into <style> elements and renders in a blob: worker; the docs pages hold
+#: no patient data.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 
 
