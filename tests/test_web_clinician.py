@@ -353,3 +353,74 @@ def test_researcher_sees_all_centres_with_small_cells_suppressed(client, monkeyp
     assert "female (n = 3)" in body["columns"]
     page_login(client, "adam")  # admins: unsuppressed
     assert "3 (33.3)" in client.get("/cohort?grouping=sex").text
+
+
+# ---------------------------------------------------------------------------- MDT meeting
+
+
+def test_crlm_plan_comes_from_the_strategy_advice():
+    from crlm.clinical.assess import assess
+    from crlm.domain.errors import parse_patient
+    from crlm.web.mdt import PLAN_FROM_CODES, PLAN_OPTIONS, crlm_plan
+
+    assert {plan for _, plan in PLAN_FROM_CODES} <= set(PLAN_OPTIONS)
+    from crlm.clinical.rules.catalogue import all_rules
+
+    codes = {c for r in all_rules() for c in r.codes}
+    assert {code for code, _ in PLAN_FROM_CODES} <= codes  # no stale code
+    plan, _ = crlm_plan(assess(parse_patient({})).advice)
+    assert plan is None
+
+
+def test_mdt_meeting_decisions_concordance_and_pdf(client):
+    alice = api_token(client, "alice")
+    ids = [client.post("/api/v1/patients", json=sample_patient(id=f"M-{n}"), headers=alice)
+           .json()["id"] for n in range(3)]
+    bob = api_token(client, "bob")
+    other = client.post("/api/v1/patients", json=sample_patient(id="H-1"), headers=bob).json()
+    page_login(client, "alice")
+    token = csrf_from(client.get("/mdt").text)
+    r = client.post("/mdt", data={"csrf_token": token, "date": "2026-12-01", "title": "Liver"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    url = r.headers["location"]
+    for ref in (str(ids[0]), f"#{ids[1]}", "M-2", str(other["id"])):
+        client.post(f"{url}/patients", data={"csrf_token": token, "patient": ref})
+    page = client.get(url).text
+    assert page.count('class="mdt-case"') == 3  # the other centre's patient was refused
+    assert "crlm&#39;s plan:" in page or "crlm's plan:" in page
+    client.post(f"{url}/patients/{ids[0]}/decision", data={
+        "csrf_token": token, "plan": "liver_first", "text": "Liver first after short course",
+        "attendees": "surgeon, oncologist, radiologist"})
+    client.post(f"{url}/patients/{ids[1]}/decision", data={
+        "csrf_token": token, "plan": "other", "attendees": "surgeon"})
+    r = client.post(f"{url}/patients/{ids[2]}/decision", data={"csrf_token": token, "plan": ""})
+    assert "Choose the plan the MDT decided" in r.text
+    page = client.get("/mdt/concordance").text
+    assert "Liver first (reverse)" in page and "surgeon, oncologist, radiologist" in page
+    csv_text = client.get("/mdt/concordance.csv").text
+    lines = csv_text.strip().splitlines()
+    assert lines[0].startswith("meeting,meeting_date,centre,patient,mdt_decision,crlm_plan")
+    assert len(lines) == 3 and "Liver first (reverse)" in lines[1]
+    pdf = client.get(f"{url}/tumour-board.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # bob (another centre) cannot open the meeting
+    page_login(client, "bob")
+    assert client.get(url).status_code == 404
+    assert "M-0" not in client.get("/mdt/concordance").text
+
+
+def test_meeting_document_has_a_cover_and_one_part_per_patient():
+    import datetime as dt
+
+    from crlm.domain.errors import parse_patient
+    from crlm.reports.meeting import meeting_document
+
+    patients = [(n, parse_patient(sample_patient(id=f"P-{n}"))) for n in (4, 5, 6)]
+    document, starts = meeting_document(dt.date(2026, 12, 1), "leiden", "Liver MDT", patients)
+    assert len(starts) == 4 and starts == sorted(set(starts)) and starts[0] == 0
+    assert len(document.pages) > starts[-1]
+    for (_, p), first in zip(patients, starts[1:], strict=True):  # each starts on a new page
+        text = document.pages[first]._page_box.descendants()
+        words = "".join(getattr(box, "text", "") for box in text)
+        assert p.id in words

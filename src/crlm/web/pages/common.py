@@ -49,6 +49,12 @@ async def require_csrf(request: Request) -> None:
         )
 
 
+def sentence(text: str) -> str:
+    """A message as a sentence: first letter upper case (the rest kept), a final full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
 def safe_next(url: str | None) -> str:
     """A local redirect target (path on this site), else '/'; blocks open redirects."""
     if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:

@@ -14,7 +14,7 @@ from crlm.domain import Patient, PrimarySite, Sex
 from crlm.domain.errors import parse_patient
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
-from crlm.web.pages.common import flash, render, require_csrf
+from crlm.web.pages.common import flash, render, require_csrf, sentence
 from crlm.web.records import (
     CentreNotAllowedError,
     CentreRequiredError,
@@ -154,7 +154,7 @@ async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Respon
         status_code = {PatientConflictError: 409, CentreRequiredError: 422}.get(type(exc), 403)
         return _form_page(
             request, user, db, values=form_values(data), centre=centre,
-            status_code=status_code, errors={field: [str(exc).capitalize() + "."]},
+            status_code=status_code, errors={field: [sentence(str(exc))]},
         )
     return RedirectResponse(f"/patients/{new_id}", status_code=303)
 
