@@ -204,7 +204,7 @@ def test_api_docs_render_without_internet(server, browser):  # noqa: F811
 
 
 NARROW_PAGES = ["/", "/patients", "/patients/new", "/calculator", "/cohort", "/audit",
-                "/users", "/import", "/patients/424242"]
+                "/users", "/import", "/patients/424242", "/mdt", "/mdt/concordance"]
 
 
 def test_no_horizontal_scroll_at_390_px(server, browser):  # noqa: F811
@@ -215,7 +215,15 @@ def test_no_horizontal_scroll_at_390_px(server, browser):  # noqa: F811
     page.fill("#f-centre", "leiden")
     page.click("form.patient-form button[type=submit]")
     page.wait_for_selector("h1:has-text('NARROW-1')")
-    pages = [*NARROW_PAGES, page.url.replace(server, "")]
+    patient = page.url.replace(server, "")
+    page.goto(f"{server}/mdt")
+    page.fill("#m-centre", "leiden")
+    page.click("#new-meeting button[type=submit]")
+    page.fill("#add-ref", "NARROW-1")
+    page.click("#add-patient button[type=submit]")
+    page.wait_for_selector(".mdt-case")
+    pages = [*NARROW_PAGES, patient, f"{patient}/edit", f"{patient}/delete",
+             page.url.replace(server, "").split("#")[0]]
     too_wide = {}
     for path in pages:
         page.goto(f"{server}{path}")
@@ -223,3 +231,48 @@ def test_no_horizontal_scroll_at_390_px(server, browser):  # noqa: F811
         if width > 390:
             too_wide[path] = width
     assert too_wide == {}
+
+
+def test_mdt_meeting_with_three_patients_prints_one_pdf_and_records_decisions(
+    server, browser  # noqa: F811
+):
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = _console_errors(page)
+    _login(page, server, "alice")
+    for n in range(3):
+        page.goto(f"{server}/patients/new")
+        page.fill("[name='id']", f"MDT-{n}")
+        page.select_option("[name='primary.site']", "rectum")
+        page.select_option("[name='liver.timing']", "synchronous")
+        page.click("form.patient-form button[type=submit]")
+        expect(page.locator("h1")).to_contain_text(f"MDT-{n}")
+    page.click("nav >> text=MDT meetings")
+    page.fill("#m-date", "2026-12-03")
+    page.fill("#m-title", "Liver MDT")
+    page.click("#new-meeting button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Liver MDT · 2026-12-03")
+    for n in range(3):
+        page.fill("#add-ref", f"MDT-{n}")
+        page.click("#add-patient button[type=submit]")
+        expect(page.locator(".mdt-case")).to_have_count(n + 1)
+    expect(page.locator("#meeting-pdf")).to_contain_text("3 patients")
+    pdf = page.request.get(server + page.locator("#meeting-pdf").get_attribute("href"))
+    assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.body().startswith(b"%PDF")
+    plans = ["liver_first", "simultaneous", "primary_first"]
+    for n, plan in enumerate(plans):
+        case = page.locator(".mdt-case").nth(n)
+        case.locator("select[name='plan']").select_option(plan)
+        case.locator("input[name='attendees']").fill("surgeon, oncologist")
+        case.locator("button:has-text('Record decision')").click()
+        expect(page.locator(".flash")).to_contain_text("recorded")
+    expect(page.locator(".mdt-case .decision")).to_have_count(3)
+    page.click("text=Concordance")
+    expect(page.locator("table.data tbody tr")).to_have_count(3)
+    with page.expect_download() as info:
+        page.click("#concordance-csv")
+    csv_text = open(info.value.path(), encoding="utf-8").read()
+    assert csv_text.count("surgeon, oncologist") == 3
+    assert [e for e in errors if not e.startswith("Failed to load resource")] == []
