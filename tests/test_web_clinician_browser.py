@@ -5,6 +5,7 @@ confirmation, the audit export, local API docs, and no horizontal scroll at 390 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -273,6 +274,6 @@ def test_mdt_meeting_with_three_patients_prints_one_pdf_and_records_decisions(
     expect(page.locator("table.data tbody tr")).to_have_count(3)
     with page.expect_download() as info:
         page.click("#concordance-csv")
-    csv_text = open(info.value.path(), encoding="utf-8").read()
+    csv_text = Path(info.value.path()).read_text(encoding="utf-8")
     assert csv_text.count("surgeon, oncologist") == 3
     assert [e for e in errors if not e.startswith("Failed to load resource")] == []
