@@ -368,8 +368,16 @@ def test_crlm_plan_comes_from_the_strategy_advice():
 
     codes = {c for r in all_rules() for c in r.codes}
     assert {code for code, _ in PLAN_FROM_CODES} <= codes  # no stale code
-    plan, _ = crlm_plan(assess(parse_patient({})).advice)
+    plan, _ = crlm_plan(assess(parse_patient({})))
     assert plan is None
+    # a resectable metachronous solitary metastasis with an adequate remnant: a plan is named
+    case = parse_patient(sample_patient(
+        liver={"timing": "metachronous", "disease_free_interval_months": 30,
+               "number_of_metastases": 1, "largest_diameter_cm": 2.5, "bilobar": False,
+               "resectability": "resectable", "planned_procedures": ["segmentectomy_6"]},
+        primary={"site": "left_colon", "resected": True, "date_of_diagnosis": "2021-03-01"}))
+    plan, words = crlm_plan(assess(case))
+    assert plan in PLAN_OPTIONS and words
 
 
 def test_mdt_meeting_decisions_concordance_and_pdf(client):

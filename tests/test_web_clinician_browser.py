@@ -116,7 +116,7 @@ def test_clinician_enters_a_rectal_case_with_events_and_gets_the_ras_tp53_warnin
     page.click("form.patient-form button[type=submit]")
     expect(page.locator("h1")).to_contain_text("SYN-RECT")
     expect(page.locator(".assessment")).to_contain_text("RAS/TP53")
-    expect(page.locator(".patient-data")).to_contain_text("short course (5 × 5 Gy)")
+    expect(page.locator(".patient-data")).to_contain_text("short-course (5 × 5 Gy)")
     expect(page.locator(".patient-data")).to_contain_text("FOLFOX")
     page.screenshot(path=str(tmp_path / "rectal-case.png"), full_page=True)
     # the edit form shows the events again, with the irrelevant inputs hidden

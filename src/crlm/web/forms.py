@@ -28,7 +28,8 @@ from crlm.domain.treatment import COURSE_KINDS, FIELDS_BY_KIND, TreatmentKind
 
 # ---------------------------------------------------------------------------- labels and help
 
-#: path → (label, one-line help). Units are added from the field name (see :func:`unit_of`).
+#: path → (label, one-line help). The label and unit of :mod:`crlm.clinical.vocabulary` win
+#: where it has the field; this table gives the help line (and the label it lacks).
 LABELS: dict[str, tuple[str, str]] = {
     "id": ("Hospital / study id", "Letters, digits, dot, dash or underscore; unique per centre."),
     "age_years": ("Age", "Age at the MDT assessment (18–110)."),
@@ -168,7 +169,13 @@ def unit_of(path: str) -> str:
 
 
 def value_label(value: str) -> str:
-    """A coded value in words."""
+    """A coded value in words (the vocabulary's label; form text "true"/"false" as yes/no)."""
+    from crlm.clinical import vocabulary
+
+    if value in ("true", "false"):
+        return "yes" if value == "true" else "no"
+    if value in vocabulary.VALUES or value in vocabulary.SCORES:
+        return vocabulary.value_label(value)
     return VALUE_LABELS.get(value, value.replace("_", " "))
 
 
@@ -291,8 +298,19 @@ def _applies_to(path: str) -> tuple[str, ...]:
     return tuple(k.value for k in TreatmentKind if leaf in FIELDS_BY_KIND[k])
 
 
+def _vocabulary(path: str) -> tuple[str, str | None] | None:
+    """(label, unit) of the vocabulary for a form path (``liver.lesions.*.segment`` is
+    ``liver.lesions.segment`` there), or None."""
+    from crlm.clinical.vocabulary import FIELDS
+
+    return FIELDS.get(path.replace(".*", ""))
+
+
 def _make(path: str) -> FormField:
     label, help_text = LABELS.get(path, (None, None)) or (None, None)
+    vocab = _vocabulary(path)
+    if vocab is not None:
+        label = vocab[0][:1].upper() + vocab[0][1:]
     info = _field_info(path)
     kind, options = _field_kind(path)
     return FormField(
@@ -300,7 +318,7 @@ def _make(path: str) -> FormField:
         label=label or path.rsplit(".", 1)[-1].replace("_", " ").capitalize(),
         kind=kind,
         options=options,
-        unit=unit_of(path),
+        unit=(vocab[1] or "") if vocab is not None else unit_of(path),
         help=help_text or info.description or "",
         applies_to=_applies_to(path),
     )

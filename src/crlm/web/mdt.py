@@ -1,8 +1,9 @@
 """MDT meetings: create, add patients, record decisions beside crlm's plan, concordance.
 
-crlm's plan for a patient is the first advice code, in :data:`PLAN_FROM_CODES` order, that
-names a treatment strategy (sequencing, conversion, transplant, PVE/two-stage, timing);
-``None`` when the data are too incomplete for any. The MDT's decision is chosen from the same
+crlm's plan for a patient is the first step of :class:`crlm.clinical.plan.Plan` that states
+a strategy (its code is in :data:`PLAN_FROM_CODES`; staging, testing and technique steps are
+not); without such a step, the first strategy advice code in that table's
+order; ``None`` when the data are too incomplete for any. The MDT's decision is chosen from the same
 :data:`PLAN_OPTIONS`, so the two compare one to one. Access follows the patients: a clinician
 works on their own centre's meetings, an admin on every centre's.
 """
@@ -34,7 +35,9 @@ PLAN_OPTIONS: dict[str, str] = {
     "ablation": "Ablation",
     "palliative_systemic_therapy": "Palliative systemic therapy",
     "best_supportive_care": "Best supportive care",
-    "more_workup": "More work-up first (imaging, biopsy, testing)",
+    "more_workup": "More work-up or restaging first (imaging, volumetry, testing)",
+    "primary_resection": "Resection of the primary (liver already treated)",
+    "surveillance": "Surveillance",
     "other": "Other (see the free text)",
 }
 
@@ -54,20 +57,37 @@ PLAN_FROM_CODES: list[tuple[str, str]] = [
     ("schedule.m1_option", "primary_first"),
     ("resection.preoperative_chemotherapy", "preoperative_chemotherapy"),
     ("resection.upfront_surgery", "upfront_hepatectomy"),
+    ("resection.proceed_to_hepatectomy", "upfront_hepatectomy"),
+    ("resection.flr_adequate_after_pve", "upfront_hepatectomy"),
     ("resection.repeat_hepatectomy", "upfront_hepatectomy"),
+    ("resection.restage_after_chemotherapy", "more_workup"),
+    ("resection.pve_volumetry_pending", "more_workup"),
+    ("resection.slow_growth_after_pve", "more_workup"),
+    ("resection.progression_on_chemotherapy", "conversion_chemotherapy"),
+    ("resection.flr_inadequate_after_pve", "two_stage_hepatectomy"),
+    ("sequencing.complete_with_primary", "primary_resection"),
+    ("surveillance.standard", "surveillance"),
+    ("surveillance.intensive_beyond_2y", "surveillance"),
 ]
+_OPTION_OF = dict(PLAN_FROM_CODES)
 
 
 class MeetingNotFoundError(Exception):
     """Unknown meeting, or one of a centre the user may not reach (both look the same)."""
 
 
-def crlm_plan(advice: list[Any]) -> tuple[str | None, str]:
-    """(plan option, the advice text it comes from) from an assessment's advice list."""
-    by_code = {item.code: item for item in advice}
-    for code, plan in PLAN_FROM_CODES:
-        if code in by_code:
-            return plan, by_code[code].recommendation
+def crlm_plan(assessment: Any) -> tuple[str | None, str]:
+    """(plan option, the words it comes from) for an assessment: its plan's first step that
+    states a strategy, else the advice (surveillance advice alone is not a strategy there)."""
+    plan = getattr(assessment, "plan", None)
+    for step in plan.steps if plan is not None else []:
+        for code in step.codes:
+            if code in _OPTION_OF:
+                return _OPTION_OF[code], step.action
+    by_code = {item.code: item for item in assessment.advice}
+    for code, option in PLAN_FROM_CODES:
+        if code in by_code and option != "surveillance":
+            return option, by_code[code].recommendation
     return None, "crlm proposes no strategy yet (data incomplete): see the missing fields."
 
 

@@ -83,7 +83,7 @@ def _rows(db: Db, user: CurrentUser, cases: list[Any]) -> list[dict[str, Any]]:
             record = read_patient(db, user, case.patient_id)
         except PatientAccessDeniedError:
             continue
-        plan, advice = mdt.crlm_plan(assess(record.patient).advice)
+        plan, advice = mdt.crlm_plan(assess(record.patient))
         rows.append({"case": case, "record": record, "plan": plan, "advice": advice,
                      "concordant": mdt.concordant(case)})
     return rows
@@ -181,7 +181,7 @@ def record_decision(
     meeting = _meeting(db, user, meeting_id)
     try:
         record = read_patient(db, user, patient_id)
-        crlm = mdt.crlm_plan(assess(record.patient).advice)
+        crlm = mdt.crlm_plan(assess(record.patient))
         mdt.record_decision(db, user, meeting, patient_id, plan=plan, text=text,
                             attendees=attendees, crlm=crlm)
         flash(request, f"Decision for patient #{patient_id} recorded: {mdt.plan_label(plan)}.")
