@@ -432,3 +432,41 @@ def test_meeting_document_has_a_cover_and_one_part_per_patient():
         text = document.pages[first]._page_box.descendants()
         words = "".join(getattr(box, "text", "") for box in text)
         assert p.id in words
+
+
+def test_every_cross_field_rule_of_the_model_is_worded_on_a_field():
+    """Each model validator's message maps to an input, without internal names."""
+    from pydantic import ValidationError
+
+    from crlm.domain.errors import parse_patient
+    from crlm.web.forms import ALL_FIELDS, errors_by_field, field_path
+
+    cases = [
+        {"primary": {"node_positive": True, "n_category": "N0"}},
+        {"primary": {"node_positive": False, "n_category": "N2"}},
+        {"liver": {"number_of_metastases": 1, "lesions": [{"segment": 2}, {"segment": 3}]}},
+        {"liver": {"largest_diameter_cm": 2, "lesions": [{"diameter_cm": 3}]}},
+        {"liver": {"timing": "synchronous", "disease_free_interval_months": 9}},
+        {"volumetry": {"total_liver_volume_ml": 1000, "flr_volume_ml": 1200}},
+        {"volumetry": {"total_liver_volume_ml": 1000, "flr_volume_after_pve_ml": 1200}},
+        {"outcome": {"date_of_death": "2024-01-01", "vital_status": "alive"}},
+        {"outcome": {"date_of_death": "2024-01-01", "date_last_follow_up": "2024-02-01"}},
+        {"outcome": {"date_of_recurrence": "2024-03-01", "date_last_follow_up": "2024-02-01"}},
+        {"primary": {"date_of_diagnosis": "2024-01-01"},
+         "treatments": [{"kind": "pve", "date": "2023-01-01"}]},
+        {"outcome": {"date_last_follow_up": "2024-01-01"},
+         "treatments": [{"kind": "pve", "date": "2025-01-01"}]},
+        {"primary": {"date_of_diagnosis": "2024-01-01"},
+         "outcome": {"date_last_follow_up": "2023-01-01"}},
+        {"treatments": [{"kind": "pve", "regimen": "folfox"}]},
+        {"treatments": [{"kind": "systemic_therapy", "date": "2024-02-01",
+                         "end_date": "2024-01-01"}]},
+    ]
+    for data in cases:
+        with pytest.raises(ValidationError) as info:
+            parse_patient(data)
+        by_field, other = errors_by_field(info.value)
+        assert other == [], (data, other)
+        for name, reasons in by_field.items():
+            assert field_path(name) in ALL_FIELDS
+            assert not any(re.search(r"[a-z]+_[a-z]+", r) for r in reasons), reasons

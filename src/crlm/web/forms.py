@@ -583,10 +583,14 @@ _PYDANTIC_WORDS = [
 
 
 def clinical_words(reason: str) -> str:
-    """A pydantic message in plain words (the number kept)."""
+    """A pydantic message in plain words (the number kept); any field path or code left in a
+    message the form does not know goes through the vocabulary's ``humanize``."""
+    from crlm.clinical.vocabulary import humanize
+
     for pattern, text in _PYDANTIC_WORDS:
         if match := pattern.match(reason):
             return text.format(*match.groups()).replace("Enter a integer", "Enter a whole number")
+    reason = humanize(reason)
     return reason[:1].upper() + reason[1:]
 
 
@@ -614,7 +618,7 @@ def errors_by_field(error: ValidationError) -> tuple[dict[str, list[str]], list[
         name = problem.field
         if (mapped := _cross_field(name, problem.reason)) is not None:
             name, reason = mapped
-        else:
+        else:  # a field's own message, or a cross-field rule this form does not know yet
             reason = clinical_words(problem.reason)
             if field_path(name) not in ALL_FIELDS and field_path(name.rsplit(".", 1)[0]) in (
                 ALL_FIELDS
