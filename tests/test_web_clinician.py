@@ -470,3 +470,24 @@ def test_every_cross_field_rule_of_the_model_is_worded_on_a_field():
         for name, reasons in by_field.items():
             assert field_path(name) in ALL_FIELDS
             assert not any(re.search(r"[a-z]+_[a-z]+", r) for r in reasons), reasons
+
+
+def test_mdt_audit_and_governance_on_postgres(postgres_url):
+    """The MDT tables, the aggregate event, audit filters and the DB list filters on PostgreSQL."""
+    from web_support import fresh_postgres_database, make_app_on
+
+    url, drop = fresh_postgres_database(postgres_url)
+    try:
+        with TestClient(make_app_on(url)) as client:
+            test_mdt_meeting_decisions_concordance_and_pdf(client)
+            page_login(client, "rita")
+            assert "Fewer than 5 patients in all centres" in client.get("/cohort").text
+            page_login(client, "adam")
+            agg = client.get("/audit?action=aggregate&actor=rita&from=2000-01-01").text
+            assert "1 event." in agg and "4 records; cohort page" in agg
+            rows = client.get("/audit.csv?action=read&actor=alice").text.splitlines()
+            assert len(rows) > 3
+            page_login(client, "alice")
+            assert "3 patients in centre leiden" in client.get("/patients?site=rectum").text
+    finally:
+        drop()
