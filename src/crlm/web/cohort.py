@@ -8,6 +8,7 @@ CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -296,3 +297,43 @@ def competing_risks(patients: Sequence[Patient], grouping: str, origin: Survival
         "Cumulative incidence (Aalen–Johansen): recurrence and death without recurrence "
         f"compete. Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, "
         f"{p_text}. {len(frame)} patients with follow-up."])
+
+
+# ---------------------------------------------------------------------------- disclosure control
+
+_COLUMN_N = re.compile(r"^(?P<name>.*)\(n = (?P<n>\d+)\)$")
+_COUNT_CELL = re.compile(r"^(?P<count>\d+) \([\d.]+\)$")
+
+
+def suppress_small_cells(summary: CohortSummary, minimum: int) -> CohortSummary:
+    """Table 1 with every count below ``minimum`` hidden (statistical disclosure control).
+
+    A group column of fewer than ``minimum`` patients is blanked whole (its medians would
+    describe a handful of people); an ``n (%)`` cell counting 1 to ``minimum - 1`` patients
+    becomes ``< minimum``. Zero counts stay (they describe no one).
+    """
+    if summary.problem or not summary.columns:
+        return summary
+    small_columns = {
+        i for i, c in enumerate(summary.columns)
+        if (m := _COLUMN_N.match(c)) and int(m["n"]) < minimum
+    }
+    columns = [
+        f"{m['name']}(n < {minimum})" if i in small_columns and (m := _COLUMN_N.match(c)) else c
+        for i, c in enumerate(summary.columns)
+    ]
+    hidden = f"< {minimum}"
+
+    def cell(i: int, value: str) -> str:
+        if i in small_columns and value:
+            return "suppressed"
+        m = _COUNT_CELL.match(value)
+        return hidden if m and 0 < int(m["count"]) < minimum else value
+
+    rows = [[cell(i, v) if i else v for i, v in enumerate(row)] for row in summary.rows]
+    return CohortSummary(
+        summary.grouping, columns=columns, rows=rows,
+        footnotes=[*summary.footnotes,
+                   f"Counts of 1 to {minimum - 1} patients are shown as “< {minimum}”; "
+                   f"groups of fewer than {minimum} patients are suppressed."],
+    )
