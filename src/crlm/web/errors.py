@@ -65,14 +65,14 @@ def _request_validation_errors(exc: RequestValidationError) -> list[dict[str, st
 
 async def _page_error(request: Request, status_code: int, message: str) -> Response:
     """The error page, with the navigation of the logged-in user (if any)."""
-    from crlm.web.deps import SESSION_USER_KEY, cached_user
+    from crlm.web.deps import cached_user, session_user_claims
 
     user = None
     if "session" in request.scope:
-        username = request.session.get(SESSION_USER_KEY)
-        if isinstance(username, str):
+        user_id, generation = session_user_claims(request)
+        if user_id is not None:
             try:
-                user = await cached_user(request, username)
+                user = await cached_user(request, user_id, generation)
             except Exception:  # the error page must render even if the database is down
                 user = None
     templates = request.app.state.templates
