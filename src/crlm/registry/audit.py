@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from crlm.registry.models import AuditEvent
 
 ACTIONS = frozenset(
-    {"read", "create", "update", "delete", "import", "export", "aggregate", "login",
+    {"read", "create", "update", "delete", "import", "undo", "export", "aggregate", "login",
      "login_failed", "logout"}
 )
 

@@ -429,6 +429,27 @@ def stored_patients(session: Session, centre: str, external_ids: list[str]
     return out
 
 
+def patients_by_id(session: Session, patient_ids: list[int]) -> dict[int, tuple[int, Patient]]:
+    """Registry id → (version, patient) of those of ``patient_ids`` that exist (not audited:
+    the caller audits what it writes)."""
+    out: dict[int, tuple[int, Patient]] = {}
+    for i in range(0, len(patient_ids), CHUNK):
+        for pid, (head, patient) in _load_many(session, patient_ids[i:i + CHUNK]).items():
+            out[pid] = (head.version, patient)
+    return out
+
+
+def delete_patients(session: Session, patient_ids: list[int], *, actor: str,
+                    details: list[str | None]) -> None:
+    """Delete many patients with all their episodes; one audit row each (``details``)."""
+    for i in range(0, len(patient_ids), CHUNK):
+        chunk = patient_ids[i:i + CHUNK]
+        for table in CHILD_TABLES:
+            session.execute(sa.delete(table).where(table.c.patient_id.in_(chunk)))
+        session.execute(sa.delete(patients).where(patients.c.id.in_(chunk)))
+    _audit_many(session, actor, "delete", patient_ids, details)
+
+
 def insert_patients(session: Session, batch: list[Patient], *, centre: str, actor: str,
                     import_id: str | None = None) -> list[int]:
     """Insert new patients (version 1) in bulk; their registry ids, in order. Audited."""
