@@ -148,6 +148,13 @@ def test_crud_roundtrip_with_audit_rows(app, client):
         assert any(expected in a for a in actions), (expected, actions)
 
 
+def test_a_patient_body_naming_a_key_twice_is_refused(client):
+    auth = api_token(client, "alice") | {"Content-Type": "application/json"}
+    r = client.post("/api/v1/patients", headers=auth,
+                    content=b'{"id": "A", "labs": {"cea_ng_ml": 5, "cea_ng_ml": 500}}')
+    assert r.status_code == 400 and "duplicate key 'cea_ng_ml'" in r.json()["detail"]
+
+
 def test_put_needs_the_etag_read_and_refuses_a_stale_one(app, client):
     alice = api_token(client, "alice")
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
@@ -233,7 +240,8 @@ def test_validation_errors_name_the_field(client, patch, field):
 
 
 @pytest.mark.parametrize(
-    "raw", [b"{", b"[1, 2]", b"\xff\xfe", b"null", b'{"age_years": NaN}', b"[" * 5000]
+    "raw", [b"{", b"[1, 2]", b"\xff\xfe", b"null", b'{"age_years": NaN}', b"[" * 5000,
+            b'{"id": "A", "age_years": 61, "age_years": 16}']
 )
 def test_malformed_bodies_are_4xx_never_500(client, raw):
     auth = api_token(client, "alice") | {"Content-Type": "application/json"}

@@ -656,6 +656,10 @@ def _write_all(session: Session, stage: _Staging, *, centre: str, actor: str, im
 # ---------------------------------------------------------------------------- API
 
 
+def _dialect(session: Session) -> str:
+    return session.connection().dialect.name
+
+
 def _busy(exc: sa.exc.OperationalError) -> bool:
     return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
 
@@ -688,11 +692,14 @@ def _import_table(
             import_id = uuid.uuid4().hex[:12]
             try:
                 if plan is not None:
-                    if not stage.n_errors:  # only a file that may be written waits for others
+                    if not stage.n_errors and _dialect(session) == "postgresql":
+                        # imports into one centre wait for each other from here on (SQLite:
+                        # from the writes on, so readers are not kept waiting meanwhile)
                         repository.lock_for_writers(session, centre)
                     counts = _validate_all(session, plan, dictionary, centre, replace, stage)
                 lap("validate")
                 if not stage.n_errors:
+                    repository.lock_for_writers(session, centre)
                     _write_all(session, stage, centre=centre, actor=actor,
                                import_id=import_id, progress=progress)
             except repository.VersionConflictError as exc:
