@@ -390,6 +390,14 @@ def test_xlsx_with_a_wrong_dimension_tag_imports_every_row_and_cell(
     assert last.labs.ca19_9_u_ml == 49  # column D, outside the tag's A:C
 
 
+def test_xlsx_rows_are_numbered_as_sheet_rows_below_a_lower_header(
+        session: Session, tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "low.xlsx", [[None], [None], ["id", "age_years"], ["L1", 60],
+                                         [None], ["L2", "sixty"]])
+    result = import_file(session, path, centre="c", actor="dm")
+    assert [(e.row, e.external_id, e.column) for e in result.errors] == [(6, "L2", "age_years")]
+
+
 def test_xlsx_with_data_on_a_second_sheet_is_refused(session: Session, tmp_path: Path) -> None:
     from openpyxl import Workbook
 

@@ -261,10 +261,8 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
     if others:
         raise ValueError(f"the workbook has data on more than one sheet ({sheets[0].title}, "
                          f"{', '.join(others)}): keep the patients on one sheet")
-    cells = sheets[0].iter_rows(min_row=1, min_col=1, values_only=True)
-    first = next(cells, ())
-    while first and not _nonempty(first):
-        first = next(cells, ())
+    cells = enumerate(sheets[0].iter_rows(min_row=1, min_col=1, values_only=True), start=1)
+    _, first = next(((n, row) for n, row in cells if _nonempty(row)), (0, ()))
     header = list(first)
     while header and header[-1] in (None, ""):
         header.pop()
@@ -273,7 +271,7 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
         raise ValueError("the sheet is empty (no header row)")
 
     def rows() -> Iterator[tuple[int, Row]]:
-        for number, row in enumerate(cells, start=2):
+        for number, row in cells:  # sheet row numbers, counted from the top of the sheet
             if not _nonempty(row):
                 continue
             values = dict(zip(names, (_excel_text(v) for v in row), strict=False))
