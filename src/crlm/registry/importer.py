@@ -60,6 +60,7 @@ IMPORT_BATCH = 1000  # patients validated and written per batch
 MAX_REPORTED_ERRORS = 10_000  # row errors kept in the report (all are counted)
 MAX_CELL_CHARS = csv.field_size_limit()  # 131,072: a longer CSV cell is a row error
 _MEMO_LIMIT = 10_000  # distinct cell texts remembered per column
+GC_EVERY = 20  # batches between two explicit cyclic collections (the collector is paused)
 _PATIENT_LIST = TypeAdapter(list[Patient])
 _UNREAD = object()  # marks a cell text not read before
 Source = Path | bytes | IO[bytes]
@@ -615,6 +616,17 @@ def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDiction
         stage.db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", staged)
 
 
+def _collect_now_and_then(n_done: int) -> None:
+    """Free the reference cycles the database layers leave behind, every ``GC_EVERY`` batches.
+
+    The cyclic collector is paused during an import (:func:`_cyclic_gc_paused`); with the
+    file staged on disk few objects are alive at a time, so a collection is cheap, and
+    without one the cycles of each batch (≈ 10 MB per 100,000 rows) would pile up.
+    """
+    if n_done and n_done % (GC_EVERY * IMPORT_BATCH) < IMPORT_BATCH:
+        gc.collect()
+
+
 def _validate_all(session: Session, plan: _Plan, dictionary: DataDictionary, centre: str,
                   replace: bool, stage: _Staging) -> _Counts:
     """Pass 2: every record assembled from its rows (grouped by id), merged, validated."""
@@ -627,6 +639,7 @@ def _validate_all(session: Session, plan: _Plan, dictionary: DataDictionary, cen
         if len(chunk) >= IMPORT_BATCH:
             _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
             chunk = []
+            _collect_now_and_then(counts.n_patients)
     if chunk:
         _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
     return counts
@@ -637,6 +650,7 @@ def _write_all(session: Session, stage: _Staging, *, centre: str, actor: str, im
     """Pass 3: write the staged records in file order, ``IMPORT_BATCH`` at a time."""
     cursor = stage.db.execute(
         "SELECT pid, version, doc, changes FROM records ORDER BY first_row")
+    written = 0
     while batch := cursor.fetchmany(IMPORT_BATCH):
         patients = _PATIENT_LIST.validate_json("[" + ",".join(r[2] for r in batch) + "]",
                                                strict=True)
@@ -647,6 +661,8 @@ def _write_all(session: Session, stage: _Staging, *, centre: str, actor: str, im
             repository.PatientChange(r[0], r[1], p, json.loads(r[3]))
             for p, r in zip(patients, batch, strict=True) if r[0] is not None
         ], actor=actor, import_id=import_id)
+        written += len(batch)
+        _collect_now_and_then(written)
         if progress is not None:
             progress(len(batch))
 
