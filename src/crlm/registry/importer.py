@@ -389,7 +389,8 @@ class _Column(NamedTuple):
     name: str
     field: str
     parse: Callable[[str], Any]
-    leaf: str  # the item's field (repeating fields)
+    parents: tuple[str, ...]  # sections above a plain field
+    leaf: str  # the field's own name, or the item's field (repeating fields)
     list_path: str | None  # the list a repeating field's items belong to, else None
     known: dict[str, Any]  # text → value already read in this file
     keep: bool  # values are immutable, so ``known`` may keep them (not lists)
@@ -400,8 +401,9 @@ class _Column(NamedTuple):
         parse, keep = cell_parser(annotation), not is_list_field(annotation)
         if "[]" in entry.field:
             head, _, leaf = entry.field.partition("[].")
-            return cls(entry.column, entry.field, parse, leaf, head, {}, keep)
-        return cls(entry.column, entry.field, parse, entry.field, None, {}, keep)
+            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep)
+        *parents, leaf = entry.field.split(".")
+        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep)
 
 
 @dataclass
@@ -412,6 +414,10 @@ class _Plan:
     redcap: bool
     columns: list[_Column]
     present: list[str]  # field paths (whole lists for repeating fields) the file holds
+    by_field: dict[str, _Column] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_field = {c.field: c for c in self.columns}
 
 
 def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Plan | None:
@@ -458,7 +464,7 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
                 continue
         values: dict[str, Any] = {}
         cell = row.get
-        for name, path, parse, _leaf, list_path, known, keep in plan.columns:
+        for name, path, parse, _parents, _leaf, list_path, known, keep in plan.columns:
             text = cell(name)
             if not text or text.isspace():
                 continue
@@ -494,7 +500,7 @@ class _Record:
 def _assemble(ext: str, parts: list[tuple[int, str, int, str]], plan: _Plan,
               stage: _Staging) -> _Record:
     """One record from its staged rows (several in a REDCap export)."""
-    columns = {c.field: c for c in plan.columns}
+    columns = plan.by_field
     first = parts[0][0]
     doc: dict[str, Any] = {}
     items: dict[str, dict[int, dict[str, Any]]] = {}
@@ -508,13 +514,16 @@ def _assemble(ext: str, parts: list[tuple[int, str, int, str]], plan: _Plan,
                 items.setdefault(column.list_path, {}).setdefault(instance, {})[column.leaf] \
                     = value
                 continue
+            target = doc
+            for part in column.parents:
+                target = target.setdefault(part, {})
             if plan.redcap:
-                previous = _get_path(doc, path)
+                previous = target.get(column.leaf)
                 if previous is not None and previous != value:
                     stage.error(RowError(line, ext, column.name,
                                          f"conflicts with {previous!r} given on another row"))
                     continue
-            _set_path(doc, path, value)
+            target[column.leaf] = value
     doc["id"] = ext
     for head, by_instance in items.items():
         _set_path(doc, head, [by_instance[k] for k in sorted(by_instance)])
@@ -598,11 +607,12 @@ def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDiction
         if patient is None:
             continue
         counts.n_patients += 1
-        after = repository.patient_doc(patient)
         if before is None:
             counts.n_created += 1
-            staged.append((rec.first_row, None, None, json.dumps(after), None))
+            staged.append((rec.first_row, None, None,
+                           patient.model_dump_json(exclude_none=True), None))
             continue
+        after = repository.patient_doc(patient)
         changes = repository.changed_fields(before, after)
         if not changes:
             counts.n_unchanged += 1
