@@ -14,7 +14,7 @@ app = typer.Typer(
     help=(
         "crlm — care and study of colorectal liver metastases.\n\n"
         "Assess one patient (scores, volumetry, MDT advice with evidence), run the survival "
-        "analyses of the seed papers, keep a registry and serve the web app.\n\n"
+        "analyses of the source papers, keep a registry and serve the web app.\n\n"
         "Start with:  crlm assess examples/synchronous_rectal.json --format markdown"
     ),
     no_args_is_help=True,
@@ -42,6 +42,7 @@ def version() -> None:
 
 def _register_all() -> None:
     from crlm.cli import (
+        audit_cmds,
         clinical_cmds,
         cohort_cmds,
         fhir_cmds,
@@ -49,6 +50,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        user_cmds,
         web_cmds,
     )
 
@@ -58,6 +60,8 @@ def _register_all() -> None:
         stats_cmds,
         stats_tables_cmds,
         registry_cmds,
+        audit_cmds,
+        user_cmds,
         fhir_cmds,
         web_cmds,
         cohort_cmds,

@@ -1,4 +1,4 @@
-"""Surveillance after resection (seed 001; NCCN intervals, RAS-stratified beyond 2 years):
+"""Surveillance after resection (Maki 2023b; NCCN intervals, RAS-stratified beyond 2 years):
 exactly one of ``surveillance.standard`` / ``surveillance.intensive_beyond_2y`` per patient,
 with a dated 5-year schedule of visits, CEA and CT; ctDNA as information."""
 
@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from crlm.clinical.phase import Phase
 from crlm.clinical.rules._facts import add_months, ras_text
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.domain import Patient
 from crlm.domain.patient import Mutation
+from crlm.domain.treatment import TreatmentKind
 
 TOPIC = "surveillance"
 
@@ -24,10 +26,12 @@ TOTAL_MONTHS = 60
 TESTS = ("clinical visit", "CEA", "CT chest/abdomen/pelvis")
 
 
-def resection_date(patient: Patient) -> dt.date | None:
-    """The latest dated hepatectomy in ``operations``; ``None`` when there is none."""
-    dates = [op.date for op in patient.operations or []
-             if op.kind == "hepatectomy" and op.date is not None]
+def resection_date(patient: Patient, findings: Findings) -> dt.date | None:
+    """The latest dated hepatectomy, ALPPS or ablation of the timeline (which includes the older
+    ``operations`` input); ``None`` when none is dated."""
+    dates = [e.date for e in findings.timeline.of(
+        TreatmentKind.hepatectomy, TreatmentKind.alpps, TreatmentKind.ablation)
+        if e.date is not None]
     return max(dates) if dates else None
 
 
@@ -65,15 +69,20 @@ def surveillance_schedule(
         "for 2 years then 6–12-monthly to 5 years (RAS unknown is said to be unknown)"
     ),
     evidence=["maki2023_locoregional", "kawaguchi2020_surveillance"],
+    phases=(Phase.surveillance, Phase.primary_pending),
+    excludes={
+        "surveillance.standard": ["surveillance.intensive_beyond_2y"],
+        "surveillance.intensive_beyond_2y": ["surveillance.standard"],
+    },
 )
 def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     """One surveillance plan per patient, dated from the last hepatectomy when known."""
     ras = patient.molecular.ras
     intensive = ras == Mutation.mutant
-    start = resection_date(patient)
+    start = resection_date(patient, findings)
     visits = surveillance_schedule(start, intensive)
     anchor = (f"dated from the hepatectomy on {start.isoformat()}" if start is not None
-              else "in months after resection (no dated hepatectomy in operations)")
+              else "in months after resection: the date of the hepatectomy is not recorded")
     details: dict[str, object] = {
         "resection_date": start.isoformat() if start is not None else None,
         "visits": visits,
@@ -81,13 +90,13 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     }
     missing: list[str] = []
     if start is None:
-        missing.append("operations[kind=hepatectomy].date")
+        missing.append("treatments.date")
     if ras is None:
         missing += ["molecular.kras", "molecular.nras"]
     if missing:
         details["missing"] = missing
     facts = ("~70 % of recurrences occur within 2 years; beyond 2 years only RAS alteration "
-             "predicts recurrence (Kawaguchi 2020, seed 001)")
+             "predicts recurrence (Kawaguchi 2020b, Maki 2023b)")
     if intensive:
         yield Item(
             code="surveillance.intensive_beyond_2y",
@@ -116,6 +125,7 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["surveillance.ctdna_information"],
     trigger="every patient (information)",
     evidence=["maki2023_locoregional", "newhook2022_ctdna"],
+    phases=(Phase.surveillance, Phase.primary_pending),
 )
 def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Circulating tumour DNA: prognostic information, not yet a surveillance standard."""
@@ -125,7 +135,7 @@ def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
         "surveillance within studies; it does not replace CEA and CT.",
         rationale="patients ctDNA-negative after surgery (even if positive before) had better "
         "survival (Newhook 2022); postoperative ctDNA-guided chemotherapy is under trial "
-        "(NCT05062317) (seed 001).",
+        "(NCT05062317) (Maki 2023b).",
         strength=Strength.information,
         kind="information",
     )

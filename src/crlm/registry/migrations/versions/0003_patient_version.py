@@ -1,7 +1,7 @@
 """patient version: a counter raised by every write (optimistic concurrency, undo checks)
 
 Revision ID: 0003_patient_version
-Revises: 0002
+Revises: 0005_audit_chain
 Create Date: 2026-11-30 07:15:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_patient_version"
-down_revision = "0002"  # the lead re-chains revisions linearly at merge
+down_revision = "0005_audit_chain"  # after main's head when merged (2026-11-30)
 branch_labels = None
 depends_on = None
 
