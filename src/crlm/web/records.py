@@ -55,7 +55,9 @@ def _check_role(user: CurrentUser) -> None:
         raise PatientAccessDeniedError("role may not see identifiable patient data")
 
 
-def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+def check_access(db: Session, user: CurrentUser, patient_id: int) -> None:
+    """:class:`PatientAccessDeniedError` unless the user may reach the patient (no patient
+    data is read)."""
     from crlm.registry import repository
 
     _check_role(user)
@@ -64,6 +66,12 @@ def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordVie
         raise PatientAccessDeniedError(f"no patient {patient_id}")
     if not user.may_access_centre(centre):
         raise PatientAccessDeniedError(f"patient {patient_id} belongs to another centre")
+
+
+def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    from crlm.registry import repository
+
+    check_access(db, user, patient_id)
     record = repository.get_record(db, patient_id, actor=user.username)
     db.commit()  # keep the audit row of the read
     return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient,

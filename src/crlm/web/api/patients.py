@@ -19,6 +19,7 @@ from crlm.web.records import (
     PatientAccessDeniedError,
     PatientConflictError,
     PatientVersionError,
+    check_access,
     create_patient,
     find_patients,
     read_patient,
@@ -179,11 +180,16 @@ def update(
 ) -> PatientRecordOut:
     """Replace a patient's data if it is still the version read (``If-Match``: its ETag).
 
-    Without ``If-Match``: 428. When someone else saved the patient meanwhile: 412, and
-    nothing is written (read it again, re-apply the change, send the new ETag).
+    Without ``If-Match``: 428 (404 first if the patient is not the caller's). When someone
+    else saved the patient meanwhile: 412, and nothing is written (read it again, re-apply the
+    change, send the new ETag).
     """
     version = _if_match_version(if_match)
     if version is None:
+        try:  # a patient the caller may not reach is 404 whatever the headers
+            check_access(db, user, patient_id)
+        except PatientAccessDeniedError:
+            raise _not_found(patient_id) from None
         raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, detail=(
             "send If-Match with the ETag of the patient as you read it (GET returns it), so "
             "that a change saved by someone else meanwhile is not overwritten"))

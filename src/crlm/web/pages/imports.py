@@ -2,14 +2,14 @@
 row-by-row report.
 
 The upload is never held in memory: Starlette's form parser spools the file to a temporary
-file on disk (beyond 1 MB) and the importer reads that file row by row. A body larger than
-:data:`MAX_UPLOAD_BYTES` (this route's own limit) is refused with 413 from its
-``Content-Length`` before it is read, and checked again once parsed.
+file on disk (beyond 1 MB) and the importer reads that file row by row. This route's body
+limit, :data:`MAX_UPLOAD_BYTES` (plus multipart slack), is enforced while the body is read by
+:mod:`crlm.web.limits` (413).
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -23,21 +23,13 @@ router = APIRouter(include_in_schema=False)
 MAX_UPLOAD_BYTES = 200_000_000  # this route's body limit (a 2 million-row CSV is ~25-100 MB)
 
 
-def upload_size_limit(request: Request) -> None:
-    """413 before the body is read when its declared length exceeds the upload limit."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            detail=f"the file is larger than {MAX_UPLOAD_BYTES // 1_000_000} MB")
-
-
 @router.get("/import")
 def import_page(request: Request, user: Clinical) -> HTMLResponse:
     """The upload form."""
     return render(request, "import.html", user, result=None)
 
 
-@router.post("/import", dependencies=[Depends(upload_size_limit), Depends(require_csrf)])
+@router.post("/import", dependencies=[Depends(require_csrf)])
 async def import_submit(request: Request, user: Clinical) -> HTMLResponse:
     """Import the uploaded file into the user's centre, or report every bad row."""
     form = await request.form()
