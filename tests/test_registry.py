@@ -203,3 +203,21 @@ def test_sqlite_bulk_writes_store_exactly_what_sqlalchemy_stores(
     fast, generic_rows = stored
     assert fast["patients"] and fast["operations"] and fast["lesions"]
     assert fast == generic_rows
+
+
+def test_every_write_raises_the_version_and_audits_old_and_new_values(session: Session) -> None:
+    import json
+
+    pid = repository.add_patient(session, rich_patient(), centre="mda", actor="a")
+    assert repository.get_record(session, pid, actor="a").version == 1
+    new = repository.update_patient(session, pid, rich_patient(age_years=62), actor="b",
+                                    expected_version=1)
+    assert new == 2 and repository.get_record(session, pid, actor="a").version == 2
+    with pytest.raises(repository.VersionConflictError) as info:
+        repository.update_patient(session, pid, rich_patient(age_years=63), actor="c",
+                                  expected_version=1)
+    assert info.value.current == {pid: 2}
+    assert repository.get_patient(session, pid, actor="a").age_years == 62
+    [update] = [e for e in audit.list_events(session) if e.action == "update"]
+    assert json.loads(update.detail) == {"external_id": "MDA-0001", "version": 2,
+                                         "changes": {"age_years": [61.0, 62.0]}}

@@ -160,7 +160,7 @@ def test_crud_roundtrip_with_audit_rows(app, client):
     assert listing["items"][0]["external_id"] == "LEI-001"
 
     changed = sample_patient(labs={"cea_ng_ml": 250.0})
-    r = client.put(f"/api/v1/patients/{pid}", json=changed, headers=auth)
+    r = client.put(f"/api/v1/patients/{pid}", json=changed, headers=auth | {"If-Match": '"1"'})
     assert r.status_code == 200 and r.json()["patient"]["labs"]["cea_ng_ml"] == 250.0
     assert client.get(f"/api/v1/patients/{pid}", headers=auth).json()["patient"]["labs"] == {
         "cea_ng_ml": 250.0, "ca19_9_u_ml": None, "bilirubin_mg_dl": None, "albumin_g_dl": None,
@@ -177,6 +177,38 @@ def test_crud_roundtrip_with_audit_rows(app, client):
         assert any(expected in a for a in actions), (expected, actions)
 
 
+def test_a_patient_body_naming_a_key_twice_is_refused(client):
+    auth = api_token(client, "alice") | {"Content-Type": "application/json"}
+    r = client.post("/api/v1/patients", headers=auth,
+                    content=b'{"id": "A", "labs": {"cea_ng_ml": 5, "cea_ng_ml": 500}}')
+    assert r.status_code == 400 and "duplicate key 'cea_ng_ml'" in r.json()["detail"]
+
+
+def test_put_needs_the_etag_read_and_refuses_a_stale_one(app, client):
+    alice = api_token(client, "alice")
+    pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
+    r = client.get(f"/api/v1/patients/{pid}", headers=alice)
+    assert r.headers["ETag"] == '"1"' and r.json()["version"] == 1
+    mine = sample_patient(labs={"cea_ng_ml": 30.0})
+    for missing in ({}, {"If-Match": "*"}, {"If-Match": "nonsense"}):
+        r = client.put(f"/api/v1/patients/{pid}", json=mine, headers=alice | missing)
+        assert r.status_code == 428 and "If-Match" in r.json()["detail"], missing
+    theirs = sample_patient(labs={"cea_ng_ml": 40.0})
+    r = client.put(f"/api/v1/patients/{pid}", json=theirs,
+                   headers=alice | {"If-Match": r.headers.get("ETag", '"1"')})
+    assert r.status_code == 200 and r.headers["ETag"] == '"2"'
+    r = client.put(f"/api/v1/patients/{pid}", json=mine, headers=alice | {"If-Match": '"1"'})
+    assert r.status_code == 412 and r.headers["ETag"] == '"2"'
+    assert "changed since you read it" in r.json()["detail"]
+    stored = client.get(f"/api/v1/patients/{pid}", headers=alice).json()["patient"]
+    assert stored["labs"]["cea_ng_ml"] == 40.0  # the other save was not lost
+    r = client.put(f"/api/v1/patients/{pid}", json=mine, headers=alice | {"If-Match": 'W/"2"'})
+    assert r.status_code == 200 and r.json()["version"] == 3
+    details = [e.detail for e in _events(app, str(pid)) if e.action == "update"]
+    assert '{"external_id":"LEI-001","version":3,"changes":{"labs.cea_ng_ml":[40.0,30.0]}}' \
+        in details
+
+
 def test_duplicate_external_id_is_409_and_admin_names_the_centre(client):
     alice, adam = api_token(client, "alice"), api_token(client, "adam")
     first = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
@@ -185,7 +217,8 @@ def test_duplicate_external_id_is_409_and_admin_names_the_centre(client):
     second = client.post(
         "/api/v1/patients", json=sample_patient(id="LEI-002"), headers=alice
     ).json()["id"]
-    r = client.put(f"/api/v1/patients/{second}", json=sample_patient(), headers=alice)
+    r = client.put(f"/api/v1/patients/{second}", json=sample_patient(),
+                   headers=alice | {"If-Match": '"1"'})
     assert r.status_code == 409
     # same external id in another centre is a different patient
     assert client.post(
@@ -202,7 +235,8 @@ def test_duplicate_external_id_is_409_and_admin_names_the_centre(client):
 def test_unknown_ids_are_404_and_bad_ids_422(client):
     auth = api_token(client, "alice")
     assert client.get("/api/v1/patients/999", headers=auth).status_code == 404
-    r = client.put("/api/v1/patients/999", json=sample_patient(), headers=auth)
+    r = client.put("/api/v1/patients/999", json=sample_patient(),
+                   headers=auth | {"If-Match": '"1"'})
     assert r.status_code == 404
     assert client.delete("/api/v1/patients/999", headers=auth).status_code == 404
     assert client.get("/api/v1/patients/999/assessment", headers=auth).status_code == 404
@@ -235,7 +269,8 @@ def test_validation_errors_name_the_field(client, patch, field):
 
 
 @pytest.mark.parametrize(
-    "raw", [b"{", b"[1, 2]", b"\xff\xfe", b"null", b'{"age_years": NaN}', b"[" * 5000]
+    "raw", [b"{", b"[1, 2]", b"\xff\xfe", b"null", b'{"age_years": NaN}', b"[" * 5000,
+            b'{"id": "A", "age_years": 61, "age_years": 16}']
 )
 def test_malformed_bodies_are_4xx_never_500(client, raw):
     auth = api_token(client, "alice") | {"Content-Type": "application/json"}
@@ -254,7 +289,8 @@ def test_clinician_sees_only_own_centre_admin_sees_all(app, client):
     alice, bob, adam = (api_token(client, u) for u in ("alice", "bob", "adam"))
     pid = client.post("/api/v1/patients", json=sample_patient(), headers=alice).json()["id"]
     assert client.get(f"/api/v1/patients/{pid}", headers=bob).status_code == 404
-    r = client.put(f"/api/v1/patients/{pid}", json=sample_patient(), headers=bob)
+    r = client.put(f"/api/v1/patients/{pid}", json=sample_patient(),
+                   headers=bob | {"If-Match": '"1"'})
     assert r.status_code == 404
     assert client.delete(f"/api/v1/patients/{pid}", headers=bob).status_code == 404
     assert client.get("/api/v1/patients", headers=bob).json()["items"] == []

@@ -216,7 +216,7 @@ def test_edit_form_holds_the_stored_lesions(client):
     assert 'value="12"' in _field_block(form, "labs.cea_ng_ml")
     assert 'value="7"' in _field_block(form, "liver.lesions.0.segment")
     r = client.post(f"/patients/{pid}/edit", data={
-        "csrf_token": csrf_from(form), "id": "LEI-001", "labs.cea_ng_ml": "30",
+        "csrf_token": csrf_from(form), "version": "1", "id": "LEI-001", "labs.cea_ng_ml": "30",
         "liver.number_of_metastases": "4", "liver.lesions.0.segment": "7",
         "liver.lesions.0.diameter_cm": "3.2",
     }, follow_redirects=False)
@@ -301,11 +301,65 @@ def test_import_with_bad_rows_saves_nothing_and_reports_each(client):
     good = csv_rows([{"id": "IMP-1", "age_years": 55}, {"id": "IMP-3", "age_years": 66}])
     r = _import(client, good)
     assert r.status_code == 200 and "Imported 2 patients" in r.text and "2 new" in r.text
-    r = _import(client, good)  # same file again: updated, not duplicated
-    assert "0 new, 2 updated" in r.text
+    r = _import(client, good)  # same file again: matched, not duplicated
+    assert "0 new, 0 updated, 2 unchanged" in r.text
     listing = client.get("/patients").text
     assert listing.count(">IMP-1<") == 1 and listing.count(">IMP-3<") == 1
     assert "2 patients in centre leiden" in listing
+
+
+def test_import_merges_partial_files_unless_replace_and_streams_the_upload(client,
+                                                                           monkeypatch):
+    import crlm.web.pages.imports as imports
+    from import_support import csv_rows
+
+    page_login(client, "alice")
+    assert _import(client, csv_rows([{"id": "IMP-9", "age_years": 55, "sex": "male"}])).is_success
+    r = _import(client, csv_rows([{"id": "IMP-9", "age_years": 56}]))
+    assert "1 updated" in r.text and "Replace mode" not in r.text
+    api = api_token(client, "alice")
+    [row] = client.get("/api/v1/patients?search=IMP-9", headers=api).json()["items"]
+    assert (row["age_years"], row["sex"]) == (56, "male")  # sex kept: not in the file
+    r = _import(client, csv_rows([{"id": "IMP-9", "age_years": 57}]), replace="yes")
+    assert "Replace mode: 1 stored value of fields not in the file was cleared" in r.text
+    [row] = client.get("/api/v1/patients?search=IMP-9", headers=api).json()["items"]
+    assert (row["age_years"], row["sex"]) == (57, None)
+    seen = []
+    real = imports.import_csv_upload
+    monkeypatch.setattr(imports, "import_csv_upload",
+                        lambda *a, **k: seen.append(type(a[3])) or real(*a, **k))
+    assert _import(client, csv_rows([{"id": "IMP-9", "age_years": 58}])).is_success
+    assert seen and seen[0] is not bytes  # the spooled upload file, read row by row
+    r = client.post("/import", content=b"x",
+                    headers={"Content-Length": str(2 * imports.MAX_UPLOAD_BYTES)})
+    assert r.status_code == 413  # this route's limit, before the body is read
+
+
+def test_edit_form_carries_the_version_and_a_stale_save_shows_what_changed(client):
+    api = api_token(client, "alice")
+    pid = client.post("/api/v1/patients", json=sample_patient(), headers=api).json()["id"]
+    page_login(client, "alice")
+    form = client.get(f"/patients/{pid}/edit").text
+    assert '<input type="hidden" name="version" value="1">' in form
+    # someone else saves meanwhile
+    r = client.put(f"/api/v1/patients/{pid}", headers=api | {"If-Match": '"1"'},
+                   json=sample_patient(labs={"cea_ng_ml": 99.0}))
+    assert r.status_code == 200
+    r = client.post(f"/patients/{pid}/edit", data={
+        "csrf_token": csrf_from(form), "version": "1", "id": "LEI-001", "labs.cea_ng_ml": "30",
+    }, follow_redirects=False)
+    assert r.status_code == 409 and "Your changes were not saved" in r.text
+    row = re.search(r"<td>CEA \(ng/mL\)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td>",
+                    r.text)
+    assert row and row.groups() == ("12.0", "99.0", "30.0")
+    assert f'href="/patients/{pid}/edit"' in r.text
+    stored = client.get(f"/api/v1/patients/{pid}", headers=api).json()["patient"]
+    assert stored["labs"]["cea_ng_ml"] == 99.0
+    form = client.get(f"/patients/{pid}/edit").text  # reload: the current version
+    r = client.post(f"/patients/{pid}/edit", data={
+        "csrf_token": csrf_from(form), "version": "2", "id": "LEI-001", "labs.cea_ng_ml": "30",
+    }, follow_redirects=False)
+    assert r.status_code == 303
 
 
 def test_import_by_admin_needs_a_centre(client):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from crlm.registry.models import AuditChainHead, AuditEvent
 
 ACTIONS = frozenset(
-    {"read", "create", "update", "delete", "import", "export", "aggregate", "login",
+    {"read", "create", "update", "delete", "import", "undo", "export", "aggregate", "login",
      "login_failed", "logout", "refused"}
 )
 

@@ -133,6 +133,9 @@ patients = sa.Table(
     sa.Column("external_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
+    # Raised by one at every write of the patient: the ETag of the API, the form's hidden
+    # field, and what an undo checks ("changed since the import?").
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # NULL = the list is unknown; 0 = known to be empty (lesions/operations counts).
     sa.Column("operations_listed", sa.Integer, nullable=True),
     sa.Column("treatments_listed", sa.Integer, nullable=True),

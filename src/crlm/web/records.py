@@ -24,6 +24,15 @@ class PatientConflictError(Exception):
     """The centre already holds another patient with this external id."""
 
 
+class PatientVersionError(Exception):
+    """The patient was saved by someone else since the caller read it (``current``: its
+    version now, ``given``: the version the caller read; None when it named none)."""
+
+    def __init__(self, current: int, given: int | None) -> None:
+        self.current, self.given = current, given
+        super().__init__(f"the patient is at version {current}, not {given}")
+
+
 class CentreRequiredError(Exception):
     """An admin without a centre of their own must name the centre of a new patient."""
 
@@ -69,6 +78,7 @@ class PatientRecordView:
     id: int
     centre: str | None
     patient: Patient
+    version: int = 1
 
 
 def _check_role(user: CurrentUser) -> None:
@@ -76,7 +86,9 @@ def _check_role(user: CurrentUser) -> None:
         raise PatientAccessDeniedError("role may not see identifiable patient data")
 
 
-def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+def check_access(db: Session, user: CurrentUser, patient_id: int) -> None:
+    """:class:`PatientAccessDeniedError` unless the user may reach the patient (no patient
+    data is read)."""
     from crlm.registry import repository
 
     _check_role(user)
@@ -85,9 +97,16 @@ def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordVie
         raise PatientAccessDeniedError(f"no patient {patient_id}")
     if not user.may_access_centre(centre):
         raise PatientAccessDeniedError(f"patient {patient_id} belongs to another centre")
+
+
+def _record(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
+    from crlm.registry import repository
+
+    check_access(db, user, patient_id)
     record = repository.get_record(db, patient_id, actor=user.username)
     db.commit()  # keep the audit row of the read
-    return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient)
+    return PatientRecordView(id=record.id, centre=record.centre, patient=record.patient,
+                             version=record.version)
 
 
 def read_patient(db: Session, user: CurrentUser, patient_id: int) -> PatientRecordView:
@@ -122,17 +141,61 @@ def _check_unique(db: Session, centre: str, external_id: str | None, own_id: int
 
 
 def replace_patient(
-    db: Session, user: CurrentUser, patient_id: int, patient: Patient
+    db: Session, user: CurrentUser, patient_id: int, patient: Patient, version: int | None
 ) -> PatientRecordView:
-    """Replace a patient's data after checking access; the stored record."""
+    """Replace a patient's data after checking access, if it is still at ``version`` (the one
+    the caller read: :class:`PatientVersionError` otherwise); the stored record."""
     from crlm.registry import repository
 
     current = _record(db, user, patient_id)
+    if version != current.version:
+        raise PatientVersionError(current.version, version)
     if current.centre:
         _check_unique(db, current.centre, patient.id, patient_id)
-    repository.update_patient(db, patient_id, patient, actor=user.username)
+    try:
+        new_version = repository.update_patient(db, patient_id, patient, actor=user.username,
+                                                expected_version=version)
+    except repository.VersionConflictError as exc:  # saved by someone else a moment ago
+        db.rollback()
+        raise PatientVersionError(exc.current.get(patient_id) or 0, version) from None
     db.commit()
-    return PatientRecordView(id=current.id, centre=current.centre, patient=patient)
+    return PatientRecordView(id=current.id, centre=current.centre, patient=patient,
+                             version=new_version)
+
+
+@dataclass(frozen=True)
+class SavedChange:
+    """One save of a patient by someone: when, who, the version it made, what changed."""
+
+    at: Any
+    actor: str
+    version: int
+    changes: dict[str, list[Any]]
+
+
+def changes_since(db: Session, patient_id: int, version: int | None) -> list[SavedChange]:
+    """The saves of a patient after ``version``, oldest first (from the audit rows' old and
+    new values); the caller has checked access."""
+    import json
+
+    import sqlalchemy as sa
+
+    from crlm.registry.models import AuditEvent
+
+    rows = db.scalars(sa.select(AuditEvent).where(
+        AuditEvent.entity == "patient", AuditEvent.entity_id == str(patient_id),
+        AuditEvent.action == "update").order_by(AuditEvent.id.desc()).limit(50))
+    out = []
+    for event in rows:
+        try:
+            detail = json.loads(event.detail or "")
+        except ValueError:
+            continue
+        if not isinstance(detail, dict) or detail.get("version", 0) <= (version or 0):
+            continue
+        out.append(SavedChange(event.at, event.actor, detail["version"],
+                               detail.get("changes") or {}))
+    return out[::-1]
 
 
 def remove_patient(db: Session, user: CurrentUser, patient_id: int) -> None:
@@ -247,9 +310,12 @@ def cohort_patients(
 
 
 def import_csv_upload(
-    session_factory: Any, user: CurrentUser, filename: str, data: bytes, centre: str | None = None
+    session_factory: Any, user: CurrentUser, filename: str, data: Any,
+    centre: str | None = None, *, replace: bool = False,
 ) -> Any:
-    """Import an uploaded CSV (crlm export format) into the user's centre (admins: ``centre``).
+    """Import an uploaded CSV or Excel file (``data``: bytes or a binary file, read row by
+    row) into the user's centre (admins: ``centre``); ``replace`` clears stored fields the
+    file does not have.
 
     :func:`crlm.registry.importer.import_file` validates every row first; the transaction is
     committed only when no row has an error, so either every row lands or none does. Returns
@@ -266,7 +332,9 @@ def import_csv_upload(
         problem = RowError(1, None, "centre", message)
         return ImportResult(ok=False, n_rows=0, errors=[problem])
     with session_factory() as db:
-        result = import_file(db, data, centre=target, actor=user.username, fmt="csv")
+        fmt = "xlsx" if filename.lower().endswith((".xlsx", ".xlsm")) else "csv"
+        result = import_file(db, data, centre=target, actor=user.username, fmt=fmt,
+                             source_name=filename, replace=replace)
         if result.ok:
             db.commit()
         else:

@@ -21,6 +21,8 @@ from crlm.web.records import (
     PatientAccessDeniedError,
     PatientConflictError,
     PatientRecordView,
+    PatientVersionError,
+    changes_since,
     create_patient,
     find_patients,
     known_centres,
@@ -109,14 +111,56 @@ def _form_page(
     centre: str | None = None,
     errors: dict[str, list[str]] | None = None,
     other_errors: list[str] | None = None,
+    version: int | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request, "patient_form.html", user, status_code=status_code,
         sections=FORM_SECTIONS, values=values, patient_id=patient_id, centre=centre,
         centres=known_centres(db) if user.role == Role.admin else [],
-        errors=errors or {}, other_errors=other_errors or [],
+        errors=errors or {}, other_errors=other_errors or [], version=version,
     )
+
+
+def _shown(value: Any) -> str:
+    """A stored value as the conflict page shows it."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        if all(isinstance(v, str | int | float) for v in value):
+            return ", ".join(str(v).replace("_", " ") for v in value) or "none"
+        return f"{len(value)} item{'' if len(value) == 1 else 's'}"
+    return str(value).replace("_", " ") if isinstance(value, str) else str(value)
+
+
+def _label(path: str) -> str:
+    if path in FORM_FIELDS:
+        return FORM_FIELDS[path].label
+    return " – ".join(part.replace("_", " ") for part in path.split(".")).capitalize()
+
+
+def _conflict_page(request: Request, user: CurrentUser, db: Db, patient_id: int,
+                   given: int | None, submitted: dict[str, Any]) -> HTMLResponse:
+    """409: what others saved since the version the form was filled from, and the form's
+    values for those fields; nothing of the form was saved."""
+    from crlm.registry.repository import flat_doc
+
+    yours = flat_doc(submitted)
+    rows = [
+        {"at": f"{c.at:%Y-%m-%d %H:%M}", "actor": c.actor, "label": _label(path),
+         "old": _shown(old), "new": _shown(new), "yours": _shown(yours.get(path))}
+        for c in (changes_since(db, patient_id, given) if given is not None else [])
+        for path, (old, new) in c.changes.items()
+    ]
+    return render(request, "patient_conflict.html", user, status_code=409,
+                  patient_id=patient_id, changes=rows)
+
+
+def _form_version(form: Any) -> int | None:
+    text = form.get("version")
+    return int(text) if isinstance(text, str) and text.isdigit() and len(text) < 19 else None
 
 
 async def _submitted(request: Request, base: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -212,7 +256,7 @@ def edit_patient_form(
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     return _form_page(
         request, user, db, values=form_values(stored), patient_id=patient_id,
-        centre=record.centre,
+        centre=record.centre, version=record.version,
     )
 
 
@@ -220,22 +264,30 @@ def edit_patient_form(
 async def edit_patient_submit(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> Response:
-    """Validate and replace (the form holds every field of the patient model)."""
+    """Validate and replace (the form holds every field of the patient model), if nobody saved
+    the patient since the form was filled (its hidden version; else a conflict page)."""
     record = _read(db, user, patient_id)
     data, result = await _submitted(request, {})
+    version = _form_version(await request.form())
+    if version != record.version:
+        return _conflict_page(request, user, db, patient_id, version, data)
     if isinstance(result, ValidationError):
         by_field, other = errors_by_field(result)
         return _form_page(
             request, user, db, values=form_values(data), patient_id=patient_id,
             centre=record.centre, errors=by_field, other_errors=other, status_code=422,
+            version=version,
         )
     try:
-        replace_patient(db, user, patient_id, result)
+        replace_patient(db, user, patient_id, result, version)
     except PatientConflictError as exc:
         return _form_page(
             request, user, db, values=form_values(data), patient_id=patient_id,
             centre=record.centre, errors={"id": [str(exc)]}, status_code=409,
+            version=version,
         )
+    except PatientVersionError:
+        return _conflict_page(request, user, db, patient_id, version, data)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
