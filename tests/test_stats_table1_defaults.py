@@ -116,3 +116,12 @@ def test_cli_table1_smd(colon2: pd.DataFrame, tmp_path: Path) -> None:
     assert tests["obstruct"]["p"] == pytest.approx(R["yates_sex_obstruct"]["p"], abs=1e-12)
     assert tests["age"]["test"] == "welch" and tests["age"]["smd"] > 0
     assert out["rows"][0]["SMD"] != ""
+
+
+def test_smd_of_two_constant_groups_is_undefined_not_an_error() -> None:
+    import numpy as np
+
+    from crlm.stats.table1 import smd_continuous
+
+    assert np.isnan(smd_continuous([np.array([1.0, 1.0, 1.0]), np.array([2.0, 2.0])]))
+    assert smd_continuous([np.array([1.0, 1.0]), np.array([1.0, 1.0])]) == 0.0

@@ -309,7 +309,12 @@ def smd_continuous(samples: Sequence[np.ndarray]) -> float:
             return float("nan")
         pooled = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2.0
         diff = abs(float(np.mean(a) - np.mean(b)))
-        pairs.append(0.0 if diff == 0 else diff / float(np.sqrt(pooled)))
+        if diff == 0:
+            pairs.append(0.0)
+        elif pooled > 0:
+            pairs.append(diff / float(np.sqrt(pooled)))
+        else:  # both groups constant and different: no standardised difference exists
+            return float("nan")
     return float(np.mean(pairs)) if pairs else float("nan")
 
 
