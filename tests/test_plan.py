@@ -196,3 +196,11 @@ def test_vocabulary_labels_every_patient_field() -> None:
     missing += [f"treatments.{n}" for n in TreatmentEvent.model_fields
                 if f"treatments.{n}" not in FIELDS]
     assert not missing
+
+
+def test_exclusions_are_computed_once_and_read_only() -> None:
+    """The plan checks every assessment against this map: it is built once, not per call."""
+    first = exclusions()
+    assert first is exclusions()
+    with pytest.raises(TypeError):
+        first["resection.upfront_surgery"] = frozenset()  # type: ignore[index]
