@@ -147,3 +147,16 @@ def test_random_invalid_patients_exit_2_naming_a_field(doc: dict, bad: tuple) ->
     Path(fh.name).unlink()
     assert res.exit_code == 2
     assert key in res.stderr
+
+
+def test_findings_scores_are_the_dumped_scores() -> None:
+    """The rules read ``Findings.scores`` as plain dicts; dumping them lazily changes nothing."""
+    from crlm.clinical.assess import _ScoreDumps
+    from crlm.clinical.scores import all_scores
+
+    patient = parse_patient(json.loads((EXAMPLES / "synchronous_rectal.json").read_text()))
+    scores = all_scores(patient)
+    lazy = _ScoreDumps(scores)
+    assert lazy["fong_crs"] is lazy["fong_crs"]
+    assert dict(lazy) == {name: s.model_dump() for name, s in scores.items()}
+    assert lazy.get("no such score") is None
