@@ -149,8 +149,8 @@ def test_bulk_read_keeps_order_and_audits_each_patient(session: Session) -> None
 
 
 def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """Every row of every registry table as SQLite stores it; clock values become their
-    storage class and length (they differ between two runs)."""
+    """Every row of every registry table as SQLite stores it; clock values (and the audit
+    hashes that cover them) become their storage class and length (they differ between runs)."""
     import sqlite3
 
     con = sqlite3.connect(url.removeprefix("sqlite:///"))
@@ -158,6 +158,7 @@ def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
         out = {}
         for table in metadata.sorted_tables:
             clock = {c.name for c in table.c if isinstance(c.type, sa.DateTime)}
+            clock |= {"prev_hash", "row_hash", "last_hash"} & set(table.c.keys())  # cover time
             names = [c.name for c in table.c]
             rows = con.execute(f'SELECT * FROM "{table.name}" ORDER BY 1').fetchall()
             out[table.name] = [
@@ -202,3 +203,21 @@ def test_sqlite_bulk_writes_store_exactly_what_sqlalchemy_stores(
     fast, generic_rows = stored
     assert fast["patients"] and fast["operations"] and fast["lesions"]
     assert fast == generic_rows
+
+
+def test_every_write_raises_the_version_and_audits_old_and_new_values(session: Session) -> None:
+    import json
+
+    pid = repository.add_patient(session, rich_patient(), centre="mda", actor="a")
+    assert repository.get_record(session, pid, actor="a").version == 1
+    new = repository.update_patient(session, pid, rich_patient(age_years=62), actor="b",
+                                    expected_version=1)
+    assert new == 2 and repository.get_record(session, pid, actor="a").version == 2
+    with pytest.raises(repository.VersionConflictError) as info:
+        repository.update_patient(session, pid, rich_patient(age_years=63), actor="c",
+                                  expected_version=1)
+    assert info.value.current == {pid: 2}
+    assert repository.get_patient(session, pid, actor="a").age_years == 62
+    [update] = [e for e in audit.list_events(session) if e.action == "update"]
+    assert json.loads(update.detail) == {"external_id": "MDA-0001", "version": 2,
+                                         "changes": {"age_years": [61.0, 62.0]}}

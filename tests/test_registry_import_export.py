@@ -7,6 +7,7 @@ import datetime as dt
 import gc
 import io
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -20,12 +21,19 @@ from sqlalchemy.orm import Session
 from tests.registry_support import *  # noqa: F403  (fixtures: db_url, session)
 from tests.registry_support import rich_patient
 
-from crlm.registry import export, repository
+from crlm.registry import audit, export, repository
 from crlm.registry.dataset import analysis_dataset, analysis_row
 from crlm.registry.dictionary import CRLM_EXPORT, DataDictionary
 from crlm.registry.importer import SURPLUS_CELLS, import_file, import_rows, read_rows
+from crlm.registry.undo import UndoError, undo_import
 
 SECRET = b"0123456789abcdef-test-secret"
+RICH_TREATMENTS = rich_patient().model_dump(mode="json", exclude_none=True)["treatments"]
+
+
+def audit_events(session: Session) -> list:  # type: ignore[type-arg]
+    """Every audit event, oldest first."""
+    return list(reversed(audit.list_events(session, limit=10_000)))
 
 
 def _csv(rows: list[dict[str, str]]) -> bytes:
@@ -89,7 +97,8 @@ def test_reimport_updates_instead_of_duplicating(session: Session) -> None:
     data = _csv([{"id": "A1", "age_years": "61"}, {"id": "A2", "age_years": "70"}])
     first = import_file(session, data, centre="c", actor="dm")
     second = import_file(session, data, centre="c", actor="dm")
-    assert (first.n_created, second.n_created, second.n_updated) == (2, 0, 2)
+    assert (first.n_created, second.n_created, second.n_updated, second.n_unchanged) == (
+        2, 0, 0, 2)
     assert repository.count_patients(session) == 2
 
 
@@ -306,12 +315,13 @@ def test_import_pauses_the_cyclic_gc_and_restores_its_state(session: Session) ->
     assert result.ok and during == [False] and gc.isenabled()
     gc.disable()
     try:
-        assert import_rows(session, rows, centre="c", actor="dm").n_updated == 2
+        assert import_rows(session, rows, centre="c", actor="dm").n_unchanged == 2
         assert not gc.isenabled()  # left off, as the caller had it
     finally:
         gc.enable()
+    changed = [{**row, "age_years": "70"} for row in rows]  # an unchanged row writes nothing
     with pytest.raises(ZeroDivisionError):
-        import_rows(session, rows, centre="c", actor="dm", progress=lambda _n: 1 / 0)
+        import_rows(session, changed, centre="c", actor="dm", progress=lambda _n: 1 / 0)
     assert gc.isenabled()
 
 
@@ -337,3 +347,264 @@ def test_a_row_with_surplus_cells_is_an_error_not_a_silent_drop(session: Session
 def test_unreadable_file_is_a_clean_error(session: Session, bad: bytes) -> None:
     result = import_file(session, bad, centre="c", actor="dm")
     assert not result.ok and result.errors[0].column == "(file)"
+
+
+# ---------------------------------------------------------------------------- integrity
+
+
+def _xlsx(path: Path, rows: list[list[object]], dimension: str | None = None) -> Path:
+    """An Excel file of ``rows``; ``dimension`` overwrites the sheet's <dimension> tag."""
+    import re
+    import zipfile
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    for row in rows:
+        wb.active.append(row)
+    wb.save(path)
+    if dimension is not None:
+        with zipfile.ZipFile(path) as z:
+            parts = {n: z.read(n) for n in z.namelist()}
+        sheet = "xl/worksheets/sheet1.xml"
+        parts[sheet], n = re.subn(rb'<dimension ref="[^"]*"',
+                                  f'<dimension ref="{dimension}"'.encode(), parts[sheet])
+        assert n == 1
+        with zipfile.ZipFile(path, "w") as z:
+            for name, data in parts.items():
+                z.writestr(name, data)
+    return path
+
+
+def test_xlsx_with_a_wrong_dimension_tag_imports_every_row_and_cell(
+        session: Session, tmp_path: Path) -> None:
+    rows = [["id", "age_years", "labs.cea_ng_ml", "labs.ca19_9_u_ml"]]
+    rows += [[f"X{i}", 50 + i, 3.5, 40 + i] for i in range(10)]
+    path = _xlsx(tmp_path / "lying.xlsx", rows, dimension="A1:C4")
+    result = import_file(session, path, centre="c", actor="dm")
+    assert result.ok, result.errors
+    assert (result.n_rows, result.n_created) == (10, 10)
+    assert repository.count_patients(session) == 10
+    last = repository.get_patient(session, repository.find_patient_id(
+        session, centre="c", external_id="X9"), actor="dm")
+    assert last.labs.ca19_9_u_ml == 49  # column D, outside the tag's A:C
+
+
+def test_xlsx_rows_are_numbered_as_sheet_rows_below_a_lower_header(
+        session: Session, tmp_path: Path) -> None:
+    path = _xlsx(tmp_path / "low.xlsx", [[None], [None], ["id", "age_years"], ["L1", 60],
+                                         [None], ["L2", "sixty"]])
+    result = import_file(session, path, centre="c", actor="dm")
+    assert [(e.row, e.external_id, e.column) for e in result.errors] == [(6, "L2", "age_years")]
+
+
+def test_xlsx_with_data_on_a_second_sheet_is_refused(session: Session, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["id", "age_years"])
+    wb.active.append(["X1", 60])
+    wb.create_sheet("More").append(["X2", 61])
+    wb.create_sheet("Empty")
+    wb.save(tmp_path / "two.xlsx")
+    result = import_file(session, tmp_path / "two.xlsx", centre="c", actor="dm")
+    assert not result.ok and "more than one sheet" in result.errors[0].reason
+    assert "More" in result.errors[0].reason and "Empty" not in result.errors[0].reason
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_duplicate_header_is_refused_naming_it(session: Session, tmp_path: Path,
+                                               fmt: str) -> None:
+    rows = [["id", "age_years", "labs.cea_ng_ml", "age_years"], ["A1", "61", "3", "62"]]
+    if fmt == "csv":
+        source: Path | bytes = "\n".join(",".join(r) for r in rows).encode()
+    else:
+        source = _xlsx(tmp_path / "dup.xlsx", rows)  # type: ignore[arg-type]
+    result = import_file(session, source, centre="c", actor="dm")
+    assert not result.ok and repository.count_patients(session) == 0
+    assert result.errors[0].column == "(file)"
+    assert "'age_years' twice (columns 2 and 4)" in result.errors[0].reason
+
+
+def test_overlong_csv_cell_is_a_row_error(session: Session) -> None:
+    data = b"id,age_years\nA1,61\nA2," + b"9" * 140_000 + b"\nA3,63\n"
+    result = import_file(session, data, centre="c", actor="dm")
+    assert not result.ok and repository.count_patients(session) == 0
+    [error] = result.errors
+    assert (error.row, error.column) == (3, "(row)")
+    assert "longer than 131,072 characters" in error.reason
+
+
+def test_duplicate_json_keys_are_refused() -> None:
+    from crlm.domain import parse_patient
+
+    with pytest.raises(ValueError, match="duplicate key 'age_years'"):
+        parse_patient('{"id": "A", "age_years": 61, "age_years": 16}')
+    with pytest.raises(ValueError, match="duplicate key 'kras'"):
+        parse_patient('{"molecular": {"kras": "mutant", "kras": "wildtype"}}')
+
+
+def test_duplicate_json_key_in_a_list_cell_is_a_row_error(session: Session) -> None:
+    rows = [{"id": "A1", "liver.lesions": '[{"segment": 7, "segment": 2}]'}]
+    result = import_file(session, _csv(rows), centre="c", actor="dm")
+    assert [(e.row, e.column, e.reason) for e in result.errors] == [
+        (2, "liver.lesions", "duplicate key 'segment' in a JSON object")]
+
+
+def _stored_patient(session: Session, ext: str, centre: str = "c"):  # type: ignore[no-untyped-def]
+    pid = repository.find_patient_id(session, centre=centre, external_id=ext)
+    return None if pid is None else repository.get_patient(session, pid, actor="test")
+
+
+def test_a_file_with_fewer_columns_changes_only_its_columns(session: Session) -> None:
+    p = rich_patient()
+    assert import_file(session, _csv([export.flat_row(p)]), centre="c", actor="dm").ok
+    partial = _csv([{"id": p.id, "labs.cea_ng_ml": "20", "treatments": "[]"}])
+    result = import_file(session, partial, centre="c", actor="dm")
+    assert result.ok and (result.n_updated, result.n_cleared) == (1, 0)
+    got = _stored_patient(session, p.id)
+    expected = p.model_copy(update={"labs": p.labs.model_copy(update={"cea_ng_ml": 20.0}),
+                                    "treatments": []})
+    assert got == expected  # every other field kept; the list in the file replaced
+    update = next(e for e in audit_events(session) if e.action == "update")
+    detail = json.loads(update.detail)
+    assert detail["import"] == result.import_id and detail["version"] == 2
+    assert detail["changes"]["labs.cea_ng_ml"] == [12.0, 20.0]
+    assert detail["changes"]["treatments"][0] == RICH_TREATMENTS and \
+        detail["changes"]["treatments"][1] == []
+    assert set(detail["changes"]) == {"labs.cea_ng_ml", "treatments"}
+
+
+def test_replace_mode_clears_fields_not_in_the_file_and_says_so(session: Session) -> None:
+    p = rich_patient()
+    assert import_file(session, _csv([export.flat_row(p)]), centre="c", actor="dm").ok
+    partial = _csv([{"id": p.id, "age_years": "61", "labs.cea_ng_ml": "20"}])
+    result = import_file(session, partial, centre="c", actor="dm", replace=True)
+    assert result.ok and result.n_updated == 1 and result.n_cleared > 30
+    assert "replace mode" in result.summary() and "cleared" in result.summary()
+    got = _stored_patient(session, p.id)
+    assert got.labs.cea_ng_ml == 20.0 and got.age_years == 61 and got.operations is None
+
+
+def test_undo_import_restores_exactly_the_state_before(session: Session) -> None:
+    a, b = rich_patient(), rich_patient(id="MDA-0002", age_years=70)
+    first = import_file(session, _csv([export.flat_row(a), export.flat_row(b)]),
+                        centre="c", actor="dm")
+    session.commit()
+    before = {x: _stored_patient(session, x) for x in ("MDA-0001", "MDA-0002")}
+    second = import_file(session, _csv([
+        {"id": "MDA-0001", "labs.cea_ng_ml": "99", "outcome.vital_status": ""},
+        {"id": "MDA-0003", "labs.cea_ng_ml": "5"}]), centre="c", actor="dm")
+    session.commit()
+    assert (second.n_created, second.n_updated) == (1, 1)
+    assert _stored_patient(session, "MDA-0001").labs.cea_ng_ml == 99
+    assert _stored_patient(session, "MDA-0001").outcome.vital_status is None
+    result = undo_import(session, second.import_id, actor="dm")
+    session.commit()
+    assert (result.n_restored, result.n_deleted) == (1, 1)
+    assert {x: _stored_patient(session, x) for x in ("MDA-0001", "MDA-0002")} == before
+    assert _stored_patient(session, "MDA-0003") is None
+    with pytest.raises(UndoError, match="undone already"):
+        undo_import(session, second.import_id, actor="dm")
+    with pytest.raises(UndoError, match="patient MDA-0001"):  # changed since (by the undo)
+        undo_import(session, first.import_id, actor="dm")
+
+
+def test_undo_is_refused_naming_patients_changed_since(session: Session) -> None:
+    first = import_file(session, _csv([{"id": "A1", "age_years": "61"},
+                                       {"id": "A2", "age_years": "62"}]),
+                        centre="c", actor="dm")
+    session.commit()
+    pid = repository.find_patient_id(session, centre="c", external_id="A2")
+    repository.update_patient(session, pid, rich_patient(id="A2", age_years=63), actor="web")
+    session.commit()
+    with pytest.raises(UndoError) as info:
+        undo_import(session, first.import_id, actor="dm")
+    session.rollback()
+    message = str(info.value)
+    assert "nothing changed" in message and "patient A2" in message
+    assert "changed since the import (version 1 then, 2 now)" in message
+    assert "A1" not in message
+    assert repository.count_patients(session) == 2
+    with pytest.raises(UndoError, match="no import with id 'nope'"):
+        undo_import(session, "nope", actor="dm")
+
+
+def test_cli_import_replace_and_undo(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from crlm.cli import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    src = tmp_path / "in.csv"
+    src.write_bytes(_csv([{"id": "A1", "age_years": "61", "labs.cea_ng_ml": "3"}]))
+    runner = CliRunner()
+    res = runner.invoke(app, ["db", "import", str(src), "--centre", "c", "--db", url])
+    assert res.exit_code == 0, res.output
+    src.write_bytes(_csv([{"id": "A1", "labs.cea_ng_ml": "4"}]))
+    res = runner.invoke(app, ["db", "import", str(src), "--centre", "c", "--db", url,
+                              "--replace"])
+    assert res.exit_code == 0, res.output
+    assert "1 updated" in res.output and "replace mode: 1 stored value(s)" in res.output
+    import_id = res.output.split("import id ")[1].split()[0]
+    res = runner.invoke(app, ["db", "undo-import", import_id, "--db", url])
+    assert res.exit_code == 0, res.output
+    assert "1 patients restored" in res.output
+    res = runner.invoke(app, ["db", "undo-import", import_id, "--db", url])
+    assert res.exit_code == 2 and "undone already" in res.output
+
+
+def test_concurrent_imports_of_one_file_end_cleanly(db_url: str) -> None:
+    import threading
+
+    from crlm.registry.db import init_db, make_session_factory
+
+    data = _csv([{"id": f"C{i}", "age_years": str(40 + i % 50)} for i in range(300)])
+    factory = make_session_factory(init_db(db_url))
+    results: list[object] = []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        with factory() as s:
+            start.wait()
+            try:
+                result = import_file(s, data, centre="c", actor="dm")
+                s.commit() if result.ok else s.rollback()
+                results.append(result)
+            except Exception as exc:  # the test fails on any exception
+                results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert any(r.ok and r.n_created == 300 for r in results)  # type: ignore[attr-defined]
+    for r in results:
+        assert r.ok or "nothing imported" in r.errors[0].reason  # type: ignore[attr-defined]
+    with factory() as s:
+        assert repository.count_patients(s) == 300
+
+
+def test_treatments_import_as_a_json_cell_and_as_a_repeating_instrument(
+        session: Session) -> None:
+    row = {"id": "T1", "treatments": json.dumps(RICH_TREATMENTS)}
+    assert import_file(session, _csv([row]), centre="c", actor="dm").ok
+    got = _stored_patient(session, "T1")
+    assert got.treatments == rich_patient().treatments
+    mapping = DataDictionary.from_csv("column,field\nrecord_id,id\n"
+                                      "tx_kind,treatments[].kind\ntx_date,treatments[].date\n"
+                                      "tx_regimen,treatments[].regimen\n")
+    cols = ["record_id", "redcap_event_name", "redcap_repeat_instrument",
+            "redcap_repeat_instance", "tx_kind", "tx_date", "tx_regimen"]
+    raw = [["R1", "base", "", "", "", "", ""],
+           ["R1", "tx", "treatments", "2", "hepatectomy", "2024-07-01", ""],
+           ["R1", "tx", "treatments", "1", "systemic_therapy", "2024-03-10", "folfox"]]
+    result = import_file(session, _csv([dict(zip(cols, r, strict=True)) for r in raw]),
+                         centre="c", actor="dm", dictionary=mapping)
+    assert result.ok, result.errors
+    got = _stored_patient(session, "R1")
+    assert [(t.kind, t.date, t.regimen) for t in got.treatments or []] == [
+        ("systemic_therapy", dt.date(2024, 3, 10), "folfox"),
+        ("hepatectomy", dt.date(2024, 7, 1), None)]

@@ -61,35 +61,41 @@ def db_import(
     errors: Annotated[
         Path | None, typer.Option(help="Write the row-by-row error report here (CSV).")
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(help="Make each row the patient's whole record: stored fields whose "
+                          "column the file lacks are cleared (default: kept)."),
+    ] = False,
     db: DbOption = None,
     actor: ActorOption = os.environ.get("USER", "cli"),
 ) -> None:
     """Import patients: every row is validated first; either all land or none does.
 
-    Re-importing the same file updates the patients (matched on centre + id), never duplicates.
-    Exit 2 with a row-by-row report when any row is invalid.
+    Re-importing updates the patients (matched on centre + id), never duplicates: only the
+    fields whose columns the file has are changed, unless --replace. The import gets an id
+    (printed) that `crlm db undo-import` takes. Exit 2 with a row-by-row report when any row
+    is invalid.
     """
     from rich.progress import Progress
 
     from crlm.registry.dictionary import DataDictionary
-    from crlm.registry.importer import import_rows, iter_error_lines, read_rows
+    from crlm.registry.importer import import_file, iter_error_lines
 
     if not file.is_file():
         fail_bad_input(f"file: {file} does not exist")
     try:
         mapping = DataDictionary.from_csv(dictionary) if dictionary else None
-        rows = read_rows(file)
     except ValueError as exc:
-        fail_bad_input(f"{file}: {exc}")
+        fail_bad_input(f"{dictionary}: {exc}")
     with _session(db) as session, Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task(f"importing {file.name}", total=len(rows))
-        result = import_rows(
+        task = bar.add_task(f"importing {file.name}", total=None)
+        result = import_file(
             session,
-            rows,
+            file,
             centre=centre,
             actor=actor,
             dictionary=mapping,
-            source_name=file.name,
+            replace=replace,
             progress=lambda n: bar.advance(task, n),
         )
         if not result.ok:
@@ -98,14 +104,36 @@ def db_import(
                 errors.write_text(result.errors_csv(), encoding="utf-8")
             lines = list(iter_error_lines(result))
             shown = "\n".join(lines[:50]) + (
-                f"\n… {len(lines) - 50} more" if len(lines) > 50 else ""
+                f"\n… {result.n_errors - 50} more" if result.n_errors > 50 else ""
             )
-            fail_bad_input(f"{file}: nothing imported, {len(lines)} problem(s):\n{shown}")
+            fail_bad_input(f"{file}: nothing imported, {result.n_errors} problem(s):\n{shown}")
         session.commit()
-    typer.echo(
-        f"imported {result.n_patients} patients from {file.name} "
-        f"({result.n_created} new, {result.n_updated} updated)"
-    )
+    typer.echo(f"imported {result.summary()} from {file.name}; import id {result.import_id} "
+               f"(undo: crlm db undo-import {result.import_id})")
+
+
+@db_app.command("undo-import")
+def db_undo_import(
+    import_id: Annotated[str, typer.Argument(help="The id `crlm db import` printed.")],
+    db: DbOption = None,
+    actor: ActorOption = os.environ.get("USER", "cli"),
+) -> None:
+    """Undo an import: restore the values it changed, delete the patients it created.
+
+    Refused (exit 2, nothing changed) if a patient the import wrote has changed since; the
+    message names them.
+    """
+    from crlm.registry.undo import UndoError, undo_import
+
+    with _session(db) as session:
+        try:
+            result = undo_import(session, import_id, actor=actor)
+        except UndoError as exc:
+            session.rollback()
+            fail_bad_input(str(exc))
+        session.commit()
+    typer.echo(f"undid import {import_id}: {result.n_restored} patients restored, "
+               f"{result.n_deleted} created patients deleted")
 
 
 @db_app.command("export")

@@ -39,16 +39,36 @@ def format_validation_error(error: ValidationError) -> str:
     return "\n".join(str(p) for p in problems_from(error))
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice (which value was meant cannot be known)."""
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A ``json`` ``object_pairs_hook`` that refuses a key given twice in one object."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"duplicate key {key!r} in a JSON object")
+        seen[key] = value
+    return seen
+
+
+def loads_unique(text: str | bytes) -> Any:
+    """``json.loads`` that refuses an object with a repeated key (:class:`DuplicateKeyError`)."""
+    return json.loads(text, object_pairs_hook=unique_keys)
+
+
 def parse_patient(data: str | bytes | dict[str, Any]) -> Any:
     """Parse patient JSON text or a dict into a :class:`~crlm.domain.Patient`.
 
-    Raises ``ValueError`` for malformed JSON and ``pydantic.ValidationError`` for invalid data.
+    Raises ``ValueError`` for malformed JSON (a repeated key included) and
+    ``pydantic.ValidationError`` for invalid data.
     """
     from crlm.domain.patient import Patient
 
     if isinstance(data, str | bytes):
         try:
-            data = json.loads(data)
+            data = loads_unique(data)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

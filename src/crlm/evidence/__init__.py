@@ -7,7 +7,7 @@ it was not, ``doi`` is ``None`` rather than a guess. ``note`` records discrepanc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def _refs(*refs: Reference) -> dict[str, Reference]:
         if r.key in out:  # pragma: no cover - guarded by tests
             raise ValueError(f"duplicate evidence key {r.key}")
         out[r.key] = r
+    # same first author and year: "Shindoh 2013a", "Shindoh 2013b" in order of listing
+    by_short: dict[str, list[str]] = {}
+    for key, ref in out.items():
+        by_short.setdefault(ref.short, []).append(key)
+    for short, keys in by_short.items():
+        if len(keys) > 1:
+            for letter, key in zip("abcdefgh", keys, strict=False):
+                out[key] = replace(out[key], label=f"{short}{letter}")
     return out
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from crlm.domain import Patient
+from crlm.domain.errors import DuplicateKeyError, unique_keys
 from crlm.registry.models import _base_type
 
 SHIPPED = Path(__file__).resolve().parent / "dictionaries"
@@ -70,7 +71,7 @@ def field_annotation(path: str) -> Any:
     return item.model_fields[leaf].annotation
 
 
-_JSON = json.JSONDecoder()
+_JSON = json.JSONDecoder(object_pairs_hook=unique_keys)  # a repeated key is an error
 
 
 def is_list_field(annotation: Any) -> bool:
@@ -135,6 +136,8 @@ def cell_parser(annotation: Any) -> Callable[[str], Any]:
                         value = json.loads(text)
                 except json.JSONDecodeError as exc:
                     raise CellError(f"not a valid JSON list: {exc.msg}") from None
+                except DuplicateKeyError as exc:
+                    raise CellError(str(exc)) from None
                 if not isinstance(value, list):
                     raise CellError("expected a JSON list")
                 return value

@@ -1,9 +1,21 @@
 """Import CSV, Excel and REDCap-style exports: validate every row, then all rows land or none.
 
-Rows are numbered as lines of the file (the header is line 1). A REDCap export (columns
-``redcap_event_name`` / ``redcap_repeat_instrument`` / ``redcap_repeat_instance``) is reshaped
-into one patient per record: non-repeating rows of every event are merged (conflicting values
-are an error) and repeating-instrument rows become list items ordered by instance.
+Rows are numbered as lines of the file (the header is line 1; for Excel, sheet rows). A REDCap
+export (columns ``redcap_event_name`` / ``redcap_repeat_instrument`` /
+``redcap_repeat_instance``) is reshaped into one patient per record: non-repeating rows of every
+event are merged (conflicting values are an error) and repeating-instrument rows become list
+items ordered by instance.
+
+Memory stays bounded whatever the file's size: the file is read row by row (an Excel sheet's
+``<dimension>`` tag is not trusted) and staged in a temporary SQLite file on disk, then records
+are validated and written 1,000 at a time, all in the caller's one transaction.
+
+A patient already stored (same centre + id) is *merged*: only the fields whose columns the file
+has are changed (a list given in the file replaces that list); a column absent from the file
+means "not in this file". ``replace=True`` makes the file the whole record (fields absent from
+the file are cleared) and the result says how many stored values that cleared. Every update's
+audit row holds the old and new values of the fields it changed, and every audit row of an
+import names its id, so :mod:`crlm.registry.undo` can undo it.
 """
 
 from __future__ import annotations
@@ -13,18 +25,24 @@ import csv
 import datetime as dt
 import gc
 import io
+import itertools
 import json
+import sqlite3
+import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
+import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient, parse_patient
 from crlm.domain.errors import problems_from
-from crlm.registry import audit
+from crlm.registry import audit, repository
 from crlm.registry.dictionary import (
     CellError,
     DataDictionary,
@@ -33,15 +51,19 @@ from crlm.registry.dictionary import (
     field_annotation,
     is_list_field,
 )
-from crlm.registry.repository import save_patients
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
 REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
 IMPORT_BATCH = 1000  # patients validated and written per batch
+MAX_REPORTED_ERRORS = 10_000  # row errors kept in the report (all are counted)
+MAX_CELL_CHARS = csv.field_size_limit()  # 131,072: a longer CSV cell is a row error
+_MEMO_LIMIT = 10_000  # distinct cell texts remembered per column
+GC_EVERY = 20  # batches between two explicit cyclic collections (the collector is paused)
 _PATIENT_LIST = TypeAdapter(list[Patient])
 _UNREAD = object()  # marks a cell text not read before
+Source = Path | bytes | IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -56,14 +78,27 @@ class RowError:
 
 @dataclass
 class ImportResult:
-    """Outcome of an import: either every patient was written, or none and the errors say why."""
+    """Outcome of an import: either every patient was written, or none and the errors say why.
+
+    ``errors`` holds the first :data:`MAX_REPORTED_ERRORS` problems in row order;
+    ``n_errors`` counts them all.
+    """
 
     ok: bool
     n_rows: int
     n_patients: int = 0
     n_created: int = 0
     n_updated: int = 0
+    n_unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
+    n_errors: int = 0
+    import_id: str | None = None
+    replace: bool = False
+    n_cleared: int = 0  # stored values cleared because replace mode left their field out
+    seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write
+
+    def __post_init__(self) -> None:
+        self.n_errors = max(self.n_errors, len(self.errors))
 
     def errors_csv(self) -> str:
         """The row-by-row error report (row, external_id, column, reason)."""
@@ -74,6 +109,19 @@ class ImportResult:
             w.writerow([e.row, e.external_id or "", e.column, e.reason])
         return buf.getvalue()
 
+    def summary(self) -> str:
+        """One line: what the import did."""
+        text = (f"{self.n_patients} patients ({self.n_created} new, {self.n_updated} updated, "
+                f"{self.n_unchanged} unchanged)")
+        if self.replace:
+            text += (f"; replace mode: {self.n_cleared} stored value(s) of fields not in the "
+                     "file were cleared")
+        return text
+
+
+def _file_error(reason: str, row: int = 1) -> ImportResult:
+    return ImportResult(ok=False, n_rows=0, errors=[RowError(row, None, "(file)", reason)])
+
 
 # ---------------------------------------------------------------------------- reading
 
@@ -82,10 +130,10 @@ class ImportResult:
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector while an import builds millions of objects.
 
-    Every full collection walks all live objects (rows, documents, patients), which made
-    validating a 100,000-row file about three times slower. Reference counting still frees
-    everything as usual; a reference cycle made meanwhile is collected once the collector
-    runs again. It is switched back on only if it was on when the import started.
+    Every full collection walks all live objects, which made validating a 100,000-row file
+    about three times slower. Reference counting still frees everything as usual; a reference
+    cycle made meanwhile is collected once the collector runs again. It is switched back on
+    only if it was on when the import started.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -110,54 +158,202 @@ def _excel_text(value: Any) -> str:
     return str(value)
 
 
-#: Key under which :func:`read_rows` records how many cells a row has beyond the header.
+#: Key under which a row records how many cells it has beyond the header.
 SURPLUS_CELLS = "\x00surplus cells"
 
 
-@_cyclic_gc_paused()
-def read_rows(source: Path | bytes, *, fmt: str | None = None) -> list[dict[str, str]]:
-    """Every data row as column → text (nothing is converted yet). ``fmt``: csv or xlsx."""
-    if fmt is None:
-        fmt = "xlsx" if isinstance(source, Path) and source.suffix.lower() in {".xlsx", ".xlsm"} \
-            else "csv"
-    data = source.read_bytes() if isinstance(source, Path) else source
-    if fmt == "xlsx":
-        from openpyxl import load_workbook
+@dataclass(frozen=True)
+class Unreadable:
+    """A row the reader could not read (the reason says why)."""
 
-        ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-        rows = ws.iter_rows(values_only=True)
-        header = [_excel_text(h).strip() for h in next(rows, ())]
-        out_xlsx: list[dict[str, str]] = []
-        for row in rows:
-            if not any(v not in (None, "") for v in row):
-                continue
-            cells = dict(zip(header, (_excel_text(v) for v in row), strict=False))
-            surplus = sum(v not in (None, "") for v in row[len(header):])
-            out_xlsx.append(cells | ({SURPLUS_CELLS: str(surplus)} if surplus else {}))
-        return out_xlsx
-    if fmt != "csv":
-        raise ValueError(f"unknown import format {fmt!r} (csv or xlsx)")
+    reason: str
+
+
+Row = dict[str, str] | Unreadable
+
+
+class Table(NamedTuple):
+    """A file's header and its data rows as (row number, column → text), read lazily."""
+
+    header: list[str]
+    rows: Iterator[tuple[int, Row]]
+
+
+def _format_of(source: Source, fmt: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    name = source.name if isinstance(source, Path) else ""
+    return "xlsx" if name.lower().endswith((".xlsx", ".xlsm")) else "csv"
+
+
+def _check_header(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise ValueError(f"the header names column {name!r} twice (columns {seen[name]} "
+                             f"and {i}): which one holds the data cannot be known")
+        seen[name] = i
+    return names
+
+
+def _csv_table(text: IO[str]) -> Table:
+    reader = csv.reader(text)
     try:
-        text = data.decode("utf-8-sig")
+        header = next(reader, None)
     except UnicodeDecodeError as exc:
         raise ValueError(f"the file is not UTF-8 text: {exc}") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"the header line cannot be read: {exc}") from None
     if header is None:
         raise ValueError("the file is empty (no header line)")
-    names = [h.strip() for h in header]
+    names = _check_header([h.strip() for h in header])
     width = len(names)
-    out: list[dict[str, str]] = []
-    for row in reader:
-        if not row:  # a blank line
-            continue
-        if len(row) == width:
-            out.append(dict(zip(names, row, strict=True)))
-        else:  # a short row's missing cells are empty; surplus cells make the row an error
-            cells = dict(zip(names, row, strict=False))
-            out.append({name: cells.get(name, "") for name in names}
-                       | ({SURPLUS_CELLS: str(len(row) - width)} if len(row) > width else {}))
-    return out
+
+    def rows() -> Iterator[tuple[int, Row]]:
+        end = reader.line_num
+        while True:
+            start = end + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except UnicodeDecodeError as exc:
+                yield start, Unreadable(f"the file is not UTF-8 text from here on: {exc}")
+                return
+            except csv.Error as exc:
+                end = reader.line_num
+                reason = (f"a cell is longer than {MAX_CELL_CHARS:,} characters"
+                          if "field larger than field limit" in str(exc) else str(exc))
+                yield start, Unreadable(reason)
+                continue
+            end = reader.line_num
+            if not row:  # a blank line
+                continue
+            if len(row) == width:
+                yield start, dict(zip(names, row, strict=True))
+            else:  # a short row's missing cells are empty; surplus cells make the row an error
+                cells = dict(zip(names, row, strict=False))
+                yield start, ({name: cells.get(name, "") for name in names}
+                              | ({SURPLUS_CELLS: str(len(row) - width)} if len(row) > width
+                                 else {}))
+
+    return Table(names, rows())
+
+
+def _nonempty(row: Iterable[Any]) -> bool:
+    return any(v not in (None, "") for v in row)
+
+
+def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(stream, read_only=True, data_only=True)
+    except Exception as exc:  # zip and XML errors of every kind
+        raise ValueError(f"not a readable Excel workbook: {exc}") from None
+    stack.callback(book.close)
+    sheets = book.worksheets
+    if not sheets:
+        raise ValueError("the workbook has no worksheet")
+    for sheet in sheets:
+        sheet.reset_dimensions()  # the <dimension> tag may be wrong: read every row and cell
+    others = [s.title for s in sheets[1:] if any(map(_nonempty, s.iter_rows(
+        min_row=1, min_col=1, values_only=True)))]
+    if others:
+        raise ValueError(f"the workbook has data on more than one sheet ({sheets[0].title}, "
+                         f"{', '.join(others)}): keep the patients on one sheet")
+    cells = enumerate(sheets[0].iter_rows(min_row=1, min_col=1, values_only=True), start=1)
+    _, first = next(((n, row) for n, row in cells if _nonempty(row)), (0, ()))
+    header = list(first)
+    while header and header[-1] in (None, ""):
+        header.pop()
+    names = _check_header([_excel_text(h).strip() for h in header])
+    if not names:
+        raise ValueError("the sheet is empty (no header row)")
+
+    def rows() -> Iterator[tuple[int, Row]]:
+        for number, row in cells:  # sheet row numbers, counted from the top of the sheet
+            if not _nonempty(row):
+                continue
+            values = dict(zip(names, (_excel_text(v) for v in row), strict=False))
+            surplus = sum(v not in (None, "") for v in row[len(names):])
+            yield number, ({name: values.get(name, "") for name in names}
+                           | ({SURPLUS_CELLS: str(surplus)} if surplus else {}))
+
+    return Table(names, rows())
+
+
+@contextlib.contextmanager
+def open_table(source: Source, *, fmt: str | None = None) -> Iterator[Table]:
+    """The file's header and a lazy iterator over its rows. ``fmt``: csv or xlsx.
+
+    Raises ``ValueError`` (message says why) for an unreadable file or header.
+    """
+    fmt = _format_of(source, fmt)
+    if fmt not in {"csv", "xlsx"}:
+        raise ValueError(f"unknown import format {fmt!r} (csv or xlsx)")
+    with contextlib.ExitStack() as stack:
+        if isinstance(source, Path):
+            stream: IO[bytes] = stack.enter_context(source.open("rb"))
+        elif isinstance(source, bytes | bytearray):
+            stream = io.BytesIO(source)
+        else:
+            stream = source
+        if fmt == "xlsx":
+            yield _xlsx_table(stream, stack)
+            return
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        try:
+            yield _csv_table(text)
+        finally:
+            text.detach()  # the caller's stream stays open
+
+
+def read_rows(source: Source, *, fmt: str | None = None) -> list[dict[str, str]]:
+    """Every data row as column → text (nothing is converted yet), in memory: for small files
+    and tests; imports read the file row by row (:func:`import_file`)."""
+    with open_table(source, fmt=fmt) as table:
+        out = []
+        for _number, row in table.rows:
+            if isinstance(row, Unreadable):
+                raise ValueError(row.reason)
+            out.append(row)
+        return out
+
+
+# ---------------------------------------------------------------------------- staging
+
+
+class _Staging:
+    """A temporary SQLite file holding rows, errors and validated records between passes."""
+
+    def __init__(self, directory: str) -> None:
+        self.db = sqlite3.connect(Path(directory) / "staging.db", isolation_level=None)
+        for pragma in ("journal_mode=OFF", "synchronous=OFF", "temp_store=FILE",
+                       "cache_size=-16000"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.db.executescript("""
+            CREATE TABLE rows (ext TEXT, line INTEGER, instrument TEXT, instance INTEGER,
+                               cells TEXT);
+            CREATE TABLE errors (line INTEGER, ext TEXT, col TEXT, reason TEXT);
+            CREATE TABLE records (first_row INTEGER, pid INTEGER, version INTEGER, doc TEXT,
+                                  changes TEXT);
+        """)
+        self.db.execute("BEGIN")
+        self.n_errors = 0
+
+    def error(self, e: RowError) -> None:
+        self.n_errors += 1
+        self.db.execute("INSERT INTO errors VALUES (?, ?, ?, ?)",
+                        (e.row, e.external_id, e.column, e.reason))
+
+    def first_errors(self) -> list[RowError]:
+        return [RowError(*r) for r in self.db.execute(
+            "SELECT line, ext, col, reason FROM errors ORDER BY line, col, rowid LIMIT ?",
+            (MAX_REPORTED_ERRORS,))]
+
+    def close(self) -> None:
+        self.db.close()
 
 
 # ---------------------------------------------------------------------------- shaping
@@ -178,12 +374,13 @@ def _get_path(doc: dict[str, Any], path: str) -> Any:
     return doc
 
 
-@dataclass
-class _Record:
-    first_row: int
-    external_id: str
-    doc: dict[str, Any] = field(default_factory=dict)
-    items: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
+def _drop_path(doc: dict[str, Any], path: str) -> None:
+    *parents, leaf = path.split(".")
+    for p in parents:
+        doc = doc.get(p)  # type: ignore[assignment]
+        if not isinstance(doc, dict):
+            return
+    doc.pop(leaf, None)
 
 
 class _Column(NamedTuple):
@@ -192,8 +389,8 @@ class _Column(NamedTuple):
     name: str
     field: str
     parse: Callable[[str], Any]
-    parents: tuple[str, ...]  # sections above the field (plain fields)
-    leaf: str  # the field's own name (plain fields) or the item's field (repeating fields)
+    parents: tuple[str, ...]  # sections above a plain field
+    leaf: str  # the field's own name, or the item's field (repeating fields)
     list_path: str | None  # the list a repeating field's items belong to, else None
     known: dict[str, Any]  # text → value already read in this file
     keep: bool  # values are immutable, so ``known`` may keep them (not lists)
@@ -209,50 +406,65 @@ class _Column(NamedTuple):
         return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep)
 
 
-def _shape(
-    rows: list[dict[str, str]], dictionary: DataDictionary, errors: list[RowError]
-) -> list[_Record]:
-    columns = (set(rows[0]) - {SURPLUS_CELLS}) if rows else set()
-    unknown = sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS)
-    for col in unknown:
-        errors.append(RowError(1, None, col, "column not in the data dictionary"))
-    if dictionary.id_column not in columns and rows:
-        errors.append(RowError(1, None, dictionary.id_column, "the id column is missing"))
-        return []
-    redcap = bool(columns & REDCAP_COLUMNS)
+@dataclass
+class _Plan:
+    """What the file's header says: the columns read and the fields the file holds."""
+
+    id_column: str
+    redcap: bool
+    columns: list[_Column]
+    present: list[str]  # field paths (whole lists for repeating fields) the file holds
+    by_field: dict[str, _Column] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_field = {c.field: c for c in self.columns}
+
+
+def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Plan | None:
+    columns = set(header)
+    for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS):
+        stage.error(RowError(1, None, col, "column not in the data dictionary"))
+    if dictionary.id_column not in columns:
+        stage.error(RowError(1, None, dictionary.id_column, "the id column is missing"))
+        return None
     readers = [_Column.of(e) for e in dictionary.entries if e.field != "id" and e.column in columns]
-    id_column = dictionary.id_column
-    records: dict[str, _Record] = {}
-    for index, row in enumerate(rows):
-        line = index + 2
-        ext = (row.get(id_column) or "").strip()
+    present = list(dict.fromkeys(c.list_path or c.field for c in readers))
+    return _Plan(dictionary.id_column, bool(columns & REDCAP_COLUMNS), readers, present)
+
+
+def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
+                stage: _Staging) -> int:
+    """Pass 1: read every cell, stage each row's values and every cell error; the row count."""
+    pending: list[tuple[str, int, str, int, str]] = []
+    n_rows = 0
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    for line, row in rows:
+        n_rows += 1
+        if isinstance(row, Unreadable):
+            stage.error(RowError(line, None, "(row)", row.reason))
+            continue
+        ext = (row.get(plan.id_column) or "").strip()
         if SURPLUS_CELLS in row:
-            errors.append(RowError(line, ext or None, "(row)",
-                                   f"{row[SURPLUS_CELLS]} cell(s) more than the header's "
-                                   f"{len(columns)} columns (a stray delimiter?)"))
+            stage.error(RowError(line, ext or None, "(row)",
+                                 f"{row[SURPLUS_CELLS]} cell(s) more than the header's "
+                                 f"{n_columns} columns (a stray delimiter?)"))
             continue
         if not ext:
-            errors.append(RowError(line, None, id_column, "empty id"))
+            stage.error(RowError(line, None, plan.id_column, "empty id"))
             continue
-        rec = records.get(ext)
-        if rec is None:
-            rec = records[ext] = _Record(line, ext)
-        elif not redcap:
-            errors.append(RowError(line, ext, id_column,
-                                   f"duplicate id (first on row {rec.first_row})"))
-            continue
-        instrument = (row.get(REDCAP_INSTRUMENT) or "").strip() if redcap else ""
+        instrument = (row.get(REDCAP_INSTRUMENT) or "").strip() if plan.redcap else ""
         instance = 1
         if instrument:
             instance_text = (row.get(REDCAP_INSTANCE) or "").strip()
             try:
                 instance = int(instance_text)
             except ValueError:
-                errors.append(RowError(line, ext, REDCAP_INSTANCE,
-                                       f"{instance_text!r} is not a whole number"))
+                stage.error(RowError(line, ext, REDCAP_INSTANCE,
+                                     f"{instance_text!r} is not a whole number"))
                 continue
-        doc, cell = rec.doc, row.get
-        for name, path, parse, parents, leaf, list_path, known, keep in readers:
+        values: dict[str, Any] = {}
+        cell = row.get
+        for name, path, parse, _parents, _leaf, list_path, known, keep in plan.columns:
             text = cell(name)
             if not text or text.isspace():
                 continue
@@ -261,32 +473,61 @@ def _shape(
                 try:
                     value = parse(text)
                 except CellError as exc:
-                    errors.append(RowError(line, ext, name, str(exc)))
+                    stage.error(RowError(line, ext, name, str(exc)))
                     continue
-                if keep:
+                if keep and len(known) < _MEMO_LIMIT:
                     known[text] = value
-            if list_path is not None:
-                if not instrument:
-                    errors.append(RowError(line, ext, name,
-                                           "repeating field outside a repeating instrument row"))
-                    continue
-                rec.items.setdefault(list_path, {}).setdefault(instance, {})[leaf] = value
+            if list_path is not None and not instrument:
+                stage.error(RowError(line, ext, name,
+                                     "repeating field outside a repeating instrument row"))
                 continue
-            if redcap:
-                previous = _get_path(doc, path)
-                if previous is not None and previous != value:
-                    errors.append(RowError(line, ext, name,
-                                           f"conflicts with {previous!r} given on another row"))
-                    continue
+            values[path] = value
+        pending.append((ext, line, instrument, instance, dumps(values)))
+        if len(pending) >= IMPORT_BATCH:
+            stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", pending)
+            pending.clear()
+    stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", pending)
+    return n_rows
+
+
+@dataclass
+class _Record:
+    first_row: int
+    external_id: str
+    doc: dict[str, Any]
+
+
+def _assemble(ext: str, parts: list[tuple[int, str, int, str]], plan: _Plan,
+              stage: _Staging) -> _Record:
+    """One record from its staged rows (several in a REDCap export)."""
+    columns = plan.by_field
+    first = parts[0][0]
+    doc: dict[str, Any] = {}
+    items: dict[str, dict[int, dict[str, Any]]] = {}
+    for line, _instrument, instance, cells in parts:
+        if line != first and not plan.redcap:
+            stage.error(RowError(line, ext, plan.id_column, f"duplicate id (first on row {first})"))
+            continue
+        for path, value in json.loads(cells).items():
+            column = columns[path]
+            if column.list_path is not None:
+                items.setdefault(column.list_path, {}).setdefault(instance, {})[column.leaf] \
+                    = value
+                continue
             target = doc
-            for part in parents:
+            for part in column.parents:
                 target = target.setdefault(part, {})
-            target[leaf] = value
-    for rec in records.values():
-        rec.doc["id"] = rec.external_id
-        for head, by_instance in rec.items.items():
-            _set_path(rec.doc, head, [by_instance[k] for k in sorted(by_instance)])
-    return list(records.values())
+            if plan.redcap:
+                previous = target.get(column.leaf)
+                if previous is not None and previous != value:
+                    stage.error(RowError(line, ext, column.name,
+                                         f"conflicts with {previous!r} given on another row"))
+                    continue
+            target[column.leaf] = value
+    doc["id"] = ext
+    for head, by_instance in items.items():
+        _set_path(doc, head, [by_instance[k] for k in sorted(by_instance)])
+    return _Record(first, ext, doc)
 
 
 def _column_for_loc(loc: str, dictionary: DataDictionary) -> str:
@@ -309,84 +550,283 @@ def _column_for_loc(loc: str, dictionary: DataDictionary) -> str:
     return loc
 
 
-@_cyclic_gc_paused()
-def validate_rows(
-    rows: list[dict[str, str]], dictionary: DataDictionary
-) -> tuple[list[Patient], list[RowError]]:
-    """Shape and validate every record; patients only if there is no error at all."""
-    errors: list[RowError] = []
-    patients: list[Patient] = []
-    records = _shape(rows, dictionary, errors)
-    for i in range(0, len(records), IMPORT_BATCH):
-        chunk = records[i:i + IMPORT_BATCH]
-        try:  # the common case: one strict validation of the whole chunk
-            patients += _PATIENT_LIST.validate_json(json.dumps([r.doc for r in chunk]),
-                                                    strict=True)
-            continue
-        except ValidationError:
-            pass
-        for rec in chunk:  # some record is invalid: validate one by one to report each
+def _merged(stored: dict[str, Any], doc: dict[str, Any], present: list[str]) -> dict[str, Any]:
+    """The stored document with the fields the file holds taken from the file's record."""
+    out = json.loads(json.dumps(stored))  # a deep copy of plain JSON values
+    for path in present:
+        value = _get_path(doc, path)
+        if value is None:
+            _drop_path(out, path)
+        else:
+            _set_path(out, path, value)
+    return out
+
+
+def _covered(path: str, present: list[str]) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in present)
+
+
+@dataclass
+class _Counts:
+    n_patients: int = 0
+    n_created: int = 0
+    n_updated: int = 0
+    n_unchanged: int = 0
+    n_cleared: int = 0
+
+
+def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDictionary,
+                    session: Session, centre: str, replace: bool, stage: _Staging,
+                    counts: _Counts) -> None:
+    """Pass 2 for one chunk: merge with the stored patients, validate, stage what to write."""
+    stored = repository.stored_patients(session, centre, [r.external_id for r in records])
+    olds: list[dict[str, Any] | None] = []
+    docs = []
+    for rec in records:
+        old = stored.get(rec.external_id)
+        before = repository.patient_doc(old[2]) if old else None
+        olds.append(before)
+        docs.append(rec.doc if before is None or replace else
+                    _merged(before, rec.doc, [*plan.present, "id"]))
+    patients: list[Patient | None]
+    try:  # the common case: one strict validation of the whole chunk
+        patients = list(_PATIENT_LIST.validate_json(json.dumps(docs), strict=True))
+    except ValidationError:
+        patients = []
+        for rec, doc in zip(records, docs, strict=True):
             try:
-                patients.append(parse_patient(rec.doc))
+                patients.append(parse_patient(doc))
             except ValidationError as exc:
+                patients.append(None)
                 for problem in problems_from(exc):
-                    errors.append(RowError(rec.first_row, rec.external_id,
-                                           _column_for_loc(problem.field, dictionary),
-                                           problem.reason))
-    errors.sort(key=lambda e: (e.row, e.column))
-    return patients, errors
+                    stage.error(RowError(rec.first_row, rec.external_id,
+                                         _column_for_loc(problem.field, dictionary),
+                                         problem.reason))
+    staged = []
+    for rec, before, patient in zip(records, olds, patients, strict=True):
+        if patient is None:
+            continue
+        counts.n_patients += 1
+        if before is None:
+            counts.n_created += 1
+            staged.append((rec.first_row, None, None,
+                           patient.model_dump_json(exclude_none=True), None))
+            continue
+        after = repository.patient_doc(patient)
+        changes = repository.changed_fields(before, after)
+        if not changes:
+            counts.n_unchanged += 1
+            continue
+        counts.n_updated += 1
+        counts.n_cleared += sum(1 for path, (_old, new) in changes.items()
+                                if new is None and not _covered(path, plan.present))
+        pid, version, _patient = stored[rec.external_id]
+        staged.append((rec.first_row, pid, version, json.dumps(after), json.dumps(changes)))
+    if not stage.n_errors:  # once a row is wrong nothing will be written
+        stage.db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", staged)
+
+
+def _collect_now_and_then(n_done: int) -> None:
+    """Free the reference cycles the database layers leave behind, every ``GC_EVERY`` batches.
+
+    The cyclic collector is paused during an import (:func:`_cyclic_gc_paused`); with the
+    file staged on disk few objects are alive at a time, so a collection is cheap, and
+    without one the cycles of each batch (≈ 10 MB per 100,000 rows) would pile up.
+    """
+    if n_done and n_done % (GC_EVERY * IMPORT_BATCH) < IMPORT_BATCH:
+        gc.collect()
+
+
+def _validate_all(session: Session, plan: _Plan, dictionary: DataDictionary, centre: str,
+                  replace: bool, stage: _Staging) -> _Counts:
+    """Pass 2: every record assembled from its rows (grouped by id), merged, validated."""
+    counts = _Counts()
+    cursor = stage.db.execute(
+        "SELECT ext, line, instrument, instance, cells FROM rows ORDER BY ext, line")
+    chunk: list[_Record] = []
+    for ext, group in itertools.groupby(cursor, key=lambda r: r[0]):
+        chunk.append(_assemble(ext, [r[1:] for r in group], plan, stage))
+        if len(chunk) >= IMPORT_BATCH:
+            _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
+            chunk = []
+            _collect_now_and_then(counts.n_patients)
+    if chunk:
+        _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
+    return counts
+
+
+def _write_all(session: Session, stage: _Staging, *, centre: str, actor: str, import_id: str,
+               progress: Callable[[int], None] | None) -> None:
+    """Pass 3: write the staged records in file order, ``IMPORT_BATCH`` at a time."""
+    cursor = stage.db.execute(
+        "SELECT pid, version, doc, changes FROM records ORDER BY first_row")
+    written = 0
+    while batch := cursor.fetchmany(IMPORT_BATCH):
+        patients = _PATIENT_LIST.validate_json("[" + ",".join(r[2] for r in batch) + "]",
+                                               strict=True)
+        new = [p for p, r in zip(patients, batch, strict=True) if r[0] is None]
+        repository.insert_patients(session, new, centre=centre, actor=actor,
+                                   import_id=import_id)
+        repository.apply_changes(session, [
+            repository.PatientChange(r[0], r[1], p, json.loads(r[3]))
+            for p, r in zip(patients, batch, strict=True) if r[0] is not None
+        ], actor=actor, import_id=import_id)
+        written += len(batch)
+        _collect_now_and_then(written)
+        if progress is not None:
+            progress(len(batch))
+
+
+# ---------------------------------------------------------------------------- API
+
+
+def _dialect(session: Session) -> str:
+    return session.connection().dialect.name
+
+
+def _busy(exc: sa.exc.OperationalError) -> bool:
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+
+
+def _import_table(
+    session: Session,
+    table: Table,
+    *,
+    centre: str,
+    actor: str,
+    dictionary: DataDictionary,
+    source_name: str,
+    replace: bool,
+    progress: Callable[[int], None] | None,
+) -> ImportResult:
+    clock = [time.perf_counter()]
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        clock.append(time.perf_counter())
+        seconds[name] = round(clock[-1] - clock[-2], 3)
+
+    with tempfile.TemporaryDirectory(prefix="crlm-import-") as tmp:
+        stage = _Staging(tmp)
+        try:
+            plan = _plan(table.header, dictionary, stage)
+            n_rows = _stage_rows(table.rows, plan, len(table.header), stage) if plan else 0
+            lap("read")
+            counts = _Counts()
+            import_id = uuid.uuid4().hex[:12]
+            try:
+                if plan is not None:
+                    if not stage.n_errors and _dialect(session) == "postgresql":
+                        # imports into one centre wait for each other from here on (SQLite:
+                        # from the writes on, so readers are not kept waiting meanwhile)
+                        repository.lock_for_writers(session, centre)
+                    counts = _validate_all(session, plan, dictionary, centre, replace, stage)
+                lap("validate")
+                if not stage.n_errors:
+                    repository.lock_for_writers(session, centre)
+                    _write_all(session, stage, centre=centre, actor=actor,
+                               import_id=import_id, progress=progress)
+            except repository.VersionConflictError as exc:
+                session.rollback()
+                stage.error(RowError(1, None, "(file)", (
+                    f"{len(exc.current)} patient(s) were changed by someone else while the file "
+                    f"was imported ({exc}); nothing imported: import the file again")))
+            except sa.exc.IntegrityError:
+                session.rollback()
+                stage.error(RowError(1, None, "(file)", (
+                    "someone else added a patient with one of these ids while the file was "
+                    "imported; nothing imported: import the file again")))
+            except sa.exc.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                session.rollback()
+                stage.error(RowError(1, None, "(file)", (
+                    "the registry is busy with another import or write; nothing imported: "
+                    "try again in a moment")))
+            result = ImportResult(
+                ok=not stage.n_errors, n_rows=n_rows, errors=stage.first_errors(),
+                n_errors=stage.n_errors, replace=replace, **vars(counts))
+        finally:
+            stage.close()
+    if not result.ok:
+        result.n_created = result.n_updated = result.n_unchanged = result.n_cleared = 0
+        result.n_patients = 0
+        lap("write")
+        result.seconds = seconds
+        return result
+    result.import_id = import_id
+    audit.record(session, actor=actor, action="import", entity="import", entity_id=import_id,
+                 detail=json.dumps({
+                     "file": source_name, "centre": centre, "created": result.n_created,
+                     "updated": result.n_updated, "unchanged": result.n_unchanged,
+                     "replace": replace, "cleared": result.n_cleared,
+                 }, ensure_ascii=False))
+    session.flush()
+    lap("write")
+    result.seconds = seconds
+    return result
+
+
+def _rows_table(rows: Iterable[dict[str, str]]) -> Table:
+    """A table over rows already read (numbered from line 2)."""
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        return Table([], iter(()))
+    header = [c for c in first if c != SURPLUS_CELLS]
+    numbered = enumerate(itertools.chain([first], iterator), start=2)
+    return Table(header, ((n, r) for n, r in numbered))
 
 
 @_cyclic_gc_paused()
 def import_rows(
     session: Session,
-    rows: list[dict[str, str]],
+    rows: Iterable[dict[str, str]],
     *,
     centre: str,
     actor: str,
     dictionary: DataDictionary | None = None,
     source_name: str = "(upload)",
+    replace: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Validate all rows, then write all patients in the caller's transaction (no commit)."""
-    dictionary = dictionary or DataDictionary.crlm_export()
-    patients, errors = validate_rows(rows, dictionary)
-    result = ImportResult(ok=not errors, n_rows=len(rows), errors=errors)
-    if errors:
-        return result
-    for i in range(0, len(patients), IMPORT_BATCH):
-        batch = patients[i:i + IMPORT_BATCH]
-        saved = save_patients(session, batch, centre=centre, actor=actor)
-        created = sum(1 for _, new in saved if new)
-        result.n_created += created
-        result.n_updated += len(saved) - created
-        if progress is not None:
-            progress(len(batch))
-    result.n_patients = len(patients)
-    audit.record(session, actor=actor, action="import", entity="registry", entity_id=None,
-                 detail=f"{source_name}: {result.n_created} created, {result.n_updated} updated")
-    session.flush()
-    return result
+    """Validate all rows, then write all patients in the caller's transaction (no commit).
+
+    On any error nothing is written (the session is rolled back only when a concurrent
+    writer made the transaction unusable).
+    """
+    table = _rows_table(rows)
+    if not table.header:
+        return ImportResult(ok=True, n_rows=0)
+    return _import_table(session, table, centre=centre, actor=actor,
+                         dictionary=dictionary or DataDictionary.crlm_export(),
+                         source_name=source_name, replace=replace, progress=progress)
 
 
+@_cyclic_gc_paused()
 def import_file(
     session: Session,
-    source: Path | bytes,
+    source: Source,
     *,
     centre: str,
     actor: str,
     fmt: str | None = None,
     dictionary: DataDictionary | None = None,
+    source_name: str | None = None,
+    replace: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
-    """Read and import a CSV/Excel/REDCap file; on any error nothing is written."""
-    try:
-        rows = read_rows(source, fmt=fmt)
-    except ValueError as exc:
-        return ImportResult(ok=False, n_rows=0, errors=[RowError(1, None, "(file)", str(exc))])
-    name = source.name if isinstance(source, Path) else "(upload)"
-    return import_rows(session, rows, centre=centre, actor=actor, dictionary=dictionary,
-                       source_name=name, progress=progress)
+    """Read and import a CSV/Excel/REDCap file row by row; on any error nothing is written."""
+    name = source_name or (source.name if isinstance(source, Path) else "(upload)")
+    with contextlib.ExitStack() as stack:
+        try:
+            table = stack.enter_context(open_table(source, fmt=fmt))
+        except ValueError as exc:
+            return _file_error(str(exc))
+        return _import_table(session, table, centre=centre, actor=actor,
+                             dictionary=dictionary or DataDictionary.crlm_export(),
+                             source_name=name, replace=replace, progress=progress)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def iter_error_lines(result: ImportResult) -> Iterable[str]:
@@ -394,3 +834,5 @@ def iter_error_lines(result: ImportResult) -> Iterable[str]:
     for e in result.errors:
         who = f" (id {e.external_id})" if e.external_id else ""
         yield f"row {e.row}{who}, column {e.column}: {e.reason}"
+    if result.n_errors > len(result.errors):
+        yield f"… and {result.n_errors - len(result.errors):,} more problem(s) not listed"

@@ -133,6 +133,9 @@ patients = sa.Table(
     sa.Column("external_id", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, default=_utcnow),
+    # Raised by one at every write of the patient: the ETag of the API, the form's hidden
+    # field, and what an undo checks ("changed since the import?").
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     # NULL = the list is unknown; 0 = known to be empty (lesions/operations counts).
     sa.Column("operations_listed", sa.Integer, nullable=True),
     sa.Column("treatments_listed", sa.Integer, nullable=True),
@@ -208,7 +211,11 @@ class LoginThrottle(Base):
 
 
 class AuditEvent(Base):
-    """One read or write of registry data: who, what, when. Append-only."""
+    """One read or write of registry data: who, what, when. Append-only and hash-chained.
+
+    Written only through :mod:`crlm.registry.audit`, which numbers the row (``seq``, 1, 2, …),
+    links it to the row before (``prev_hash``) and seals it (``row_hash``).
+    """
 
     __tablename__ = "audit_events"
 
@@ -221,3 +228,64 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     entity_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True, index=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
+class AuditChainHead(Base):
+    """The anchor of the audit chain: how many rows it has and the hash of the last one.
+
+    One row (id 1), advanced only by the database trigger that accepts each new audit row.
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_audit_chain_head_single_row"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    last_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
+class MdtMeeting(Base):
+    """A multidisciplinary tumour board of one centre on one day."""
+
+    __tablename__ = "mdt_meetings"
+    __table_args__ = (sa.Index("ix_mdt_meetings_centre_date", "centre", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    centre: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    date: Mapped[dt.date] = mapped_column(sa.Date, nullable=False)
+    title: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=_utcnow
+    )
+
+
+class MdtCase(Base):
+    """One patient discussed at a meeting: crlm's plan and the MDT's decision side by side."""
+
+    __tablename__ = "mdt_cases"
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "patient_id", name="uq_mdt_cases_meeting_patient"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mdt_meetings.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: crlm's plan (a code of crlm.web.mdt.PLAN_OPTIONS) when the decision was recorded
+    crlm_plan: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    crlm_advice: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decision_plan: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    decision_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    attendees: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), nullable=True
+    )

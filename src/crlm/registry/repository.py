@@ -7,6 +7,8 @@ Functions flush but do not commit: the caller owns the transaction (one import =
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import operator
 import uuid
 from collections.abc import Callable, Sequence
@@ -22,7 +24,6 @@ from crlm.registry.models import (
     PATIENT_LISTS,
     PATIENT_SCALARS,
     SECTIONS,
-    AuditEvent,
     lesions,
     patients,
 )
@@ -36,6 +37,18 @@ class PatientNotFound(LookupError):  # noqa: N818  (name is the published API)
     """No patient with that registry id."""
 
 
+class VersionConflictError(Exception):
+    """Patients changed (or were deleted) since the caller read them.
+
+    ``current`` maps each such registry id to its version now (None: deleted).
+    """
+
+    def __init__(self, current: dict[int, int | None]) -> None:
+        self.current = current
+        shown = ", ".join(f"#{pid}" for pid in list(current)[:20])
+        super().__init__(f"changed since it was read: {shown}")
+
+
 @dataclass(frozen=True)
 class PatientRecord:
     """A stored patient with its registry metadata."""
@@ -46,6 +59,17 @@ class PatientRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     patient: Patient
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class PatientChange:
+    """A new state of a stored patient and what changed (field path → [old, new])."""
+
+    patient_id: int
+    version: int  # the stored version the change was made from
+    patient: Patient
+    changes: dict[str, list[Any]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +93,58 @@ def _now() -> dt.datetime:
 def new_external_id() -> str:
     """A fresh external id for a patient entered without one."""
     return "P" + uuid.uuid4().hex[:12]
+
+
+# ---------------------------------------------------------------------------- changes
+
+
+def patient_doc(patient: Patient) -> dict[str, Any]:
+    """The patient as JSON values, unknown fields left out."""
+    return patient.model_dump(mode="json", exclude_none=True)
+
+
+def flat_doc(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted field path → value of a patient document (a list is one value)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out |= flat_doc(value, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, list[Any]]:
+    """Field path → [old value, new value] of every field that differs (None: unknown)."""
+    before, after = flat_doc(old or {}), flat_doc(new)
+    return {path: [before.get(path), after.get(path)]
+            for path in sorted(before.keys() | after.keys())
+            if before.get(path) != after.get(path)}
+
+
+def change_detail(*, version: int, external_id: str | None = None, centre: str | None = None,
+                  changes: dict[str, list[Any]] | None = None, import_id: str | None = None,
+                  undo: str | None = None) -> str:
+    """The JSON ``detail`` of a patient write's audit row.
+
+    ``import`` comes first (an import's rows are found by the prefix ``{"import":"ID",``),
+    then the undo it belongs to, the external id, the centre, the version the write left
+    and the changed fields with their old and new values.
+    """
+    doc: dict[str, Any] = {}
+    for key, value in (("import", import_id), ("undo", undo), ("external_id", external_id),
+                       ("centre", centre)):
+        if value is not None:
+            doc[key] = value
+    doc["version"] = version
+    if changes is not None:
+        doc["changes"] = changes
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+
+
+def import_detail_prefix(import_id: str) -> str:
+    """How every audit ``detail`` of one import begins."""
+    return json.dumps({"import": import_id}, separators=(",", ":"))[:-1] + ","
 
 
 # ---------------------------------------------------------------------------- mapping
@@ -210,7 +286,7 @@ def _load_many(session: Session, patient_ids: list[int]) -> dict[int, tuple[Any,
     for pid, head in heads.items():
         doc: dict[str, Any] = {"id": head.external_id}
         doc.update(_clean(head, {"id", "centre", "external_id", "created_at", "updated_at",
-                                 *LISTED_COLUMNS}))
+                                 "version", *LISTED_COLUMNS}))
         docs[pid] = doc
     lesions_listed: dict[int, int | None] = {}
     for section, (table, _model) in SECTIONS.items():
@@ -246,7 +322,7 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
 
 
 CHUNK = 500  # rows per IN (...) list
-_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES, AuditEvent.__table__]}
+_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES]}
 _UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
@@ -263,12 +339,9 @@ def _write_children(session: Session, batch: list[Patient], ids: list[int],
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
-    """One audit row per patient, written in one statement."""
-    n = len(ids)
-    _execute_many(session, _INSERT[AuditEvent.__tablename__], {
-        "at": [_now()] * n, "actor": [actor[:64]] * n, "action": [action] * n,
-        "entity": ["patient"] * n, "entity_id": [str(pid) for pid in ids], "detail": details,
-    })
+    """One audit row per patient (appended to the chain when the transaction commits)."""
+    audit.record_many(session, actor=actor, action=action, entity="patient", entity_ids=ids,
+                      details=details)
 
 
 # ---------------------------------------------------------------------------- API
@@ -311,37 +384,134 @@ def _with_id(patient: Patient) -> Patient:
         update={"id": new_external_id()})
 
 
+def lock_for_writers(session: Session, centre: str) -> None:
+    """Make imports and undos into ``centre`` wait for each other (until this transaction ends).
+
+    PostgreSQL: a transaction-level advisory lock per centre. SQLite: the database write lock
+    (a write that changes nothing), so a second writer waits up to the busy timeout.
+    """
+    dialect = session.connection().dialect.name
+    if dialect == "postgresql":
+        key = int.from_bytes(hashlib.sha256(f"crlm import {centre}".encode()).digest()[:8],
+                             "big", signed=True)
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+    else:
+        session.execute(sa.update(patients).where(sa.false()).values(version=patients.c.version))
+
+
+def stored_versions(session: Session, patient_ids: list[int], *, lock: bool = False
+                    ) -> dict[int, int]:
+    """Registry id → version of those of ``patient_ids`` that exist (``lock``: FOR UPDATE)."""
+    found: dict[int, int] = {}
+    for i in range(0, len(patient_ids), CHUNK):
+        query = sa.select(patients.c.id, patients.c.version).where(
+            patients.c.id.in_(patient_ids[i:i + CHUNK]))
+        if lock:
+            query = query.with_for_update()
+        found.update({r.id: r.version for r in session.execute(query)})
+    return found
+
+
+def stored_patients(session: Session, centre: str, external_ids: list[str]
+                    ) -> dict[str, tuple[int, int, Patient]]:
+    """external id → (registry id, version, patient) of those stored in ``centre`` (not
+    audited: the caller audits what it writes)."""
+    ids = _existing_ids(session, centre, list(external_ids))
+    out: dict[str, tuple[int, int, Patient]] = {}
+    pids = list(ids.values())
+    for i in range(0, len(pids), CHUNK):
+        for pid, (head, patient) in _load_many(session, pids[i:i + CHUNK]).items():
+            out[head.external_id] = (pid, head.version, patient)
+    return out
+
+
+def patients_by_id(session: Session, patient_ids: list[int]) -> dict[int, tuple[int, Patient]]:
+    """Registry id → (version, patient) of those of ``patient_ids`` that exist (not audited:
+    the caller audits what it writes)."""
+    out: dict[int, tuple[int, Patient]] = {}
+    for i in range(0, len(patient_ids), CHUNK):
+        for pid, (head, patient) in _load_many(session, patient_ids[i:i + CHUNK]).items():
+            out[pid] = (head.version, patient)
+    return out
+
+
+def delete_patients(session: Session, patient_ids: list[int], *, actor: str,
+                    details: list[str | None]) -> None:
+    """Delete many patients with all their episodes; one audit row each (``details``)."""
+    for i in range(0, len(patient_ids), CHUNK):
+        chunk = patient_ids[i:i + CHUNK]
+        for table in CHILD_TABLES:
+            session.execute(sa.delete(table).where(table.c.patient_id.in_(chunk)))
+        session.execute(sa.delete(patients).where(patients.c.id.in_(chunk)))
+    _audit_many(session, actor, "delete", patient_ids, details)
+
+
+def insert_patients(session: Session, batch: list[Patient], *, centre: str, actor: str,
+                    import_id: str | None = None) -> list[int]:
+    """Insert new patients (version 1) in bulk; their registry ids, in order. Audited."""
+    batch = [_with_id(p) for p in batch]
+    if not batch:
+        return []
+    now = _now()
+    external_ids = [p.id for p in batch]
+    n = len(batch)
+    _execute_many(session, _INSERT[patients.name], {
+        "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
+        "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)})
+    ids = _ids_of(session, centre, external_ids)
+    _write_children(session, batch, ids, replace=False)
+    _audit_many(session, actor, "create", ids, [
+        change_detail(import_id=import_id, external_id=x, centre=centre, version=1)
+        for x in external_ids])
+    return ids
+
+
+def apply_changes(session: Session, changes: list[PatientChange], *, actor: str,
+                  import_id: str | None = None, undo: str | None = None) -> None:
+    """Write new states of stored patients, each one version up, with an audit row holding
+    the old and new values. Raises :class:`VersionConflictError` (nothing written) if any
+    patient is no longer at the version its change was made from."""
+    if not changes:
+        return
+    ids = [c.patient_id for c in changes]
+    current = stored_versions(session, ids, lock=True)
+    stale = {c.patient_id: current.get(c.patient_id) for c in changes
+             if current.get(c.patient_id) != c.version}
+    if stale:
+        raise VersionConflictError(stale)
+    batch = [c.patient for c in changes]
+    now = _now()
+    _execute_many(session, _UPDATE_PATIENT, {
+        "pid": ids, "updated_at": [now] * len(ids), "external_id": [p.id for p in batch],
+        "version": [c.version + 1 for c in changes], **_head_columns(batch)})
+    _write_children(session, batch, ids, replace=True)
+    _audit_many(session, actor, "update", ids, [
+        change_detail(import_id=import_id, undo=undo, external_id=c.patient.id,
+                      version=c.version + 1, changes=c.changes) for c in changes])
+
+
 def save_patients(
     session: Session, batch: list[Patient], *, centre: str, actor: str
 ) -> list[tuple[int, bool]]:
     """Insert new patients and replace existing ones (same centre + external id) in bulk.
 
-    Returns ``(registry id, created)`` per patient, in order. Every write is audited.
+    Returns ``(registry id, created)`` per patient, in order. Every write is audited, an
+    update with the old and new values of the fields it changed.
     """
     batch = [_with_id(p) for p in batch]
-    existing = _existing_ids(session, centre, [p.id for p in batch])
-    now = _now()
-    new = [p for p in batch if p.id not in existing]
-    old = [p for p in batch if p.id in existing]
+    stored = stored_patients(session, centre, [p.id for p in batch])  # type: ignore[misc]
+    new = [p for p in batch if p.id not in stored]
+    old = [p for p in batch if p.id in stored]
     result: dict[str, tuple[int, bool]] = {}
-    if new:
-        external_ids = [p.id for p in new]
-        n = len(new)
-        _execute_many(session, _INSERT[patients.name], {
-            "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
-            "updated_at": [now] * n, **_head_columns(new)})
-        ids = _ids_of(session, centre, external_ids)
-        _write_children(session, new, ids, replace=False)
-        _audit_many(session, actor, "create", ids,
-                    [f"centre={centre} external_id={x}" for x in external_ids])
-        result.update({x: (pid, True) for x, pid in zip(external_ids, ids, strict=True)})  # type: ignore[misc]
-    if old:
-        ids = [existing[p.id] for p in old]  # type: ignore[index]
-        _execute_many(session, _UPDATE_PATIENT, {
-            "pid": ids, "updated_at": [now] * len(ids), **_head_columns(old)})
-        _write_children(session, old, ids, replace=True)
-        _audit_many(session, actor, "update", ids, [None] * len(ids))
-        result.update({p.id: (pid, False) for p, pid in zip(old, ids, strict=True)})  # type: ignore[misc]
+    ids = insert_patients(session, new, centre=centre, actor=actor)
+    result.update({p.id: (pid, True) for p, pid in zip(new, ids, strict=True)})  # type: ignore[misc]
+    changes = []
+    for p in old:
+        pid, version, before = stored[p.id]  # type: ignore[index]
+        changes.append(PatientChange(pid, version, p,
+                                     changed_fields(patient_doc(before), patient_doc(p))))
+        result[p.id] = (pid, False)  # type: ignore[index]
+    apply_changes(session, changes, actor=actor)
     session.flush()
     return [result[p.id] for p in batch]  # type: ignore[index]
 
@@ -356,32 +526,34 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
     patient_id = session.execute(
         sa.insert(patients)
         .values(centre=centre, external_id=patient.id, created_at=now, updated_at=now,
-                **_head_values(patient))
+                version=1, **_head_values(patient))
         .returning(patients.c.id)
     ).scalar_one()
     _write_children(session, [patient], [patient_id], replace=False)
     _audit_many(session, actor, "create", [patient_id],
-                [f"centre={centre} external_id={patient.id}"])
+                [change_detail(external_id=patient.id, centre=centre, version=1)])
     session.flush()
     return patient_id
 
 
-def update_patient(session: Session, patient_id: int, patient: Patient, *, actor: str) -> None:
-    """Replace the stored data of a patient (its external id is kept if the new one is absent)."""
-    head = session.execute(sa.select(patients).where(patients.c.id == patient_id)).first()
-    if head is None:
+def update_patient(session: Session, patient_id: int, patient: Patient, *, actor: str,
+                   expected_version: int | None = None) -> int:
+    """Replace the stored data of a patient (its external id is kept if the new one is absent);
+    the new version. With ``expected_version``, raises :class:`VersionConflictError` when the
+    stored patient is at another version (someone else saved it meanwhile)."""
+    found = _load_many(session, [patient_id])
+    if patient_id not in found:
         raise PatientNotFound(f"no patient with id {patient_id}")
+    head, before = found[patient_id]
+    if expected_version is not None and head.version != expected_version:
+        raise VersionConflictError({patient_id: head.version})
     if patient.id is None:
         patient = patient.model_copy(update={"id": head.external_id})
-    session.execute(
-        sa.update(patients)
-        .where(patients.c.id == patient_id)
-        .values(external_id=patient.id, updated_at=_now(),
-                **_head_values(patient))
-    )
-    _write_children(session, [patient], [patient_id], replace=True)
-    _audit_many(session, actor, "update", [patient_id], [None])
+    change = PatientChange(patient_id, head.version, patient,
+                           changed_fields(patient_doc(before), patient_doc(patient)))
+    apply_changes(session, [change], actor=actor)
     session.flush()
+    return head.version + 1
 
 
 def upsert_patient(
@@ -393,7 +565,8 @@ def upsert_patient(
 
 def _record(head: Any, patient: Patient) -> PatientRecord:
     return PatientRecord(id=head.id, external_id=head.external_id, centre=head.centre,
-                         created_at=head.created_at, updated_at=head.updated_at, patient=patient)
+                         created_at=head.created_at, updated_at=head.updated_at, patient=patient,
+                         version=head.version)
 
 
 def get_record(session: Session, patient_id: int, *, actor: str) -> PatientRecord:
@@ -420,33 +593,63 @@ def get_records(session: Session, patient_ids: list[int], *, actor: str,
     return out
 
 
+def load_unaudited(session: Session, patient_ids: list[int]) -> list[PatientRecord]:
+    """Many stored patients in order, read in bulk WITHOUT a per-patient audit row.
+
+    Only for aggregate views, whose caller writes one ``aggregate`` event naming the number of
+    records covered (:func:`crlm.registry.export.aggregate_records`).
+    """
+    out: list[PatientRecord] = []
+    for i in range(0, len(patient_ids), CHUNK):
+        found = _load_many(session, patient_ids[i:i + CHUNK])
+        out += [_record(*found[pid]) for pid in patient_ids[i:i + CHUNK] if pid in found]
+    return out
+
+
 def get_patient(session: Session, patient_id: int, *, actor: str) -> Patient:
     """The stored patient (audited read); raises :class:`PatientNotFound`."""
     return get_record(session, patient_id, actor=actor).patient
 
 
-def delete_patient(session: Session, patient_id: int, *, actor: str) -> None:
+def delete_patient(session: Session, patient_id: int, *, actor: str,
+                   detail: str | None = None) -> None:
     """Delete a patient and all its episodes (the audit trail stays)."""
     found = session.execute(sa.delete(patients).where(patients.c.id == patient_id)).rowcount
     if not found:
         raise PatientNotFound(f"no patient with id {patient_id}")
     for table in CHILD_TABLES:
         session.execute(sa.delete(table).where(table.c.patient_id == patient_id))
-    audit.record(session, actor=actor, action="delete", entity="patient", entity_id=patient_id)
+    audit.record(session, actor=actor, action="delete", entity="patient", entity_id=patient_id,
+                 detail=detail)
     session.flush()
 
 
-def _filtered(query: sa.Select[Any], centre: str | None, search: str | None) -> sa.Select[Any]:
+def _filtered(
+    query: sa.Select[Any], centre: str | None, search: str | None,
+    primary_site: str | None = None, sex: str | None = None,
+) -> sa.Select[Any]:
     if centre is not None:
         query = query.where(patients.c.centre == centre)
     if search:
         query = query.where(patients.c.external_id.ilike(f"%{search.strip()}%"))
+    if sex:
+        query = query.where(patients.c.sex == sex)
+    if primary_site:
+        primary = SECTIONS["primary"][0]
+        query = query.where(patients.c.id.in_(
+            sa.select(primary.c.patient_id).where(primary.c.site == primary_site)
+        ))
     return query
 
 
-def count_patients(session: Session, centre: str | None = None, search: str | None = None) -> int:
-    """How many patients (optionally in one centre / matching a search)."""
-    query = _filtered(sa.select(sa.func.count()).select_from(patients), centre, search)
+def count_patients(
+    session: Session, centre: str | None = None, search: str | None = None,
+    primary_site: str | None = None, sex: str | None = None,
+) -> int:
+    """How many patients (optionally in one centre / matching a search, site and sex)."""
+    query = _filtered(
+        sa.select(sa.func.count()).select_from(patients), centre, search, primary_site, sex
+    )
     return int(session.scalar(query) or 0)
 
 
@@ -456,10 +659,12 @@ def list_patients(
     actor: str,
     centre: str | None = None,
     search: str | None = None,
+    primary_site: str | None = None,
+    sex: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[PatientSummary]:
-    """A page of patient summaries, newest changes first (audited)."""
+    """A page of patient summaries, newest changes first (audited), filtered in the database."""
     primary = SECTIONS["primary"][0]
     liver = SECTIONS["liver"][0]
     query = (
@@ -476,9 +681,10 @@ def list_patients(
         .limit(limit)
         .offset(offset)
     )
-    rows = session.execute(_filtered(query, centre, search)).all()
+    rows = session.execute(_filtered(query, centre, search, primary_site, sex)).all()
+    filters = "".join(f" {k}={v}" for k, v in (("site", primary_site), ("sex", sex)) if v)
     audit.record(session, actor=actor, action="read", entity="patient_list", entity_id=None,
-                 detail=f"{len(rows)} rows; centre={centre} search={search!r}")
+                 detail=f"{len(rows)} rows; centre={centre} search={search!r}{filters}")
     session.flush()
     return [
         PatientSummary(

@@ -10,6 +10,9 @@ from crlm.web.deps import CurrentUser, load_user
 from crlm.web.security import LoginRateLimiter
 
 MAX_PASSWORD_CHARS = 1024
+#: ``request.state`` flag: this request's refusal is in the audit log already (``login_failed``)
+AUDITED_FLAG = "audited_refusal"
+
 __all__ = ["MAX_PASSWORD_CHARS", "MAX_USERNAME_CHARS", "client_ip", "login", "printable"]
 
 
@@ -54,6 +57,7 @@ def login(request: Request, db: Session, username: str, password: str) -> Curren
             detail=f"from {ip}",
         )
         db.commit()
+        setattr(request.state, AUDITED_FLAG, True)  # the 401 that follows is this row already
         return None
     audit.record(
         db, actor=user.username, action="login", entity="user", entity_id=user.username,

@@ -161,11 +161,13 @@ async def api_user(
         )
         if user is None:
             raise unauthorized
+        request.state.user = user  # names the actor if the request is refused later
         _refuse_one_time_password(user)
         return user
     user = await cached_user(request, *session_user_claims(request))
     if user is None:
         raise unauthorized
+    request.state.user = user
     _refuse_one_time_password(user)
     if request.method not in SAFE_METHODS and not csrf_valid(
         request.session, request.headers.get(CSRF_HEADER)
@@ -237,6 +239,7 @@ async def page_user(request: Request) -> CurrentUser:
         request.session.pop(SESSION_GENERATION_KEY, None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(target)
+    request.state.user = user  # names the actor if the request is refused later
     if user.must_change_password and request.url.path not in ONE_TIME_PASSWORD_PATHS:
         raise PasswordChangeRequiredError()
     return user

@@ -22,6 +22,7 @@ from crlm.web.deps import (
     PageForbiddenError,
     PasswordChangeRequiredError,
 )
+from crlm.web.refusals import audit_refusal
 from crlm.web.security import TooManyLoginAttemptsError
 
 API_PREFIX = "/api/"
@@ -62,12 +63,23 @@ def _request_validation_errors(exc: RequestValidationError) -> list[dict[str, st
     return out
 
 
-def _page_error(request: Request, status_code: int, message: str) -> Response:
+async def _page_error(request: Request, status_code: int, message: str) -> Response:
+    """The error page, with the navigation of the logged-in user (if any)."""
+    from crlm.web.deps import cached_user, session_user_claims
+
+    user = None
+    if "session" in request.scope:
+        user_id, generation = session_user_claims(request)
+        if user_id is not None:
+            try:
+                user = await cached_user(request, user_id, generation)
+            except Exception:  # the error page must render even if the database is down
+                user = None
     templates = request.app.state.templates
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status_code": status_code, "message": message},
+        {"status_code": status_code, "message": message, "user": user},
         status_code=status_code,
     )
 
@@ -94,7 +106,7 @@ def install_exception_handlers(app: FastAPI) -> None:
         errors = _request_validation_errors(exc)
         if not is_api(request):
             message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-            return _page_error(request, 422, message)
+            return await _page_error(request, 422, message)
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         body: dict[str, Any] = {
             "detail": "malformed JSON" if malformed else "request is invalid",
@@ -106,6 +118,8 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         from urllib.parse import quote
 
+        if request.url.path != "/":  # the start page is where everyone begins
+            await audit_refusal(request, status.HTTP_401_UNAUTHORIZED)
         return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
 
     @app.exception_handler(PasswordChangeRequiredError)
@@ -114,14 +128,17 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PageForbiddenError)
     async def _page_forbidden(request: Request, exc: PageForbiddenError) -> Response:
-        return _page_error(request, 403, exc.message)
+        await audit_refusal(request, status.HTTP_403_FORBIDDEN)
+        return await _page_error(request, 403, exc.message)
 
     @app.exception_handler(TooManyLoginAttemptsError)
     async def _too_many(request: Request, exc: TooManyLoginAttemptsError) -> Response:
+        await audit_refusal(request, status.HTTP_429_TOO_MANY_REQUESTS)
         headers = {"Retry-After": str(exc.retry_after_s)}
         if is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
-        response = _page_error(request, 429, "Too many failed logins. " + str(exc).capitalize())
+        message = "Too many failed logins. " + str(exc).capitalize()
+        response = await _page_error(request, 429, message)
         response.headers.update(headers)
         return response
 
@@ -131,20 +148,21 @@ def install_exception_handlers(app: FastAPI) -> None:
         message = "a value cannot be stored (unsupported character or out of range)"
         if is_api(request):
             return JSONResponse({"detail": message, "errors": []}, status_code=422)
-        return _page_error(request, 422, message.capitalize() + ".")
+        return await _page_error(request, 422, message.capitalize() + ".")
 
     @app.exception_handler(sa_exc.IntegrityError)
     async def _db_integrity(request: Request, exc: sa_exc.IntegrityError) -> Response:
         message = "the change conflicts with stored data (e.g. a duplicate id)"
         if is_api(request):
             return JSONResponse({"detail": message, "errors": []}, status_code=409)
-        return _page_error(request, 409, message.capitalize() + ".")
+        return await _page_error(request, 409, message.capitalize() + ".")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        await audit_refusal(request, exc.status_code)
         headers = getattr(exc, "headers", None)
         if is_api(request):
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=headers
             )
-        return _page_error(request, exc.status_code, str(exc.detail))
+        return await _page_error(request, exc.status_code, str(exc.detail))

@@ -96,7 +96,7 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     if missing:
         details["missing"] = missing
     facts = ("~70 % of recurrences occur within 2 years; beyond 2 years only RAS alteration "
-             "predicts recurrence (Kawaguchi 2020, Maki 2023b)")
+             "predicts recurrence (Kawaguchi 2020b, Maki 2023b)")
     if intensive:
         yield Item(
             code="surveillance.intensive_beyond_2y",

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
 from crlm.domain import Patient
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.deps import CurrentUser, Db, Role, api_roles
 from crlm.web.records import (
+    CentreNotAllowedError,
     CentreRequiredError,
     PatientAccessDeniedError,
     PatientConflictError,
+    PatientVersionError,
+    check_access,
     create_patient,
     find_patients,
     read_patient,
@@ -56,10 +59,11 @@ class PatientListOut(BaseModel):
 
 
 class PatientRecordOut(BaseModel):
-    """A stored patient with its registry id and centre."""
+    """A stored patient with its registry id, centre and version (also its ``ETag``)."""
 
     id: int
     centre: str | None
+    version: int
     patient: Patient
 
 
@@ -67,6 +71,27 @@ class PatientCreatedOut(BaseModel):
     """Answer of a create: the new registry id."""
 
     id: int
+
+
+def etag(version: int) -> str:
+    """The ``ETag`` of a patient at ``version``."""
+    return f'"{version}"'
+
+
+def _if_match_version(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); None if it
+    names none (missing, ``*``, or not a version)."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip().strip('"')
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+VERSIONED: dict[int | str, dict[str, Any]] = {
+    412: {"description": "The patient changed since it was read (If-Match does not match its "
+                         "ETag): read it again"},
+    428: {"description": "If-Match missing: send the ETag of the patient read before"},
+}
 
 
 def _not_found(patient_id: int) -> HTTPException:
@@ -112,10 +137,18 @@ def create(
     patient: Annotated[Patient, Depends(patient_body)],
     centre: Annotated[
         str | None,
-        Query(min_length=1, max_length=64, description="Centre (admins only; default: own)"),
+        Query(
+            min_length=1, max_length=64,
+            description="Centre of the new patient: required for an admin without a centre "
+            "of their own; a clinician may only name their own centre (default: own)",
+        ),
     ] = None,
 ) -> PatientCreatedOut:
-    """Store a new patient in the caller's centre (an admin may name the centre)."""
+    """Store a new patient in the caller's centre (an admin chooses the centre).
+
+    The patient form answers the same way: an admin without a centre of their own must choose
+    one (422), a clinician naming another centre is refused (403).
+    """
     try:
         return PatientCreatedOut(id=create_patient(db, user, patient, centre=centre))
     except PatientConflictError as exc:
@@ -125,37 +158,67 @@ def create(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=str(exc),
         ) from None
+    except CentreNotAllowedError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
 
 
 @router.get("/{patient_id}", responses=NOT_FOUND)
-def read(patient_id: PatientId, user: Clinical, db: Db) -> PatientRecordOut:
-    """One patient (the read is audited)."""
+def read(patient_id: PatientId, user: Clinical, db: Db, response: Response) -> PatientRecordOut:
+    """One patient (the read is audited); its ``ETag`` is the version a PUT must name."""
     try:
         record = read_patient(db, user, patient_id)
     except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
-    return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
+    response.headers["ETag"] = etag(record.version)
+    return PatientRecordOut(id=record.id, centre=record.centre, version=record.version,
+                            patient=record.patient)
 
 
 @router.put(
     "/{patient_id}",
     openapi_extra=PATIENT_BODY,
-    responses={**PATIENT_BODY_ERRORS, **NOT_FOUND, **CONFLICT},
+    responses={**PATIENT_BODY_ERRORS, **NOT_FOUND, **CONFLICT, **VERSIONED},
 )
 def update(
     patient_id: PatientId,
     user: Clinical,
     db: Db,
     patient: Annotated[Patient, Depends(patient_body)],
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(description="The ETag of the patient as read (its version)")
+    ] = None,
 ) -> PatientRecordOut:
-    """Replace a patient's data."""
+    """Replace a patient's data if it is still the version read (``If-Match``: its ETag).
+
+    Without ``If-Match``: 428 (404 first if the patient is not the caller's). When someone
+    else saved the patient meanwhile: 412, and nothing is written (read it again, re-apply the
+    change, send the new ETag).
+    """
+    version = _if_match_version(if_match)
+    if version is None:
+        try:  # a patient the caller may not reach is 404 whatever the headers
+            check_access(db, user, patient_id)
+        except PatientAccessDeniedError:
+            raise _not_found(patient_id) from None
+        raise HTTPException(status.HTTP_428_PRECONDITION_REQUIRED, detail=(
+            "send If-Match with the ETag of the patient as you read it (GET returns it), so "
+            "that a change saved by someone else meanwhile is not overwritten"))
     try:
-        record = replace_patient(db, user, patient_id, patient)
+        record = replace_patient(db, user, patient_id, patient, version)
     except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
     except PatientConflictError as exc:
         raise _conflict(exc) from None
-    return PatientRecordOut(id=record.id, centre=record.centre, patient=record.patient)
+    except PatientVersionError as exc:
+        raise HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED, headers={"ETag": etag(exc.current)},
+            detail=(f"the patient was changed since you read it (version {exc.current} now, "
+                    f"you sent {etag(version)}): read it again and re-apply your change"),
+        ) from None
+    response.headers["ETag"] = etag(record.version)
+    return PatientRecordOut(id=record.id, centre=record.centre, version=record.version,
+                            patient=record.patient)
 
 
 @router.delete("/{patient_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
