@@ -32,6 +32,9 @@ bench: install
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_report.py --n 100000
 	$(PY) benchmarks/bench_body_limit.py
+	$(PY) benchmarks/bench_assess.py
+	$(PY) benchmarks/bench_assess_asgi.py
+	$(PY) benchmarks/web_load.py --patients 0
 
 docs: install
 	$(CRLM) rules --write docs/rules.md

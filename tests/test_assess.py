@@ -148,3 +148,45 @@ def test_random_invalid_patients_exit_2_naming_a_field(doc: dict, bad: tuple) ->
     Path(fh.name).unlink()
     assert res.exit_code == 2
     assert key in res.stderr
+
+
+def test_findings_scores_are_the_dumped_scores() -> None:
+    """The rules read ``Findings.scores`` as plain dicts; dumping them lazily changes nothing."""
+    from crlm.clinical.assess import _ScoreDumps
+    from crlm.clinical.scores import all_scores
+
+    patient = parse_patient(json.loads((EXAMPLES / "synchronous_rectal.json").read_text()))
+    scores = all_scores(patient)
+    lazy = _ScoreDumps(scores)
+    assert lazy["fong_crs"] is lazy["fong_crs"]
+    assert dict(lazy) == {name: s.model_dump() for name, s in scores.items()}
+    assert lazy.get("no such score") is None
+
+
+def test_humanize_shortcut_changes_no_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``humanize`` skips its field-path and snake_case scans for text without ``_`` or a dot
+    before a letter; every sentence of the examples and a few edge cases read as with all scans."""
+    import re
+
+    from crlm.clinical import vocabulary as v
+
+    def every_scan(text: str) -> str:
+        text = v._PATHS.sub(lambda m: v.field_label(m.group(1)), text)
+        text = v._SNAKE.sub(lambda m: v.value_label(m.group(0)), text)
+        return v._LITERAL.sub(lambda m: v._LITERALS[m.group(1)], text)
+
+    assert v._PATHS_MARKED  # every field path carries the mark the shortcut looks for
+    texts = ["needs liver.margin_mm and primary.resected", "RAS wildtype; bilobar True",
+             "largest 3.2 cm (e.g. segment 7)", "kras_status None", "Plain text. Next."]
+    import crlm.clinical.rules.registry as registry
+
+    def collect(text: str) -> str:  # the rules' sentences before humanize
+        texts.append(text)
+        return v.humanize(text)
+
+    monkeypatch.setattr(registry, "humanize", collect)
+    for path in EXAMPLES.glob("*.json"):
+        assess(parse_patient(path.read_text(encoding="utf-8")))
+    texts += [re.sub(r"[ ,;]", "_", t) for t in texts[:20]]
+    for text in texts:
+        assert v.humanize(text) == every_scan(text), text

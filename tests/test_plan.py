@@ -53,6 +53,14 @@ def test_every_pair_of_one_rules_codes_is_excluded_or_declared_compatible() -> N
             assert b in excl.get(a, frozenset()), f"{spec.name}: {a} and {b} undeclared"
 
 
+def test_exclusions_are_computed_once_and_read_only() -> None:
+    """The plan checks every assessment against this map: it is built once, not per call."""
+    first = exclusions()
+    assert first is exclusions()
+    with pytest.raises(TypeError):
+        first["resection.upfront_surgery"] = frozenset()  # type: ignore[index]
+
+
 def test_plan_refuses_an_excluded_pair() -> None:
     def item(code: str) -> Advice:
         return Advice(code=code, topic="resection", recommendation="x", rationale="y",

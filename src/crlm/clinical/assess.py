@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,27 @@ class Assessment(BaseModel):
     advice: list[Advice]
     warnings: list[Advice]
     evidence: list[str] = Field(description="Every evidence key cited in this assessment.")
+
+
+class _ScoreDumps(Mapping[str, Mapping[str, Any]]):
+    """``Findings.scores``: each score as a plain dict, dumped when a rule first reads it (most
+    rules read none, one reads the Fong score)."""
+
+    def __init__(self, scores: Mapping[str, ScoreResult]) -> None:
+        self._scores = scores
+        self._dumped: dict[str, dict[str, Any]] = {}
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        dumped = self._dumped.get(name)
+        if dumped is None:
+            dumped = self._dumped[name] = self._scores[name].model_dump()
+        return dumped
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scores)
+
+    def __len__(self) -> int:
+        return len(self._scores)
 
 
 def _key_numbers(scores: dict[str, ScoreResult], volumetry: VolumetryResult,
@@ -103,7 +125,7 @@ def assess(
             "height_cm", "weight_kg", "volumetry.flr_volume_ml"}),
         kinetic_growth_rate_percent_per_week=volumetry.kinetic_growth_rate_percent_per_week,
         tumour_burden_score=float(tbs) if tbs is not None else None,
-        scores={name: s.model_dump() for name, s in scores.items()},
+        scores=_ScoreDumps(scores),
     )
     items = evaluate_rules(patient, findings)
     advice = [a for a in items if a.kind != "warning"]

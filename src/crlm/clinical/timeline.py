@@ -214,8 +214,11 @@ def build_timeline(patient: Patient) -> Timeline:
     entered += _from_operations(patient, entered)
     ordered = [e for _, e in sorted(enumerate(entered), key=_sort_key)]
     today = patient.assessment_date
-    done = tuple(e for e in ordered if today is None or e.date is None or e.date <= today)
-    planned = tuple(e for e in ordered if e not in done)
+    if today is None:
+        done, planned = tuple(ordered), ()
+    else:
+        done = tuple(e for e in ordered if e.date is None or e.date <= today)
+        planned = tuple(e for e in ordered if e.date is not None and e.date > today)
     first_liver = next((e.date for e in done if e.kind in (
         TreatmentKind.hepatectomy, TreatmentKind.alpps)), None)
     lines = [e for e in done if e.kind == TreatmentKind.systemic_therapy

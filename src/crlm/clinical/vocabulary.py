@@ -178,9 +178,14 @@ def needs(paths: Iterable[str]) -> str:
     return "needs " + joined
 
 
+_PATH_NAMES = [p for p in sorted(FIELDS, key=len, reverse=True) if "." in p or "_" in p]
 _PATHS = re.compile(
-    r"(?<![\w.])(" + "|".join(re.escape(p) for p in sorted(FIELDS, key=len, reverse=True)
-                               if "." in p or "_" in p) + r")(?:\[[^\]]*\])?(?![\w])")
+    r"(?<![\w.])(" + "|".join(re.escape(p) for p in _PATH_NAMES) + r")(?:\[[^\]]*\])?(?![\w])")
+#: A text with neither ``_`` nor a dot followed by a letter can hold no field path and
+#: no snake_case word, so ``humanize`` skips those two (slow) scans; the shortcut is only taken
+#: when every field path has such a mark.
+_INTERNAL_MARK = re.compile(r"_|\.[a-z]", re.IGNORECASE)
+_PATHS_MARKED = all(_INTERNAL_MARK.search(p) for p in _PATH_NAMES)
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 _LITERALS = {"True": "yes", "False": "no", "None": "unknown", "wildtype": "wild type"}
 _LITERAL = re.compile(r"\b(True|False|None|wildtype)\b")
@@ -192,8 +197,9 @@ def humanize(text: str) -> str:
     Renderers pass every sentence through it, so an internal name can never reach a reader
     even where a rule's prose embeds one.
     """
-    text = _PATHS.sub(lambda m: field_label(m.group(1)), text)
-    text = _SNAKE.sub(lambda m: value_label(m.group(0)), text)
+    if not _PATHS_MARKED or _INTERNAL_MARK.search(text):
+        text = _PATHS.sub(lambda m: field_label(m.group(1)), text)
+        text = _SNAKE.sub(lambda m: value_label(m.group(0)), text)
     return _LITERAL.sub(lambda m: _LITERALS[m.group(1)], text)
 
 

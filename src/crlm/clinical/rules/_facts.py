@@ -119,11 +119,16 @@ def is_mutant(value: Mutation | None) -> bool | None:
     return value == Mutation.mutant
 
 
+#: Days in each month of a common year (index 1–12), as ``calendar.monthrange`` gives them.
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def add_months(day: dt.date, months: int) -> dt.date:
     """Calendar month arithmetic; the day is clamped to the month's end (31 Jan + 1 → 28/29 Feb)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    last = 29 if month == 2 and calendar.isleap(year) else _DAYS_IN_MONTH[month]
+    return dt.date(year, month, min(day.day, last))
 
 
 Criterion = dict[str, object]

@@ -12,6 +12,7 @@ import copy
 import pickle
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from crlm.clinical.phase import ALL_PHASES, Phase
@@ -101,6 +102,8 @@ def copy_details(details: Mapping[str, Any]) -> dict[str, Any]:
     Details are JSON-like values (dicts, lists, numbers, strings); a pickle round trip copies
     them ≈ 5x faster than :func:`copy.deepcopy`, which remains for anything pickle refuses.
     """
+    if not details:
+        return {}
     plain = dict(details)
     try:
         copied: dict[str, Any] = pickle.loads(pickle.dumps(plain, pickle.HIGHEST_PROTOCOL))
@@ -110,6 +113,9 @@ def copy_details(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _RULES: dict[str, RuleSpec] = {}
+#: What :func:`exclusions` and :func:`all_rules` derive from ``_RULES``, computed once; cleared
+#: whenever a rule is registered.
+_DERIVED: dict[str, Any] = {}
 
 
 def rule(
@@ -141,30 +147,42 @@ def rule(
         _RULES[name] = RuleSpec(name, topic, code_tuple, trigger, evidence_tuple, function,
                                 frozenset(phases), excluded,
                                 frozenset(frozenset(pair) for pair in compatible))
+        _DERIVED.clear()
         return function
 
     return register
 
 
-def exclusions() -> dict[str, frozenset[str]]:
-    """Every code's excluded codes, over all rules."""
-    out: dict[str, set[str]] = {}
-    for spec in _RULES.values():
-        for code, other in spec.excludes.items():
-            out.setdefault(code, set()).update(other)
-    return {code: frozenset(other) for code, other in out.items()}
+def exclusions() -> Mapping[str, frozenset[str]]:
+    """Every code's excluded codes, over all rules (read-only; computed once)."""
+    cached: Mapping[str, frozenset[str]] | None = _DERIVED.get("exclusions")
+    if cached is None:
+        out: dict[str, set[str]] = {}
+        for spec in _RULES.values():
+            for code, other in spec.excludes.items():
+                out.setdefault(code, set()).update(other)
+        cached = _DERIVED["exclusions"] = MappingProxyType(
+            {code: frozenset(other) for code, other in out.items()})
+    return cached
+
+
+def _rules_in_order() -> tuple[RuleSpec, ...]:
+    cached: tuple[RuleSpec, ...] | None = _DERIVED.get("ordered")
+    if cached is None:
+        rank = {t: i for i, t in enumerate(TOPIC_ORDER)}
+        cached = _DERIVED["ordered"] = tuple(sorted(_RULES.values(), key=lambda s: rank[s.topic]))
+    return cached
 
 
 def all_rules() -> list[RuleSpec]:
     """Every registered rule, in topic order and, within a topic, in declaration order."""
-    rank = {t: i for i, t in enumerate(TOPIC_ORDER)}
-    return sorted(_RULES.values(), key=lambda s: rank[s.topic])
+    return list(_rules_in_order())
 
 
 def evaluate_all(patient: Patient, findings: Findings) -> list[Advice]:
     """Run, in topic order, every registered rule that speaks to the patient's phase."""
     out: list[Advice] = []
-    for spec in all_rules():
+    for spec in _rules_in_order():
         if findings.phase in spec.phases:
             out.extend(spec.evaluate(patient, findings))
     return out
