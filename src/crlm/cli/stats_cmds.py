@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crlm.cli._common import fail_bad_input
+from crlm.safe_output import frame_to_csv
 
 stats_app = typer.Typer(
     help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, …).",
@@ -282,7 +283,7 @@ def km_cmd(
     if risk_table is not None:
         if not times:
             fail_bad_input("--risk-table: needs the times, e.g. --at 0,365,730")
-        km.risk_table(times).to_csv(risk_table, index=False)
+        frame_to_csv(km.risk_table(times), risk_table)
     if as_json:
         emit_json(km.to_dict(times))
         return

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from crlm.domain import Patient
 from crlm.registry.models import _base_type
+from crlm.safe_output import safe_csv_writer
 
 SHIPPED = Path(__file__).resolve().parent / "dictionaries"
 CRLM_EXPORT = SHIPPED / "crlm_export.csv"
@@ -226,7 +227,7 @@ class DataDictionary:
 
     def to_csv(self) -> str:
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = safe_csv_writer(buf, lineterminator="\n")
         w.writerow(["column", "field"])
         for e in self.entries:
             w.writerow([e.column, e.field])

@@ -34,6 +34,7 @@ from crlm.registry.dictionary import (
     is_list_field,
 )
 from crlm.registry.repository import save_patients
+from crlm.safe_output import safe_csv_writer
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
@@ -68,7 +69,7 @@ class ImportResult:
     def errors_csv(self) -> str:
         """The row-by-row error report (row, external_id, column, reason)."""
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = safe_csv_writer(buf, lineterminator="\n")
         w.writerow(["row", "external_id", "column", "reason"])
         for e in self.errors:
             w.writerow([e.row, e.external_id or "", e.column, e.reason])

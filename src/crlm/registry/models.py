@@ -57,6 +57,17 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
+def _max_length(annotation: Any) -> int:
+    """The ``max_length`` constraint inside ``Annotated[str, Field(max_length=…)] | None``."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Annotated:
+            for meta in arg.__metadata__:
+                for item in getattr(meta, "metadata", [meta]):
+                    if getattr(item, "max_length", None) is not None:
+                        return int(item.max_length)
+    return 0
+
+
 def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
     """The SQL type that stores a pydantic field of this annotation without loss."""
     t = _base_type(annotation)
@@ -74,7 +85,7 @@ def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
         if issubclass(t, dt.date):
             return sa.Date()
         if issubclass(t, str):
-            return sa.String(200)
+            return sa.Text() if _max_length(annotation) > 200 else sa.String(200)
     raise TypeError(f"no column type for {annotation!r}")
 
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from crlm import __version__
 from crlm.reports import figures
+from crlm.safe_output import frame_to_csv
 from crlm.stats import kaplan_meier, logrank_test
 from crlm.stats.regression_table import regression_table
 from crlm.stats.roc import roc_analysis
@@ -233,7 +234,7 @@ def analyze(
         return stem
 
     def table_csv(frame: pd.DataFrame, stem: str) -> None:
-        write(f"{stem}.csv", frame.to_csv(index=False))
+        write(f"{stem}.csv", frame_to_csv(frame))
 
     # 1. selection flow
     progress("selection")

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from crlm.clinical.assess import Assessment
 from crlm.domain import Patient
 from crlm.evidence import resolve
+from crlm.safe_output import markdown_text
 
 SCORE_TITLES = OrderedDict(
     [
@@ -100,9 +101,12 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+#: Markdown has no autoescape: every value placed in it loses its power to open raw HTML.
+_md_env = _env.overlay(finalize=markdown_text)
 
 
 def render(assessment: Assessment, patient: Patient, fmt: str = "markdown") -> str:
     """The tumour-board summary as ``markdown`` or ``html``."""
-    name = {"markdown": "tumour_board.md", "html": "tumour_board.html"}[fmt]
-    return _env.get_template(name).render(**context(assessment, patient))
+    env, name = {"markdown": (_md_env, "tumour_board.md"),
+                 "html": (_env, "tumour_board.html")}[fmt]
+    return env.get_template(name).render(**context(assessment, patient))

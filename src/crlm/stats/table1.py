@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crlm.safe_output import frame_to_csv
 from crlm.stats._data import StatsInputError, factor_codes, level_label, require_columns
 
 EXPECTED_COUNT_MIN = 5.0
@@ -56,10 +57,7 @@ class Table1:
     labels: dict[str, str] = field(default_factory=dict)
 
     def to_csv(self, path: str | Path | None = None) -> str:
-        text = self.frame.to_csv(index=False)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return frame_to_csv(self.frame, path)
 
     def to_html(self) -> str:
         """An HTML table with footnotes (escaped)."""
