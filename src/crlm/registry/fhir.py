@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from crlm.domain import Patient, parse_patient
 from crlm.domain.patient import Lesion, Operation
-from crlm.domain.treatment import TreatmentEvent, TreatmentKind
+from crlm.domain.treatment import REGIMEN_LABELS, TreatmentEvent, TreatmentKind
 from crlm.registry.models import _base_type
 
 CRLM = "https://crlm.dev/fhir"
@@ -170,7 +170,7 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
     top_ext = []
     if patient.id is not None:
         top_ext.append(_ext("id", patient.id, str))
-    for name in ("age_years", "assessment_date", "extrahepatic_disease"):
+    for name in ("age_years", "assessment_date", "extrahepatic_disease", "notes"):
         value = getattr(patient, name)
         if value is not None:
             top_ext.append(_ext(name, value, _leaf_type(Patient, name)))
@@ -269,13 +269,13 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
 
     # Chemotherapy.
     chemo = patient.chemotherapy
-    chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, {"regimen"})
-    if chemo_ext or chemo.regimen is not None:
+    chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, set())
+    if chemo_ext:
+        medication = (_coded(CODES, chemo.regimen.value, REGIMEN_LABELS[chemo.regimen])
+                      if chemo.regimen is not None else {"text": "chemotherapy"})
         add({"resourceType": "MedicationStatement", "id": _rid(key, "chemotherapy"),
              "status": "completed", "subject": subject,
-             "medicationCodeableConcept": {"text": chemo.regimen or "chemotherapy"},
-             "extension": chemo_ext + ([_ext("chemotherapy.regimen", chemo.regimen, str)]
-                                       if chemo.regimen is not None else [])})
+             "medicationCodeableConcept": medication, "extension": chemo_ext})
 
     # Operations (ordered).
     for i, op in enumerate(patient.operations or []):

@@ -57,15 +57,15 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def _max_length(annotation: Any) -> int:
-    """The ``max_length`` constraint inside ``Annotated[str, Field(max_length=…)] | None``."""
+def constraint(annotation: Any, name: str) -> Any:
+    """A constraint (``max_length``, ``pattern``…) inside ``Annotated[X, Field(…)] | None``."""
     for arg in (annotation, *typing.get_args(annotation)):
         if typing.get_origin(arg) is typing.Annotated:
             for meta in arg.__metadata__:
-                for item in getattr(meta, "metadata", [meta]):
-                    if getattr(item, "max_length", None) is not None:
-                        return int(item.max_length)
-    return 0
+                for item in [meta, *getattr(meta, "metadata", [])]:
+                    if getattr(item, name, None) is not None:
+                        return getattr(item, name)
+    return None
 
 
 def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
@@ -85,7 +85,8 @@ def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
         if issubclass(t, dt.date):
             return sa.Date()
         if issubclass(t, str):
-            return sa.Text() if _max_length(annotation) > 200 else sa.String(200)
+            long_text = (constraint(annotation, "max_length") or 0) > 200
+            return sa.Text() if long_text else sa.String(200)
     raise TypeError(f"no column type for {annotation!r}")
 
 

@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from crlm.clinical.assess import Assessment
 from crlm.domain import Patient
+from crlm.domain.treatment import REGIMEN_LABELS
 from crlm.evidence import resolve
 from crlm.safe_output import markdown_text
 
@@ -67,7 +68,7 @@ def _synopsis(p: Patient) -> list[tuple[str, str]]:
                                 for g in ("kras", "nras", "braf", "tp53", "msi", "her2")
                                 if getattr(p.molecular, g) is not None) or "—"),
         ("Chemotherapy", ", ".join(x for x in [
-            p.chemotherapy.regimen or "",
+            REGIMEN_LABELS[p.chemotherapy.regimen] if p.chemotherapy.regimen else "",
             f"{p.chemotherapy.prehepatectomy_cycles} cycles"
             if p.chemotherapy.prehepatectomy_cycles is not None else "",
             f"response {p.chemotherapy.response.value}" if p.chemotherapy.response else ""]
