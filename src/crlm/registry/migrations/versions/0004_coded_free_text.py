@@ -91,6 +91,8 @@ def _code_sites(conn: sa.Connection, notes: dict[int, list[str]]) -> None:
                  sa.column("recurrence_sites", sa.JSON(none_as_null=True)))
     for row in conn.execute(sa.select(t).where(t.c.recurrence_sites.is_not(None))).all():
         sites = row.recurrence_sites
+        if sites is None:  # a JSON null: unknown, as SQL NULL
+            continue
         if not isinstance(sites, list):
             sites = [sites]
         coded: list[str] = []
