@@ -378,9 +378,16 @@ def test_data_cells_are_left_alone(cell: object) -> None:
 
 def test_every_csv_writer_goes_through_the_safe_helper() -> None:
     src = Path(__file__).resolve().parents[1] / "src" / "crlm"
-    unsafe = re.compile(r"csv\.writer\(|csv\.DictWriter\(|\.to_csv\([^)]*index=")
-    offenders = [str(p.relative_to(src)) for p in src.rglob("*.py")
-                 if p.name != "safe_output.py" and unsafe.search(p.read_text())]
+    unsafe = re.compile(r"csv\.writer\(|csv\.DictWriter\(|\.to_csv\(")
+    # calls of the safe methods Table1.to_csv / RegressionTable.to_csv (the CLI's ``t``)
+    allowed = {"cli/stats_tables_cmds.py": "t.to_csv("}
+    offenders = []
+    for path in src.rglob("*.py"):
+        name = str(path.relative_to(src))
+        text = path.read_text().replace(allowed.get(name, "\0"), "")
+        text = re.sub(r"def to_csv\(", "", text)
+        if name != "safe_output.py" and unsafe.search(text):
+            offenders.append(name)
     assert offenders == []
 
 
