@@ -202,6 +202,14 @@ def test_atomic_write_replaces_only_on_success(tmp_path: Path) -> None:
         fh.write("half")
         _ = 1 / 0
     assert target.read_text() == "whole" and len(list(tmp_path.iterdir())) == 1
+    private = tmp_path / "p.txt"
+    with atomic_write(private, private=True) as fh:
+        fh.write("patient data")
+    assert private.stat().st_mode & 0o777 == 0o600
+    target.chmod(0o640)
+    with atomic_write(target) as fh:
+        fh.write("again")
+    assert target.stat().st_mode & 0o777 == 0o640
 
 
 # ---------------------------------------------------------------------------- coded free text

@@ -85,11 +85,11 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def frame_to_csv(frame: pd.DataFrame, path: str | Path | None = None, *,
-                 index: bool = False) -> str:
+                 index: bool = False, private: bool = False) -> str:
     """``frame`` as safe CSV text; also written (atomically) to ``path`` when given."""
     text: str = safe_frame(frame).to_csv(index=index)
     if path is not None:
-        with atomic_write(path) as fh:
+        with atomic_write(path, private=private) as fh:
             fh.write(text)
     return text
 
@@ -109,18 +109,32 @@ def markdown_text(value: Any) -> Any:
     return _TAG_START.sub("&lt;", value)
 
 
+def _file_mode(target: Path, private: bool) -> int:
+    """Owner-only for patient data; else the replaced file's mode, or the umask's default."""
+    if private:
+        return 0o600
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 @contextlib.contextmanager
-def atomic_write(path: str | Path, *, encoding: str = "utf-8",
-                 newline: str | None = None) -> Iterator[IO[str]]:
+def atomic_write(path: str | Path, *, encoding: str = "utf-8", newline: str | None = None,
+                 private: bool = False) -> Iterator[IO[str]]:
     """Open a temporary file beside ``path`` for writing; rename it to ``path`` on success.
 
     On any error the temporary file is removed and ``path`` is left as it was: no half-written
-    export is ever visible under the target name.
+    export is ever visible under the target name. ``private`` files (patient data) are readable
+    by their owner only.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
                                dir=target.parent if str(target.parent) else ".")
     try:
+        os.fchmod(fd, _file_mode(target, private))
         with os.fdopen(fd, "w", encoding=encoding, newline=newline) as fh:
             yield fh
             fh.flush()

@@ -21,7 +21,7 @@ def _write(text: str, out: Path | None) -> None:
     else:
         from crlm.safe_output import atomic_write
 
-        with atomic_write(out) as fh:
+        with atomic_write(out, private=True) as fh:
             fh.write(text + "\n")
         typer.echo(f"wrote {out}")
 

@@ -162,6 +162,8 @@ def db_export(
 
     if out.suffix not in {".csv", ".jsonl"} or (analysis and out.suffix != ".csv"):
         fail_bad_input(f"out: {out.name} must end in .csv" + ("" if analysis else " or .jsonl"))
+    if not out.parent.is_dir():
+        fail_bad_input(f"out: the folder {out.parent} does not exist")
     if deidentified and deidentify not in (None, DeidLevel.safe_harbor):
         fail_bad_input("--deidentified means --deidentify safe-harbor; give only one of them")
     level = DeidLevel.safe_harbor if deidentified else deidentify
@@ -176,14 +178,14 @@ def db_export(
             frame = analysis_dataset(session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
                                      secret=secret, level=level)
             session.commit()
-            frame_to_csv(frame, out)
+            frame_to_csv(frame, out, private=True)
             typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}{done}")
             return
         records = list(export.iter_records(
             session, actor=actor, centre=centre,
             purpose=f"de-identified export ({level.value})" if level else "export"))
         session.commit()
-    with atomic_write(out, newline="") as fh:
+    with atomic_write(out, newline="", private=True) as fh:
         if out.suffix == ".jsonl":
             for rec in records:
                 doc = (export.deidentify(rec, secret, level) if secret and level
