@@ -164,6 +164,16 @@ def test_cli_level_flags(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "secret" in res.output
     assert "limited data set" in _cli("db", "export", str(out), "--db", url, "--deidentify",
                                       "limited")
+    key = tmp_path / "deid.key"
+    key.write_text(SECRET)
+    key.chmod(0o644)
+    res = runner.invoke(app, ["db", "export", str(out), "--db", url, "--deidentified",
+                              "--secret-file", str(key)])
+    assert res.exit_code == 0 and "readable by other users" in res.output
+    key.chmod(0o600)
+    res = runner.invoke(app, ["db", "export", str(out), "--db", url, "--deidentified",
+                              "--secret-file", str(key)])
+    assert res.exit_code == 0 and "warning" not in res.output
 
 
 def test_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
