@@ -174,6 +174,8 @@ def test_cli_level_flags(tmp_path: Path) -> None:
     res = runner.invoke(app, ["db", "export", str(out), "--db", url, "--deidentified",
                               "--secret-file", str(key)])
     assert res.exit_code == 0 and "warning" not in res.output
+    res = runner.invoke(app, ["db", "export", str(out), "--db", url, "--secret-file", str(key)])
+    assert res.exit_code == 2 and "only used with --deidentify" in res.output
 
 
 def test_failed_export_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

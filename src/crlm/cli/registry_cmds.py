@@ -167,6 +167,8 @@ def db_export(
     if deidentified and deidentify not in (None, DeidLevel.safe_harbor):
         fail_bad_input("--deidentified means --deidentify safe-harbor; give only one of them")
     level = DeidLevel.safe_harbor if deidentified else deidentify
+    if secret_file is not None and level is None:
+        fail_bad_input("--secret-file: only used with --deidentify safe-harbor|limited")
     secret = _deid_secret(secret_file) if level else None
     done = f" (de-identified: {LEVEL_TITLES[level]})" if level else ""
     with _session(db) as session:
