@@ -94,3 +94,108 @@ patient_documents = model_strategy(Patient).filter(_valid)
 def patients() -> st.SearchStrategy[Patient]:
     """Valid patients covering every section and field of the model."""
     return patient_documents.map(parse_patient)
+
+
+# ---------------------------------------------------------------- clinically shaped patients
+
+_MAYBE = st.none() | st.booleans()
+_MUT = st.sampled_from([None, "mutant", "wildtype", "unknown"])
+_DATES = st.dates(dt.date(2021, 1, 1), dt.date(2024, 12, 31))
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+@st.composite
+def _treatment(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["systemic_therapy", "radiotherapy", "pve", "alpps",
+                                 "hepatectomy", "primary_resection", "ablation", "recurrence"]))
+    start = draw(st.none() | _DATES)
+    event: dict[str, Any] = {"kind": kind, "date": start.isoformat() if start else None}
+    if kind == "systemic_therapy":
+        end = draw(st.none() | st.integers(0, 300))
+        event.update(
+            end_date=(start + dt.timedelta(days=end)).isoformat() if start and end else None,
+            regimen=draw(st.sampled_from([None, "folfox", "capox", "folfiri", "other"])),
+            biologic=draw(st.sampled_from([None, "none", "bevacizumab", "panitumumab"])),
+            cycles=draw(st.none() | st.integers(1, 16)),
+            intent=draw(st.sampled_from([None, "preoperative", "conversion", "adjuvant"])),
+            response=draw(st.sampled_from([None, "CR", "PR", "SD", "PD"])),
+            tumour_size_change_percent=draw(st.none() | st.floats(-100, 80)))
+    elif kind in ("hepatectomy", "alpps"):
+        event.update(hepatectomy_stage=draw(st.sampled_from([None, 1, 2])))
+        if kind == "hepatectomy":
+            event.update(procedures=draw(st.none() | st.lists(st.sampled_from(
+                ["wedge_resection", "right_hepatectomy", "segmentectomy_7"]), max_size=2)))
+    elif kind == "radiotherapy":
+        event.update(radiotherapy_course=draw(st.sampled_from([None, "short_course"])))
+    return _clean(event)
+
+
+@st.composite
+def clinical_patient_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """Patients shaped like MDT cases (synchronous rectal primaries, chemotherapy given, PVE
+    done, two-stage hepatectomies, unresectable disease), with any field possibly unknown."""
+    n = draw(st.none() | st.integers(1, 20))
+    lesions = draw(st.none() | st.lists(st.fixed_dictionaries(
+        {"diameter_cm": st.floats(0.3, 3.0), "deep": _MAYBE}), max_size=min(n or 3, 3)))
+    procedures = draw(st.none() | st.lists(st.sampled_from(
+        ["wedge_resection", "left_lateral_sectionectomy", "segmentectomy_3",
+         "segmentectomy_7", "left_hepatectomy", "right_hepatectomy",
+         "extended_right_hepatectomy"]), min_size=1, max_size=2))
+    timing = draw(st.sampled_from([None, "synchronous", "metachronous"]))
+    primary = {
+        "site": draw(st.sampled_from([None, "rectum", "rectum", "left_colon", "right_colon"])),
+        "distance_from_anal_verge_cm": draw(st.none() | st.floats(2, 15)),
+        "symptoms": draw(st.none() | st.lists(st.sampled_from(
+            ["bleeding", "obstruction", "perforation", "none"]), max_size=2, unique=True)),
+        "resected": draw(_MAYBE),
+        "planned_procedure": draw(st.sampled_from(
+            [None, "anterior_resection", "low_anterior_resection_with_diversion",
+             "abdominoperineal_resection", "sigmoid_colectomy", "right_colectomy"])),
+        "easily_resectable": draw(_MAYBE), "locally_advanced": draw(_MAYBE),
+        "clinical_complete_response": draw(_MAYBE), "node_positive": draw(_MAYBE),
+        "declines_chemotherapy_before_resection": draw(_MAYBE),
+        "date_of_diagnosis": draw(st.none() | st.just("2020-06-01")),
+    }
+    liver = {
+        "timing": timing, "number_of_metastases": n, "lesions": lesions,
+        "largest_diameter_cm": draw(st.none() | st.floats(3.0, 12.0)),
+        "bilobar": draw(_MAYBE), "extensive_disease": draw(_MAYBE),
+        "planned_procedures": procedures, "planned_ablation": draw(_MAYBE),
+        "resectability": draw(st.sampled_from([None, "resectable", "borderline",
+                                               "unresectable"])),
+        "disease_free_interval_months": 0 if timing == "synchronous" else draw(
+            st.none() | st.floats(0, 60)),
+    }
+    molecular = {"kras": draw(_MUT), "nras": draw(_MUT), "tp53": draw(_MUT),
+                 "braf": draw(st.sampled_from([None, "v600e", "non_v600e", "wildtype"])),
+                 "msi": draw(st.sampled_from([None, "msi_high", "mss"])),
+                 "her2": draw(st.sampled_from([None, "amplified", "not_amplified"]))}
+    chemo = {"prehepatectomy_cycles": draw(st.none() | st.integers(0, 16)),
+             "duration_weeks": draw(st.none() | st.floats(0, 40)),
+             "regimen": draw(st.sampled_from([None, "FOLFOX", "CAPOX", "FOLFIRI"])),
+             "anti_vegf": draw(_MAYBE),
+             "response": draw(st.sampled_from([None, "CR", "PR", "SD", "PD"]))}
+    volumetry = {"flr_volume_ml": draw(st.none() | st.floats(150, 900)),
+                 "flr_volume_after_pve_ml": draw(st.none() | st.floats(300, 1000)),
+                 "weeks_after_pve": draw(st.none() | st.floats(1, 8)),
+                 "liver_condition": draw(st.sampled_from(
+                     [None, "normal", "chemotherapy_injured", "cirrhosis"]))}
+    doc = {
+        "assessment_date": draw(st.none() | st.just("2025-01-15")),
+        "height_cm": draw(st.none() | st.floats(150, 195)),
+        "weight_kg": draw(st.none() | st.floats(45, 120)),
+        "primary": _clean(primary), "liver": _clean(liver), "molecular": _clean(molecular),
+        "chemotherapy": _clean(chemo), "volumetry": _clean(volumetry),
+        "extrahepatic_disease": draw(_MAYBE),
+        "labs": _clean({"cea_ng_ml": draw(st.none() | st.floats(0, 500))}),
+        "treatments": draw(st.none() | st.lists(_treatment(), max_size=4)),
+    }
+    return _clean(doc)
+
+
+def clinical_patients() -> st.SearchStrategy[Patient]:
+    """Valid clinically shaped patients (invalid combinations are filtered out)."""
+    return clinical_patient_documents().filter(_valid).map(parse_patient)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from crlm.clinical.phase import Phase
 from rules_support import codes, one, run
 
 CHEMO = ("resection.upfront_surgery", "resection.preoperative_chemotherapy",
@@ -51,11 +52,21 @@ def test_resectability_decides_setting() -> None:
     assert item.details["missing"] == ["liver.resectability"]
 
 
-def test_upfront_for_synchronous_rectal_names_the_reverse_approach() -> None:
-    patient = {"primary": {"site": "rectum"},
+def test_upfront_vs_reverse_is_stated_as_a_disagreement() -> None:
+    """Defect 9: low Fong score (guideline: upfront) with a synchronous rectal primary that the
+    reverse approach (chemotherapy first) applies to → one disagreement item, not two plans."""
+    patient = {"primary": {"site": "rectum", "resected": False},
                "liver": {"timing": "synchronous", "resectability": "resectable"}}
-    item = one(run(patient, scores=fong(1)), "resection.upfront_surgery")
-    assert "reverse approach" in item.rationale and "maki2023_sequencing" in item.evidence
+    advice = run(patient, scores=fong(1), complexity_grade="III")
+    got = [a.code for a in advice]
+    item = one(advice, "resection.upfront_vs_reverse_disagreement")
+    assert item.kind == "disagreement"
+    assert {"ahpba2025", "maki2023_sequencing"} <= set(item.evidence)
+    assert "resection.upfront_surgery" not in got and "sequencing.reverse" in got
+    # when the sequencing allows a combined resection, upfront surgery is coherent
+    patient["primary"].update(planned_procedure="anterior_resection")
+    got = codes(patient, scores=fong(1), complexity_grade="I")
+    assert "resection.upfront_surgery" in got and "sequencing.combined" in got
 
 
 @pytest.mark.parametrize(
@@ -64,8 +75,9 @@ def test_upfront_for_synchronous_rectal_names_the_reverse_approach() -> None:
         ({"duration_weeks": 12}, False),
         ({"duration_weeks": 12.5}, True),
         ({"duration_weeks": 10, "prehepatectomy_cycles": 9}, False),  # weeks take precedence
-        ({"prehepatectomy_cycles": 6}, False),
-        ({"prehepatectomy_cycles": 7}, True),
+        ({"prehepatectomy_cycles": 6, "regimen": "FOLFOX"}, False),  # 12 weeks
+        ({"prehepatectomy_cycles": 7, "regimen": "FOLFOX"}, True),  # 14 weeks
+        ({"prehepatectomy_cycles": 7}, False),  # weeks unknown: asked for, not guessed
         ({}, False),
     ],
 )
@@ -77,7 +89,7 @@ def test_cali_warning_for_long_chemotherapy(chemo: dict, warned: bool) -> None:
 
 
 def staging(site: str, procedure: str | None, major: bool | None, **primary: object) -> list[str]:
-    prim: dict = {"site": site, **primary}
+    prim: dict = {"site": site, "resected": False, **primary}
     if procedure:
         prim["planned_procedure"] = procedure
     patient = {"primary": prim, "liver": {"timing": "synchronous"}}
@@ -85,13 +97,12 @@ def staging(site: str, procedure: str | None, major: bool | None, **primary: obj
 
 
 def test_staged_vs_simultaneous() -> None:
-    assert staging("rectum", "abdominoperineal_resection", True) == ["resection.staged"]
-    assert staging("rectum", None, True, distance_from_anal_verge_cm=8) == ["resection.staged"]
+    # a rectal primary is decided by the sequencing rule alone (defect 6)
+    assert staging("rectum", "abdominoperineal_resection", True) == []
+    assert staging("rectum", None, True, distance_from_anal_verge_cm=8) == []
     assert staging("left_colon", "sigmoid_colectomy", False) == [
         "resection.simultaneous_reasonable"]
     assert staging("right_colon", "right_colectomy", True) == ["resection.staging_individualised"]
-    assert staging("rectum", "abdominoperineal_resection", False) == [
-        "resection.staging_individualised"]
     assert staging("right_colon", None, False) == ["resection.staging_undetermined"]
     assert staging("right_colon", "right_colectomy", None) == ["resection.staging_undetermined"]
     assert staging("right_colon", "total_colectomy", True) == ["resection.staging_individualised"]
@@ -151,9 +162,11 @@ def test_ablation_with_major_hepatectomy_is_avoided() -> None:
 
 def test_flr_from_findings() -> None:
     advice = run({}, flr_percent=18.0, flr_threshold_percent=20.0, flr_adequate=False)
-    assert "sFLR 18 % vs threshold 20 %" in one(advice, "resection.pve_required").rationale
+    assert "standardized FLR 18.0 % vs threshold 20 %" in one(
+        advice, "resection.pve_required").rationale
     advice = run({}, flr_percent=20.0, flr_threshold_percent=20.0, flr_adequate=True)
-    assert "sFLR 20 % vs threshold 20 %" in one(advice, "resection.flr_adequate").rationale
+    assert "standardized FLR 20.0 % vs threshold 20 %" in one(
+        advice, "resection.flr_adequate").rationale
     item = one(run({}, major_hepatectomy=True), "resection.flr_undetermined")
     assert item.kind == "information"
     got = codes({})
@@ -165,7 +178,7 @@ def test_flr_from_findings() -> None:
                          [(1.9, True, True), (2.0, False, True), (2.65, False, True),
                           (2.66, False, False)])
 def test_kinetic_growth_rate_thresholds(kgr: float, shindoh: bool, leung: bool) -> None:
-    advice = run({}, kinetic_growth_rate_percent_per_week=kgr)
+    advice = run({}, kinetic_growth_rate_percent_per_week=kgr, phase=Phase.after_pve)
     present = "warning.low_kinetic_growth_rate" in [a.code for a in advice]
     assert present is leung
     if present:

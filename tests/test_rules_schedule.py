@@ -63,7 +63,8 @@ def test_disagreement_shows_both_options_with_both_sources() -> None:
     assert item.evidence == ["dutch_lfa_m1", "maki2023_sequencing"]
     sources = [o["source"] for o in item.details["options"]]
     assert sources == ["dutch_lfa_m1", "maki2023_sequencing"]
-    assert "seed 002" in item.recommendation and "seed 000" in item.recommendation
+    assert "Dutch LFA vs M1 study" in item.recommendation and "Maki 2023a" in item.recommendation
+    assert item.kind == "disagreement"
     assert "217 of 225" in item.rationale
     # and the seed 000 reverse approach is still shown alongside the M1 option
     patient = larc(["bleeding"], False)

@@ -28,8 +28,10 @@ def test_seed000_worked_case_reverse_not_combined() -> None:
     assert steps[0].startswith("systemic chemotherapy: MD Anderson standard FOLFOX + bevacizumab")
     assert "8–12 weeks" in steps[0] and "5–6 weeks" in steps[1]
     assert "short-course radiotherapy" in steps[2] and "primary tumour resection" in steps[3]
-    # the same patient: staged resection (major + complex), and volumetry advised
-    assert "resection.staged" in got and "imaging.volumetry" in got
+    # one definition per decision: a rectal primary's combination is decided by the sequencing
+    # rule (complexity grade), never also by the colon staged/simultaneous rule
+    assert not {"resection.staged", "resection.simultaneous_reasonable"} & set(got)
+    assert "imaging.volumetry" in got
 
 
 @pytest.mark.parametrize(
@@ -92,12 +94,30 @@ def test_diversion_first_for_obstruction_or_perforation_only() -> None:
     assert "sequencing.diversion_first" not in codes(rectal(6))
 
 
-@pytest.mark.parametrize(("distance", "classic"), [(10.0, False), (10.1, True), (None, False)])
+@pytest.mark.parametrize(("distance", "easy", "classic"),
+                         [(10.0, True, False), (10.1, True, True), (None, True, False),
+                          (14, None, False)])
 def test_classic_option_for_easily_resectable_upper_tumour(distance: float | None,
+                                                           easy: bool | None,
                                                            classic: bool) -> None:
-    got = codes(rectal(distance, symptoms=["obstruction"]))
+    extra = {} if easy is None else {"easily_resectable": easy}
+    got = codes(rectal(distance, symptoms=["obstruction"], **extra))
     assert "sequencing.diversion_first" in got
+    # defect 11: an unknown "easily resectable" is never read as yes
     assert ("sequencing.classic" in got) is classic
+
+
+def test_unknown_timing_or_resection_status_asks_instead_of_assuming() -> None:
+    """Defect 11: an obstructing rectal primary with unknown timing, or an unknown
+    primary.resected, yields a 'cannot decide' naming the field — never silence or a guess."""
+    advice = run({"primary": {"site": "rectum", "symptoms": ["obstruction"]}})
+    item = one(advice, "sequencing.applicability_undetermined")
+    assert "liver.timing" in item.details["missing"]
+    advice = run({"primary": {"site": "rectum"}, "liver": {"timing": "synchronous"}},
+                 complexity_grade="III")
+    item = one(advice, "sequencing.applicability_undetermined")
+    assert item.details["missing"] == ["primary.resected"]
+    assert "sequencing.reverse" not in [a.code for a in advice]
 
 
 def test_classic_option_other_triggers_and_exclusions() -> None:

@@ -8,7 +8,7 @@ from rules_support import codes, one, run
 
 EGFR = ("systemic.anti_egfr_candidate", "systemic.anti_egfr_not_indicated",
         "systemic.anti_egfr_undetermined")
-ALL_WT = {"kras": "wildtype", "nras": "wildtype", "braf": "wildtype"}
+ALL_WT = {"kras": "wildtype", "nras": "wildtype", "braf": "wildtype", "her2": "not_amplified"}
 
 
 def egfr(site: str | None, resectability: str | None, **molecular: str) -> list:
@@ -23,9 +23,19 @@ def egfr(site: str | None, resectability: str | None, **molecular: str) -> list:
 def test_anti_egfr_candidate_needs_every_criterion() -> None:
     (item,) = egfr("left_colon", "unresectable")
     assert item.code == "systemic.anti_egfr_candidate"
-    assert [c["status"] for c in item.details["criteria"]] == ["met"] * 5
+    assert [c["status"] for c in item.details["criteria"]] == ["met"] * 6
     (item,) = egfr("rectum", "unresectable", braf="non_v600e")
     assert item.code == "systemic.anti_egfr_candidate"
+
+
+def test_her2_amplification_removes_anti_egfr_candidacy() -> None:
+    """Defect 8: the guideline names HER2 amplification as a cause of anti-EGFR resistance."""
+    (item,) = egfr("left_colon", "unresectable", her2="amplified")
+    assert item.code == "systemic.anti_egfr_not_indicated"
+    failed = [c["criterion"] for c in item.details["criteria"] if c["status"] == "failed"]
+    assert failed == ["HER2 not amplified (HER2 amplification causes anti-EGFR resistance)"]
+    (item,) = egfr("left_colon", "unresectable", her2="unknown")
+    assert item.code == "systemic.anti_egfr_undetermined"
 
 
 @pytest.mark.parametrize(
@@ -126,8 +136,8 @@ def test_transplant_consider_evaluation_exactly_one_year() -> None:
     [
         ({"extrahepatic_disease": True}, "no extrahepatic disease"),
         ({"assessment_date": "2025-02-28"}, "≥ 1 year from primary diagnosis"),
-        ({"chemotherapy__response": "SD"}, "response to chemotherapy"),
-        ({"molecular__braf": "non_v600e"}, "BRAF not mutated"),
+        ({"chemotherapy__response": "PD"}, "response to systemic therapy"),
+        ({"molecular__braf": "v600e"}, "no BRAF V600E mutation"),
         ({"primary__resected": False}, "primary resected"),
     ],
 )
@@ -141,9 +151,32 @@ def test_transplant_not_candidate_lists_failed(change: dict, failed: str) -> Non
 def test_transplant_unknown_criteria_are_listed() -> None:
     item = one(run(_with(assessment_date=None, molecular__braf=None)),
                "transplant.eligibility_incomplete")
-    assert item.details["missing"] == ["≥ 1 year from primary diagnosis", "BRAF not mutated"]
+    assert item.details["missing"] == ["≥ 1 year from primary diagnosis",
+                                       "no BRAF V600E mutation"]
     statuses = {c["criterion"]: c["status"] for c in item.details["criteria"]}
     assert statuses["no extrahepatic disease"] == "met"
+
+
+def test_stable_disease_is_not_an_exclusion_by_itself() -> None:
+    """Defect 5: SECA-II asks for a ≥ 10 % response; a series selected stable disease. SD
+    without the % change asks for it; SD with a known change does not exclude."""
+    item = one(run(_with(chemotherapy__response="SD")), "transplant.eligibility_incomplete")
+    response = next(c for c in item.details["criteria"]
+                    if c["criterion"] == "response to systemic therapy")
+    assert response["status"] == "unknown" and "% change in tumour size" in response["value"]
+    timeline = {"treatments": [{"kind": "systemic_therapy", "date": "2024-04-01",
+                                "end_date": "2024-08-01", "regimen": "folfox",
+                                "intent": "conversion", "response": "SD",
+                                "tumour_size_change_percent": -12.0}]}
+    patient = _with(chemotherapy__response=None)
+    patient.pop("chemotherapy")
+    item = one(run({**patient, **timeline}), "transplant.consider_evaluation")
+    assert "SECA-II" in next(c["value"] for c in item.details["criteria"]
+                             if c["criterion"] == "response to systemic therapy")
+    timeline["treatments"][0]["tumour_size_change_percent"] = -4.0
+    item = one(run({**patient, **timeline}), "transplant.consider_evaluation")
+    assert "Hernandez-Alejandro" in item.rationale or any(
+        "Hernandez-Alejandro" in str(c["value"]) for c in item.details["criteria"])
 
 
 def test_hai_and_transplant_only_when_unresectable() -> None:

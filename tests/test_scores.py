@@ -86,7 +86,7 @@ def test_nordlinger_worked_example_and_boundaries() -> None:
     assert nordlinger_score(70, True, True, 0, 5, 6, 0).value == 7
     r = nordlinger_score(61, False, True, 0, 1, 1, 5)  # 1+0+1+1+0+0+1 = 4
     assert (r.value, r.risk_group) == (4, "intermediate") and "60 %" in r.expected_outcome
-    assert "Seed 003" in r.note
+    assert "AHPBA guideline 2025" in r.note
 
 
 def test_nordlinger_serosal_invasion_from_t_category() -> None:

@@ -141,7 +141,7 @@ def test_synth_and_demo_cli(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     res = runner.invoke(app, ["demo", "--if-empty", "--db", url, "--n", "25"])
     assert res.exit_code == 0, res.output
-    assert "seeded 25 synthetic patients" in res.output and "password:" in res.output
+    assert "loaded 25 synthetic patients" in res.output and "password:" in res.output
     res = runner.invoke(app, ["demo", "--if-empty", "--db", url, "--n", "25"])
     assert "already holds 25 patients" in res.output and "password:" not in res.output
 

@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from crlm.clinical.assess import assess
+from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.clinical.volumetry import (
     assess_volumetry,
     body_surface_area_m2,
@@ -51,21 +53,83 @@ def test_sflr_dh_kgr_worked_example() -> None:
         kinetic_growth_rate(dh, 0)
 
 
+def _exposure(weeks: float | None, given: bool | None = True) -> SystemicExposure:
+    missing = ("chemotherapy.duration_weeks",) if given and weeks is None else ()
+    return SystemicExposure(given=given, weeks=weeks, missing=missing)
+
+
 @pytest.mark.parametrize(
-    ("condition", "weeks", "expected"),
+    ("condition", "exposure", "expected"),
     [
-        (LiverCondition.normal, None, 20.0),
-        (LiverCondition.chemotherapy_injured, None, 30.0),
-        (LiverCondition.cirrhosis, 4, 40.0),
-        (None, 12.0, 20.0),  # exactly 12 weeks is not extensive (> 12)
-        (None, 12.5, 30.0),
-        (None, None, None),
+        (LiverCondition.normal, _exposure(0.0, given=False), 20.0),
+        (LiverCondition.normal, _exposure(12.0), 20.0),  # exactly 12 weeks is not extensive
+        (LiverCondition.normal, _exposure(12.5), 30.0),  # defect 2: extensive chemo → 30 %
+        (LiverCondition.normal, _exposure(None), None),  # duration unknown: undetermined
+        (LiverCondition.chemotherapy_injured, _exposure(None, given=None), 30.0),
+        (LiverCondition.cirrhosis, _exposure(4.0), 40.0),
+        (LiverCondition.cirrhosis, _exposure(20.0), 40.0),
+        (None, _exposure(12.0), None),  # defect 1: never silently a normal liver
+        (None, _exposure(12.5), 30.0),
+        (None, _exposure(None, given=None), None),
     ],
 )
-def test_threshold(condition: LiverCondition | None, weeks: float | None,
+def test_threshold(condition: LiverCondition | None, exposure: SystemicExposure,
                    expected: float | None) -> None:
-    got = flr_threshold(condition, weeks)
-    assert (got[0] if got else None) == expected
+    got = flr_threshold(condition, exposure)
+    assert got.percent == expected
+    if expected is None:
+        assert got.missing  # an undetermined threshold always names what is missing
+
+
+def test_unknown_condition_after_short_chemotherapy_is_reported_missing() -> None:
+    p = parse_patient({"height_cm": 170, "weight_kg": 70, "volumetry": {"flr_volume_ml": 350},
+                       "chemotherapy": {"duration_weeks": 10}})
+    v = assess_volumetry(p)
+    assert v.flr_threshold_percent is None and v.flr_adequate is None
+    assert "volumetry.liver_condition" in v.missing
+
+
+def test_one_threshold_for_volumetry_rules_and_warnings() -> None:
+    """Defect 2: a normal liver after > 12 weeks gets 30 % in volumetry, the FLR rule and the
+    CALI warning alike — never 'adequate' beside a warning that asks for more."""
+    p = parse_patient({
+        "height_cm": 170, "weight_kg": 70, "assessment_date": "2025-03-01",
+        "liver": {"planned_procedures": ["right_hepatectomy"], "resectability": "resectable"},
+        "volumetry": {"flr_volume_ml": 380, "liver_condition": "normal"},
+        "chemotherapy": {"prehepatectomy_cycles": 8, "duration_weeks": 16}})
+    a = assess(p)
+    assert a.volumetry.flr_threshold_percent == 30.0
+    assert a.volumetry.flr_adequate is False  # sFLR ≈ 25 %
+    codes = {x.code for x in a.advice + a.warnings}
+    assert "resection.flr_adequate" not in codes and "resection.pve_required" in codes
+    cali = next(x for x in a.warnings if x.code == "warning.cali_long_chemotherapy")
+    assert "30 %" in cali.recommendation
+
+
+@pytest.mark.parametrize(("regimen", "cycles", "weeks", "threshold"), [
+    ("FOLFOX", 7, 14.0, 30.0),  # q14d: 7 cycles = 14 weeks (> 12)
+    ("CAPOX", 4, 12.0, 20.0),   # q21d: 4 cycles = 12 weeks (not > 12)
+    ("CAPOX", 5, 15.0, 30.0),
+    (None, 7, None, None),      # regimen unknown: cycles cannot be read as weeks → ask
+])
+def test_cycles_read_one_way_everywhere(regimen: str | None, cycles: int, weeks: float | None,
+                                        threshold: float | None) -> None:
+    """Defect 3: cycles without a duration are read with the regimen's cycle length, else the
+    duration is asked for; volumetry, rules and warnings use the same reading."""
+    chemo: dict = {"prehepatectomy_cycles": cycles}
+    if regimen:
+        chemo["regimen"] = regimen
+    p = parse_patient({"height_cm": 170, "weight_kg": 70, "chemotherapy": chemo,
+                       "volumetry": {"flr_volume_ml": 400, "liver_condition": "normal"}})
+    exposure = build_timeline(p).preoperative
+    assert exposure.weeks == weeks
+    v = assess_volumetry(p)
+    assert v.flr_threshold_percent == threshold
+    if threshold is None:
+        assert "chemotherapy.duration_weeks" in v.missing
+    a = assess(p)
+    cali = [x for x in a.warnings if x.code == "warning.cali_long_chemotherapy"]
+    assert bool(cali) == (weeks is not None and weeks > 12)
 
 
 def test_assess_volumetry_after_pve_with_both_kgr_thresholds() -> None:

@@ -14,7 +14,7 @@ app = typer.Typer(
     help=(
         "crlm — care and study of colorectal liver metastases.\n\n"
         "Assess one patient (scores, volumetry, MDT advice with evidence), run the survival "
-        "analyses of the seed papers, keep a registry and serve the web app.\n\n"
+        "analyses of the source papers, keep a registry and serve the web app.\n\n"
         "Start with:  crlm assess examples/synchronous_rectal.json --format markdown"
     ),
     no_args_is_help=True,

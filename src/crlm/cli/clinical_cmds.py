@@ -113,8 +113,13 @@ def evidence_cmd(
         typer.echo(json.dumps([r.to_dict() for r in refs], indent=2, ensure_ascii=False))
     elif fmt == EvidenceFormat.bibtex:
         for r in refs:
-            fields = {"author": r.authors.replace(", ", " and "), "title": r.title,
-                      "journal": r.journal, "year": str(r.year)}
+            fields = {"journal": r.journal}
+            if r.authors:
+                fields["author"] = r.authors.replace(", ", " and ")
+            if r.title:
+                fields["title"] = r.title
+            if r.year:
+                fields["year"] = str(r.year)
             if r.doi:
                 fields["doi"] = r.doi
             if r.note:
@@ -123,7 +128,7 @@ def evidence_cmd(
             typer.echo(f"@article{{{r.key},\n{body}\n}}\n")
     else:
         for r in refs:
-            typer.echo(f"{r.key}\n  {r.citation()}")
+            typer.echo(f"{r.short}\n  {r.citation()}")
             if r.note:
                 typer.echo(f"  note: {r.note}")
 

@@ -23,13 +23,13 @@ class CohortKind(StrEnum):
 
 def synth_cmd(
     kind: Annotated[CohortKind, typer.Argument(
-        help="rectal: synchronous rectal LM after seed 000 (Maki 2023); tsh: two-stage "
-             "hepatectomy after seed 004 (Shimizu 2024).")],
+        help="rectal: synchronous rectal LM after Maki 2023a (Maki 2023); tsh: two-stage "
+             "hepatectomy after Shimizu 2024.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
     n: Annotated[int, typer.Option(help="Number of patients (10 to 1,000,000).")] = 274,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same cohort).")] = 0,
 ) -> None:
-    """Write a synthetic cohort calibrated to a seed paper's tables (one row per patient).
+    """Write a synthetic cohort calibrated to a source paper's tables (one row per patient).
 
     No real patient data: distributions per group follow the published Table 1 and overall
     survival follows the published multivariable hazard ratios.
@@ -48,14 +48,15 @@ def synth_cmd(
 
 def demo_cmd(
     if_empty: Annotated[bool, typer.Option(
-        "--if-empty", help="Only seed when the registry has no patient yet.")] = False,
+        "--if-empty",
+        help="Only load the demo cohort when the registry has no patient yet.")] = False,
     db: Annotated[str | None, typer.Option(
         "--db", help="Database URL (default CRLM_DATABASE_URL or sqlite:///./crlm.db).")] = None,
     n: Annotated[int, typer.Option(help="Patients in the demo cohort.")] = 300,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2023,
     csv: Annotated[Path | None, typer.Option(help="Also write the cohort to this CSV.")] = None,
 ) -> None:
-    """Create the database, seed a synthetic demo cohort, and create a demo admin.
+    """Create the database, load a synthetic demo cohort, and create a demo admin.
 
     The admin's one-time password is printed once (only when no admin exists yet).
     Used by `make run`.
@@ -76,17 +77,17 @@ def demo_cmd(
     with factory() as session:
         existing = repository.count_patients(session)
         if if_empty and existing:
-            typer.echo(f"registry already holds {existing} patients: not seeding")
+            typer.echo(f"registry already holds {existing} patients: demo cohort not loaded")
         else:
             with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-                task = bar.add_task("seeding demo cohort", total=n)
+                task = bar.add_task("loading demo cohort", total=n)
                 batch = list(to_patients(frame))
                 for i in range(0, len(batch), 1000):
                     repository.save_patients(session, batch[i:i + 1000], centre=DEMO_CENTRE,
                                              actor="crlm-demo")
                     bar.advance(task, len(batch[i:i + 1000]))
             session.commit()
-            typer.echo(f"seeded {n} synthetic patients (centre '{DEMO_CENTRE}') into "
+            typer.echo(f"loaded {n} synthetic patients (centre '{DEMO_CENTRE}') into "
                        f"{database_url(db)}")
         if not any(u.role == users.Role.admin for u in users.list_users(session)):
             password = secrets.token_urlsafe(12)

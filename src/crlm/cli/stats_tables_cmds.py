@@ -139,7 +139,7 @@ def regression_cmd(
     event: Annotated[str | None, typer.Option("--event", help="Event COLUMN 0/1 (cox).")] = None,
     outcome: Annotated[str | None, typer.Option("--outcome", help="Outcome 0/1 (logistic).")]
     = None,
-    threshold: Annotated[float, typer.Option(help="Univariable p to enter (0.10 as seed 000).")]
+    threshold: Annotated[float, typer.Option(help="Univariable p to enter (0.10 as Maki 2023a).")]
     = 0.10,
     forced: Annotated[str | None, typer.Option(help="Clinically relevant factors forced in.")]
     = None,
@@ -150,7 +150,7 @@ def regression_cmd(
     ci: CiOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Univariable screen → multivariable model, as the two-panel tables of the seed papers.
+    """Univariable screen → multivariable model, as the two-panel tables of the source papers.
 
     --firth: Firth-penalised Cox/logistic models, profile penalised-likelihood CIs and penalised
     likelihood-ratio p values unless --ci wald. A footnote names the CI method.
@@ -184,7 +184,7 @@ def roc_cmd(
     outcome: Annotated[str, typer.Option("--outcome", help="Outcome 0/1 COLUMN.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """ROC curve, AUC (DeLong 95 % CI) and the Youden-optimal cut-off (seed 004 style)."""
+    """ROC curve, AUC (DeLong 95 % CI) and the Youden-optimal cut-off (Shimizu 2024 style)."""
     from crlm.stats.roc import roc_analysis
 
     frame = read_csv(data)

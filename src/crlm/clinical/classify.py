@@ -17,7 +17,7 @@ from crlm.evidence import cite
 P = HepatectomyProcedure
 Grade = Literal["I", "II", "III"]
 
-#: Kawaguchi 2020 modified three-level classification (seed 000).
+#: Kawaguchi 2020 modified three-level classification (Maki 2023a).
 COMPLEXITY_GRADE: dict[HepatectomyProcedure, Grade] = {
     P.wedge_resection: "I",
     P.left_lateral_sectionectomy: "I",

@@ -185,7 +185,7 @@ def nordlinger_score(
             f"2-year survival {NORDLINGER_2Y_SURVIVAL[_group(groups, v, v) or 'low']} % "
             f"(Nordlinger 1996, {_group(groups, v, v)} risk)"
         ),
-        note=("Original 7-factor score (one point per factor). Seed 003 (AHPBA 2025) describes "
+        note=("Original 7-factor score (one point per factor). AHPBA guideline 2025 describes "
               "CEA bands (5–30 = 1, > 30 = 2) without age or size; crlm follows the original. "
               "Cut-offs per the usual reading [common]."),
     )
@@ -276,7 +276,8 @@ def game_score(
             "high": "5-year OS 11.3 % (GAME ≥ 4, external validation); median OS 32.4 months "
                     "(Dutch validation)",
         }[_group(((0, 1, "low"), (2, 3, "medium"), (4, 7, "high")), v, v) or "low"],
-        note=("Seed 003 lists 'number of metastases (3–8, ≥ 9)'; the published score uses the "
+        note=("AHPBA guideline 2025 lists 'number of metastases (3–8, ≥ 9)'; the published score "
+            "uses the "
               "tumour burden score zones, as implemented here."),
     )
 
@@ -413,7 +414,8 @@ GENE_EFFECT = {
 
 
 class MolecularProfile(BaseModel):
-    """Prognostic reading of each gene (seed 001/003) and the RAS/TP53 co-mutation flag."""
+    """Prognostic reading of each gene (Maki 2023b and AHPBA guideline 2025) and the RAS/TP53
+    co-mutation flag."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

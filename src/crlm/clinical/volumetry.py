@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.domain import Patient
 from crlm.domain.patient import LiverCondition
 from crlm.evidence import cite
@@ -14,7 +16,8 @@ from crlm.evidence import cite
 BsaMethod = Literal["mosteller", "dubois"]
 TlvFormula = Literal["bsa", "weight"]
 
-#: Minimum safe sFLR by liver condition (seed 003): normal 20 %, after extensive chemotherapy
+#: Minimum safe sFLR by liver condition (AHPBA guideline 2025): normal 20 %, after extensive
+#: chemotherapy
 #: (> 12 weeks) 30 %, cirrhosis 40 %.
 FLR_THRESHOLD_PERCENT = {
     LiverCondition.normal: 20.0,
@@ -27,7 +30,7 @@ EXTENSIVE_CHEMOTHERAPY_WEEKS = 12.0
 KGR_THRESHOLDS = (
     (2.0, "shindoh2013", "KGR < 2.0 %/week: hepatic insufficiency 21.6 % vs 0 % (Shindoh 2013)"),
     (2.66, "leung2014", "KGR < 2.66 %/week: predicts post-hepatectomy liver failure "
-                        "(Leung 2014, as quoted by seed 003)"),
+                        "(Leung 2014, as quoted by AHPBA guideline 2025)"),
 )
 
 
@@ -70,17 +73,56 @@ def kinetic_growth_rate(degree_of_hypertrophy: float, weeks_after_pve: float) ->
     return degree_of_hypertrophy / weeks_after_pve
 
 
-def flr_threshold(
-    liver_condition: LiverCondition | None, chemotherapy_weeks: float | None
-) -> tuple[float, str] | None:
-    """Minimum safe sFLR % and why; None when neither condition nor chemo duration is known."""
-    if liver_condition is not None:
-        return FLR_THRESHOLD_PERCENT[liver_condition], f"liver condition: {liver_condition.value}"
-    if chemotherapy_weeks is not None:
-        if chemotherapy_weeks > EXTENSIVE_CHEMOTHERAPY_WEEKS:
-            return 30.0, f"chemotherapy {chemotherapy_weeks:g} weeks (> 12 weeks)"
-        return 20.0, f"chemotherapy {chemotherapy_weeks:g} weeks (≤ 12 weeks), condition not given"
-    return None
+@dataclass(frozen=True)
+class FlrThreshold:
+    """The minimum safe sFLR for this patient (``percent`` None = undetermined, see missing)."""
+
+    percent: float | None
+    reason: str
+    missing: tuple[str, ...] = ()
+
+
+def extensive_chemotherapy(exposure: SystemicExposure) -> bool | None:
+    """More than 12 weeks of preoperative chemotherapy (Shindoh 2013); None when unknown."""
+    if exposure.given is False:
+        return False
+    if exposure.weeks is None:
+        return None
+    return exposure.weeks > EXTENSIVE_CHEMOTHERAPY_WEEKS
+
+
+def _weeks_text(exposure: SystemicExposure) -> str:
+    basis = f", {exposure.weeks_basis}" if exposure.weeks_basis else ""
+    return f"{exposure.weeks:.1f} weeks of chemotherapy{basis}" if exposure.weeks else ""
+
+
+def flr_threshold(condition: LiverCondition | None, exposure: SystemicExposure) -> FlrThreshold:
+    """The one minimum safe sFLR used by volumetry, rules and warnings alike.
+
+    Cirrhosis 40 %; chemotherapy-injured liver 30 %; more than 12 weeks of chemotherapy → 30 %
+    whatever the recorded condition short of cirrhosis (Shindoh 2013); a normal liver after at
+    most 12 weeks (or none) 20 %. An unknown condition, or a normal liver whose chemotherapy
+    duration is unknown, leaves the threshold undetermined and names the missing field.
+    """
+    extensive = extensive_chemotherapy(exposure)
+    if condition == LiverCondition.cirrhosis:
+        return FlrThreshold(40.0, "cirrhotic liver")
+    if condition == LiverCondition.chemotherapy_injured:
+        return FlrThreshold(30.0, "chemotherapy-injured liver")
+    if extensive is True:
+        why = _weeks_text(exposure) + f" (more than {EXTENSIVE_CHEMOTHERAPY_WEEKS:g} weeks)"
+        if condition is None:
+            return FlrThreshold(30.0, why + "; 40 % if the liver is cirrhotic (liver condition "
+                                "not recorded)")
+        return FlrThreshold(30.0, why)
+    if condition == LiverCondition.normal:
+        if extensive is False:
+            return FlrThreshold(20.0, "normal liver" + (
+                f" after {_weeks_text(exposure)}" if exposure.weeks else ""))
+        return FlrThreshold(None, "normal liver, but the length of chemotherapy is unknown",
+                            exposure.missing or ("chemotherapy.duration_weeks",))
+    missing = ("volumetry.liver_condition",) + (exposure.missing if extensive is None else ())
+    return FlrThreshold(None, "liver condition not recorded", missing)
 
 
 class KgrReading(BaseModel):
@@ -115,7 +157,8 @@ class VolumetryResult(BaseModel):
 
 
 def assess_volumetry(
-    patient: Patient, *, bsa_method: BsaMethod = "mosteller", tlv_formula: TlvFormula = "bsa"
+    patient: Patient, *, bsa_method: BsaMethod = "mosteller", tlv_formula: TlvFormula = "bsa",
+    exposure: SystemicExposure | None = None,
 ) -> VolumetryResult:
     """Every volumetric quantity computable from the patient; the rest listed as missing."""
     vol = patient.volumetry
@@ -157,23 +200,26 @@ def assess_volumetry(
                                                    statement=statement))
                 evidence += cite("shindoh2013", "leung2014")
                 if not 3 <= vol.weeks_after_pve <= 4:
-                    notes.append(f"volumetry {vol.weeks_after_pve:g} weeks after PVE; seed 003 "
-                                 "advises repeat volumetry 3–4 weeks after PVE")
-    threshold = flr_threshold(vol.liver_condition, patient.chemotherapy.duration_weeks)
-    if threshold is None:
-        missing += ["volumetry.liver_condition"]
+                    notes.append(f"volumetry {vol.weeks_after_pve:g} weeks after PVE; AHPBA "
+                                 "guideline 2025 advises repeat volumetry 3–4 weeks after PVE")
+    if exposure is None:
+        exposure = build_timeline(patient).preoperative
+    threshold = flr_threshold(vol.liver_condition, exposure)
+    missing += threshold.missing
+    if threshold.percent is not None and (exposure.weeks or 0) > EXTENSIVE_CHEMOTHERAPY_WEEKS:
+        evidence += cite("shindoh2013_chemo")
     current = sflr_after if sflr_after is not None else sflr
     adequate = None
-    if threshold is not None and current is not None:
-        adequate = current >= threshold[0]
+    if threshold.percent is not None and current is not None:
+        adequate = current >= threshold.percent
     if vol.total_liver_volume_ml is not None:
         notes.append("measured total liver volume given; sFLR uses the standardized TLV "
-                     "(seed 003), which is not distorted by tumour volume")
+                     "(AHPBA guideline 2025), which is not distorted by tumour volume")
     return VolumetryResult(
         bsa_m2=bsa, bsa_method=bsa_method, standardized_tlv_ml=stlv, tlv_formula=tlv_formula,
         flr_percent=sflr, flr_after_pve_percent=sflr_after, degree_of_hypertrophy_percent=dh,
         kinetic_growth_rate_percent_per_week=kgr, kgr_thresholds=kgr_readings,
-        flr_threshold_percent=threshold[0] if threshold else None,
-        flr_threshold_reason=threshold[1] if threshold else None, flr_adequate=adequate,
+        flr_threshold_percent=threshold.percent, flr_threshold_reason=threshold.reason,
+        flr_adequate=adequate,
         missing=sorted(set(missing)), notes=notes, evidence=sorted(set(evidence)),
     )

@@ -150,7 +150,7 @@ class PrimaryTumour(StrictModel):
         default=None,
         description=(
             "Patient cannot accept chemotherapy without prior rectal resection "
-            "(seed 000: an indication for the classic approach)."
+            "(Maki 2023a: an indication for the classic approach)."
         ),
     )
 
@@ -197,7 +197,8 @@ class LiverDisease(StrictModel):
     extensive_disease: bool | None = Field(
         default=None,
         description=(
-            "MDT judges the liver disease extensive (seeds 001/002 give no numeric cut-off)."
+            "MDT judges the liver disease extensive (Maki 2023b and the Dutch LFA vs M1 study "
+            "give no numeric cut-off)."
         ),
     )
     intrahepatic_progression: bool | None = None

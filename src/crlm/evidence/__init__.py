@@ -1,7 +1,7 @@
 """The one bibliography of crlm: evidence key → citation.
 
 Every score, classification and advice item refers to these keys only. A DOI is given only
-where it was checked against the seed papers' reference lists or the original record; where
+where it was checked against the source papers' reference lists or the original record; where
 it was not, ``doi`` is ``None`` rather than a guess. ``note`` records discrepancies.
 """
 
@@ -13,16 +13,29 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class Reference:
     key: str
-    authors: str
-    title: str
+    authors: str | None  # None: not stated by the source and not verified
+    title: str | None
     journal: str
-    year: int
+    year: int | None
     doi: str | None = None
     note: str | None = None
+    label: str | None = None  # the in-text citation, when first author + year is not enough
+
+    @property
+    def short(self) -> str:
+        """The in-text citation a tumour board reads: ``Shimizu 2024``, ``AHPBA guideline 2025``."""
+        if self.label:
+            return self.label
+        first = (self.authors or "").split(",")[0].split()
+        name = first[0] if first else "Unknown authors"
+        return f"{name} {self.year}" if self.year else name
 
     def citation(self) -> str:
         doi = f" doi:{self.doi}" if self.doi else ""
-        return f"{self.authors}. {self.title}. {self.journal}. {self.year}.{doi}"
+        authors = self.authors or "Authors not stated"
+        title = self.title or "Title not stated"
+        year = f" {self.year}." if self.year else ""
+        return f"{authors}. {title}. {self.journal}.{year}{doi}"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -48,7 +61,8 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg Oncol",
         2023,
         None,
-        "Seed 000 (MD Anderson, 274 patients: reverse 73, classic 60, combined 141).",
+        "MD Anderson, 274 patients: reverse approach 141, classic 73, combined 60.",
+        "Maki 2023a",
     ),
     Reference(
         "maki2023_locoregional",
@@ -57,17 +71,21 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Gastroenterol Surg 7:543-552",
         2023,
         "10.1002/ags3.12689",
-        "Seed 001.",
+        None,
+        "Maki 2023b",
     ),
     Reference(
         "dutch_lfa_m1",
-        "Dutch liver-first approach vs M1 schedule study group",
-        "Liver-first approach versus M1 schedule for locally advanced rectal cancer with "
-        "synchronous liver metastases",
-        "BJS Open",
-        2024,
         None,
-        "Seed 002; the seed text carries no title page, DOI or author list.",
+        None,
+        "BJS Open",
+        None,
+        None,
+        "Dutch multicentre retrospective study of the liver-first approach versus the M1 "
+        "schedule in 260 patients with locally advanced rectal cancer and synchronous liver "
+        "metastases. The text available to crlm carries no title page: authors, title, year "
+        "and DOI are not stated and are left unknown.",
+        "Dutch LFA vs M1 study",
     ),
     Reference(
         "ahpba2025",
@@ -77,7 +95,8 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "HPB",
         2025,
         None,
-        "Seed 003. Describes the Nordlinger score with CEA bands and without age/size, and GAME "
+        "AHPBA guideline 2025. Describes the Nordlinger score with CEA bands and without "
+        "age/size, and GAME "
         "with metastasis count instead of TBS; crlm follows the original papers.",
     ),
     Reference(
@@ -88,7 +107,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Int J Surg 110:6691-6701",
         2024,
         "10.1097/JS9.0000000000001811",
-        "Seed 004. The seed prints the DOI with one zero missing (JS9.000000000001811).",
+        "Shimizu 2024. The seed prints the DOI with one zero missing (JS9.000000000001811).",
     ),
     # --- prognostic scores --------------------------------------------------------------------
     Reference(
@@ -99,7 +118,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg 230(3):309-318",
         1999,
         "10.1097/00000658-199909000-00004",
-        "Seeds 000 and 003 print the DOI with one zero missing (0000658-...).",
+        "Maki 2023a and AHPBA guideline 2025 print the DOI with one zero missing (0000658-...).",
     ),
     Reference(
         "nordlinger1996",
@@ -110,7 +129,8 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Cancer 77(7):1254-1262",
         1996,
         None,
-        "Seed 003 describes CEA bands (5-30 = 1, > 30 = 2) without age or size; the original "
+        "AHPBA guideline 2025 describes CEA bands (5-30 = 1, > 30 = 2) without age or size; the "
+        "original "
         "gives one point per factor (7 factors). Cut-offs follow the usual reading [common].",
     ),
     Reference(
@@ -130,18 +150,23 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Br J Surg 105:1210-1220",
         2018,
         "10.1002/bjs.10838",
-        "Seed 003 says 'number of metastases (3-8, >= 9)'; the score uses the tumour burden "
+        "AHPBA guideline 2025 says 'number of metastases (3-8, >= 9)'; the score uses the tumour "
+        "burden "
         "score zones, not the count.",
     ),
     Reference(
         "bolhuis2022",
-        "Bolhuis K, et al. (Dutch Colorectal Cancer Group)",
-        "Nationwide external validation of the GAME score (median OS 68.1 / 46.7 / 32.4 months "
-        "for low / medium / high)",
-        "(as quoted in CLINICAL_SPEC)",
+        "Bolhuis K, Wensink GE, Elferink MAG, Bond MJG, Dijksterhuis WPM, Fijneman RJA, "
+        "Kranenburg OW, Borel Rinkes IHM, Koopman M, Swijnenburg RJ, Vink GR, Hagendoorn J, "
+        "Punt CJA, Elias SG, Roodhart JML",
+        "External validation of two established clinical risk scores predicting outcome after "
+        "local treatment of colorectal liver metastases in a nationwide cohort",
+        "Cancers (Basel) 14(10):2356",
         2022,
-        None,
-        "Full citation not verified here; figures as given in CLINICAL_SPEC §1.",
+        "10.3390/cancers14102356",
+        "Population-based Dutch cohort of 1,105 patients locally treated for CRLM (2015/2016): "
+        "median OS 68.1 / 46.7 / 32.4 months for GAME low / moderate / high risk; C-index for "
+        "OS 0.577 (Fong) and 0.596 (GAME).",
     ),
     Reference(
         "brudvik2019",
@@ -227,7 +252,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Am Coll Surg 219:620-630",
         2014,
         "10.1016/j.jamcollsurg.2014.04.022",
-        "Quoted by seed 003 with a threshold of 2.66 %/week.",
+        "Quoted by AHPBA guideline 2025 with a threshold of 2.66 %/week.",
     ),
     # --- classifications ----------------------------------------------------------------------
     Reference(
@@ -305,7 +330,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Gastrointest Surg 19(11):1982-1994",
         2015,
         "10.1007/s11605-015-2895-z",
-        "Seed 000 ref. 7: low anterior resection with diversion and abdominoperineal resection "
+        "Maki 2023a ref. 7: low anterior resection with diversion and abdominoperineal resection "
         "are high-risk colorectal resections (~20 % major complications).",
     ),
     Reference(
@@ -317,7 +342,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg Oncol 17(11):2870-2876",
         2010,
         None,
-        "Seed 001 ref. 3.",
+        "Maki 2023b ref. 3.",
     ),
     Reference(
         "shindoh2013_chemo",
@@ -327,7 +352,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg Oncol 20(8):2493-2500",
         2013,
         None,
-        "Seed 001 ref. 4; FLR >= 30 % after extensive (> 12 weeks) chemotherapy (CLINICAL_SPEC).",
+        "Maki 2023b ref. 4; FLR >= 30 % after extensive (> 12 weeks) chemotherapy (CLINICAL_SPEC).",
     ),
     Reference(
         "mise2016",
@@ -337,7 +362,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg 263(1):146-152",
         2016,
         None,
-        "Seed 001 ref. 13: solitary CLM < 30 mm; repeat hepatectomy for recurrence 68 % vs 24 %.",
+        "Maki 2023b ref. 13: solitary CLM < 30 mm; repeat hepatectomy for recurrence 68 % vs 24 %.",
     ),
     Reference(
         "passot2016_fiducial",
@@ -346,7 +371,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Gastrointest Surg 20(6):1173-1178",
         2016,
         None,
-        "Seed 001 ref. 14.",
+        "Maki 2023b ref. 14.",
     ),
     Reference(
         "odisio2017_ablation",
@@ -356,7 +381,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Br J Surg 104(6):760-768",
         2017,
         None,
-        "Seed 001 ref. 17: margin < 5 mm HR 2.48; RAS alteration HR 3.01 for local tumour PFS.",
+        "Maki 2023b ref. 17: margin < 5 mm HR 2.48; RAS alteration HR 3.01 for local tumour PFS.",
     ),
     Reference(
         "okuno2021_completion",
@@ -367,7 +392,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Eur J Surg Oncol 47(2):311-316",
         2021,
         None,
-        "Seed 001 ref. 20.",
+        "Maki 2023b ref. 20.",
     ),
     Reference(
         "mizuno2018_tsh",
@@ -377,7 +402,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Am Coll Surg 226(5):825-834",
         2018,
         None,
-        "Seed 001 ref. 23: 5-y OS 24 % vs 35 %, major morbidity 32 % vs 14 %, hepatic "
+        "Maki 2023b ref. 23: 5-y OS 24 % vs 35 %, major morbidity 32 % vs 14 %, hepatic "
         "insufficiency 28 % vs 6 % (hepatectomy + ablation vs TSH).",
     ),
     Reference(
@@ -388,7 +413,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Surg Oncol 39:101648",
         2021,
         None,
-        "Seed 001 ref. 25.",
+        "Maki 2023b ref. 25.",
     ),
     Reference(
         "kawaguchi2020_surveillance",
@@ -398,7 +423,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Natl Compr Canc Netw 18(11):1500-1508",
         2020,
         None,
-        "Seed 001 ref. 41: only RAS alteration predicts recurrence beyond 2 years.",
+        "Maki 2023b ref. 41: only RAS alteration predicts recurrence beyond 2 years.",
     ),
     Reference(
         "newhook2022_ctdna",
@@ -408,7 +433,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg 277:813-820",
         2022,
         "10.1097/SLA.0000000000005461",
-        "Seed 001 ref. 43.",
+        "Maki 2023b ref. 43.",
     ),
     Reference(
         "bridgewater2020_new_epoc",
@@ -419,7 +444,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Lancet Oncol 21:398-411",
         2020,
         "10.1016/S1470-2045(19)30798-3",
-        "Seed 003 ref. 58: median OS 55.4 vs 81.0 months with cetuximab, HR 1.45.",
+        "AHPBA guideline 2025 ref. 58: median OS 55.4 vs 81.0 months with cetuximab, HR 1.45.",
     ),
     Reference(
         "modest2019_volfi",
@@ -430,7 +455,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Clin Oncol 37:3401-3411",
         2019,
         "10.1200/JCO.19.01340",
-        "Seed 003 ref. 59: conversion to resectability 33 % vs 12 %.",
+        "AHPBA guideline 2025 ref. 59: conversion to resectability 33 % vs 12 %.",
     ),
     Reference(
         "tejpar2017_sidedness",
@@ -441,7 +466,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "JAMA Oncol 3:194-201",
         2017,
         "10.1001/jamaoncol.2016.3797",
-        "Seed 003 ref. 62.",
+        "AHPBA guideline 2025 ref. 62.",
     ),
     Reference(
         "pietrantonio2015_braf",
@@ -451,7 +476,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Eur J Cancer 51:587-594",
         2015,
         "10.1016/j.ejca.2015.01.054",
-        "Seed 003 ref. 63.",
+        "AHPBA guideline 2025 ref. 63.",
     ),
     Reference(
         "andre2020_keynote177",
@@ -460,7 +485,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "N Engl J Med 383:2207-2218",
         2020,
         "10.1056/NEJMoa2017699",
-        "Seed 003 ref. 56 (KEYNOTE-177).",
+        "AHPBA guideline 2025 ref. 56 (KEYNOTE-177).",
     ),
     Reference(
         "sartore_bianchi2016_heracles",
@@ -471,7 +496,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Lancet Oncol 17:738-746",
         2016,
         None,
-        "Seed 003 ref. 132.",
+        "AHPBA guideline 2025 ref. 132.",
     ),
     Reference(
         "pak2018_hai",
@@ -482,7 +507,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Surg Oncol 117:634-643",
         2018,
         "10.1002/jso.24898",
-        "Seed 003 ref. 89: 52 % converted to resection.",
+        "AHPBA guideline 2025 ref. 89: 52 % converted to resection.",
     ),
     Reference(
         "groot_koerkamp2017_hai",
@@ -492,7 +517,8 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "J Clin Oncol 35:1938-1944",
         2017,
         "10.1200/JCO.2016.71.8346",
-        "Seed 003 ref. 77: no benefit with extrahepatic disease, positive margin or worse CRS.",
+        "AHPBA guideline 2025 ref. 77: no benefit with extrahepatic disease, positive margin or "
+        "worse CRS.",
     ),
     Reference(
         "hagness2013_seca1",
@@ -501,7 +527,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg 257:800-806",
         2013,
         "10.1097/SLA.0b013e3182823957",
-        "Seed 003 ref. 98 (SECA-I).",
+        "AHPBA guideline 2025 ref. 98 (SECA-I).",
     ),
     Reference(
         "dueland2020_seca2",
@@ -511,7 +537,19 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "Ann Surg 271:212-218",
         2020,
         "10.1097/SLA.0000000000003404",
-        "Seed 003 ref. 99 (SECA-II).",
+        "AHPBA guideline 2025 ref. 99 (SECA-II).",
+    ),
+    Reference(
+        "hernandez_alejandro2022",
+        "Hernandez-Alejandro R, Ruffolo LI, Sasaki K, Tomiyama K, Orloff MS, Pineda-Solis K, "
+        "et al.",
+        "Recipient and donor outcomes after living-donor liver transplant for unresectable "
+        "colorectal liver metastases",
+        "JAMA Surg 157:524-530",
+        2022,
+        None,
+        "AHPBA guideline 2025 ref. 100: 10 of 91 patients assessed, selected with stable "
+        "disease on systemic therapy; 100 % OS and 62 % recurrence-free survival at 1.5 years.",
     ),
     Reference(
         "moulton2014_pet",
@@ -521,7 +559,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "JAMA 311:1863-1869",
         2014,
         "10.1001/jama.2014.3740",
-        "Seed 003 ref. 21.",
+        "AHPBA guideline 2025 ref. 21.",
     ),
 )
 

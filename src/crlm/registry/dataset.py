@@ -1,7 +1,7 @@
-"""The analysis dataset: one row per patient with the variables the seed papers analyse.
+"""The analysis dataset: one row per patient with the variables the source papers analyse.
 
-Survival is measured from a chosen origin (``last_hepatectomy`` as seed 000, ``first_hepatectomy``
-as seed 004, or ``diagnosis``) to death (event) or last follow-up (censored), in days. RFS ends
+Survival is measured from a chosen origin (``last_hepatectomy`` as Maki 2023a, ``first_hepatectomy``
+as Shimizu 2024, or ``diagnosis``) to death (event) or last follow-up (censored), in days. RFS ends
 at recurrence or death. The treatment approach for synchronous disease is read from the
 operation dates: hepatectomy before primary resection = reverse, after = classic, same day =
 combined. A value that cannot be derived stays missing (NaN/None), never defaulted.

@@ -1,4 +1,4 @@
-"""``crlm analyze``: a whole cohort analysis from a TOML config, as the seed papers report it.
+"""``crlm analyze``: a whole cohort analysis from a TOML config, as the source papers report it.
 
 Selection flow → annual trend → Table 1 → Kaplan–Meier (+ numbers at risk, log-rank) →
 univariable/multivariable Cox → logistic model → forest plot → ROC cut-offs. Every table is

@@ -96,7 +96,7 @@ def _nice_step(span: float) -> float:
 
 
 def flow_figure(steps: Sequence[tuple[str, int]], excluded: Sequence[tuple[str, int]]) -> Figure:
-    """Patient-selection flow (seed 000 Fig. 1): boxes with counts, exclusions to the side."""
+    """Patient-selection flow (Maki 2023a Fig. 1): boxes with counts, exclusions to the side."""
     fig = _figure(7.0, 1.2 + 1.1 * len(steps))
     ax = fig.add_subplot()
     ax.axis("off")
@@ -121,7 +121,7 @@ def flow_figure(steps: Sequence[tuple[str, int]], excluded: Sequence[tuple[str, 
 
 
 def trend_figure(df: pd.DataFrame, year: str, group: str, order: Sequence[str]) -> Figure:
-    """Annual share of each group (seed 000 Fig. 2), stacked bars in percent."""
+    """Annual share of each group (Maki 2023a Fig. 2), stacked bars in percent."""
     fig = _figure(7.0, 3.6)
     ax = fig.add_subplot()
     counts = pd.crosstab(df[year], df[group]).reindex(columns=list(order), fill_value=0)

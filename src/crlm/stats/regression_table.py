@@ -1,7 +1,9 @@
-"""Univariable → multivariable tables (seed 000 Table 2, seed 004 Table 2, seed 000 Table 3).
+"""Univariable → multivariable tables (Maki 2023a Table 2, Shimizu 2024 Table 2, Maki 2023a Table
+3).
 
 Each factor is fitted alone; factors whose smallest term p value is below ``threshold``
-(0.10 as seed 000, 0.05 as seed 004), plus ``forced`` ones judged clinically relevant, enter the
+(0.10 as Maki 2023a, 0.05 as Shimizu 2024), plus ``forced`` ones judged clinically relevant, enter
+the
 multivariable model. The table has two panels: univariable and multivariable estimate (95 % CI)
 and p. ``firth=True`` fits Firth-penalised models (for small samples or separation) with profile
 penalised-likelihood CIs and penalised likelihood-ratio p values unless ``ci="wald"``; a footnote

@@ -1,4 +1,4 @@
-"""ROC analysis and outcome-chosen cut-offs (seed 004: Youden index for continuous factors).
+"""ROC analysis and outcome-chosen cut-offs (Shimizu 2024: Youden index for continuous factors).
 
 A cut-off chosen from the same outcome it will predict is optimistic: every result carries a
 printed warning saying so, and should be validated on independent data.

@@ -1,4 +1,5 @@
-"""Table 1: patient characteristics by group with the tests the seed papers use (CLINICAL_SPEC §5).
+"""Table 1: patient characteristics by group with the tests the source papers use (CLINICAL_SPEC
+§5).
 
 Categorical variables: n (%) of patients with data, Pearson χ² (no continuity correction), or
 Fisher's exact test (Freeman–Halton for tables larger than 2×2) when any expected count is < 5.
@@ -92,7 +93,7 @@ def _escape(text: str) -> str:
 
 
 def format_p(p: float) -> str:
-    """p as the seed papers print it: 3 decimals, '< .001' below."""
+    """p as the source papers print it: 3 decimals, '< .001' below."""
     if np.isnan(p):
         return ""
     return "< .001" if p < 0.001 else f"{p:.3f}"

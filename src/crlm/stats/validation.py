@@ -1,4 +1,5 @@
-"""Validating a prognostic score on one's own cohort (e.g. GAME vs Fong, as seed 003 reports).
+"""Validating a prognostic score on one's own cohort (e.g. GAME vs Fong, as AHPBA guideline 2025
+reports).
 
 * :func:`harrell_c` — Harrell's C with R ``concordance``'s infinitesimal-jackknife 95 % CI.
 * :func:`compare_scores` — two scores on the same patients: both C's, their difference and its

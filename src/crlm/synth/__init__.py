@@ -1,9 +1,9 @@
 """Synthetic CRLM cohorts calibrated to published tables (no real patient data).
 
-:func:`synthetic_rectal_cohort` follows seed 000 (Maki 2023): per-approach marginals of Table 1
+:func:`synthetic_rectal_cohort` follows Maki 2023a (Maki 2023): per-approach marginals of Table 1
 and overall survival from a proportional-hazards model with the Table 2 multivariable hazard
 ratios, baseline calibrated to the reported median survival (≈ 4.9 years).
-:func:`synthetic_tsh_cohort` follows seed 004 (Shimizu 2024): > 10 nodules HR 4.28.
+:func:`synthetic_tsh_cohort` follows Shimizu 2024: > 10 nodules HR 4.28.
 """
 
 from crlm.synth.cohorts import (

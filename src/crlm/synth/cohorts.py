@@ -14,7 +14,7 @@ from crlm.domain import Patient, parse_patient
 
 APPROACHES = ("classic", "combined", "reverse")
 
-#: Seed 000 Table 1, per approach (classic, combined, reverse): proportion with the trait among
+#: Maki 2023a Table 1, per approach (classic, combined, reverse): proportion with the trait among
 #: patients with data, and the proportion with data where it was missing.
 RECTAL_TABLE1: dict[str, tuple[float, float, float]] = {
     "n": (73, 60, 141),
@@ -45,7 +45,7 @@ RECTAL_MEDIAN_IQR = {
     "number": ((2, 1, 4), (1, 1, 2), (3, 2, 6)),
     "diameter": ((2.5, 1.7, 4.2), (1.2, 0.8, 1.9), (2.3, 1.5, 4.1)),
 }
-#: Seed 000 Table 2 multivariable hazard ratios for overall survival.
+#: Maki 2023a Table 2 multivariable hazard ratios for overall survival.
 RECTAL_HAZARD_RATIOS = {
     "period_2013_2021": 0.75,
     "age_per_decade": 1.12,
@@ -59,12 +59,12 @@ RECTAL_HAZARD_RATIOS = {
     "clavien_ge_3": 1.48,
 }
 RECTAL_MEDIAN_OS_YEARS = 4.9
-#: Seed 000 Table 3: RAS/TP53 co-mutation OR 0.16 for completing the reverse approach; 65 %
+#: Maki 2023a Table 3: RAS/TP53 co-mutation OR 0.16 for completing the reverse approach; 65 %
 #: completed overall.
 REVERSE_COMPLETION_RATE = 91 / 141
 COMUTATION_COMPLETION_OR = 0.16
 
-#: Seed 004 Table 2 multivariable HRs (two-stage hepatectomy); > 10 nodules is the one kept.
+#: Shimizu 2024 Table 2 multivariable HRs (two-stage hepatectomy); > 10 nodules is the one kept.
 TSH_HAZARD_RATIOS = {"nodules_gt_10": 4.284, "lymphatic_invasion": 1.991}
 TSH_5Y_OS = 0.347
 WEIBULL_SHAPE = 1.2
@@ -107,7 +107,7 @@ def _nullable(values: np.ndarray, known: np.ndarray) -> pd.Series:
 
 
 def synthetic_rectal_cohort(n: int = 274, seed: int = 0) -> pd.DataFrame:
-    """Synchronous rectal-cancer liver metastases after seed 000 (one row per patient)."""
+    """Synchronous rectal-cancer liver metastases after Maki 2023a (one row per patient)."""
     if not 1 <= n <= 10_000_000:
         raise ValueError("n must be between 1 and 10,000,000")
     rng = np.random.default_rng(seed)
@@ -231,7 +231,7 @@ def synthetic_rectal_cohort(n: int = 274, seed: int = 0) -> pd.DataFrame:
     frame.insert(3, "timing", "synchronous")
     frame["ras"] = _status(frame.ras_mutant)
     frame["tp53"] = _status(frame.tp53_mutant)
-    frame.attrs["description"] = "synthetic synchronous rectal LM cohort after seed 000"
+    frame.attrs["description"] = "synthetic synchronous rectal LM cohort after Maki 2023a"
     return frame
 
 
@@ -241,7 +241,7 @@ def _status(flag: pd.Series) -> pd.Series:
 
 
 def synthetic_tsh_cohort(n: int = 53, seed: int = 0) -> pd.DataFrame:
-    """Two-stage hepatectomy with PVE after seed 004 (> 10 nodules HR 4.28)."""
+    """Two-stage hepatectomy with PVE after Shimizu 2024 (> 10 nodules HR 4.28)."""
     if not 1 <= n <= 10_000_000:
         raise ValueError("n must be between 1 and 10,000,000")
     rng = np.random.default_rng(seed)

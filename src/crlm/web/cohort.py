@@ -155,7 +155,8 @@ def summarise(patients: Sequence[Patient], grouping: str) -> CohortSummary:
     """Table 1 of ``patients`` by ``grouping`` with an Overall column, tests and footnotes.
 
     Rows come from :func:`crlm.registry.dataset.analysis_row` (origin: diagnosis) and the table
-    from :func:`crlm.stats.table1` (χ²/Fisher, Mann–Whitney/Kruskal–Wallis as the seeds use).
+    from :func:`crlm.stats.table1` (χ²/Fisher, Mann–Whitney/Kruskal–Wallis as the source papers
+    use).
     """
     import pandas as pd
 

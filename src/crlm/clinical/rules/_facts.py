@@ -6,14 +6,15 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
+from crlm.clinical.rules.base import Findings
 from crlm.domain import Patient
 from crlm.domain.patient import Mutation, PrimaryProcedure, PrimarySite, Symptom, Timing
 
 #: Rectal tumours at most this far from the anal verge count as low (complex) without a
-#: planned procedure; above it they are upper rectal tumours (seed 000, CLINICAL_SPEC §4).
+#: planned procedure; above it they are upper rectal tumours (Maki 2023a, CLINICAL_SPEC §4).
 UPPER_RECTUM_ABOVE_CM = 10.0
 
-#: Rectal resections classified as high-risk (complex) by seed 000 (Shubert 2015).
+#: Rectal resections classified as high-risk (complex) by Maki 2023a (Shubert 2015).
 COMPLEX_RECTAL_PROCEDURES = frozenset(
     {
         PrimaryProcedure.low_anterior_resection_with_diversion,
@@ -39,9 +40,14 @@ def is_synchronous_rectal(patient: Patient) -> bool | None:
     return True
 
 
-def primary_in_place(patient: Patient) -> bool:
-    """The primary is not known to be resected (planning of its resection is still open)."""
-    return patient.primary.resected is not True
+def primary_in_place(patient: Patient, findings: Findings) -> bool | None:
+    """The primary tumour is still in place: not resected by the timeline or the record;
+    ``None`` when ``primary.resected`` is not recorded and the timeline holds no resection."""
+    if findings.timeline.primary_resected or patient.primary.resected is True:
+        return False
+    if patient.primary.resected is False:
+        return True
+    return None
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,7 @@ class RectalComplexity:
 
 
 def rectal_complexity(patient: Patient) -> RectalComplexity:
-    """Complex rectal resection per seed 000: LAR with diversion or APR planned; with no planned
+    """Complex rectal resection per Maki 2023a: LAR with diversion or APR planned; with no planned
     procedure, a tumour ≤ 10 cm from the anal verge. Unknown when neither is given."""
     proc = patient.primary.planned_procedure
     distance = patient.primary.distance_from_anal_verge_cm

@@ -1,9 +1,10 @@
-"""Ablation margin by RAS status (seed 001, Odisio 2017): exactly one margin code per patient."""
+"""Ablation margin by RAS status (Maki 2023b, Odisio 2017): exactly one margin code per patient."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crlm.clinical.phase import BEFORE_LIVER_TREATMENT, Phase
 from crlm.clinical.rules._facts import ras_text
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
@@ -21,6 +22,11 @@ MARGIN_RAS_MUTANT_OR_UNKNOWN_MM = 10
     codes=["ablation.margin_5mm", "ablation.margin_10mm"],
     trigger="every patient: RAS wild type → 5 mm; RAS mutant or unknown → 10 mm",
     evidence=["maki2023_locoregional", "odisio2017_ablation"],
+    phases=BEFORE_LIVER_TREATMENT | {Phase.between_stages},
+    excludes={
+        "ablation.margin_5mm": ["ablation.margin_10mm"],
+        "ablation.margin_10mm": ["ablation.margin_5mm"],
+    },
 )
 def ablation_margin(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Minimum ablation margin: 5 mm for RAS wild type, 10 mm for RAS mutant or unknown."""
@@ -30,7 +36,7 @@ def ablation_margin(patient: Patient, findings: Findings) -> Iterator[Item]:
     context = "ablation planned" if planned else "if ablation is used"
     facts = (
         "margins < 5 mm (HR 2.48) and RAS alteration (HR 3.01) independently predicted local "
-        "tumour progression (Odisio 2017, seed 001)"
+        "tumour progression (Odisio 2017, Maki 2023b)"
     )
     if ras == Mutation.wildtype:
         yield Item(

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from crlm.clinical.phase import Phase
+from crlm.clinical.timeline import SystemicExposure, Timeline
 from crlm.evidence import resolve
 
 
@@ -37,7 +39,7 @@ class Advice(BaseModel):
     rationale: str
     strength: Strength
     evidence: list[str] = Field(min_length=1)
-    kind: Literal["advice", "warning", "information"] = "advice"
+    kind: Literal["advice", "warning", "information", "disagreement"] = "advice"
     details: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("evidence")
@@ -52,11 +54,16 @@ class Advice(BaseModel):
 class Findings:
     """Facts the clinical core derived before the rules run (``None`` = unknown)."""
 
+    phase: Phase = Phase.workup
+    timeline: Timeline = field(
+        default_factory=lambda: Timeline(events=(), recorded=False,
+                                         preoperative=SystemicExposure(given=None)))
     complexity_grade: Literal["I", "II", "III"] | None = None
     major_hepatectomy: bool | None = None
     flr_percent: float | None = None
     flr_threshold_percent: float | None = None
     flr_adequate: bool | None = None
+    flr_threshold_missing: tuple[str, ...] = ()
     kinetic_growth_rate_percent_per_week: float | None = None
     tumour_burden_score: float | None = None
     scores: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

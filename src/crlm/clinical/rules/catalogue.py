@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from crlm.clinical.phase import ALL_PHASES, Phase
 from crlm.clinical.rules import all_rules
 from crlm.clinical.rules.registry import TOPIC_ORDER
+from crlm.clinical.vocabulary import PHASES
 from crlm.evidence import resolve
 
 CatalogueFormat = Literal["text", "markdown", "json"]
@@ -22,9 +24,23 @@ def catalogue() -> list[dict[str, object]]:
             "codes": list(spec.codes),
             "trigger": spec.trigger,
             "evidence": list(spec.evidence),
+            "phases": [p.value for p in Phase if p in spec.phases],
+            "excludes": {code: sorted(spec.excludes.get(code, ())) for code in spec.codes
+                         if spec.excludes.get(code)},
         }
         for spec in all_rules()
     ]
+
+
+def _phases_text(phases: list[str]) -> str:
+    if set(phases) == {p.value for p in ALL_PHASES}:
+        return "all phases"
+    return "; ".join(PHASES[Phase(p)] for p in phases)
+
+
+def _excludes_text(excludes: dict[str, list[str]]) -> str:
+    return "<br>".join(f"`{c}` ⟂ " + ", ".join(f"`{o}`" for o in other)
+                       for c, other in excludes.items())
 
 
 def _evidence_keys() -> list[str]:
@@ -58,13 +74,17 @@ def render_catalogue(fmt: CatalogueFormat = "text") -> str:
             rows = [e for e in entries if e["topic"] == topic]
             if not rows:
                 continue
-            lines += [f"## {topic}", "", "| Codes | Trigger | Evidence | Rule |",
-                      "|---|---|---|---|"]
+            lines += [f"## {topic}", "",
+                      "| Codes | Trigger | Phases | Excludes | Evidence | Rule |",
+                      "|---|---|---|---|---|---|"]
             for e in rows:
                 codes = "<br>".join(f"`{c}`" for c in e["codes"])  # type: ignore[union-attr]
                 ev = ", ".join(e["evidence"])  # type: ignore[arg-type]
+                phases = _phases_text(e["phases"])  # type: ignore[arg-type]
+                excl = _excludes_text(e["excludes"])  # type: ignore[arg-type]
                 lines.append(
-                    f"| {codes} | {_md_cell(str(e['trigger']))} | {ev} | `{e['rule']}` |"
+                    f"| {codes} | {_md_cell(str(e['trigger']))} | {phases} | {excl} | {ev} "
+                    f"| `{e['rule']}` |"
                 )
             lines.append("")
         lines += ["## References", ""]
@@ -79,5 +99,6 @@ def render_catalogue(fmt: CatalogueFormat = "text") -> str:
             lines.append(f"  {', '.join(e['codes'])}")  # type: ignore[arg-type]
             lines.append(f"    trigger:  {e['trigger']}")
             lines.append(f"    evidence: {', '.join(e['evidence'])}")  # type: ignore[arg-type]
+            lines.append(f"    phases:   {_phases_text(e['phases'])}")  # type: ignore[arg-type]
         lines.append("")
     return "\n".join(lines)

@@ -1,9 +1,11 @@
-"""Imaging advice (seed 003): MRI for detection, CT for staging, PET selectively, volumetry."""
+"""Imaging advice (AHPBA guideline 2025): MRI for detection, CT for staging, PET selectively,
+volumetry."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crlm.clinical.phase import BEFORE_LIVER_TREATMENT, Phase
 from crlm.clinical.rules._facts import fmt
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
@@ -14,7 +16,7 @@ TOPIC = "imaging"
 
 #: Lesions under 1 cm are where MRI (hepatobiliary contrast + DWI) outperforms CT and PET.
 SMALL_LESION_BELOW_CM = 1.0
-#: Resections of the right liver or more: volumetry considered / routine (seed 003).
+#: Resections of the right liver or more: volumetry considered / routine (AHPBA guideline 2025).
 VOLUMETRY_PROCEDURES = frozenset(
     {
         HepatectomyProcedure.right_hepatectomy,
@@ -29,6 +31,7 @@ VOLUMETRY_PROCEDURES = frozenset(
     codes=["imaging.mri_liver"],
     trigger="every patient (emphasised for lesions < 1 cm or after chemotherapy)",
     evidence=["ahpba2025", "adams2013"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def mri_liver(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Liver MRI with hepatobiliary contrast and DWI for lesion detection."""
@@ -47,7 +50,7 @@ def mri_liver(patient: Patient, findings: Findings) -> Iterator[Item]:
         "before liver-directed treatment.",
         rationale=f"{why} → most sensitive modality (sensitivity MRI 93.1 % vs CT 82.1 % vs "
         "PET/CT 74.1 % in chemotherapy-naive patients), best for lesions < 1 cm and after "
-        "chemotherapy, and for chemotherapy-associated liver injury (seed 003).",
+        "chemotherapy, and for chemotherapy-associated liver injury (AHPBA guideline 2025).",
         strength=Strength.strong,
     )
 
@@ -57,6 +60,7 @@ def mri_liver(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["imaging.ct_staging"],
     trigger="every patient",
     evidence=["ahpba2025"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def ct_staging(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Contrast CT chest/abdomen/pelvis for whole-body staging."""
@@ -68,7 +72,7 @@ def ct_staging(patient: Patient, findings: Findings) -> Iterator[Item]:
         recommendation="Multiphase contrast CT of chest, abdomen and pelvis (2–4 mm slices) for "
         "staging and surgical planning.",
         rationale=f"{status} → CT is the standard one-session whole-body staging, with "
-        "vascular reconstruction for planning (seed 003).",
+        "vascular reconstruction for planning (AHPBA guideline 2025).",
         strength=Strength.strong,
     )
 
@@ -78,6 +82,7 @@ def ct_staging(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["imaging.pet_selective"],
     trigger="every patient (PET only for indeterminate extrahepatic findings)",
     evidence=["ahpba2025", "moulton2014_pet"],
+    phases=(Phase.workup, Phase.conversion),
 )
 def pet_selective(patient: Patient, findings: Findings) -> Iterator[Item]:
     """PET is not routine; use it for indeterminate (extrahepatic) lesions."""
@@ -87,7 +92,7 @@ def pet_selective(patient: Patient, findings: Findings) -> Iterator[Item]:
         "(≥ 8 mm), not routinely.",
         rationale="routine PET before liver resection did not change surgical management or "
         "survival in a randomised trial (Moulton 2014); PET/CT has the lowest sensitivity for "
-        "CRLM (seed 003).",
+        "CRLM (AHPBA guideline 2025).",
         strength=Strength.strong,
         kind="information",
     )
@@ -98,6 +103,7 @@ def pet_selective(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["imaging.volumetry"],
     trigger="right hepatectomy or more extensive resection planned, or a major hepatectomy",
     evidence=["ahpba2025", "vauthey2002"],
+    phases=BEFORE_LIVER_TREATMENT | {Phase.between_stages},
 )
 def volumetry(patient: Patient, findings: Findings) -> Iterator[Item]:
     """CT volumetry of the future liver remnant before right hepatectomy or more."""
@@ -114,6 +120,6 @@ def volumetry(patient: Patient, findings: Findings) -> Iterator[Item]:
         "area); repeat 3–4 weeks after any portal vein embolization.",
         rationale=f"{what} planned{done} → the right liver is on average 65 % of the total "
         "liver volume, so volumetry is needed for right-sided and more extensive resections, "
-        "particularly after chemotherapy (seed 003).",
+        "particularly after chemotherapy (AHPBA guideline 2025).",
         strength=Strength.strong,
     )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from crlm.clinical.phase import ALL_PHASES, Phase
 from crlm.clinical.rules.base import Advice, Findings, Strength
 from crlm.domain import Patient
 from crlm.evidence import cite
@@ -30,7 +31,7 @@ TOPIC_ORDER: tuple[str, ...] = (
     "imaging",
 )
 
-Kind = Literal["advice", "warning", "information"]
+Kind = Literal["advice", "warning", "information", "disagreement"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class RuleContractError(RuntimeError):
 
 @dataclass(frozen=True)
 class RuleSpec:
-    """One declared rule: what it may emit, what triggers it, which evidence it rests on."""
+    """One declared rule: what it may emit, what triggers it, which evidence it rests on, the
+    phases it speaks to, and which codes each of its codes excludes (contradicts)."""
 
     name: str
     topic: str
@@ -63,6 +65,9 @@ class RuleSpec:
     trigger: str
     evidence: tuple[str, ...]
     function: RuleFunction
+    phases: frozenset[Phase] = ALL_PHASES
+    excludes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    compatible: frozenset[frozenset[str]] = frozenset()
 
     def evaluate(self, patient: Patient, findings: Findings) -> list[Advice]:
         """Run the rule and return its items as validated :class:`Advice`."""
@@ -107,22 +112,46 @@ _RULES: dict[str, RuleSpec] = {}
 
 
 def rule(
-    *, topic: str, codes: Iterable[str], trigger: str, evidence: Iterable[str]
+    *, topic: str, codes: Iterable[str], trigger: str, evidence: Iterable[str],
+    phases: Iterable[Phase] = ALL_PHASES,
+    excludes: Mapping[str, Iterable[str]] | None = None,
+    compatible: Iterable[Iterable[str]] = (),
 ) -> Callable[[RuleFunction], RuleFunction]:
-    """Register a rule function under ``topic`` with the codes it may emit."""
+    """Register a rule function under ``topic`` with the codes it may emit.
+
+    ``phases``: the treatment phases the rule speaks to (silent in the others).
+    ``excludes``: code → the codes (of any rule) it contradicts; declared on both sides.
+    ``compatible``: pairs of this rule's own codes that may appear together; every other pair
+    of its codes must be declared as excluding each other.
+    """
     if topic not in TOPIC_ORDER:
         raise ValueError(f"unknown topic {topic!r}; known: {', '.join(TOPIC_ORDER)}")
     code_tuple = tuple(codes)
     evidence_tuple = tuple(cite(*evidence))
     if not code_tuple or not evidence_tuple:
         raise ValueError("a rule needs at least one code and one evidence key")
+    excluded = {code: frozenset(other) for code, other in (excludes or {}).items()}
+    unknown = set(excluded) - set(code_tuple)
+    if unknown:
+        raise ValueError(f"excludes names codes the rule does not emit: {sorted(unknown)}")
 
     def register(function: RuleFunction) -> RuleFunction:
         name = f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
-        _RULES[name] = RuleSpec(name, topic, code_tuple, trigger, evidence_tuple, function)
+        _RULES[name] = RuleSpec(name, topic, code_tuple, trigger, evidence_tuple, function,
+                                frozenset(phases), excluded,
+                                frozenset(frozenset(pair) for pair in compatible))
         return function
 
     return register
+
+
+def exclusions() -> dict[str, frozenset[str]]:
+    """Every code's excluded codes, over all rules."""
+    out: dict[str, set[str]] = {}
+    for spec in _RULES.values():
+        for code, other in spec.excludes.items():
+            out.setdefault(code, set()).update(other)
+    return {code: frozenset(other) for code, other in out.items()}
 
 
 def all_rules() -> list[RuleSpec]:
@@ -132,8 +161,9 @@ def all_rules() -> list[RuleSpec]:
 
 
 def evaluate_all(patient: Patient, findings: Findings) -> list[Advice]:
-    """Run every registered rule in topic order."""
+    """Run, in topic order, every registered rule that speaks to the patient's phase."""
     out: list[Advice] = []
     for spec in all_rules():
-        out.extend(spec.evaluate(patient, findings))
+        if findings.phase in spec.phases:
+            out.extend(spec.evaluate(patient, findings))
     return out

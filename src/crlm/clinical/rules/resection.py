@@ -1,23 +1,32 @@
 """Resection strategy: upfront vs preoperative chemotherapy, chemotherapy-associated liver injury,
 staged vs simultaneous, technique (parenchymal sparing, fiducials, two-stage, completion
-ablation), future liver remnant, > 10 nodules, repeat hepatectomy (seeds 001, 003, 004)."""
+ablation), future liver remnant, > 10 nodules, repeat hepatectomy (Maki 2023b, AHPBA guideline
+2025 and Shimizu 2024)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from crlm.clinical.phase import BEFORE_LIVER_TREATMENT, Phase
 from crlm.clinical.rules._facts import (
     fmt,
     hepatectomy_text,
-    is_synchronous_rectal,
     primary_in_place,
     rectal_complexity,
 )
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
+from crlm.clinical.rules.sequencing import sequencing_decision
 from crlm.domain import Patient
-from crlm.domain.patient import PrimaryProcedure, PrimarySite, Resectability, Timing
+from crlm.domain.patient import (
+    PrimaryProcedure,
+    PrimarySite,
+    Resectability,
+    Response,
+    Timing,
+)
+from crlm.domain.treatment import TreatmentKind
 
 TOPIC = "resection"
 
@@ -25,19 +34,21 @@ TOPIC = "resection"
 FONG_HIGH_RISK_FROM = 3
 #: Extensive chemotherapy: > 12 weeks (Shindoh 2013; CLINICAL_SPEC §2).
 EXTENSIVE_CHEMO_ABOVE_WEEKS = 12.0
-#: MD Anderson limits preoperative chemotherapy to six cycles in most patients (seed 001).
+#: MD Anderson limits preoperative chemotherapy to six cycles in most patients (Maki 2023b).
 USUAL_MAX_PREOPERATIVE_CYCLES = 6
-#: Mise 2016 (seed 001): parenchymal-sparing hepatectomy for solitary CLM < 30 mm.
+#: Mise 2016 (Maki 2023b): parenchymal-sparing hepatectomy for solitary CLM < 30 mm.
 PARENCHYMAL_SPARING_BELOW_CM = 3.0
-#: Seed 001: fiducial markers for CLM < 2 cm not on the liver surface, before chemotherapy.
+#: Maki 2023b: fiducial markers for CLM < 2 cm not on the liver surface, before chemotherapy.
 FIDUCIAL_BELOW_CM = 2.0
-#: Seed 004: > 10 liver nodules, HR 4.284 (1.224–14.99) for OS after two-stage hepatectomy.
+#: Shimizu 2024: > 10 liver nodules, HR 4.284 (1.224–14.99) for OS after two-stage hepatectomy.
 MAX_NODULES = 10
-#: Kinetic growth rate thresholds after PVE (%/week): Shindoh 2013 and Leung 2014 (seed 003).
+#: Kinetic growth rate thresholds after PVE (%/week): Shindoh 2013 and Leung 2014 (AHPBA guideline
+#: 2025).
 KGR_SHINDOH = 2.0
 KGR_LEUNG = 2.66
 
-#: Colon resections counted as "minor colon resections" (seed 003) — segmental colectomies.
+#: Colon resections counted as "minor colon resections" (AHPBA guideline 2025) — segmental
+#: colectomies.
 MINOR_COLON_PROCEDURES = frozenset(
     {
         PrimaryProcedure.colectomy,
@@ -77,7 +88,8 @@ def _fong_high_risk(findings: Findings) -> tuple[bool | None, str]:
 
 
 def preoperative_chemotherapy(patient: Patient, findings: Findings) -> PreoperativeChemotherapy:
-    """Seed 003: upfront surgery for resectable disease; preoperative chemotherapy when not
+    """AHPBA guideline 2025: upfront surgery for resectable disease; preoperative chemotherapy
+    when not
     resectable at diagnosis (borderline) or with high-risk features (Fong CRS 3–5)."""
     r = patient.liver.resectability
     if r is None:
@@ -100,15 +112,35 @@ def preoperative_chemotherapy(patient: Patient, findings: Findings) -> Preoperat
         "resection.upfront_surgery",
         "resection.preoperative_chemotherapy",
         "resection.chemotherapy_timing_undetermined",
+        "resection.upfront_vs_reverse_disagreement",
     ],
     trigger=(
-        "resectable with Fong CRS 0–2 → upfront surgery; borderline, or resectable with Fong "
-        "CRS 3–5 → preoperative chemotherapy; unknown resectability or CRS → what is missing"
+        "work-up: resectable with Fong CRS 0–2 → upfront surgery; borderline, or resectable "
+        "with Fong CRS 3–5 → preoperative chemotherapy; a synchronous rectal primary for which "
+        "Maki 2023a's reverse approach (chemotherapy first) applies while the guideline would "
+        "operate upfront → the disagreement is stated; unknown resectability or CRS → what is "
+        "missing"
     ),
     evidence=["ahpba2025", "nordlinger2013", "fong1999", "maki2023_sequencing"],
+    phases=(Phase.workup,),
+    excludes={
+        "resection.upfront_surgery": [
+            "resection.preoperative_chemotherapy", "resection.chemotherapy_timing_undetermined",
+            "resection.upfront_vs_reverse_disagreement", "sequencing.reverse",
+            "resection.fiducial_marker"],
+        "resection.preoperative_chemotherapy": [
+            "resection.upfront_surgery", "resection.chemotherapy_timing_undetermined",
+            "resection.upfront_vs_reverse_disagreement"],
+        "resection.chemotherapy_timing_undetermined": [
+            "resection.upfront_surgery", "resection.preoperative_chemotherapy",
+            "resection.upfront_vs_reverse_disagreement"],
+        "resection.upfront_vs_reverse_disagreement": [
+            "resection.upfront_surgery", "resection.preoperative_chemotherapy",
+            "resection.chemotherapy_timing_undetermined"],
+    },
 )
 def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """Upfront surgery vs preoperative chemotherapy (seed 003)."""
+    """Upfront surgery vs preoperative chemotherapy (AHPBA guideline 2025), at work-up only."""
     if patient.liver.resectability == Resectability.unresectable:
         return
     d = preoperative_chemotherapy(patient, findings)
@@ -121,8 +153,8 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
                 + ", ".join(d.missing) + "."
             ),
             rationale=(why + ". " if why else "")
-            + "Seed 003: upfront surgery for resectable disease, preoperative chemotherapy when "
-            "not resectable at diagnosis or with high-risk features.",
+            + "AHPBA guideline 2025: upfront surgery for resectable disease, preoperative "
+            "chemotherapy when not resectable at diagnosis or with high-risk features.",
             strength=Strength.information,
             kind="information",
             evidence=("ahpba2025", "fong1999"),
@@ -135,32 +167,113 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
             recommendation="Give preoperative chemotherapy before hepatectomy.",
             rationale=(
                 f"{why} → preoperative chemotherapy may help (downstaging, selection by "
-                "response); a liver surgeon should assess before chemotherapy starts (seed 003)."
+                "response); a liver surgeon should assess before chemotherapy starts "
+                "(AHPBA guideline 2025)."
             ),
             strength=Strength.moderate,
             evidence=("ahpba2025", "fong1999"),
         )
         return
-    note = ""
-    cycles = patient.chemotherapy.prehepatectomy_cycles
-    if cycles:
-        note += f" ({cycles} pre-hepatectomy cycles already given: no further cycles needed.)"
-    if is_synchronous_rectal(patient) is True and primary_in_place(patient):
-        note += (
-            " For a synchronous rectal primary in place, seed 000's reverse approach starts with "
-            "chemotherapy: see the sequencing items."
+    if sequencing_decision(patient, findings) == "reverse":
+        yield Item(
+            code="resection.upfront_vs_reverse_disagreement",
+            recommendation=(
+                "Sources disagree: the guideline would operate upfront, Maki 2023a starts the "
+                "reverse approach with chemotherapy. The MDT chooses."
+            ),
+            rationale=(
+                f"{why}. AHPBA guideline 2025: upfront surgery for resectable low-risk disease "
+                "(perioperative chemotherapy gave no overall survival benefit in EORTC 40983). "
+                "Maki 2023a: for a synchronous rectal primary that cannot be combined with the "
+                "hepatectomy, the reverse approach begins with chemotherapy (median survival "
+                "4.9 years, similar to the other approaches)."
+            ),
+            strength=Strength.information,
+            kind="disagreement",
+            evidence=("ahpba2025", "nordlinger2013", "maki2023_sequencing"),
+            details={"options": [
+                {"source": "ahpba2025", "option": "upfront hepatectomy"},
+                {"source": "maki2023_sequencing", "option": "reverse approach, chemotherapy "
+                 "first"},
+            ]},
         )
+        return
     yield Item(
         code="resection.upfront_surgery",
         recommendation="Proceed to hepatectomy without preoperative chemotherapy.",
         rationale=(
             f"{why} → upfront surgery: perioperative chemotherapy showed no overall survival "
-            "benefit in resectable disease (EORTC 40983, median follow-up 8.5 years; seed 003)."
-            + note
+            "benefit in resectable disease (EORTC 40983, median follow-up 8.5 years; "
+            "AHPBA guideline 2025)."
         ),
         strength=Strength.moderate,
-        evidence=("ahpba2025", "nordlinger2013", "fong1999")
-        + (("maki2023_sequencing",) if "reverse approach" in note else ()),
+        evidence=("ahpba2025", "nordlinger2013", "fong1999"),
+    )
+
+
+@rule(
+    topic=TOPIC,
+    codes=[
+        "resection.proceed_to_hepatectomy",
+        "resection.restage_after_chemotherapy",
+        "resection.progression_on_chemotherapy",
+    ],
+    trigger=(
+        "on or after preoperative chemotherapy: response known and not progression → "
+        "hepatectomy 5–6 weeks after the last dose; progression → re-discuss; response "
+        "not recorded → restage first"
+    ),
+    evidence=["maki2023_locoregional", "ahpba2025"],
+    phases=(Phase.preoperative_therapy,),
+    excludes={
+        "resection.proceed_to_hepatectomy": ["resection.restage_after_chemotherapy",
+                                             "resection.progression_on_chemotherapy"],
+        "resection.restage_after_chemotherapy": ["resection.proceed_to_hepatectomy",
+                                                 "resection.progression_on_chemotherapy"],
+        "resection.progression_on_chemotherapy": ["resection.proceed_to_hepatectomy",
+                                                  "resection.restage_after_chemotherapy"],
+    },
+)
+def after_preoperative_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """What follows preoperative chemotherapy: restage, then hepatectomy after the wash-out."""
+    exposure = findings.timeline.preoperative
+    given = []
+    if exposure.cycles:
+        given.append(f"{exposure.cycles} cycles")
+    if exposure.weeks:
+        given.append(f"{exposure.weeks:.0f} weeks")
+    given_text = ("preoperative chemotherapy given (" + ", ".join(given) + ")") if given else (
+        "preoperative chemotherapy given")
+    last = (f"; last dose {exposure.last_dose.isoformat()}" if exposure.last_dose else "")
+    response = exposure.response
+    if response is None:
+        yield Item(
+            code="resection.restage_after_chemotherapy",
+            recommendation="Restage the liver (MRI with hepatobiliary contrast) and chest/abdomen "
+            "(CT) to judge the response before setting the date of hepatectomy.",
+            rationale=f"{given_text}{last}; response not recorded.",
+            strength=Strength.moderate,
+            details={"missing": ["chemotherapy.response"]},
+        )
+        return
+    if response == Response.PD:
+        yield Item(
+            code="resection.progression_on_chemotherapy",
+            recommendation="Progression on preoperative chemotherapy: re-discuss resectability "
+            "and second-line systemic therapy before any hepatectomy.",
+            rationale=f"{given_text}{last}; RECIST progressive disease.",
+            strength=Strength.moderate,
+        )
+        return
+    yield Item(
+        code="resection.proceed_to_hepatectomy",
+        recommendation="Proceed to hepatectomy 5–6 weeks after the last chemotherapy dose; do "
+        "not prolong chemotherapy.",
+        rationale=(f"{given_text}{last}; RECIST response {response.value} → MD Anderson gives "
+                   "FOLFOX + bevacizumab for 8–12 weeks and operates 5–6 weeks later "
+                   "(Maki 2023b)."),
+        strength=Strength.moderate,
+        details={"weeks_after_last_dose": [5, 6]},
     )
 
 
@@ -168,31 +281,27 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
     topic=TOPIC,
     codes=["warning.cali_long_chemotherapy"],
     trigger=(
-        f"chemotherapy > {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)} weeks, or (duration unknown) more "
-        f"than {USUAL_MAX_PREOPERATIVE_CYCLES} pre-hepatectomy cycles"
+        f"more than {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)} weeks of preoperative chemotherapy (the "
+        "timeline's one reading of weeks: recorded duration, dates, or cycles × the regimen's "
+        "cycle length)"
     ),
     evidence=["ahpba2025", "maki2023_locoregional", "kishi2010", "shindoh2013_chemo"],
+    phases=(Phase.preoperative_therapy, Phase.conversion, Phase.after_pve, Phase.between_stages),
 )
 def cali_long_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Long preoperative chemotherapy: chemotherapy-associated liver injury (CALI)."""
-    weeks = patient.chemotherapy.duration_weeks
-    cycles = patient.chemotherapy.prehepatectomy_cycles
-    if weeks is not None:
-        if weeks <= EXTENSIVE_CHEMO_ABOVE_WEEKS:
-            return
-        why = f"{fmt(weeks)} weeks of chemotherapy (> {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)} weeks)"
-    elif cycles is not None and cycles > USUAL_MAX_PREOPERATIVE_CYCLES:
-        why = (
-            f"{cycles} pre-hepatectomy cycles (> {USUAL_MAX_PREOPERATIVE_CYCLES}, the usual MD "
-            "Anderson limit; duration in weeks not given)"
-        )
-    else:
+    exposure = findings.timeline.preoperative
+    weeks = exposure.weeks
+    if weeks is None or weeks <= EXTENSIVE_CHEMO_ABOVE_WEEKS:
         return
+    basis = f" ({exposure.weeks_basis})" if exposure.weeks_basis else ""
+    why = f"{weeks:.0f} weeks of chemotherapy{basis}, more than {fmt(EXTENSIVE_CHEMO_ABOVE_WEEKS)}"
+    threshold = findings.flr_threshold_percent
     yield Item(
         code="warning.cali_long_chemotherapy",
         recommendation=(
             "Long preoperative chemotherapy: assess chemotherapy-associated liver injury (MRI) "
-            "and require a future liver remnant of at least 30 %."
+            f"and require a future liver remnant of at least {fmt(threshold or 30)} %."
         ),
         rationale=(
             f"{why} → risk of chemotherapy-associated liver injury; extended chemotherapy "
@@ -201,7 +310,8 @@ def cali_long_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Ite
         ),
         strength=Strength.moderate,
         kind="warning",
-        details={"duration_weeks": weeks, "cycles": cycles, "flr_threshold_percent": 30},
+        details={"duration_weeks": weeks, "cycles": exposure.cycles,
+                 "flr_threshold_percent": threshold or 30},
     )
 
 
@@ -237,10 +347,30 @@ def _colorectal_class(patient: Patient) -> tuple[str | None, str]:
         "simultaneous reasonable; mixed → individualise; unknown → what is missing"
     ),
     evidence=["ahpba2025", "maki2023_sequencing", "shubert2015", "strasberg2000"],
+    phases=(Phase.workup, Phase.preoperative_therapy),
+    excludes={
+        "resection.staged": ["resection.simultaneous_reasonable",
+                             "resection.staging_individualised",
+                             "resection.staging_undetermined", "sequencing.combined"],
+        "resection.simultaneous_reasonable": ["resection.staged",
+                                              "resection.staging_individualised",
+                                              "resection.staging_undetermined",
+                                              "sequencing.reverse"],
+        "resection.staging_individualised": ["resection.staged",
+                                             "resection.simultaneous_reasonable",
+                                             "resection.staging_undetermined"],
+        "resection.staging_undetermined": ["resection.staged", "resection.simultaneous_reasonable",
+                                           "resection.staging_individualised"],
+    },
 )
 def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """Staged vs simultaneous resection by hepatectomy extent and colorectal complexity."""
-    if patient.liver.timing != Timing.synchronous or not primary_in_place(patient):
+    """Staged vs simultaneous resection of a colon primary (AHPBA guideline 2025: major
+    hepatectomy and colorectal complexity). A rectal primary is decided by the sequencing rule
+    (Maki 2023a: hepatectomy complexity grade), so the two definitions never meet."""
+    in_place = primary_in_place(patient, findings)
+    if patient.liver.timing != Timing.synchronous or in_place is not True:
+        return
+    if patient.primary.site in (PrimarySite.rectum, None):
         return
     major = findings.major_hepatectomy
     cr_class, cr_text = _colorectal_class(patient)
@@ -256,7 +386,7 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             recommendation="Stage the resections: do not combine this hepatectomy with the "
             "colorectal resection.",
             rationale=rationale + " → major hepatectomy with a complex colorectal resection is "
-            "the most compelling case for staged resection (seed 003).",
+            "the most compelling case for staged resection (AHPBA guideline 2025).",
             strength=Strength.moderate,
         )
     elif major is False and cr_class == "minor":
@@ -265,7 +395,7 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             recommendation="Simultaneous resection of primary and liver metastases is "
             "reasonable.",
             rationale=rationale + " → minor + minor: simultaneous resection reasonable in "
-            "experienced centres (seed 003).",
+            "experienced centres (AHPBA guideline 2025).",
             strength=Strength.weak,
             evidence=("ahpba2025", "strasberg2000"),
         )
@@ -291,8 +421,8 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             code="resection.staging_individualised",
             recommendation="Staged vs simultaneous resection: individualise to the centre's "
             "experience.",
-            rationale=rationale + " → neither major + complex nor minor + minor; seed 003 "
-            "leaves this to the centre (evidence retrospective, selection-biased).",
+            rationale=rationale + " → neither major + complex nor minor + minor; AHPBA "
+            "guideline 2025 leaves this to the centre (evidence retrospective, selection-biased).",
             strength=Strength.weak,
             evidence=("ahpba2025",),
         )
@@ -303,6 +433,7 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
     codes=["resection.parenchymal_sparing"],
     trigger=f"largest metastasis < {fmt(PARENCHYMAL_SPARING_BELOW_CM)} cm, not unresectable",
     evidence=["maki2023_locoregional", "mise2016"],
+    phases=BEFORE_LIVER_TREATMENT,
 )
 def parenchymal_sparing(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Small metastases: parenchymal-sparing hepatectomy (and/or ablation) preserves salvage."""
@@ -318,25 +449,39 @@ def parenchymal_sparing(patient: Patient, findings: Findings) -> Iterator[Item]:
         rationale=(
             f"largest metastasis {fmt(largest)} cm (< {fmt(PARENCHYMAL_SPARING_BELOW_CM)} cm) → "
             "parenchymal-sparing hepatectomy keeps recurrences resectable: repeat hepatectomy "
-            "68 % vs 24 % and better survival for solitary CLM < 30 mm (Mise 2016, seed 001)."
+            "68 % vs 24 % and better survival for solitary CLM < 30 mm (Mise 2016, Maki 2023b)."
         ),
         strength=Strength.moderate,
     )
+
+
+def chemotherapy_planned(patient: Patient, findings: Findings) -> bool | None:
+    """Chemotherapy is the next step: preoperative chemotherapy indicated, the reverse approach,
+    or conversion therapy; None when the timing decision is still open."""
+    if patient.liver.resectability == Resectability.unresectable:
+        return True
+    if sequencing_decision(patient, findings) == "reverse":
+        return True
+    return preoperative_chemotherapy(patient, findings).indicated
 
 
 @rule(
     topic=TOPIC,
     codes=["resection.fiducial_marker"],
     trigger=(
-        f"a deep (not on the liver surface) lesion < {fmt(FIDUCIAL_BELOW_CM)} cm and no "
-        "pre-hepatectomy chemotherapy given yet (0 cycles or not recorded)"
+        f"work-up or conversion, chemotherapy about to start, and a deep (not on the liver "
+        f"surface) lesion < {fmt(FIDUCIAL_BELOW_CM)} cm"
     ),
     evidence=["maki2023_locoregional", "passot2016_fiducial"],
+    phases=(Phase.workup, Phase.conversion),
+    excludes={"resection.fiducial_marker": ["resection.upfront_surgery"]},
 )
 def fiducial_marker(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Mark small deep lesions before chemotherapy makes them invisible."""
-    cycles = patient.chemotherapy.prehepatectomy_cycles
-    if cycles is not None and cycles > 0:
+    if findings.timeline.preoperative.given:
+        return
+    planned = chemotherapy_planned(patient, findings)
+    if planned is False:
         return
     small_deep = [
         les for les in patient.liver.lesions or []
@@ -349,18 +494,19 @@ def fiducial_marker(patient: Patient, findings: Findings) -> Iterator[Item]:
         for les in small_deep
         if les.diameter_cm is not None
     )
-    status = "no chemotherapy given yet" if cycles == 0 else "chemotherapy not recorded"
+    condition = "" if planned else "If preoperative chemotherapy is chosen, p"
     yield Item(
         code="resection.fiducial_marker",
-        recommendation="Place fiducial markers in the small deep lesions before starting "
-        "chemotherapy.",
+        recommendation=(condition or "P") + "lace fiducial markers in the small deep lesions "
+        "before starting chemotherapy.",
         rationale=(
-            f"deep lesion(s) {described} (< {fmt(FIDUCIAL_BELOW_CM)} cm), {status} → may "
-            "disappear on imaging during chemotherapy; after fiducial placement all 41 CLM were "
-            "resected or ablated although 46 % were no longer visible (Passot 2016, seed 001)."
+            f"deep lesion(s) {described} (< {fmt(FIDUCIAL_BELOW_CM)} cm), chemotherapy "
+            + ("planned" if planned else "under discussion") + " → may disappear on imaging "
+            "during chemotherapy; after fiducial placement all 41 CLM were resected or ablated "
+            "although 46 % were no longer visible (Passot 2016, Maki 2023b)."
         ),
         strength=Strength.moderate,
-        details={"lesions": len(small_deep)},
+        details={"lesions": len(small_deep), "conditional": not planned},
     )
 
 
@@ -370,6 +516,8 @@ def fiducial_marker(patient: Patient, findings: Findings) -> Iterator[Item]:
     trigger="bilobar and MDT-judged extensive liver disease",
     evidence=["maki2023_locoregional", "nishioka2021_fasttrack", "okuno2021_completion",
               "shimizu2024"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    compatible=[("resection.two_stage", "resection.completion_ablation_option")],
 )
 def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Bilateral extensive disease: two-stage hepatectomy with PVE; completion ablation option."""
@@ -389,8 +537,8 @@ def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
             f"{burden} → two-stage hepatectomy: 5-y OS 45.5 % after completed TSH at MD "
             "Anderson; fast-track TSH allows the second stage within about 4 weeks (median "
             "interval 5.6 weeks, KGR 2.9 %/week, no 90-day deaths); ALPPS was not used in more "
-            "than 3000 MDA hepatectomies because of its mortality (seed 001). Japanese "
-            "nationwide TSH with PVE: 0 % in-hospital mortality, 5-y OS 34.7 % (seed 004)."
+            "than 3000 MDA hepatectomies because of its mortality (Maki 2023b). Japanese "
+            "nationwide TSH with PVE: 0 % in-hospital mortality, 5-y OS 34.7 % (Shimizu 2024)."
         ),
         strength=Strength.moderate,
         evidence=("maki2023_locoregional", "nishioka2021_fasttrack", "shimizu2024"),
@@ -405,7 +553,7 @@ def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
         rationale=(
             f"{burden} → completion ablation had lower 5-y local tumour progression than "
             "intraoperative ablation (31.7 % vs 62.4 %) with similar 5-y OS (53 % vs 42 %) "
-            "(Okuno 2021, seed 001)."
+            "(Okuno 2021, Maki 2023b)."
         ),
         strength=Strength.weak,
         kind="information",
@@ -418,6 +566,7 @@ def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["warning.avoid_ablation_with_major_hepatectomy"],
     trigger="ablation planned together with a major hepatectomy",
     evidence=["maki2023_locoregional", "mizuno2018_tsh"],
+    phases=BEFORE_LIVER_TREATMENT | {Phase.between_stages},
 )
 def ablation_with_major_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Major hepatectomy + simultaneous ablation: worse than two-stage hepatectomy."""
@@ -431,39 +580,57 @@ def ablation_with_major_hepatectomy(patient: Patient, findings: Findings) -> Ite
             "ablation planned with a major hepatectomy "
             f"({hepatectomy_text(patient, findings.complexity_grade)}) → vs two-stage "
             "hepatectomy: 5-y OS 24 % vs 35 %, major morbidity 32 % vs 14 %, "
-            "hepatic insufficiency 28 % vs 6 % (Mizuno 2018, seed 001)."
+            "hepatic insufficiency 28 % vs 6 % (Mizuno 2018, Maki 2023b)."
         ),
         strength=Strength.moderate,
         kind="warning",
     )
 
 
+FLR_THRESHOLDS_TEXT = ("thresholds 20 % normal liver, 30 % after more than 12 weeks of "
+                      "chemotherapy or a chemotherapy-injured liver, 40 % cirrhosis; "
+                      "AHPBA guideline 2025, Shindoh 2013")
+
+
+def _flr_numbers(findings: Findings) -> str:
+    pct, thr = findings.flr_percent, findings.flr_threshold_percent
+    if pct is not None and thr is not None:
+        return f"standardized FLR {pct:.1f} % vs threshold {fmt(thr)} %"
+    if pct is not None:
+        return f"standardized FLR {pct:.1f} %, threshold undetermined"
+    return "standardized FLR not computable"
+
+
 @rule(
     topic=TOPIC,
     codes=["resection.pve_required", "resection.flr_adequate", "resection.flr_undetermined"],
     trigger=(
-        "standardized FLR below the threshold (Findings.flr_adequate false) → PVE; at or above "
-        "→ adequate; major hepatectomy with FLR not computable → what is missing"
+        "before any PVE: standardized FLR below the patient's one threshold → PVE; at or above "
+        "→ adequate; major hepatectomy with FLR or threshold not determined → what is missing"
     ),
     evidence=["ahpba2025", "vauthey2002", "shindoh2013_chemo", "maki2023_locoregional"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion, Phase.between_stages),
+    excludes={
+        "resection.pve_required": ["resection.flr_adequate", "resection.flr_undetermined"],
+        "resection.flr_adequate": ["resection.pve_required", "resection.flr_undetermined"],
+        "resection.flr_undetermined": ["resection.pve_required", "resection.flr_adequate"],
+    },
 )
 def future_liver_remnant(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """Portal vein embolization when the standardized FLR is below its threshold."""
-    pct, thr, ok = findings.flr_percent, findings.flr_threshold_percent, findings.flr_adequate
-    numbers = (
-        f"sFLR {fmt(pct)} % vs threshold {fmt(thr)} %"
-        if pct is not None and thr is not None
-        else "sFLR assessment"
-    )
-    details = {"flr_percent": pct, "flr_threshold_percent": thr}
+    """Portal vein embolization when the standardized FLR is below its threshold (once)."""
+    if findings.timeline.pve_done:
+        return  # after PVE the question is its result (pve_result)
+    ok = findings.flr_adequate
+    numbers = _flr_numbers(findings)
+    details = {"flr_percent": findings.flr_percent,
+               "flr_threshold_percent": findings.flr_threshold_percent}
     if ok is False:
         yield Item(
             code="resection.pve_required",
             recommendation="Portal vein embolization before hepatectomy; repeat volumetry 3–4 "
             "weeks after.",
             rationale=f"{numbers} → future liver remnant too small; PVE to induce hypertrophy "
-            "(thresholds 20 % normal liver, 30 % after extensive chemotherapy, 40 % cirrhosis; "
-            "seed 003).",
+            f"({FLR_THRESHOLDS_TEXT}).",
             strength=Strength.strong,
             details=details,
         )
@@ -471,21 +638,115 @@ def future_liver_remnant(patient: Patient, findings: Findings) -> Iterator[Item]
         yield Item(
             code="resection.flr_adequate",
             recommendation="Future liver remnant adequate for the planned resection.",
-            rationale=f"{numbers} → adequate (at or above the threshold; seed 003).",
+            rationale=f"{numbers} → adequate (at or above the threshold; AHPBA guideline 2025).",
             strength=Strength.strong,
             details=details,
         )
     elif findings.major_hepatectomy is True:
+        missing = list(findings.flr_threshold_missing) or ["volumetry.flr_volume_ml"]
         yield Item(
             code="resection.flr_undetermined",
-            recommendation="Major hepatectomy planned but the future liver remnant is not "
-            "computable: obtain volumetry (FLR volume, height, weight, liver condition).",
-            rationale="major hepatectomy planned and Findings.flr_adequate unknown → volumetry "
-            "is needed before deciding on PVE (seed 003).",
+            recommendation="Major hepatectomy planned but the future liver remnant cannot be "
+            "judged yet: needs " + ", ".join(missing) + ".",
+            rationale=f"major hepatectomy planned; {numbers} → volumetry and the liver's "
+            "condition are needed before deciding on PVE (AHPBA guideline 2025).",
             strength=Strength.information,
             kind="information",
             evidence=("ahpba2025", "vauthey2002"),
-            details={**details, "missing": ["volumetry (flr_adequate)"]},
+            details={**details, "missing": missing},
+        )
+
+
+@rule(
+    topic=TOPIC,
+    codes=[
+        "resection.flr_adequate_after_pve",
+        "resection.flr_inadequate_after_pve",
+        "resection.slow_growth_after_pve",
+        "resection.pve_volumetry_pending",
+    ],
+    trigger=(
+        "after PVE: FLR at or above the threshold with a kinetic growth rate not below "
+        f"{fmt(KGR_LEUNG)} %/week → proceed; FLR below the threshold → reconsider the plan "
+        "(never a second PVE); FLR adequate but growth slow → weigh the risk; volumetry after "
+        "PVE not yet available → repeat volumetry 3–4 weeks after PVE"
+    ),
+    evidence=["ahpba2025", "shindoh2013", "leung2014", "maki2023_locoregional"],
+    phases=(Phase.after_pve, Phase.between_stages),
+    excludes={
+        "resection.flr_adequate_after_pve": [
+            "resection.flr_inadequate_after_pve", "resection.slow_growth_after_pve",
+            "resection.pve_volumetry_pending", "warning.low_kinetic_growth_rate"],
+        "resection.flr_inadequate_after_pve": [
+            "resection.flr_adequate_after_pve", "resection.slow_growth_after_pve",
+            "resection.pve_volumetry_pending"],
+        "resection.slow_growth_after_pve": [
+            "resection.flr_adequate_after_pve", "resection.flr_inadequate_after_pve",
+            "resection.pve_volumetry_pending"],
+        "resection.pve_volumetry_pending": [
+            "resection.flr_adequate_after_pve", "resection.flr_inadequate_after_pve",
+            "resection.slow_growth_after_pve"],
+    },
+)
+def pve_result(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """After PVE the advice is about its result, never a second PVE."""
+    if not findings.timeline.pve_done:
+        return
+    pve = findings.timeline.last(TreatmentKind.pve)
+    when = f" on {pve.date.isoformat()}" if pve and pve.date else ""
+    if patient.volumetry.flr_volume_after_pve_ml is None or findings.flr_adequate is None:
+        missing = ["volumetry.flr_volume_after_pve_ml", "volumetry.weeks_after_pve"]
+        if patient.volumetry.flr_volume_after_pve_ml is not None:
+            missing = list(findings.flr_threshold_missing) or missing
+        yield Item(
+            code="resection.pve_volumetry_pending",
+            recommendation="Repeat volumetry 3–4 weeks after portal vein embolization, then "
+            "decide on hepatectomy.",
+            rationale=f"portal vein embolization done{when}; the result cannot be judged yet "
+            "(needs " + ", ".join(missing) + ").",
+            strength=Strength.strong,
+            evidence=("ahpba2025",),
+            details={"missing": missing},
+        )
+        return
+    numbers = _flr_numbers(findings)
+    kgr = findings.kinetic_growth_rate_percent_per_week
+    growth = f"; kinetic growth rate {kgr:.1f} %/week" if kgr is not None else ""
+    details = {"flr_percent": findings.flr_percent,
+               "flr_threshold_percent": findings.flr_threshold_percent, "kgr": kgr}
+    if findings.flr_adequate is False:
+        yield Item(
+            code="resection.flr_inadequate_after_pve",
+            recommendation="Future liver remnant still too small despite portal vein "
+            "embolization: reconsider the plan (extent of resection, a staged or "
+            "parenchymal-sparing strategy, or systemic therapy); do not repeat PVE.",
+            rationale=f"after PVE{when}: {numbers}{growth} → insufficient hypertrophy "
+            f"({FLR_THRESHOLDS_TEXT}).",
+            strength=Strength.moderate,
+            evidence=("ahpba2025", "shindoh2013", "maki2023_locoregional"),
+            details=details,
+        )
+    elif kgr is not None and kgr < KGR_LEUNG:
+        yield Item(
+            code="resection.slow_growth_after_pve",
+            recommendation="Future liver remnant large enough but slow to grow after PVE: "
+            "weigh the risk of liver failure before proceeding.",
+            rationale=f"after PVE{when}: {numbers}{growth}, below {fmt(KGR_LEUNG)} %/week "
+            "(Leung 2014) → predicts post-hepatectomy liver failure despite an adequate "
+            "volume.",
+            strength=Strength.moderate,
+            evidence=("ahpba2025", "shindoh2013", "leung2014"),
+            details=details,
+        )
+    else:
+        yield Item(
+            code="resection.flr_adequate_after_pve",
+            recommendation="Future liver remnant adequate after portal vein embolization: "
+            "proceed to hepatectomy.",
+            rationale=f"after PVE{when}: {numbers}{growth} → adequate.",
+            strength=Strength.strong,
+            evidence=("ahpba2025", "shindoh2013"),
+            details=details,
         )
 
 
@@ -494,13 +755,15 @@ def future_liver_remnant(patient: Patient, findings: Findings) -> Iterator[Item]
     codes=["warning.low_kinetic_growth_rate"],
     trigger=f"kinetic growth rate after PVE < {fmt(KGR_LEUNG)} %/week",
     evidence=["shindoh2013", "leung2014", "ahpba2025"],
+    phases=(Phase.after_pve, Phase.between_stages),
+    excludes={"warning.low_kinetic_growth_rate": ["resection.flr_adequate_after_pve"]},
 )
 def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Slow FLR growth after PVE predicts liver failure; both published thresholds shown."""
     kgr = findings.kinetic_growth_rate_percent_per_week
     if kgr is None or kgr >= KGR_LEUNG:
         return
-    below = [f"< {fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by seed 003)"]
+    below = [f"< {fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by AHPBA guideline 2025)"]
     if kgr < KGR_SHINDOH:
         below.insert(0, f"< {fmt(KGR_SHINDOH)} %/week (Shindoh 2013: hepatic insufficiency "
                         "21.6 % vs 0 %)")
@@ -508,7 +771,7 @@ def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[It
         code="warning.low_kinetic_growth_rate",
         recommendation="Low kinetic growth rate after PVE: high risk of post-hepatectomy liver "
         "failure; reconsider the extent or timing of resection.",
-        rationale=f"KGR {fmt(kgr)} %/week, below " + " and ".join(below) + ".",
+        rationale=f"kinetic growth rate {kgr:.1f} %/week, below " + " and ".join(below) + ".",
         strength=Strength.moderate,
         kind="warning",
         details={"kgr_percent_per_week": kgr, "thresholds": {"shindoh2013": KGR_SHINDOH,
@@ -521,9 +784,10 @@ def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[It
     codes=["warning.more_than_10_nodules"],
     trigger=f"more than {MAX_NODULES} liver nodules",
     evidence=["shimizu2024"],
+    phases=BEFORE_LIVER_TREATMENT | {Phase.between_stages},
 )
 def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """> 10 nodules: poor survival after (two-stage) hepatectomy (seed 004)."""
+    """> 10 nodules: poor survival after (two-stage) hepatectomy (Shimizu 2024)."""
     n = patient.liver.metastasis_count
     if n is None or n <= MAX_NODULES:
         return
@@ -534,7 +798,7 @@ def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]
         rationale=(
             f"{n} liver nodules (> {MAX_NODULES}) → HR 4.28 (95 % CI 1.22–14.99) for death "
             "after two-stage hepatectomy; 5-y OS 11.1 % vs 54.8 % with ≤ 10 nodules; not "
-            "specific to two-stage (similar after one-stage) (seed 004)."
+            "specific to two-stage (similar after one-stage) (Shimizu 2024)."
         ),
         strength=Strength.weak,
         kind="warning",
@@ -551,6 +815,9 @@ def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]
         "hepatectomy; resectability unknown → what is missing"
     ),
     evidence=["shimizu2024"],
+    phases=(Phase.workup,),
+    excludes={"resection.repeat_hepatectomy": ["resection.repeat_hepatectomy_undetermined"],
+              "resection.repeat_hepatectomy_undetermined": ["resection.repeat_hepatectomy"]},
 )
 def repeat_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Resectable intrahepatic progression after two-stage hepatectomy → repeat hepatectomy."""
@@ -558,7 +825,7 @@ def repeat_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     if liver.prior_two_stage_hepatectomy is not True or liver.intrahepatic_progression is not True:
         return
     facts = ("mean survival from progression 49.6 months with repeat hepatectomy vs 18.7 "
-             "months with chemotherapy (seed 004)")
+             "months with chemotherapy (Shimizu 2024)")
     if liver.resectability == Resectability.resectable:
         yield Item(
             code="resection.repeat_hepatectomy",

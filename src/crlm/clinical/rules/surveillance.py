@@ -1,4 +1,4 @@
-"""Surveillance after resection (seed 001; NCCN intervals, RAS-stratified beyond 2 years):
+"""Surveillance after resection (Maki 2023b; NCCN intervals, RAS-stratified beyond 2 years):
 exactly one of ``surveillance.standard`` / ``surveillance.intensive_beyond_2y`` per patient,
 with a dated 5-year schedule of visits, CEA and CT; ctDNA as information."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from crlm.clinical.phase import Phase
 from crlm.clinical.rules._facts import add_months, ras_text
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
@@ -65,6 +66,11 @@ def surveillance_schedule(
         "for 2 years then 6–12-monthly to 5 years (RAS unknown is said to be unknown)"
     ),
     evidence=["maki2023_locoregional", "kawaguchi2020_surveillance"],
+    phases=(Phase.surveillance, Phase.primary_pending),
+    excludes={
+        "surveillance.standard": ["surveillance.intensive_beyond_2y"],
+        "surveillance.intensive_beyond_2y": ["surveillance.standard"],
+    },
 )
 def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     """One surveillance plan per patient, dated from the last hepatectomy when known."""
@@ -87,7 +93,7 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     if missing:
         details["missing"] = missing
     facts = ("~70 % of recurrences occur within 2 years; beyond 2 years only RAS alteration "
-             "predicts recurrence (Kawaguchi 2020, seed 001)")
+             "predicts recurrence (Kawaguchi 2020, Maki 2023b)")
     if intensive:
         yield Item(
             code="surveillance.intensive_beyond_2y",
@@ -116,6 +122,7 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["surveillance.ctdna_information"],
     trigger="every patient (information)",
     evidence=["maki2023_locoregional", "newhook2022_ctdna"],
+    phases=(Phase.surveillance, Phase.primary_pending),
 )
 def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Circulating tumour DNA: prognostic information, not yet a surveillance standard."""
@@ -125,7 +132,7 @@ def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
         "surveillance within studies; it does not replace CEA and CT.",
         rationale="patients ctDNA-negative after surgery (even if positive before) had better "
         "survival (Newhook 2022); postoperative ctDNA-guided chemotherapy is under trial "
-        "(NCT05062317) (seed 001).",
+        "(NCT05062317) (Maki 2023b).",
         strength=Strength.information,
         kind="information",
     )

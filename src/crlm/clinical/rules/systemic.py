@@ -1,9 +1,11 @@
-"""Systemic therapy flags from molecular profile and setting (seed 003; bevacizumab: seed 001)."""
+"""Systemic therapy flags from molecular profile and setting (AHPBA guideline 2025; bevacizumab:
+Maki 2023b)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crlm.clinical.phase import Phase
 from crlm.clinical.rules._facts import Criterion, criteria_with, criterion
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
@@ -29,7 +31,7 @@ def _wildtype(value: Mutation | None) -> bool | None:
 
 
 def anti_egfr_criteria(patient: Patient) -> list[Criterion]:
-    """Each anti-EGFR eligibility criterion of seed 003 with met / failed / unknown."""
+    """Each anti-EGFR eligibility criterion of AHPBA guideline 2025 with met / failed / unknown."""
     m, site, res = patient.molecular, patient.primary.site, patient.liver.resectability
     braf_ok = None if m.braf in (None, BrafStatus.unknown) else m.braf != BrafStatus.v600e
     left = None if site is None else site in LEFT_SIDED_SITES
@@ -38,6 +40,9 @@ def anti_egfr_criteria(patient: Patient) -> list[Criterion]:
         criterion("KRAS wild type", _wildtype(m.kras), m.kras.value if m.kras else "unknown"),
         criterion("NRAS wild type", _wildtype(m.nras), m.nras.value if m.nras else "unknown"),
         criterion("BRAF V600E not present", braf_ok, m.braf.value if m.braf else "unknown"),
+        criterion("HER2 not amplified (HER2 amplification causes anti-EGFR resistance)",
+                  None if m.her2 in (None, Her2Status.unknown) else m.her2 != Her2Status.amplified,
+                  m.her2.value.replace("_", " ") if m.her2 else "unknown"),
         criterion("left-sided primary (rectum, left colon)", left,
                    site.value if site else "unknown"),
         criterion("unresectable setting (not routinely in resectable/borderline disease)",
@@ -59,6 +64,15 @@ def anti_egfr_criteria(patient: Patient) -> list[Criterion]:
     ),
     evidence=["ahpba2025", "bridgewater2020_new_epoc", "modest2019_volfi",
               "tejpar2017_sidedness", "pietrantonio2015_braf"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    excludes={
+        "systemic.anti_egfr_candidate": ["systemic.anti_egfr_not_indicated",
+                                         "systemic.anti_egfr_undetermined"],
+        "systemic.anti_egfr_not_indicated": ["systemic.anti_egfr_candidate",
+                                             "systemic.anti_egfr_undetermined"],
+        "systemic.anti_egfr_undetermined": ["systemic.anti_egfr_candidate",
+                                            "systemic.anti_egfr_not_indicated"],
+    },
 )
 def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Anti-EGFR (cetuximab/panitumumab) eligibility, every criterion listed."""
@@ -72,7 +86,8 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
             rationale=(
                 "failed: " + criteria_with(criteria, "failed") + " → anti-EGFR ineffective or "
                 "harmful here; in resectable/borderline KRAS wild-type disease New EPOC showed "
-                "worse OS with cetuximab (median 55.4 vs 81.0 months, HR 1.45) (seed 003)."
+                "worse OS with cetuximab (median 55.4 vs 81.0 months, HR 1.45) (AHPBA guideline "
+                "2025)."
             ),
             strength=Strength.strong,
             details=details,
@@ -84,7 +99,7 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
             rationale=(
                 "met: " + criteria_with(criteria, "met") + " → anti-EGFR improves response in "
                 "unresectable RAS wild-type left-sided disease; conversion 33 % vs 12 % with "
-                "panitumumab in VOLFI (seed 003)."
+                "panitumumab in VOLFI (AHPBA guideline 2025)."
             ),
             strength=Strength.strong,
             evidence=("ahpba2025", "modest2019_volfi", "tejpar2017_sidedness"),
@@ -109,9 +124,10 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.pd1_blockade"],
     trigger="MSI-high / dMMR",
     evidence=["ahpba2025", "andre2020_keynote177"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def pd1_blockade(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """dMMR/MSI-H → PD-1 blockade, standard in the perioperative setting (seed 003)."""
+    """dMMR/MSI-H → PD-1 blockade, standard in the perioperative setting (AHPBA guideline 2025)."""
     if patient.molecular.msi != MsiStatus.msi_high:
         return
     yield Item(
@@ -119,7 +135,7 @@ def pd1_blockade(patient: Patient, findings: Findings) -> Iterator[Item]:
         recommendation="Consider PD-1 checkpoint blockade (e.g. pembrolizumab) as standard "
         "perioperative systemic therapy; monitor closely for early progression.",
         rationale="MSI-high (dMMR) → pembrolizumab prolonged PFS vs chemotherapy in "
-        "KEYNOTE-177; a subset progresses early (seed 003).",
+        "KEYNOTE-177; a subset progresses early (AHPBA guideline 2025).",
         strength=Strength.strong,
     )
 
@@ -129,6 +145,7 @@ def pd1_blockade(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.anti_her2_option"],
     trigger="HER2 amplified",
     evidence=["ahpba2025", "sartore_bianchi2016_heracles"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def anti_her2(patient: Patient, findings: Findings) -> Iterator[Item]:
     """HER2 amplification → anti-HER2 therapy is an option (anti-EGFR resistance)."""
@@ -138,7 +155,7 @@ def anti_her2(patient: Patient, findings: Findings) -> Iterator[Item]:
         code="systemic.anti_her2_option",
         recommendation="Anti-HER2 therapy is an option, notably after anti-EGFR resistance.",
         rationale="HER2 amplified (2–9 % of metastatic CRC) → drives anti-EGFR resistance; "
-        "dual HER2 blockade active in HERACLES (seed 003).",
+        "dual HER2 blockade active in HERACLES (AHPBA guideline 2025).",
         strength=Strength.weak,
     )
 
@@ -148,6 +165,7 @@ def anti_her2(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.braf_targeted"],
     trigger="BRAF V600E",
     evidence=["ahpba2025", "pietrantonio2015_braf"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def braf_targeted(patient: Patient, findings: Findings) -> Iterator[Item]:
     """BRAF V600E → BRAF-inhibitor regimen; anti-EGFR only within it; poor prognosis."""
@@ -158,7 +176,7 @@ def braf_targeted(patient: Patient, findings: Findings) -> Iterator[Item]:
         recommendation="Use a BRAF-inhibitor-based combination (anti-EGFR only as part of it); "
         "counsel on poor prognosis after resection.",
         rationale="BRAF V600E → insensitive to anti-EGFR alone; after resection 2-y OS 61 % vs "
-        "86 % for BRAF wild type and > 90 % recur (seed 003).",
+        "86 % for BRAF wild type and > 90 % recur (AHPBA guideline 2025).",
         strength=Strength.moderate,
     )
 
@@ -168,6 +186,7 @@ def braf_targeted(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.bevacizumab_first_choice"],
     trigger="preoperative chemotherapy indicated (see resection) or anti-VEGF already given",
     evidence=["maki2023_locoregional", "ahpba2025"],
+    phases=(Phase.workup, Phase.conversion),
 )
 def bevacizumab_before_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Bevacizumab as first-choice biologic before hepatectomy, with the interval to surgery."""
@@ -182,8 +201,8 @@ def bevacizumab_before_hepatectomy(patient: Patient, findings: Findings) -> Iter
         "chemotherapy; operate 5–6 weeks after the last dose.",
         rationale=(
             f"{why} → MD Anderson standard is FOLFOX + bevacizumab for 8–12 weeks with surgery "
-            "5–6 weeks later, bevacizumab being effective irrespective of RAS status (seed 001); "
-            "seed 003 states no washout interval of its own."
+            "5–6 weeks later, bevacizumab being effective irrespective of RAS status (Maki 2023b); "
+            "AHPBA guideline 2025 states no washout interval of its own."
         ),
         strength=Strength.moderate,
         details={"chemotherapy_weeks": [8, 12], "surgery_after_last_dose_weeks": [5, 6]},
@@ -195,6 +214,7 @@ def bevacizumab_before_hepatectomy(patient: Patient, findings: Findings) -> Iter
     codes=["systemic.molecular_testing_missing"],
     trigger="any of KRAS, NRAS, BRAF, MSI, HER2 not known",
     evidence=["ahpba2025"],
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
 )
 def molecular_testing_missing(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Name the molecular results the systemic-therapy rules still need."""
@@ -216,7 +236,7 @@ def molecular_testing_missing(patient: Patient, findings: Findings) -> Iterator[
         code="systemic.molecular_testing_missing",
         recommendation="Complete molecular testing: " + ", ".join(missing) + ".",
         rationale="these results decide anti-EGFR, PD-1, anti-HER2 and BRAF-targeted options "
-        "(seed 003).",
+        "(AHPBA guideline 2025).",
         strength=Strength.information,
         kind="information",
         details={"missing": missing},

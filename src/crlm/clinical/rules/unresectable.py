@@ -1,19 +1,21 @@
 """Unresectable disease: conversion chemotherapy, hepatic arterial infusion, liver transplant
-eligibility (seed 003: SECA-I/II, TransMet)."""
+eligibility (AHPBA guideline 2025: SECA-I/II, TransMet)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from crlm.clinical.phase import Phase
 from crlm.clinical.rules._facts import Criterion, add_months, criteria_with, criterion, fmt
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
+from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.domain import Patient
 from crlm.domain.patient import BrafStatus, Resectability, Response
 
 TOPIC = "unresectable"
 
-#: SECA-II: at least 1 year between primary diagnosis and listing (seed 003).
+#: SECA-II: at least 1 year between primary diagnosis and listing (AHPBA guideline 2025).
 MIN_MONTHS_FROM_DIAGNOSIS = 12
 
 
@@ -26,6 +28,7 @@ def _unresectable(patient: Patient) -> bool:
     codes=["unresectable.conversion_chemotherapy"],
     trigger="liver metastases judged unresectable",
     evidence=["ahpba2025", "modest2019_volfi"],
+    phases=(Phase.conversion,),
 )
 def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Unresectable → conversion systemic therapy with surgical reassessment."""
@@ -37,7 +40,7 @@ def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[It
         "resectability at each restaging.",
         rationale="unresectable liver metastases → tumours can be downstaged to complete "
         "resection (e.g. conversion 33 % vs 12 % with FOLFOXIRI + panitumumab in RAS wild "
-        "type, VOLFI); surgeons should stay involved (seed 003).",
+        "type, VOLFI); surgeons should stay involved (AHPBA guideline 2025).",
         strength=Strength.strong,
     )
 
@@ -48,6 +51,9 @@ def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[It
     trigger="unresectable and no extrahepatic disease → HAI option at experienced centres; "
     "extrahepatic status unknown → what is missing",
     evidence=["ahpba2025", "pak2018_hai", "groot_koerkamp2017_hai"],
+    phases=(Phase.conversion,),
+    excludes={"unresectable.hai_option": ["unresectable.hai_undetermined"],
+              "unresectable.hai_undetermined": ["unresectable.hai_option"]},
 )
 def hai_option(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Hepatic arterial infusion pump for unresectable liver-only disease."""
@@ -56,7 +62,7 @@ def hai_option(patient: Patient, findings: Findings) -> Iterator[Item]:
     ehd = patient.extrahepatic_disease
     facts = ("phase II HAI + systemic therapy converted 52 % of unresectable liver-only disease "
              "to resection; pump placement morbidity 19 %, biliary sclerosis in up to a quarter; "
-             "no benefit with extrahepatic disease (seed 003)")
+             "no benefit with extrahepatic disease (AHPBA guideline 2025)")
     if ehd is False:
         yield Item(
             code="unresectable.hai_option",
@@ -77,9 +83,13 @@ def hai_option(patient: Patient, findings: Findings) -> Iterator[Item]:
         )
 
 
-def transplant_criteria(patient: Patient) -> list[Criterion]:
-    """Each transplant eligibility criterion (seed 003, SECA-II/TransMet) as met/failed/unknown."""
+def transplant_criteria(patient: Patient, exposure: SystemicExposure | None = None,
+                        primary_resected: bool = False) -> list[Criterion]:
+    """Each transplant eligibility criterion (AHPBA guideline 2025, SECA-II/TransMet) as
+    met/failed/unknown."""
     out: list[Criterion] = []
+    if exposure is None:
+        exposure = build_timeline(patient).preoperative
 
     def add(name: str, status: bool | None, value: str) -> None:
         out.append(criterion(name, status, value))
@@ -97,17 +107,40 @@ def transplant_criteria(patient: Patient) -> list[Criterion]:
         met = add_months(diag, MIN_MONTHS_FROM_DIAGNOSIS) <= today
         add("≥ 1 year from primary diagnosis", met, f"diagnosed {diag}, assessed {today}")
 
-    resp = patient.chemotherapy.response
-    add("response to chemotherapy", None if resp is None else resp in (Response.CR, Response.PR),
-        resp.value if resp is not None else "unknown")
+    add("response to systemic therapy", *_response_criterion(exposure))
 
     braf = patient.molecular.braf
-    add("BRAF not mutated", None if braf in (None, BrafStatus.unknown)
-        else braf == BrafStatus.wildtype, braf.value if braf is not None else "unknown")
+    add("no BRAF V600E mutation", None if braf in (None, BrafStatus.unknown)
+        else braf != BrafStatus.v600e, braf.value if braf is not None else "unknown")
 
-    resected = patient.primary.resected
-    add("primary resected", resected, "unknown" if resected is None else str(resected).lower())
+    resected = True if primary_resected else patient.primary.resected
+    add("primary resected", resected,
+        "unknown" if resected is None else ("yes" if resected else "no"))
     return out
+
+
+#: SECA-II: at least 10 % response to systemic therapy (AHPBA guideline 2025).
+SECA2_MIN_RESPONSE_PERCENT = 10.0
+
+
+def _response_criterion(exposure: SystemicExposure) -> tuple[bool | None, str]:
+    """Response to systemic therapy: progression fails; a partial or complete response, or a
+    decrease of at least 10 % (SECA-II), meets it; stable disease is not an exclusion by itself
+    (Hernandez-Alejandro 2022 selected patients with stable disease) — its % change is asked."""
+    resp, change = exposure.response, exposure.tumour_size_change_percent
+    if resp == Response.PD:
+        return False, "progressive disease"
+    if resp in (Response.CR, Response.PR):
+        return True, "complete response" if resp == Response.CR else "partial response"
+    if change is not None and change <= -SECA2_MIN_RESPONSE_PERCENT:
+        return True, f"{change:.0f} % change in tumour size (SECA-II: at least 10 % response)"
+    if resp == Response.SD:
+        if change is None:
+            return None, ("stable disease; needs the % change in tumour size "
+                          "(SECA-II asks for at least a 10 % response)")
+        return True, (f"stable disease ({change:+.0f} %): below SECA-II's 10 % response, but "
+                      "stable disease was accepted by Hernandez-Alejandro 2022")
+    return None, "response not recorded"
 
 
 @rule(
@@ -119,20 +152,30 @@ def transplant_criteria(patient: Patient) -> list[Criterion]:
         "chemotherapy, BRAF not mutated, primary resected → consider evaluation; any failed → "
         "not a candidate; otherwise incomplete"
     ),
-    evidence=["ahpba2025", "hagness2013_seca1", "dueland2020_seca2"],
+    evidence=["ahpba2025", "hagness2013_seca1", "dueland2020_seca2", "hernandez_alejandro2022"],
+    phases=(Phase.conversion,),
+    excludes={
+        "transplant.consider_evaluation": ["transplant.not_candidate",
+                                           "transplant.eligibility_incomplete"],
+        "transplant.not_candidate": ["transplant.consider_evaluation",
+                                     "transplant.eligibility_incomplete"],
+        "transplant.eligibility_incomplete": ["transplant.consider_evaluation",
+                                              "transplant.not_candidate"],
+    },
 )
 def transplant(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Liver transplant candidacy with each criterion met / failed / unknown."""
     if not _unresectable(patient):
         return
-    criteria = transplant_criteria(patient)
+    criteria = transplant_criteria(patient, findings.timeline.preoperative,
+                                   findings.timeline.primary_resected)
     details = {"criteria": criteria}
 
     def listed(status: str) -> str:
         return criteria_with(criteria, status)
 
     facts = ("SECA-II (stricter selection) 5-y OS 83 %; TransMet: 5-y OS 57 % with transplant + "
-             "chemotherapy vs chemotherapy alone (HR 0.37) (seed 003)")
+             "chemotherapy vs chemotherapy alone (HR 0.37) (AHPBA guideline 2025)")
     if any(c["status"] == "failed" for c in criteria):
         yield Item(
             code="transplant.not_candidate",
@@ -178,6 +221,7 @@ def _primary_resection_interval(patient: Patient) -> str:
     codes=["transplant.oslo_score_components"],
     trigger="unresectable (information only: the Oslo score's cut-offs are not sourced)",
     evidence=["ahpba2025", "hagness2013_seca1"],
+    phases=(Phase.conversion,),
 )
 def oslo_score_components(patient: Patient, findings: Findings) -> Iterator[Item]:
     """List the Oslo score components; no score is computed (definition not sourced)."""
@@ -185,7 +229,7 @@ def oslo_score_components(patient: Patient, findings: Findings) -> Iterator[Item
         return
     largest = patient.liver.largest_cm
     cea = patient.labs.cea_ng_ml
-    resp = patient.chemotherapy.response
+    resp = findings.timeline.preoperative.response
     components = [
         {"component": "tumour size (largest diameter)",
          "value": f"{fmt(largest)} cm" if largest is not None else "unknown"},
@@ -200,7 +244,8 @@ def oslo_score_components(patient: Patient, findings: Findings) -> Iterator[Item
         recommendation="Oslo score not computed: its cut-offs are not in crlm's sources; its "
         "components are listed for the transplant team.",
         rationale="SECA-I identified tumour size, CEA level, disease-free interval from primary "
-        "resection and response to chemotherapy as determinants of poor outcome (seed 003); the "
+        "resection and response to chemotherapy as determinants of poor outcome (AHPBA guideline "
+        "2025); the "
         "score's exact thresholds were not verifiable (missing definition).",
         strength=Strength.information,
         kind="information",
