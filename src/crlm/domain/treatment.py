@@ -113,13 +113,6 @@ REGIMEN_SYNONYMS: dict[Regimen, tuple[str, ...]] = {
     Regimen.immunotherapy: (),
     Regimen.other: (),
 }
-#: Human labels of the regimen codes (displays and error messages).
-REGIMEN_LABELS: dict[Regimen, str] = {
-    Regimen.folfox: "FOLFOX", Regimen.capox: "CAPOX", Regimen.folfiri: "FOLFIRI",
-    Regimen.folfoxiri: "FOLFOXIRI", Regimen.fluoropyrimidine: "fluoropyrimidine alone",
-    Regimen.irinotecan: "irinotecan alone", Regimen.immunotherapy: "immunotherapy alone",
-    Regimen.other: "other regimen",
-}
 #: Spellings of the targeted agents that the ``chemotherapy`` section records as flags.
 BIOLOGIC_SYNONYMS: dict[Biologic, tuple[str, ...]] = {
     Biologic.bevacizumab: ("bevacizumab", "bev", "Avastin"),

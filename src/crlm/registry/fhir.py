@@ -20,10 +20,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient, parse_patient
 from crlm.domain.dates import EARLIEST_PLAUSIBLE_DATE, today
 from crlm.domain.patient import Lesion, Operation
-from crlm.domain.treatment import REGIMEN_LABELS, TreatmentEvent, TreatmentKind
+from crlm.domain.treatment import TreatmentEvent, TreatmentKind
 from crlm.registry.models import _base_type
 
 CRLM = "https://crlm.dev/fhir"
@@ -273,7 +274,7 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
     chemo = patient.chemotherapy
     chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, set())
     if chemo_ext:
-        medication = (_coded(CODES, chemo.regimen.value, REGIMEN_LABELS[chemo.regimen])
+        medication = (_coded(CODES, chemo.regimen.value, value_label(chemo.regimen))
                       if chemo.regimen is not None else {"text": "chemotherapy"})
         add({"resourceType": "MedicationStatement", "id": _rid(key, "chemotherapy"),
              "status": "completed", "subject": subject,

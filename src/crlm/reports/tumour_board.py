@@ -8,8 +8,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from crlm.clinical.assess import Assessment
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
-from crlm.domain.treatment import REGIMEN_LABELS
 from crlm.evidence import resolve
 from crlm.safe_output import markdown_text
 
@@ -68,7 +68,7 @@ def _synopsis(p: Patient) -> list[tuple[str, str]]:
                                 for g in ("kras", "nras", "braf", "tp53", "msi", "her2")
                                 if getattr(p.molecular, g) is not None) or "—"),
         ("Chemotherapy", ", ".join(x for x in [
-            REGIMEN_LABELS[p.chemotherapy.regimen] if p.chemotherapy.regimen else "",
+            value_label(p.chemotherapy.regimen) if p.chemotherapy.regimen else "",
             f"{p.chemotherapy.prehepatectomy_cycles} cycles"
             if p.chemotherapy.prehepatectomy_cycles is not None else "",
             f"response {p.chemotherapy.response.value}" if p.chemotherapy.response else ""]
