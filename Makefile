@@ -31,6 +31,7 @@ bench: install
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_report.py --n 100000
+	$(PY) benchmarks/bench_body_limit.py
 
 docs: install
 	$(CRLM) rules --write docs/rules.md

@@ -80,7 +80,8 @@ def test_cli_formats(fmt: str) -> None:
 def test_missing_data_example_says_not_computable() -> None:
     res = runner.invoke(app, ["assess", str(EXAMPLES / "missing_data.json"), "-f", "markdown"])
     assert res.exit_code == 0
-    assert "liver.largest_diameter_cm" in res.stdout
+    assert "diameter of the largest liver metastasis (cm)" in res.stdout
+    assert "liver.largest_diameter_cm" not in res.stdout
 
 
 @pytest.mark.parametrize(

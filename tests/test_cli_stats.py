@@ -99,7 +99,7 @@ def test_human_readable_output(colon_csv: Path) -> None:
         (lambda d: d.assign(status=d.status + 1), ["km"], "status"),
         (lambda d: d.assign(time=-d.time), ["rmst", "--horizon", "100"], "time"),
         (None, ["cox", "--covariates", "age", "--ties", "exact"], "--ties"),
-        (None, ["km", "--conf-type", "logit"], "--conf-type"),
+        (None, ["km", "--conf-type", "probit"], "--conf-type"),
         (None, ["km", "--at", "365,soon"], "--at"),
         (None, ["cox", "--covariates", "rx", "--reference", "rx=Placebo"], "rx"),
         (None, ["logrank", "--group", "study"], "study"),

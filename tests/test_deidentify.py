@@ -25,7 +25,7 @@ from crlm.domain import dates as plausible
 from crlm.registry import export, repository
 from crlm.registry.dataset import analysis_dataset
 from crlm.registry.db import alembic_config, init_db, make_engine, make_session_factory
-from crlm.safe_output import atomic_write, markdown_text, neutralise, safe_csv_writer
+from crlm.safe_output import atomic_write, neutralise, safe_csv_writer
 
 SECRET = "0123456789abcdef-test-secret"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -287,14 +287,19 @@ def test_notes_are_bounded_and_kept_in_the_full_export(session: Session) -> None
         assert "notes" not in export.deidentified_flat_row(record, b"k" * 16, level)
 
 
-def _at_revision_0002(db_url: str) -> sa.Engine:
+def _just_before_0004(db_url: str) -> sa.Engine:
+    """A database migrated up to the revision that migration 0004 follows."""
+    from alembic.script import ScriptDirectory
+
     engine = make_engine(db_url)
-    command.upgrade(alembic_config(engine), "0002")
+    config = alembic_config(engine)
+    previous = ScriptDirectory.from_config(config).get_revision("0004_coded_free_text")
+    command.upgrade(config, previous.down_revision)
     return engine
 
 
 def test_migration_codes_free_text_and_loses_nothing(db_url: str) -> None:
-    engine = _at_revision_0002(db_url)
+    engine = _just_before_0004(db_url)
     now = dt.datetime.now(dt.UTC)
     rows = {"A": ("FOLFOX + bevacizumab", ["Pulmonary", "liver"], "2024-03-01"),
             "B": ("Dr Kowalczyk's protocol 617-555-0123", ["behind the ear"], "0001-01-01"),
@@ -461,15 +466,11 @@ def test_regression_table_footnotes_are_escaped() -> None:
 
 
 def test_markdown_summary_escapes_raw_html() -> None:
+    from crlm.clinical.assess import assess
     from crlm.reports import tumour_board
 
-    assert markdown_text("<img src=x onerror=1> sFLR < 30 % & R&amp;D") == (
-        "&lt;img src=x onerror=1> sFLR < 30 % & R&amp;amp;D")
-    rendered = tumour_board._md_env.from_string("| {{ x }} |").render(
-        x="<script>alert(1)</script>")
-    assert "<script>" not in rendered
-    from crlm.clinical.assess import assess
-
-    patient = parse_patient({**RICH_PATIENT, "chemotherapy": {"regimen": "XELOX"}})
+    assert "<script>" not in tumour_board._md("<script>alert(1)</script>")
+    patient = parse_patient({**RICH_PATIENT, "chemotherapy": {"regimen": "XELOX"},
+                             "treatments": None})
     text = tumour_board.render(assess(patient), patient, "markdown")
-    assert "| Chemotherapy | CAPOX |" in text
+    assert "CAPOX" in text and "capox" not in text

@@ -196,3 +196,29 @@ def test_vocabulary_labels_every_patient_field() -> None:
     missing += [f"treatments.{n}" for n in TreatmentEvent.model_fields
                 if f"treatments.{n}" not in FIELDS]
     assert not missing
+
+
+def test_defect12_bibliography_states_only_what_the_sources_state() -> None:
+    from crlm.evidence import BIBLIOGRAPHY, resolve
+
+    maki = resolve("maki2023_sequencing")
+    assert "reverse approach 141, classic 73, combined 60" in (maki.note or "")
+    dutch = resolve("dutch_lfa_m1")
+    assert dutch.authors is None and dutch.title is None and dutch.year is None
+    assert "not stated" in (dutch.note or "")
+    bolhuis = resolve("bolhuis2022")
+    assert bolhuis.doi == "10.3390/cancers14102356" and bolhuis.journal.startswith("Cancers")
+    assert "1,105" in (bolhuis.note or "") and "as quoted" not in bolhuis.citation()
+    # every expected-outcome figure a clinician reads traces to a fully identified entry
+    from conftest import EXAMPLES
+
+    for path in EXAMPLES.glob("*.json"):
+        a = assess(parse_patient(path.read_text(encoding="utf-8")))
+        for score in a.scores.values():
+            if score.expected_outcome:
+                for key in score.evidence:
+                    ref = BIBLIOGRAPHY[key]
+                    assert ref.authors and ref.title and ref.year, (score.name, key)
+    shorts = [r.short for r in BIBLIOGRAPHY.values()]
+    assert "Maki 2023a" in shorts and "Maki 2023b" in shorts and "AHPBA guideline 2025" in shorts
+    assert len(set(shorts)) == len(shorts), "every in-text citation names one reference"

@@ -95,8 +95,7 @@ def test_intensive_schedule_for_ras_mutant() -> None:
 def test_schedule_without_resection_date_is_relative_and_says_so() -> None:
     item = one(run({"operations": [{"kind": "hepatectomy"}]}), "surveillance.standard")
     assert all(v["date"] is None for v in item.details["visits"])
-    assert item.details["missing"] == ["operations[kind=hepatectomy].date", "molecular.kras",
-                                       "molecular.nras"]
+    assert item.details["missing"] == ["treatments.date", "molecular.kras", "molecular.nras"]
     assert "RAS status unknown" in item.rationale
 
 

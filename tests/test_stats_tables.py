@@ -52,7 +52,7 @@ def test_rank_and_mean_tests_match_r(colon: pd.DataFrame) -> None:
     test, stat, p = continuous_test(by_sex, mean_sd=False)
     assert test == "mannwhitney" and stat == pytest.approx(R["wilcox_age_sex"]["statistic"])
     assert p == pytest.approx(R["wilcox_age_sex"]["p"], rel=1e-9)
-    test, stat, p = continuous_test(by_sex, mean_sd=True)
+    test, stat, p = continuous_test(by_sex, mean_sd=True, var_equal=True)  # R var.equal=TRUE
     assert test == "ttest" and stat == pytest.approx(R["ttest_age_sex"]["statistic"], rel=1e-10)
     assert p == pytest.approx(R["ttest_age_sex"]["p"], rel=1e-10)
     test, stat, p = continuous_test(by_rx, mean_sd=True)
@@ -78,7 +78,7 @@ def test_table1_rows_footnotes_and_outputs(colon: pd.DataFrame, tmp_path: Path) 
     assert "  1" in rows.index  # differentiation levels listed
     assert ("Data not available for Differentiation in 23 patients, age in 10 patients, "
             "nodes in 18 patients.") in t.footnotes
-    assert "χ² without continuity correction" in t.footnotes[0]
+    assert "χ² with Yates' continuity correction for 2×2 tables" in t.footnotes[0]
     html = t.to_html()
     assert "<table" in html and "Data not available" in html
     t.to_docx(tmp_path / "t1.docx")

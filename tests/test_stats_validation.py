@@ -106,7 +106,7 @@ def test_cumulative_incidence_matches_cmprsk() -> None:
     for cause in (1, 2):
         at = cif[cause].at(R["cif_times"])
         assert at.estimate.tolist() == pytest.approx(R[f"cif{cause}_est"], rel=1e-10)
-        # delta-method variance (Marubini & Valsecchi); cmprsk uses Gray's estimator: < 0.5 %
+        # Greenwood-type delta-method variance (etm); cmprsk uses Gray's estimator: < 0.5 %
         assert at.variance.tolist() == pytest.approx(R[f"cif{cause}_var"], rel=5e-3)
     by_rx = cumulative_incidence(m, "ftime", "fstatus", "rx")
     assert set(by_rx) == {"Lev", "Lev+5FU", "Obs"}

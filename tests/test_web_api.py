@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from crlm.web.security import LoginRateLimiter
+from crlm.web.security import LoginLimits, LoginRateLimiter, TooManyLoginAttemptsError
 from web_support import PASSWORD, api_token, make_app, page_login, route_table, sample_patient
 
 
@@ -75,27 +75,55 @@ def test_wrong_password_401_then_rate_limited_429(client):
     ).status_code == 200
 
 
-def test_rate_limiter_window_slides():
+def _limiter(tmp_path: Path, now: list[float], **limits: float) -> LoginRateLimiter:
+    from crlm.registry.db import init_db
+
+    engine = init_db(f"sqlite:///{tmp_path / 'limits.db'}")
+    return LoginRateLimiter(engine, LoginLimits(**limits), clock=lambda: now[0])
+
+
+def test_rate_limiter_window(tmp_path):
     now = [1000.0]
-    limiter = LoginRateLimiter(max_failures=5, window_s=300, clock=lambda: now[0])
+    limiter = _limiter(tmp_path, now, per_user_and_ip=5, window_s=300)
     for _ in range(5):
-        limiter.record_failure("Alice", "10.0.0.1")
-    assert limiter.retry_after_s("alice", "10.0.0.1") == 301
-    assert limiter.retry_after_s("alice", "10.0.0.2") == 0
+        limiter.acquire("alice", "10.0.0.1")
+    with pytest.raises(TooManyLoginAttemptsError) as blocked:
+        limiter.acquire("alice", "10.0.0.1")
+    assert blocked.value.retry_after_s == 300
+    limiter.acquire("alice", "10.0.0.2")  # another address has its own budget
     now[0] += 299
-    assert limiter.retry_after_s("alice", "10.0.0.1") == 2
+    with pytest.raises(TooManyLoginAttemptsError) as blocked:
+        limiter.acquire("alice", "10.0.0.1")
+    assert blocked.value.retry_after_s == 1
     now[0] += 1
-    assert limiter.retry_after_s("alice", "10.0.0.1") == 0
+    limiter.acquire("alice", "10.0.0.1")  # a new window
 
 
-def test_rate_limiter_forgets_expired_keys():
+def test_rate_limiter_success_resets_and_refunds(tmp_path):
     now = [0.0]
-    limiter = LoginRateLimiter(max_failures=5, window_s=300, clock=lambda: now[0], max_keys=10)
+    limiter = _limiter(tmp_path, now, per_user_and_ip=2, per_ip=3, per_user=100)
+    limiter.acquire("alice", "10.0.0.1")
+    limiter.succeeded(limiter.acquire("alice", "10.0.0.1"))
+    limiter.acquire("alice", "10.0.0.1")  # the success forgot the two before it
+    limiter.acquire("alice", "10.0.0.1")
+    with pytest.raises(TooManyLoginAttemptsError):
+        limiter.acquire("bob", "10.0.0.1")  # the address has used its 3 (+1 given back)
+
+
+def test_rate_limiter_forgets_expired_keys(tmp_path):
+    import sqlalchemy as sa
+
+    from crlm.registry.models import LoginThrottle
+
+    now = [0.0]
+    limiter = _limiter(tmp_path, now, window_s=300)
     for n in range(10):
-        limiter.record_failure(f"user{n}", "10.0.0.1")
+        limiter.acquire(f"user{n}", f"10.0.0.{n}")
     now[0] = 400.0
-    limiter.record_failure("late", "10.0.0.1")
-    assert len(limiter._failures) == 1
+    limiter.acquire("late", "10.0.0.99")
+    assert limiter.prune() == 30  # 10 expired attempts × (user+ip, ip, user)
+    with limiter.engine.connect() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(LoginThrottle)) == 3
 
 
 def test_cookie_session_api_needs_csrf_header_for_writes(client):
@@ -305,9 +333,9 @@ def test_cohort_summary_and_km_numbers(client):
     ]
     age = next(r for r in summary["rows"] if r[0].startswith("Age"))
     # ages 40 80 | 50 60 70: medians and quartiles (linear) by hand; R 4.2
-    # wilcox.test(c(40, 80), c(50, 60, 70))$p.value = 1
+    # wilcox.test(c(40, 80), c(50, 60, 70))$p.value = 1 (exact: n < 50, no ties, R's default)
     assert age == ["Age, years, median (IQR)", "60 (50–70)", "60 (55–65)", "60 (50–70)",
-                   "1.000", "Mann–Whitney U test"]
+                   "1.000", "Mann–Whitney U test (exact)"]
     dead = next(r for r in summary["rows"] if r[0].startswith("Dead"))
     assert dead[1:4] == ["1 (50.0)", "2 (66.7)", "3 (60.0)"]
     assert any(f.startswith("No data for Sex") for f in summary["footnotes"])
@@ -391,7 +419,7 @@ def test_crud_and_hostile_input_on_postgres(postgres_url):
             r = client.get("/api/v1/patients", params={"search": "a\u0000b"}, headers=auth)
             assert r.status_code == 422
             r = client.post("/api/v1/auth/token", json={"username": "x\u0000", "password": "p"})
-            assert r.status_code == 422
+            assert r.status_code == 401  # no such user; the audit row holds the name escaped
             assert client.delete(f"/api/v1/patients/{pid}", headers=auth).status_code == 204
         app.state.engine.dispose()
     finally:
@@ -420,18 +448,18 @@ def test_deactivated_user_loses_access_within_the_cache_ttl(app, client):
 def test_remembered_api_token_is_still_refused_from_its_expiry_on():
     import time
 
-    from crlm.web.security import ApiTokens
+    from crlm.web.security import ApiTokens, TokenClaims
 
     now = [time.time()]
     tokens = ApiTokens("k" * 48, max_age_s=100, clock=lambda: now[0])
-    token = tokens.issue("alice")
-    assert tokens.username(token) == "alice"  # verified, now remembered
-    assert tokens.username(token) == "alice"
+    token = tokens.issue(7, 3)
+    assert tokens.claims(token) == TokenClaims(7, 3)  # verified, now remembered
+    assert tokens.claims(token) == TokenClaims(7, 3)
     now[0] += 102  # past the signed timestamp (whole seconds) + max_age
-    assert tokens.username(token) is None
-    forged = ApiTokens("other key" * 6).issue("alice")
-    assert tokens.username(forged) is None
-    assert tokens.username(forged) is None  # a refused token is not remembered as valid
+    assert tokens.claims(token) is None
+    forged = ApiTokens("other key" * 6).issue(7, 3)
+    assert tokens.claims(forged) is None
+    assert tokens.claims(forged) is None  # a refused token is not remembered as valid
 
 
 def test_ttl_cache_expires_and_evicts_oldest():

@@ -88,7 +88,7 @@ def test_login_patient_form_import_and_cohort(server, chromium_path, tmp_path):
         page.click("form.patient-form button[type=submit]")
         expect(page.locator("h1")).to_contain_text("BRW-001")
         expect(page.locator("table.scores")).to_be_visible()
-        expect(page.get_by_role("heading", name="MDT advice")).to_be_visible()
+        expect(page.get_by_role("heading", name="Bottom line")).to_be_visible()
         page.screenshot(path=str(shots / "2-patient.png"), full_page=True)
 
         # the printable tumour-board summary: its inline style is allowed by hash

@@ -106,7 +106,7 @@ def test_every_post_form_rejects_missing_or_wrong_csrf(app, client):
     created = client.post("/api/v1/patients?centre=leiden", json=sample_patient(), headers=api)
     pid = created.json()["id"]
     posts = [
-        path.replace("{patient_id}", str(pid))
+        path.replace("{patient_id}", str(pid)).replace("{user_id}", "1")
         for method, path in route_table(app)
         if method == "POST" and not path.startswith("/api/")
     ]
@@ -183,9 +183,12 @@ def test_form_shows_inline_error_then_saves_and_shows_assessment(client):
     assert r.status_code == 303
     page = client.get(r.headers["location"])
     assert page.status_code == 200
-    assert "LEI-042" in page.text and "Prognostic scores" in page.text and "MDT advice" in page.text
+    assert "LEI-042" in page.text and "Prognostic scores" in page.text
+    assert "Bottom line" in page.text
     board = client.get(r.headers["location"] + "/tumour-board")
     assert board.status_code == 200 and "Tumour board summary — LEI-042" in board.text
+    pdf = client.get(r.headers["location"] + "/tumour-board.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     csp = board.headers["content-security-policy"]
     assert "style-src 'self' 'sha256-" in csp and "unsafe-inline" not in csp
     assert "script-src 'self'" in csp

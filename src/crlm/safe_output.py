@@ -1,13 +1,12 @@
 """Output safety, in one place: CSV cells that a spreadsheet would run as a formula are
-neutralised, markdown cannot carry raw HTML, and files appear whole or not at all.
+neutralised, and files appear whole or not at all (markdown escaping lives with the tumour-board
+renderer, ``crlm.reports.tumour_board._md``).
 
 - **CSV formula injection** (OWASP "CSV injection"): a cell beginning with ``=``, ``+``, ``-``,
   ``@``, a tab or a carriage return is prefixed with ``'`` so Excel, LibreOffice and Google Sheets
   show it as text. Plain numbers (``-3.5``, ``+1e-3``) are left alone: they are data, not formulas,
   and a negative coefficient must stay a number. Every CSV crlm writes goes through
   :func:`safe_csv_writer`, :func:`safe_dict_writer` or :func:`frame_to_csv`.
-- **Markdown**: :func:`markdown_text` escapes ``<`` where it could open an HTML tag, comment or
-  autolink (CommonMark raw HTML), and ``&`` where it could start an entity.
 - **Atomic files**: :func:`atomic_write` writes to a temporary file in the target's directory and
   renames it over the target only when writing succeeded.
 """
@@ -92,21 +91,6 @@ def frame_to_csv(frame: pd.DataFrame, path: str | Path | None = None, *,
         with atomic_write(path, private=private) as fh:
             fh.write(text)
     return text
-
-
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
-_ENTITY_START = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-
-
-def markdown_text(value: Any) -> Any:
-    """Text safe to place in markdown: no raw HTML tag, comment, autolink or entity survives.
-
-    Non-text values pass through unchanged (the template formats them).
-    """
-    if not isinstance(value, str):
-        return value
-    value = _ENTITY_START.sub("&amp;", value)
-    return _TAG_START.sub("&lt;", value)
 
 
 def _file_mode(target: Path, private: bool) -> int:

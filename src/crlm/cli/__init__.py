@@ -42,6 +42,7 @@ def version() -> None:
 
 def _register_all() -> None:
     from crlm.cli import (
+        audit_cmds,
         clinical_cmds,
         cohort_cmds,
         fhir_cmds,
@@ -49,6 +50,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        user_cmds,
         web_cmds,
     )
 
@@ -58,6 +60,8 @@ def _register_all() -> None:
         stats_cmds,
         stats_tables_cmds,
         registry_cmds,
+        audit_cmds,
+        user_cmds,
         fhir_cmds,
         web_cmds,
         cohort_cmds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from enum import StrEnum
@@ -18,6 +19,7 @@ class AssessFormat(StrEnum):
     json = "json"
     markdown = "markdown"
     html = "html"
+    pdf = "pdf"
 
 
 class EvidenceFormat(StrEnum):
@@ -47,8 +49,17 @@ def assess_cmd(
     patient_file: Annotated[Path, typer.Argument(help="Patient JSON (see `crlm schema patient`).",
                                                  metavar="PATIENT.json")],
     fmt: Annotated[AssessFormat, typer.Option("--format", "-f",
-                                              help="json (machine), markdown or html (print).")]
+                                              help="json (machine), markdown, html (print) or "
+                                              "pdf (A4, needs --out).")]
     = AssessFormat.json,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="Write to this file instead of standard output (required for pdf).",
+        metavar="FILE")] = None,
+    centre: Annotated[str | None, typer.Option(help="Centre shown in the document header.")]
+    = None,
+    meeting_date: Annotated[str | None, typer.Option(
+        help="MDT meeting date (YYYY-MM-DD) for the header; default the assessment date.")]
+    = None,
     contour_model: Annotated[str | None, typer.Option(
         help="Contour model file (else CRLM_CONTOUR_MODEL).")] = None,
     bsa: Annotated[str, typer.Option(help="BSA formula: mosteller or dubois.")] = "mosteller",
@@ -65,7 +76,7 @@ def assess_cmd(
     """
     from crlm.clinical.assess import assess
     from crlm.domain import format_validation_error, parse_patient
-    from crlm.reports.tumour_board import render
+    from crlm.reports.tumour_board import Header, render, render_pdf
 
     if bsa not in {"mosteller", "dubois"}:
         fail_bad_input("--bsa: must be mosteller or dubois")
@@ -83,10 +94,36 @@ def assess_cmd(
         fail_bad_input(f"{patient_file}: {exc}")
     assessment = assess(patient, contour_model=load_contour_model(contour_model),
                         bsa_method=bsa, tlv_formula=tlv)  # type: ignore[arg-type]
+    if fmt == AssessFormat.pdf and out is None:
+        fail_bad_input("--format pdf writes a file: give --out FILE.pdf")
+    try:
+        meeting = dt.date.fromisoformat(meeting_date) if meeting_date else patient.assessment_date
+    except ValueError:
+        fail_bad_input(f"--meeting-date: {meeting_date!r} is not a date (YYYY-MM-DD)")
+    header = Header(patient=patient.id or patient_file.stem, centre=centre, meeting_date=meeting)
     if fmt == AssessFormat.json:
-        typer.echo(assessment.model_dump_json(indent=2))
+        text = assessment.model_dump_json(indent=2)
+    elif fmt == AssessFormat.pdf:
+        assert out is not None
+        write_atomically(out, render_pdf(assessment, patient, header))
+        return
     else:
-        typer.echo(render(assessment, patient, fmt.value))
+        text = render(assessment, patient, fmt.value, header)
+    if out is None:
+        typer.echo(text)
+    else:
+        write_atomically(out, (text + "\n").encode("utf-8"))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it: never a partial file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        fail_bad_input(f"{path}: cannot write: {exc.strerror}")
 
 
 def schema_cmd(

@@ -49,6 +49,13 @@ def table1_cmd(
     mean_sd: Annotated[str | None, typer.Option(
         "--mean-sd", help="Continuous columns to show as mean (SD) with t-test/ANOVA.")] = None,
     overall: Annotated[bool, typer.Option(help="Add an overall column.")] = False,
+    smd: Annotated[bool, typer.Option(
+        "--smd", help="Add standardised mean differences (as R tableone).")] = False,
+    equal_variance: Annotated[bool, typer.Option(
+        "--equal-variance", help="Student's t-test instead of Welch's (R's default).")] = False,
+    no_yates: Annotated[bool, typer.Option(
+        "--no-yates", help="χ² on 2×2 tables without Yates' correction (R's default is "
+        "with).")] = False,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Also write CSV.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Also write HTML.")] = None,
     docx_out: Annotated[Path | None, typer.Option("--docx", help="Also write DOCX.")] = None,
@@ -56,8 +63,10 @@ def table1_cmd(
 ) -> None:
     """Table 1 by group: n (%) with χ²/Fisher, median (IQR) with Mann–Whitney/Kruskal–Wallis.
 
-    Fisher's exact test replaces χ² automatically when an expected count is below 5; the
-    footnotes say which test was used and how many values are missing per variable.
+    Fisher's exact test replaces χ² automatically when an expected count is below 5. Two-group
+    tests follow R's defaults: Welch's t-test, Yates' correction on 2×2 χ² tables, exact
+    Mann–Whitney for fewer than 50 per group without ties. The footnotes say which tests and
+    corrections were used and how many values are missing per variable.
 
     Example:  crlm stats table1 --data cohort.csv --group approach --categorical sex,pve
               --continuous age_years,number_of_metastases --docx table1.docx
@@ -69,7 +78,7 @@ def table1_cmd(
     means = split_list(mean_sd)
     t = _run(table1, frame, group, categorical=split_list(categorical),
              continuous=cont + [m for m in means if m not in cont], mean_sd=means,
-             overall=overall)
+             overall=overall, var_equal=equal_variance, correct=not no_yates, smd=smd)
     if csv_out:
         t.to_csv(csv_out)
     if html_out:

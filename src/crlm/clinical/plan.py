@@ -34,6 +34,8 @@ class PlanStep(BaseModel):
     reason: str
     codes: list[str]
     evidence: list[str]
+    preparatory: bool = Field(default=False, description="Staging, testing or imaging that "
+                              "prepares the decision rather than being it.")
 
 
 class PlanOption(BaseModel):
@@ -119,7 +121,6 @@ STEP_SLOTS: dict[str, _Slot] = {
     "unresectable.conversion_chemotherapy": _Slot(30, "restage every 2–3 months"),
     "systemic.bevacizumab_first_choice": _Slot(31),
     "systemic.anti_egfr_candidate": _Slot(31),
-    "systemic.anti_egfr_not_indicated": _Slot(31),
     "systemic.pd1_blockade": _Slot(31),
     "systemic.braf_targeted": _Slot(31),
     "resection.restage_after_chemotherapy": _Slot(35, "now"),
@@ -129,9 +130,9 @@ STEP_SLOTS: dict[str, _Slot] = {
     "resection.two_stage": _Slot(45),
     "resection.flr_inadequate_after_pve": _Slot(46, "now"),
     "resection.slow_growth_after_pve": _Slot(46, "before setting the date of surgery"),
-    "resection.upfront_surgery": _Slot(50, "next"),
+    "resection.upfront_surgery": _Slot(50),
     "resection.proceed_to_hepatectomy": _Slot(50, "5–6 weeks after the last dose"),
-    "resection.flr_adequate_after_pve": _Slot(50, "next"),
+    "resection.flr_adequate_after_pve": _Slot(50),
     "sequencing.combined": _Slot(50),
     "resection.simultaneous_reasonable": _Slot(50),
     "resection.staged": _Slot(50),
@@ -152,6 +153,26 @@ ALTERNATIVE_CODES = frozenset({
     "resection.completion_ablation_option", "schedule.liver_first_option",
     "schedule.either_schedule", "unresectable.hai_option", "transplant.consider_evaluation",
     "systemic.anti_her2_option",
+})
+
+
+#: Advice that is context for the MDT, not a step (stays in the supporting evidence).
+CONTEXT_CODES = frozenset({"systemic.anti_egfr_not_indicated",
+                           "transplant.oslo_score_components"})
+
+#: The steps that can be the bottom line's "next step" (a treatment or the decision itself);
+#: the others (staging, testing, technique, regimen details) support them.
+HEADLINE_CODES = frozenset({
+    "sequencing.diversion_first", "resection.preoperative_chemotherapy",
+    "unresectable.conversion_chemotherapy", "resection.restage_after_chemotherapy",
+    "resection.progression_on_chemotherapy", "resection.pve_volumetry_pending",
+    "resection.pve_required", "resection.two_stage", "resection.flr_inadequate_after_pve",
+    "resection.slow_growth_after_pve", "resection.upfront_surgery",
+    "resection.proceed_to_hepatectomy", "resection.flr_adequate_after_pve",
+    "sequencing.combined", "sequencing.reverse", "resection.simultaneous_reasonable",
+    "resection.staged", "resection.staging_individualised", "resection.repeat_hepatectomy",
+    "sequencing.complete_with_primary", "surveillance.standard",
+    "surveillance.intensive_beyond_2y",
 })
 
 
@@ -179,9 +200,9 @@ def _reverse_steps(item: Advice, last_dose: dt.date | None, chemotherapy_given: 
         if i == 1 and last_dose is not None:
             timing += f" (from {last_dose + dt.timedelta(weeks=5)} to " \
                       f"{last_dose + dt.timedelta(weeks=6)})"
+        reason = item.rationale if not out else "The reverse approach continues (Maki 2023a)."
         out.append((i, PlanStep(action=str(text)[0].upper() + str(text)[1:], timing=timing,
-                                reason=item.rationale, codes=[item.code],
-                                evidence=item.evidence)))
+                                reason=reason, codes=[item.code], evidence=item.evidence)))
     return out
 
 
@@ -224,7 +245,8 @@ def build_plan(
             options.append(PlanOption(option=item.recommendation, reason=item.rationale,
                                       codes=[item.code], evidence=item.evidence))
             continue
-        if item.kind == "information" and item.code not in STEP_SLOTS:
+        if (item.kind == "information" and item.code not in STEP_SLOTS) or (
+                item.code in CONTEXT_CODES):
             continue  # context only: stays in the supporting evidence
         if item.code == "sequencing.reverse":
             remaining = _reverse_steps(item, last_dose, bool(timeline.preoperative.given),
@@ -237,9 +259,10 @@ def build_plan(
         if item.code == "resection.proceed_to_hepatectomy" and last_dose is not None:
             timing = (f"5–6 weeks after the last dose (from {last_dose + dt.timedelta(weeks=5)} "
                       f"to {last_dose + dt.timedelta(weeks=6)})")
-        steps.append((slot.rank, index, PlanStep(action=item.recommendation, timing=timing,
-                                                 reason=item.rationale, codes=[item.code],
-                                                 evidence=item.evidence)))
+        steps.append((slot.rank, index, PlanStep(
+            action=item.recommendation, timing=timing, reason=item.rationale,
+            codes=[item.code], evidence=item.evidence,
+            preparatory=item.code not in HEADLINE_CODES)))
     if phase.assumed:
         points.insert(0, DecisionPoint(
             question="No treatment history was recorded: the plan assumes the patient is "

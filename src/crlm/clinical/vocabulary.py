@@ -183,8 +183,8 @@ _PATHS = re.compile(
     r"(?<![\w.])(" + "|".join(re.escape(p) for p in sorted(FIELDS, key=len, reverse=True)
                                if "." in p or "_" in p) + r")(?:\[[^\]]*\])?(?![\w])")
 _SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
-_LITERALS = {"True": "yes", "False": "no", "None": "unknown"}
-_LITERAL = re.compile(r"\b(True|False|None)\b")
+_LITERALS = {"True": "yes", "False": "no", "None": "unknown", "wildtype": "wild type"}
+_LITERAL = re.compile(r"\b(True|False|None|wildtype)\b")
 
 
 def humanize(text: str) -> str:

@@ -28,7 +28,7 @@ EXTENSIVE_CHEMOTHERAPY_WEEKS = 12.0
 
 #: Kinetic growth rate below which post-hepatectomy insufficiency is predicted.
 KGR_THRESHOLDS = (
-    (2.0, "shindoh2013", "KGR < 2.0 %/week: hepatic insufficiency 21.6 % vs 0 % (Shindoh 2013)"),
+    (2.0, "shindoh2013", "KGR < 2.0 %/week: hepatic insufficiency 21.6 % vs 0 % (Shindoh 2013a)"),
     (2.66, "leung2014", "KGR < 2.66 %/week: predicts post-hepatectomy liver failure "
                         "(Leung 2014, as quoted by AHPBA guideline 2025)"),
 )

@@ -7,7 +7,7 @@ it was not, ``doi`` is ``None`` rather than a guess. ``note`` records discrepanc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ class Reference:
         if self.label:
             return self.label
         first = (self.authors or "").split(",")[0].split()
-        name = first[0] if first else "Unknown authors"
+        if len(first) > 1 and first[-1].isupper():
+            first = first[:-1]  # "Groot Koerkamp B" → "Groot Koerkamp"
+        name = " ".join(first) if first else "Unknown authors"
         return f"{name} {self.year}" if self.year else name
 
     def citation(self) -> str:
@@ -47,6 +49,14 @@ def _refs(*refs: Reference) -> dict[str, Reference]:
         if r.key in out:  # pragma: no cover - guarded by tests
             raise ValueError(f"duplicate evidence key {r.key}")
         out[r.key] = r
+    # same first author and year: "Shindoh 2013a", "Shindoh 2013b" in order of listing
+    by_short: dict[str, list[str]] = {}
+    for key, ref in out.items():
+        by_short.setdefault(ref.short, []).append(key)
+    for short, keys in by_short.items():
+        if len(keys) > 1:
+            for letter, key in zip("abcdefgh", keys, strict=False):
+                out[key] = replace(out[key], label=f"{short}{letter}")
     return out
 
 
@@ -98,6 +108,7 @@ BIBLIOGRAPHY: dict[str, Reference] = _refs(
         "AHPBA guideline 2025. Describes the Nordlinger score with CEA bands and without "
         "age/size, and GAME "
         "with metastasis count instead of TBS; crlm follows the original papers.",
+        "AHPBA guideline 2025",
     ),
     Reference(
         "shimizu2024",

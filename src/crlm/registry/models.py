@@ -177,9 +177,16 @@ sa.Index("ix_patients_updated_at", patients.c.updated_at)
 
 
 class User(Base):
-    """A person who may log in. Roles: clinician, researcher, admin."""
+    """A person who may log in. Roles: clinician, researcher, admin.
+
+    Ids are never reused (SQLite ``AUTOINCREMENT``, a PostgreSQL sequence), and sessions and
+    API tokens name the id and the ``generation``: raising it revokes every session and token
+    of the user at once. A new user's generation starts at a random value
+    (:data:`crlm.registry.users.GENERATION_START_BOUND`).
+    """
 
     __tablename__ = "users"
+    __table_args__: typing.ClassVar[dict[str, Any]] = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
@@ -190,10 +197,34 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), nullable=False, default=_utcnow
     )
+    generation: Mapped[int] = mapped_column(
+        sa.Integer, nullable=False, default=1, server_default="1"
+    )
+    must_change_password: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
+
+
+class LoginThrottle(Base):
+    """Login attempts per key (hashed username and/or client address) in a fixed window.
+
+    Shared by every worker; updated with one atomic upsert per key (see
+    :class:`crlm.web.security.LoginRateLimiter`).
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window_start: Mapped[float] = mapped_column(sa.Double, nullable=False, index=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False)
 
 
 class AuditEvent(Base):
-    """One read or write of registry data: who, what, when. Append-only."""
+    """One read or write of registry data: who, what, when. Append-only and hash-chained.
+
+    Written only through :mod:`crlm.registry.audit`, which numbers the row (``seq``, 1, 2, …),
+    links it to the row before (``prev_hash``) and seals it (``row_hash``).
+    """
 
     __tablename__ = "audit_events"
 
@@ -206,3 +237,20 @@ class AuditEvent(Base):
     entity: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     entity_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True, index=True)
     detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    seq: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True, index=True)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    row_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
+class AuditChainHead(Base):
+    """The anchor of the audit chain: how many rows it has and the hash of the last one.
+
+    One row (id 1), advanced only by the database trigger that accepts each new audit row.
+    """
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_audit_chain_head_single_row"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    last_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)

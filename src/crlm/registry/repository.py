@@ -22,7 +22,6 @@ from crlm.registry.models import (
     PATIENT_LISTS,
     PATIENT_SCALARS,
     SECTIONS,
-    AuditEvent,
     lesions,
     patients,
 )
@@ -246,7 +245,7 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
 
 
 CHUNK = 500  # rows per IN (...) list
-_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES, AuditEvent.__table__]}
+_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES]}
 _UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
@@ -263,12 +262,9 @@ def _write_children(session: Session, batch: list[Patient], ids: list[int],
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
                 details: list[str | None]) -> None:
-    """One audit row per patient, written in one statement."""
-    n = len(ids)
-    _execute_many(session, _INSERT[AuditEvent.__tablename__], {
-        "at": [_now()] * n, "actor": [actor[:64]] * n, "action": [action] * n,
-        "entity": ["patient"] * n, "entity_id": [str(pid) for pid in ids], "detail": details,
-    })
+    """One audit row per patient (appended to the chain when the transaction commits)."""
+    audit.record_many(session, actor=actor, action=action, entity="patient", entity_ids=ids,
+                      details=details)
 
 
 # ---------------------------------------------------------------------------- API

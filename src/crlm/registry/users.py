@@ -1,20 +1,37 @@
-"""Registry users: roles and argon2id password hashes."""
+"""Registry users: roles, argon2id password hashes and the account lifecycle.
+
+Usernames are stored normalised (:func:`crlm.registry.passwords.normalise_username`) and every
+lookup normalises the name it is given. Each change that must end a user's sessions and API
+tokens (password, role, centre, deactivation, "log out everywhere") raises ``generation``;
+sessions and tokens carry the id and generation they were issued for. Functions flush; the
+caller commits.
+"""
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crlm.registry import passwords
 from crlm.registry.models import User
+from crlm.registry.passwords import PolicyError, normalise_username, password_problem
 
-MIN_PASSWORD_CHARS = 12
+MIN_PASSWORD_CHARS = passwords.MIN_PASSWORD_CHARS
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified against when the username is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _hasher.hash("crlm-dummy-password-for-timing")
+#: Random characters of a one-time password from ``reset_password`` (URL-safe base64).
+ONE_TIME_PASSWORD_BYTES = 15
+#: A new user's generation starts at a random value below this bound, so that a session or
+#: token signed for an earlier database under the same key (a re-created ``crlm.db`` whose
+#: ids start again at 1) does not match the new user who got the same id.
+GENERATION_START_BOUND = 1 << 30
 
 
 class Role(StrEnum):
@@ -24,34 +41,45 @@ class Role(StrEnum):
 
 
 class UserError(ValueError):
-    """A user cannot be created as asked (the message says why)."""
+    """A user cannot be created or changed as asked (the message says why)."""
 
 
-def hash_password(password: str) -> str:
-    """An argon2id hash of ``password``; rejects passwords shorter than 12 characters."""
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise UserError(f"password must have at least {MIN_PASSWORD_CHARS} characters")
+def hash_password(password: str, username: str = "") -> str:
+    """An argon2id hash of ``password``; UserError when the password fails the policy."""
+    problem = password_problem(password, (username,) if username else ())
+    if problem:
+        raise UserError(problem)
     return _hasher.hash(password)
+
+
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise UserError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+
+
+def _check_centre(role: Role, centre: str | None) -> None:
+    if role == Role.clinician and not centre:
+        raise UserError("a clinician needs a centre")
 
 
 def add_user(
     session: Session, username: str, password: str, role: str, centre: str | None = None
 ) -> User:
     """Create a user (flushes; the caller commits)."""
-    username = username.strip()
-    if not username or len(username) > 64:
-        raise UserError("username must have 1 to 64 characters")
     try:
-        role_value = Role(role).value
-    except ValueError:
-        raise UserError(f"role must be one of {', '.join(r.value for r in Role)}") from None
-    if role_value == Role.clinician and not centre:
-        raise UserError("a clinician needs a centre")
-    if get_user(session, username) is not None:
-        raise UserError(f"user {username!r} exists already")
+        name = normalise_username(username)
+    except PolicyError as exc:
+        raise UserError(str(exc)) from None
+    role_value = _role(role)
+    _check_centre(role_value, centre)
+    if get_user(session, name) is not None:
+        raise UserError(f"user {name!r} exists already")
     user = User(
-        username=username, password_hash=hash_password(password), role=role_value,
-        centre=centre or None, active=True,
+        username=name, password_hash=hash_password(password, name), role=role_value.value,
+        centre=centre or None, active=True, must_change_password=False,
+        generation=secrets.randbelow(GENERATION_START_BOUND) + 1,
     )
     session.add(user)
     session.flush()
@@ -59,8 +87,25 @@ def add_user(
 
 
 def get_user(session: Session, username: str) -> User | None:
-    """The user with this username, or None."""
-    return session.scalar(select(User).where(User.username == username))
+    """The user with this username (normalised first), or None."""
+    try:
+        name = normalise_username(username)
+    except PolicyError:
+        return None
+    return session.scalar(select(User).where(User.username == name))
+
+
+def get_user_by_id(session: Session, user_id: int) -> User | None:
+    """The user with this id, or None."""
+    return session.get(User, user_id)
+
+
+def require_user(session: Session, username: str) -> User:
+    """The user ``username``; UserError when there is none."""
+    user = get_user(session, username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    return user
 
 
 def list_users(session: Session) -> list[User]:
@@ -69,7 +114,10 @@ def list_users(session: Session) -> list[User]:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user if the password matches, else None; upgrades old hash parameters."""
+    """The active user if the password matches, else None; upgrades old hash parameters.
+
+    An unknown username costs the same argon2 verification as a known one.
+    """
     user = get_user(session, username)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -83,10 +131,85 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def set_password(session: Session, username: str, password: str) -> None:
-    """Replace a user's password (flushes; the caller commits)."""
-    user = get_user(session, username)
-    if user is None:
-        raise UserError(f"no user {username!r}")
-    user.password_hash = hash_password(password)
+def _revoke(user: User) -> None:
+    user.generation = (user.generation or 0) + 1
+
+
+def revoke_sessions(session: Session, username: str) -> User:
+    """End every session and API token of the user ("log out everywhere")."""
+    user = require_user(session, username)
+    _revoke(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """Replace a user's password; ends their other sessions and tokens."""
+    user = require_user(session, username)
+    user.password_hash = hash_password(password, user.username)
+    user.must_change_password = False
+    _revoke(user)
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, username: str) -> str:
+    """Give the user a random one-time password (returned), to be changed at the next login."""
+    user = require_user(session, username)
+    password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
+    user.password_hash = _hasher.hash(password)
+    user.must_change_password = True
+    _revoke(user)
+    session.flush()
+    return password
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return session.scalar(
+        select(func.count()).select_from(User).where(
+            User.role == Role.admin.value, User.active.is_(True), User.id != user.id
+        )
+    ) or 0
+
+
+def _keep_an_admin(session: Session, user: User, what: str) -> None:
+    if user.role == Role.admin and user.active and not _other_active_admins(session, user):
+        raise UserError(f"cannot {what} the last active admin")
+
+
+def set_active(session: Session, username: str, active: bool) -> User:
+    """Enable or disable a user; disabling ends their sessions and tokens at once."""
+    user = require_user(session, username)
+    if not active:
+        _keep_an_admin(session, user, "disable")
+    if user.active != active:
+        user.active = active
+        _revoke(user)
+    session.flush()
+    return user
+
+
+def set_role(
+    session: Session, username: str, role: str, centre: str | None = None
+) -> User:
+    """Change a user's role (and centre; None keeps the current one); ends their sessions."""
+    user = require_user(session, username)
+    new_role = _role(role)
+    new_centre = user.centre if centre is None else (centre.strip() or None)
+    _check_centre(new_role, new_centre)
+    if new_role != Role.admin:
+        _keep_an_admin(session, user, "change the role of")
+    if (user.role, user.centre) != (new_role.value, new_centre):
+        user.role = new_role.value
+        user.centre = new_centre
+        _revoke(user)
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, username: str) -> None:
+    """Delete a user; their id is never given to another user, so their tokens stay dead."""
+    user = require_user(session, username)
+    _keep_an_admin(session, user, "delete")
+    session.delete(user)
     session.flush()

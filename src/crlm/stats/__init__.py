@@ -7,20 +7,28 @@ Survival core (each matches R ``survival`` 3.5 on the colon data; see tests/fixt
 * :func:`kaplan_meier` (log/log-log/plain CIs, median/quartiles, ``summary(times=)`` risk
   tables), :func:`logrank_test` (k groups, strata, trend), :func:`rmst` (with differences).
 * :func:`concordance` — Harrell's C with R's infinitesimal-jackknife SE (any risk score).
+* Beyond right-censored rows (:mod:`~crlm.stats.cox_counting`, survival 3.x on heart/colon):
+  ``cox_ph(start=, weights=, offset=)`` (late entry, time-varying covariates, case weights —
+  robust SE by default when non-integer, as R — offset), ``CoxResult.predict_survival`` /
+  ``baseline_hazard`` / ``predict_risk`` (``survfit.coxph``, ``basehaz``);
+  ``logrank_test(rho=)`` (``survdiff(rho=)``); KM logit/arcsin CIs at any ``conf_level``.
+* :mod:`~crlm.stats.imputation` — Rubin's rules (``mice::pool``) and pooled Cox models.
 * Input helpers shared by the analyses: :func:`complete_cases` (drop report per column),
   :func:`design_matrix` (``name[level]`` indicators, reference levels), :func:`survival_outcome`,
   :func:`factor_codes`, :func:`group_labels`; errors are :class:`StatsInputError` naming the column.
 
 Tables and further analyses (submodules; R references in tests/fixtures/r):
 
-* :mod:`~crlm.stats.table1` — Table 1 with χ²/Fisher (exact Freeman–Halton), rank or mean tests,
-  missing-data footnotes, HTML/CSV/DOCX.
+* :mod:`~crlm.stats.table1` — Table 1 with χ²/Fisher (exact Freeman–Halton), rank or mean tests
+  (R's two-group defaults: Welch, Yates, exact Mann–Whitney), SMD, missing-data footnotes,
+  HTML/CSV/DOCX.
 * :mod:`~crlm.stats.logistic`, :mod:`~crlm.stats.regression_table` — OR tables and
   univariable → multivariable tables (Cox or logistic).
 * :mod:`~crlm.stats.roc` — ROC/DeLong/Youden and maximally selected log-rank cut-points.
 * :mod:`~crlm.stats.validation` — Harrell's C with CI, two-score comparison, time-dependent AUC,
-  calibration by group; :mod:`~crlm.stats.landmark`; :mod:`~crlm.stats.firth` (logistic, Cox;
-  profile penalised-likelihood CIs and penalised LR tests as R logistf/coxphf);
+  calibration by group, IPCW Brier / integrated Brier score, calibration slope, Harrell's
+  bootstrap optimism-corrected C; :mod:`~crlm.stats.landmark`; :mod:`~crlm.stats.firth`
+  (logistic, Cox; profile penalised-likelihood CIs and penalised LR tests as R logistf/coxphf);
   :mod:`~crlm.stats.competing` — cumulative incidence, Gray's test, Fine–Gray.
 """
 

@@ -3,7 +3,11 @@
 Categorical covariates (any non-numeric or boolean column, or a pandas ``Categorical``) expand
 to indicator columns named ``name[level]`` against a reference level: the first level (the
 categories' order of a ``Categorical``, otherwise sorted order, as R's ``factor``) unless
-``reference={"name": "level"}`` chooses another. Rows with a missing value in any column used
+``reference={"name": "level"}`` chooses another. Text levels sort as R's ``sort()`` does in a
+UTF-8 locale with ICU (R's default on Linux and macOS, in C.UTF-8 as in en_US.UTF-8): by the
+Unicode collation algorithm's root order — punctuation, then digits, then letters, case
+ignored except to break ties (``"<=20" < ">50" < "20-50"``, ``"a" < "A" < "b"``). R in the C
+locale sorts by code point instead. Rows with a missing value in any column used
 are dropped (complete-case analysis) and the drop is reported per column.
 """
 
@@ -11,9 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# Printable ASCII in the primary order of the Unicode collation algorithm's root table
+# (DUCET/CLDR root, as ICU and R): a fast path that avoids loading the full table.
+_ASCII_PRIMARY = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
+_ASCII_RANK = {ch: k for k, ch in enumerate(_ASCII_PRIMARY)}
+_ASCII_RANK.update({ch.upper(): _ASCII_RANK[ch] for ch in _ASCII_PRIMARY if ch.isalpha()})
 
 
 class StatsInputError(ValueError):
@@ -90,10 +102,41 @@ def _is_categorical(series: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
 
 
+@cache
+def _collator() -> Any:
+    import pyuca  # the full table (≈0.4 s to load) only for text beyond printable ASCII
+
+    return pyuca.Collator()
+
+
+def collation_key(text: str) -> tuple[tuple[int, ...], ...]:
+    """Sort key of ``text`` in the Unicode root collation (R's ``sort()`` with ICU)."""
+    if all(ch in _ASCII_RANK for ch in text):
+        return (tuple(_ASCII_RANK[ch] for ch in text),
+                tuple(int(ch.isupper()) for ch in text), (0,), tuple(map(ord, text)))
+    return ((), (), (1,), tuple(_collator().sort_key(text)), tuple(map(ord, text)))
+
+
+def _collate_levels(codes: np.ndarray, uniques: list[object]) -> tuple[np.ndarray, list[object]]:
+    """Reorder text levels (and remap their codes) into R's collation order."""
+    if not uniques or not all(isinstance(u, str) for u in uniques):
+        return codes, uniques
+    keys = [collation_key(u) for u in uniques]
+    if any(k[2] == (1,) for k in keys):  # some text beyond ASCII: every key from the table
+        keys = [((), (), (1,), tuple(_collator().sort_key(u)), tuple(map(ord, u)))
+                for u in uniques]
+    order = sorted(range(len(uniques)), key=keys.__getitem__)
+    position = np.empty(len(uniques) + 1, dtype=np.int64)
+    position[order] = np.arange(len(order))
+    position[-1] = -1  # missing stays −1
+    return position[codes], [uniques[k] for k in order]
+
+
 def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Integer codes (−1 = missing) and levels present, ordered as R's ``factor``.
 
-    A pandas ``Categorical`` keeps its categories' order; other columns are sorted.
+    A pandas ``Categorical`` keeps its categories' order; numbers sort by value and text by
+    R's collation (see the module docstring).
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
         raw = series.cat.codes.to_numpy().astype(np.int64)
@@ -105,7 +148,34 @@ def factor_codes(series: pd.Series) -> tuple[np.ndarray, list[object]]:
         codes, uniques = pd.factorize(series, sort=True)
     except TypeError:  # mixed types that do not sort: order by their text
         codes, uniques = pd.factorize(series.astype(str).where(series.notna()), sort=True)
-    return codes.astype(np.int64), list(uniques)
+    return _collate_levels(codes.astype(np.int64), list(uniques))
+
+
+NUMERIC_SHARE = 0.5  # a text column with more numbers than this is a numeric column with typos
+MAX_ROWS_SHOWN = 5
+
+
+def _refuse_text_in_numbers(series: pd.Series, name: str) -> None:
+    """Raise naming the rows when a mostly numeric column holds some text (``"abc"``, ``"n/a"``).
+
+    Such a column would otherwise be fitted as a factor with one level per number.
+    """
+    if not (series.dtype == object or isinstance(series.dtype, pd.StringDtype)) or series.empty:
+        return
+    numbers = pd.to_numeric(series, errors="coerce")
+    text = numbers.isna() & series.notna()
+    if not text.any() or numbers.notna().mean() <= NUMERIC_SHARE:
+        return
+    rows = [f'row {_row_label(i)}: "{series.loc[i]}"' for i in series.index[text][:MAX_ROWS_SHOWN]]
+    more = f" and {int(text.sum()) - MAX_ROWS_SHOWN} more" if text.sum() > MAX_ROWS_SHOWN else ""
+    raise StatsInputError(
+        name, f"numeric column holds text ({'; '.join(rows)}{more}); correct or blank these "
+              "values, or declare the column categorical to fit it as a factor")
+
+
+def _row_label(index: object) -> str:
+    """Data row number (1 = first row after the header) for a default integer index."""
+    return str(index + 1) if isinstance(index, int | np.integer) else str(index)
 
 
 def design_matrix(
@@ -136,10 +206,14 @@ def design_matrix(
     numeric: list[int] = []  # columns entered as they are (checked once in the matrix)
     for cov in covariates:
         series = df[cov]
-        if _is_categorical(series) or cov in categorical or cov in reference:
+        declared = cov in categorical or cov in reference
+        if not declared:
+            _refuse_text_in_numbers(series, cov)
+        if _is_categorical(series) or declared:
             codes, levels = factor_codes(series)
             if len(levels) < 2:
-                raise StatsInputError(cov, f"constant covariate (only level {levels!r})")
+                shown = ", ".join(level_label(v) for v in levels)
+                raise StatsInputError(cov, f"constant covariate (only level {shown})")
             ref = levels[0]
             if cov in reference:
                 wanted = reference[cov]
@@ -147,7 +221,8 @@ def design_matrix(
                            if lv == wanted or level_label(lv) == level_label(wanted)]
                 if not matches:
                     shown = [level_label(v) for v in levels]
-                    raise StatsInputError(cov, f"reference level {wanted!r} not among {shown}")
+                    raise StatsInputError(cov, f"reference level {level_label(wanted)} not among "
+                                               + ", ".join(shown))
                 ref = matches[0]
             cols = [k for k, lv in enumerate(levels) if lv != ref]
             terms[cov] = [f"{cov}[{level_label(levels[k])}]" for k in cols]
@@ -169,7 +244,8 @@ def design_matrix(
         if not (np.isfinite(low) and np.isfinite(high)):  # NaN propagates to min/max
             raise StatsInputError(name, "non-finite value")
         if column.size and low == high:
-            raise StatsInputError(name, f"constant covariate (every value is {column[0]!r})")
+            raise StatsInputError(
+                name, f"constant covariate (every value is {level_label(column[0])})")
     _check_collinearity(matrix, names, terms)
     return Design(matrix=matrix, names=names, terms=terms, references=refs)
 
@@ -230,7 +306,7 @@ def survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[np.ndarra
         bad = ~np.isin(e, (0.0, 1.0))
         if np.any(bad):
             raise StatsInputError(
-                event, f"event must be 0 (censored) or 1 (event); found {e[bad][0]!r}"
+                event, f"event must be 0 (censored) or 1 (event); found {level_label(e[bad][0])}"
             )
     else:
         raise StatsInputError(event, "event must be 0 (censored) or 1 (event), not text")
@@ -244,7 +320,10 @@ def group_labels(series: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def level_label(level: object) -> str:
-    """Text of a factor level; whole-number floats print without ``.0`` (as R does)."""
+    """Text of a factor level or value; whole-number floats print without ``.0`` (as R does),
+    numpy scalars as plain numbers."""
     if isinstance(level, float | np.floating) and float(level).is_integer():
         return str(int(level))
+    if isinstance(level, np.generic):
+        return str(level.item())
     return str(level)

@@ -2,8 +2,17 @@
 test and Fine–Gray regression.
 
 Aalen–Johansen estimate of the cumulative incidence of each cause, F_k(t) = Σ S(t_j−) d_kj / n_j,
-with S the all-cause Kaplan–Meier survival, and its delta-method variance (Marubini &
-Valsecchi 1995). Status coding: 0 = censored, 1, 2, … = causes.
+with S the all-cause Kaplan–Meier survival, and its Greenwood-type delta-method variance
+(Andersen, Borgan, Gill & Keiding 1993, IV.4; R ``etm``'s ``trcov``, SAS LIFETEST's default):
+
+    Var F_k(t) = Σ_{t_j ≤ t} [ (F_k(t) − F_k(t_j))² d_j / (n_j (n_j − d_j))
+                               + S(t_j−)² d_kj (n_j − d_kj) / n_j³
+                               − 2 (F_k(t) − F_k(t_j)) S(t_j−) d_kj / n_j² ]
+
+with d_j the deaths of any cause at t_j. The last term's d_kj / n_j² (not d_kj (n_j − d_kj) /
+(n_j² (n_j − d_j))) is what differs from other published forms when deaths of different causes
+tie; ``cmprsk::cuminc``'s variance (Gray's) is close but not equal.
+Status coding: 0 = censored, 1, 2, … = causes.
 """
 
 from __future__ import annotations
@@ -67,15 +76,12 @@ def _cif(t: np.ndarray, s: np.ndarray) -> dict[int, CumulativeIncidence]:
         var = np.empty_like(f)
         with np.errstate(divide="ignore", invalid="ignore"):
             greenwood = np.where(n_risk > d_all, d_all / (n_risk * (n_risk - d_all)), 0.0)
+        own = s_before**2 * d_k * (n_risk - d_k) / n_risk**3
+        cross = s_before * d_k / n_risk**2
         for j in range(times.size):
             diff = f[j] - f[: j + 1]
-            var[j] = np.sum(
-                diff**2 * greenwood[: j + 1]
-                + s_before[: j + 1] ** 2 * d_k[: j + 1] * (n_risk[: j + 1] - d_k[: j + 1])
-                / n_risk[: j + 1] ** 3
-                - 2 * diff * s_before[: j + 1] * d_k[: j + 1] * (n_risk[: j + 1] - d_k[: j + 1])
-                / (n_risk[: j + 1] ** 2 * (n_risk[: j + 1] - d_all[: j + 1]).clip(min=1))
-            )
+            var[j] = np.sum(diff**2 * greenwood[: j + 1] + own[: j + 1]
+                            - 2 * diff * cross[: j + 1])
         out[k] = CumulativeIncidence(k, times, f, var)
     return out
 

@@ -19,11 +19,27 @@ from scipy import linalg, stats
 
 from crlm.stats import _kernels
 from crlm.stats._data import (
+    Design,
     DroppedRows,
     StatsInputError,
     complete_cases,
     design_matrix,
+    level_label,
     survival_outcome,
+)
+from crlm.stats.cox_counting import (
+    BaselineHazard,
+    CountingData,
+    CountingModel,
+    SurvivalPrediction,
+    baseline_hazard,
+    counting_arrays,
+    newton,
+    predict_curve,
+    score_residuals,
+)
+from crlm.stats.cox_counting import (
+    concordance as counting_concordance,
 )
 from crlm.stats.survival import km_survival
 
@@ -241,6 +257,7 @@ class _Fit:
     score0: np.ndarray
     info0: np.ndarray
     terms0: list[_StratumTerms]
+    score: np.ndarray | None = None  # at the solution: R's check for infinite coefficients
 
 
 def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
@@ -254,7 +271,9 @@ def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
     start = _Fit(beta, loglik, info, 0, terms, loglik, score, info, terms)
     for iteration in range(1, max_iter + 1):
         try:
-            step = linalg.solve(info, score, assume_a="pos")
+            with warnings.catch_warnings():  # ill-conditioning is judged once, after the fit
+                warnings.simplefilter("ignore", linalg.LinAlgWarning)
+                step = linalg.solve(info, score, assume_a="pos")
         except (linalg.LinAlgError, ValueError) as exc:
             raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
         new_beta = beta + step
@@ -270,7 +289,7 @@ def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
         if change < max(1e-12, 4e-15 * abs(loglik)):
             _check_finite_coefficients(beta, info, names)
             return _Fit(beta, loglik, info, iteration, terms, start.loglik0, start.score0,
-                        start.info0, start.terms0)
+                        start.info0, start.terms0, score)
     _check_finite_coefficients(beta, info, names)
     raise ConvergenceError(None, f"Cox model did not converge in {max_iter} iterations")
 
@@ -291,6 +310,50 @@ def _check_finite_coefficients(beta: np.ndarray, info: np.ndarray, names: Sequen
         )
 
 
+# R coxph.control: eps (convergence) and toler.inf = sqrt(eps) for "coefficient may be infinite";
+# toler.chol for a covariate that carries no information (R's NA coefficient)
+R_EPS = 1e-9
+R_TOLER_INF = R_EPS**0.5
+R_TOLER_CHOL = np.finfo(float).eps ** 0.75
+
+
+def _inverse_information(info: np.ndarray, names: Sequence[str],
+                         terms: Mapping[str, list[str]]) -> np.ndarray:
+    """Inverse of the information matrix, or an error naming the first covariate that adds no
+    information once the earlier ones are known (R's Cholesky pivot test; R reports NA)."""
+    for k in range(info.shape[0]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", linalg.LinAlgWarning)
+            known = (info[k, :k] @ linalg.solve(info[:k, :k], info[:k, k], assume_a="pos")
+                     if k else 0.0)
+        pivot = info[k, k] - known
+        if not pivot > R_TOLER_CHOL * max(abs(info[k, k]), 1e-300):
+            term = next((t for t, cols in terms.items() if names[k] in cols), names[k])
+            which = "" if term == names[k] else f"{names[k]} "
+            raise ConvergenceError(
+                term, f"{which}cannot be estimated: given the other covariates it carries no "
+                      "information in these risk sets (R reports its coefficient as NA); drop "
+                      "it or merge categories")
+    var = linalg.inv(info)
+    return (var + var.T) / 2.0
+
+
+def _infinite_coefficients(beta: np.ndarray, score: np.ndarray | None, var: np.ndarray,
+                           names: Sequence[str]) -> list[str]:
+    """Warnings for coefficients still moving at convergence (R: "coefficient may be infinite")."""
+    if score is None:
+        return []
+    step = np.abs(var @ score)
+    moving = [n for n, d, b in zip(names, step, beta, strict=True)
+              if d > R_EPS and d > R_TOLER_INF * abs(b)]
+    if not moving:
+        return []
+    return ["the fit did not converge: the partial likelihood levels off before the "
+            f"coefficient of {', '.join(moving)} settles, so it may be infinite (monotone "
+            "likelihood) and its estimate and standard error are not reliable; consider "
+            "Firth-penalised Cox"]
+
+
 @dataclass
 class ZphResult:
     """Proportional-hazards test on scaled Schoenfeld residuals (R ``cox.zph``)."""
@@ -303,6 +366,105 @@ class ZphResult:
         """Terms with p < 0.05 (excluding GLOBAL)."""
         t = self.table.drop(index="GLOBAL", errors="ignore")
         return [str(k) for k in t.index[t["p"] < 0.05]]
+
+
+@dataclass
+class _PredictionData:
+    """What survival predictions need, kept by reference so that fitting pays nothing:
+    the centred design, outcome, entry times, weights, offset and strata."""
+
+    x: np.ndarray
+    center: np.ndarray  # column means the design was centred on
+    time: np.ndarray
+    event: np.ndarray
+    strata: pd.Series | None
+    strata_codes: np.ndarray | None
+    beta: np.ndarray
+    efron: bool
+    start: np.ndarray | None = None  # None: no entry time
+    weight: np.ndarray | None = None  # None: all 1
+    offset: np.ndarray | None = None  # None: all 0
+    _cache: dict[str, BaselineHazard] | None = None
+
+    @property
+    def data(self) -> CountingData:
+        """The fit's rows as counting-process arrays."""
+        n = self.time.size
+        codes = np.zeros(n, dtype=np.int64) if self.strata_codes is None else self.strata_codes
+        return CountingData(self.x, np.full(n, -np.inf) if self.start is None else self.start,
+                            self.time, self.event.astype(bool),
+                            np.ones(n) if self.weight is None else self.weight,
+                            np.zeros(n) if self.offset is None else self.offset, codes)
+
+    def baselines(self) -> dict[str, BaselineHazard]:
+        """Baseline hazard (at ``center``) per stratum label (``"all"`` without strata)."""
+        if self._cache is None:
+            labels = (["all"] if self.strata is None
+                      else [level_label(v) for v in pd.factorize(self.strata, sort=True)[1]])
+            model = CountingModel(self.data, "efron" if self.efron else "breslow")
+            self._cache = {label: baseline_hazard(sweep, self.efron)
+                           for label, sweep in zip(labels, model.sweeps(self.beta), strict=True)}
+        return self._cache
+
+    @property
+    def means(self) -> np.ndarray:
+        """R's centring (``fit$means``: column means, 0 for 0/1 columns), relative to
+        ``center`` — computed on demand so that fitting pays nothing for it."""
+        raw = self.x + self.center
+        binary = np.all(np.isclose(raw, 0.0, atol=1e-9) | np.isclose(raw, 1.0, atol=1e-9),
+                        axis=0)
+        # coxph.fit (no entry time) weights the means by the case weights; agreg.fit does not
+        mean = (self.center if self.start is not None or self.weight is None
+                else self.weight @ raw / self.weight.sum())
+        return np.where(binary, 0.0, mean) - self.center
+
+
+def _design_row(fit: CoxResult, covariates: Mapping[str, object]) -> np.ndarray:
+    """The design row of one covariate vector, columns as ``fit.names``."""
+    row = np.zeros(len(fit.names))
+    position = {name: i for i, name in enumerate(fit.names)}
+    for term, cols in fit.terms.items():
+        if term not in covariates:
+            raise StatsInputError(term, "value needed for the prediction")
+        value = covariates[term]
+        if term in fit.references:
+            label = level_label(value)
+            known = [fit.references[term]] + [c[len(term) + 1:-1] for c in cols]
+            if label not in known:
+                raise StatsInputError(term, f"level {label} not among " + ", ".join(known))
+            if label != fit.references[term]:
+                row[position[f"{term}[{label}]"]] = 1.0
+        else:
+            try:
+                row[position[cols[0]]] = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError) as exc:
+                raise StatsInputError(term, f"{value!r} is not a number") from exc
+    return row
+
+
+def design_rows(fit: CoxResult, df: pd.DataFrame) -> np.ndarray:
+    """The fit's design matrix for the rows of ``df`` (columns as ``fit.names``, not centred);
+    a level the fit did not see, or a missing value, is an input error naming the column."""
+    out = np.zeros((len(df), len(fit.names)))
+    position = {name: i for i, name in enumerate(fit.names)}
+    for term, cols in fit.terms.items():
+        if term not in df.columns:
+            raise StatsInputError(term, "column not found in the data")
+        series = df[term]
+        if series.isna().any():
+            raise StatsInputError(term, f"missing values ({int(series.isna().sum())} rows)")
+        if term in fit.references:
+            labels = series.map(level_label)
+            known = {fit.references[term], *(c[len(term) + 1:-1] for c in cols)}
+            unknown = sorted(set(labels) - known)
+            if unknown:
+                raise StatsInputError(term, f"level {unknown[0]} not among "
+                                      + ", ".join(sorted(known)))
+            for c in cols:
+                out[:, position[c]] = (labels == c[len(term) + 1:-1]).to_numpy(dtype=float)
+        else:
+            out[:, position[cols[0]]] = pd.to_numeric(series, errors="raise").to_numpy(float)
+    return out
 
 
 @dataclass
@@ -327,7 +489,11 @@ class CoxResult:
     strata: str | None = None
     cluster: str | None = None
     robust_score_test: float | None = None
+    start: str | None = None
+    weights: str | None = None
+    offset: str | None = None
     zph: ZphResult | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)  # e.g. did not converge
     _model: _Model | None = field(default=None, repr=False)
     _time: np.ndarray | None = field(default=None, repr=False)
     _event: np.ndarray | None = field(default=None, repr=False)
@@ -335,6 +501,7 @@ class CoxResult:
     _strata_codes: np.ndarray | None = field(default=None, repr=False)
     _cluster_codes: np.ndarray | None = field(default=None, repr=False)
     _concordance: tuple[float, float] | None = field(default=None, repr=False)
+    _prediction: _PredictionData | None = field(default=None, repr=False)
 
     def _harrell(self) -> tuple[float, float]:
         if self._concordance is None:
@@ -404,7 +571,8 @@ class CoxResult:
     def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Confidence interval of the hazard ratios."""
         q = stats.norm.ppf(0.5 + level / 2.0)
-        return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
+        with np.errstate(over="ignore"):  # an unbounded interval ends at infinity
+            return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
 
     @property
     def df(self) -> int:
@@ -435,6 +603,78 @@ class CoxResult:
     def score_logrank_test(self) -> tuple[float, int, float]:
         """Score (log-rank) test at beta = 0."""
         return self.score_test, self.df, float(stats.chi2.sf(self.score_test, self.df))
+
+    def baseline_hazard(self, *, centered: bool = True) -> pd.DataFrame:
+        """Cumulative baseline hazard per stratum (R ``basehaz(fit, centered=)``).
+
+        ``centered=True`` is the hazard at R's centring covariates (column means, 0 for 0/1
+        columns); ``False`` at all covariates 0. Breslow or Efron-adjusted as the fit's ties.
+        """
+        pred = self._prediction_data()
+        at = pred.means if centered else -pred.center
+        frames = []
+        for level, base in pred.baselines().items():
+            shift = float(np.exp(at @ self.coef))
+            frames.append(pd.DataFrame({"time": base.time, "hazard": base.cumhaz * shift,
+                                        "strata": level}))
+        out = pd.concat(frames, ignore_index=True)
+        return out if self.strata is not None else out.drop(columns="strata")
+
+    def predict_survival(self, covariates: Mapping[str, object], *, conf_type: str = "log",
+                         conf_level: float = 0.95, stratum: object | None = None
+                         ) -> SurvivalPrediction:
+        """Survival curve with CI for one covariate vector (R ``survfit(fit, newdata=)``).
+
+        ``covariates`` maps each covariate to its value (a level for categorical ones);
+        ``stratum`` picks the stratum of a stratified fit. The SE includes the uncertainty of
+        the coefficients (R's default ``se.fit=TRUE``); the CI is on the ``conf_type`` scale.
+        """
+        from crlm.stats.survival import CONF_TYPES
+
+        if conf_type not in CONF_TYPES:
+            raise StatsInputError(None, f"conf_type must be one of {CONF_TYPES}")
+        if self.offset is not None:
+            raise StatsInputError(self.offset, "prediction from a fit with an offset is not "
+                                  "available")
+        pred = self._prediction_data()
+        row = _design_row(self, covariates) - pred.center
+        bases = pred.baselines()
+        if self.strata is None:
+            base = bases["all"]
+        else:
+            key = None if stratum is None else level_label(stratum)
+            if key not in bases:
+                raise StatsInputError(self.strata, "stratum must be one of "
+                                      + ", ".join(bases))
+            base = bases[key]
+        return predict_curve(base, row, self.coef, self.var, conf_type, conf_level)
+
+    def predict_risk(self, df: pd.DataFrame, times: Sequence[float]) -> np.ndarray:
+        """Predicted risk 1 − S(t | x) of every row of ``df`` at ``times`` (n × len(times)),
+        from the Breslow/Efron baseline hazard as ``survfit.coxph`` (R ``predictRisk``)."""
+        if self.strata is not None or self.offset is not None:
+            raise StatsInputError(self.strata or self.offset, "risk prediction for every row "
+                                  "is available for unstratified fits without an offset")
+        pred = self._prediction_data()
+        base = pred.baselines()["all"]
+        idx = np.searchsorted(base.time, np.asarray(times, dtype=float), side="right") - 1
+        cumhaz = np.where(idx >= 0, base.cumhaz[np.maximum(idx, 0)], 0.0)
+        risk = np.exp((design_rows(self, df) - pred.center) @ self.coef)
+        return 1.0 - np.exp(-np.outer(risk, cumhaz))
+
+    def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
+        """x·beta for the rows of ``df``, centred as R's ``predict(fit, newdata, type="lp")``
+        (on ``fit$means``: column means, 0 for 0/1 columns); equal rows give equal values."""
+        pred = self._prediction_data()
+        # one product per distinct covariate pattern: equal rows get bit-equal predictors,
+        # so they tie in a concordance as they do in R
+        x = design_rows(self, df)
+        return _tie_exact_lp(x - pred.center - pred.means, np.zeros(len(x)), self.coef)
+
+    def _prediction_data(self) -> _PredictionData:
+        if self._prediction is None:
+            raise ValueError("this result holds no model data for predictions")
+        return self._prediction
 
     def to_frame(self, level: float = 0.95) -> pd.DataFrame:
         """One row per coefficient: coef, se, (robust_se, naive_se), hr, lower95, upper95, z, p."""
@@ -477,7 +717,12 @@ class CoxResult:
             }
             | ({"robust_score": test(rs)} if (rs := self.robust_score) else {}),
             "dropped": self.dropped.to_dict(),
+            "warnings": list(self.warnings),
         }
+        for key, column in (("start", self.start), ("weights", self.weights),
+                            ("offset", self.offset)):
+            if column is not None:
+                out[key] = column
         if self.zph is not None:
             out["ph_test"] = {
                 str(k): {"chisq": float(r["chisq"]), "df": int(r["df"]), "p": float(r["p"])}
@@ -504,8 +749,18 @@ def cox_ph(
     reference: Mapping[str, object] | None = None,
     categorical: Sequence[str] = (),
     ph_test: bool = False,
+    start: str | None = None,
+    weights: str | None = None,
+    offset: str | None = None,
 ) -> CoxResult:
     """Fit a Cox model of ``Surv(time, event) ~ covariates (+ strata(strata))``.
+
+    ``start`` makes the outcome ``Surv(start, time, event)``: each row is at risk on
+    (start, time] (late entry, time-varying covariates as several rows per patient);
+    ``weights`` are case weights (non-integer weights make the robust variance the default,
+    as in R), ``offset`` a column added to the linear predictor with coefficient 1 (R
+    ``offset()``). These three use the counting-process path of
+    :mod:`crlm.stats.cox_counting` (weighted (start, stop] concordance as R; no PH test).
 
     ``cluster`` implies ``robust``. Categorical covariates (text, boolean, listed in
     ``categorical`` or given a ``reference`` level) expand to ``name[level]`` indicators.
@@ -518,7 +773,7 @@ def cox_ph(
     covariates = list(covariates)
     if not covariates:
         raise StatsInputError(None, "at least one covariate is needed")
-    extra = [c for c in (strata, cluster) if c is not None]
+    extra = [c for c in (strata, cluster, start, weights, offset) if c is not None]
     used, dropped = complete_cases(df, [time, event, *covariates, *extra])
     if len(used) == 0:
         raise StatsInputError(None, "no complete rows: " + dropped.describe())
@@ -527,13 +782,19 @@ def cox_ph(
         raise StatsInputError(event, "no events among the complete rows")
     design = design_matrix(used, covariates, reference, categorical)
     x_centered = design.matrix  # built for this fit: centred in place
-    x_centered -= x_centered.mean(axis=0)
+    center = x_centered.mean(axis=0)
+    x_centered -= center
     strata_codes = _codes(used[strata]) if strata is not None else None
+    if start is not None or weights is not None or offset is not None:
+        return _cox_counting(used, t, e, design, center, strata_codes, ties, dropped, strata,
+                             robust, cluster, ph_test, start, weights, offset)
     model = _build_model(x_centered, t, e, strata_codes, ties)
     fit = _newton(model, design.names)
     beta, loglik, info, terms = fit.beta, fit.loglik, fit.info, fit.terms
-    naive_var = linalg.inv(info)
-    naive_var = (naive_var + naive_var.T) / 2.0
+    naive_var = _inverse_information(info, design.names, design.terms)
+    fit_warnings = _infinite_coefficients(beta, fit.score, naive_var, design.names)
+    for message in fit_warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
     score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
 
     robust = robust or cluster is not None
@@ -569,13 +830,89 @@ def cox_ph(
         _model=model,
         _time=t,
         _event=e,
-        _linear_predictor=x_centered @ beta,
+        _linear_predictor=linear_predictor(x_centered, beta),
         _strata_codes=strata_codes,
         _cluster_codes=cl,
+        warnings=fit_warnings,
     )
+    result._prediction = _PredictionData(
+        x_centered, center, t, e, used[strata] if strata else None, strata_codes, beta,
+        ties == "efron")
     if ph_test:
         result.ph_test()
     return result
+
+
+def linear_predictor(x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``x @ beta`` accumulated column by column, as R's reference BLAS does.
+
+    Every row sees the same operations in the same order, so identical covariate rows get
+    bit-identical predictors and count as tied in Harrell's C, as in R. A BLAS matrix-vector
+    product may sum rows in different SIMD lanes and split such ties by an ulp.
+    """
+    out = np.zeros(x.shape[0])
+    term = np.empty_like(out)
+    for k in range(x.shape[1]):
+        np.multiply(x[:, k], beta[k], out=term)
+        out += term
+    return out
+
+
+def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Design,
+                  center: np.ndarray, strata_codes: np.ndarray | None, ties: Ties,
+                  dropped: DroppedRows, strata: str | None, robust: bool,
+                  cluster: str | None, ph_test: bool,
+                  start: str | None, weights: str | None, offset: str | None) -> CoxResult:
+    """The counting-process / weighted / offset fit (R ``agreg.fit``)."""
+    if ph_test:
+        raise StatsInputError(None, "the PH test is not available with an entry time, case "
+                              "weights or an offset")
+    start_v, weight_v, offset_v = counting_arrays(used, t, start, weights, offset)
+    codes = np.zeros(len(t), dtype=np.int64) if strata_codes is None else strata_codes
+    data = CountingData(design.matrix, start_v, t, e.astype(bool), weight_v, offset_v, codes)
+    model = CountingModel(data, ties)
+    def diverging(beta: np.ndarray, info: np.ndarray) -> None:
+        _check_finite_coefficients(beta, info, design.names)
+
+    fit = newton(model, len(design.names), check=diverging)
+    diverging(fit.beta, fit.info)
+    naive_var = linalg.inv(fit.info)
+    naive_var = (naive_var + naive_var.T) / 2.0
+    score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
+    # as R: the robust variance is the default with non-integer case weights
+    robust = robust or cluster is not None or bool(np.any(weight_v != np.floor(weight_v)))
+    var, robust_score = naive_var, None
+    cl = _codes(used[cluster]) if cluster is not None else None
+    if robust:
+        dfbeta = _by_cluster(score_residuals(model, fit.beta) * weight_v[:, None] @ naive_var,
+                             cl)
+        var = dfbeta.T @ dfbeta
+        resid0 = _by_cluster(score_residuals(model, np.zeros(fit.beta.size))
+                             * weight_v[:, None], cl)
+        u = resid0.sum(axis=0)
+        robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
+    result = CoxResult(
+        names=design.names, coef=fit.beta, var=var, naive_var=naive_var, robust=robust,
+        loglik=fit.loglik, loglik_null=fit.loglik0, score_test=score_stat, n=len(used),
+        events=int(e.sum()), iterations=fit.iterations, ties=ties, dropped=dropped,
+        terms=design.terms, references=design.references, strata=strata, cluster=cluster,
+        robust_score_test=robust_score, start=start, weights=weights, offset=offset,
+        _concordance=counting_concordance(data, _tie_exact_lp(design.matrix, offset_v,
+                                                              fit.beta), cl))
+    result._prediction = _PredictionData(
+        design.matrix, center, t, e, used[strata] if strata else None, strata_codes, fit.beta,
+        ties == "efron", start_v if start is not None else None,
+        weight_v if weights is not None else None, offset_v)
+    return result
+
+
+def _tie_exact_lp(x: np.ndarray, offset: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """x·beta + offset computed once per distinct row, so equal rows tie exactly (as R)."""
+    rows = pd.DataFrame(np.column_stack((x, offset)))
+    codes = rows.groupby(list(rows.columns), sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # one representative row per pattern
+    unique = rows.to_numpy()[first]
+    return (unique[:, :-1] @ beta + unique[:, -1])[codes]
 
 
 def _by_cluster(values: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:

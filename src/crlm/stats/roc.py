@@ -90,6 +90,10 @@ def roc_analysis(df: pd.DataFrame, marker: str, outcome: str) -> ROCResult:
     if y.isna().any() or not set(np.unique(y)) <= {0, 1}:
         raise StatsInputError(outcome, "outcome must be coded 0/1")
     xv, yv = x.to_numpy(float), y.to_numpy(int)
+    if min(int(yv.sum()), int((1 - yv).sum())) < 2:
+        raise StatsInputError(outcome, "ROC needs at least two patients with and two without "
+                                       f"the outcome ({int(yv.sum())} with, "
+                                       f"{int((1 - yv).sum())} without)")
     auc, se = auc_delong(xv, yv)
     direction = "higher"
     if auc < 0.5:  # lower values predict the outcome: evaluate the reversed marker
@@ -140,8 +144,9 @@ def maxstat_cutpoint(df: pd.DataFrame, marker: str, time: str, event: str, *,
                      min_prop: float = 0.1, max_prop: float = 0.9) -> MaxstatResult:
     """Cut-point maximising the standardised log-rank statistic (R ``maxstat``, LogRank, Lau92).
 
-    Candidate cuts are the distinct marker values from the ``min_prop`` quantile up to (not
-    including) the ``max_prop`` quantile; the p value accounts for the search.
+    Candidate cuts are the marker values ``c`` (each the largest value of its lower group) with
+    ``max(1, floor(min_prop·N)) ≤ #(marker ≤ c) ≤ floor(max_prop·N)``, as ``maxstat.test``;
+    the p value accounts for the search.
     """
     from crlm.stats._data import survival_outcome
 
@@ -152,13 +157,19 @@ def maxstat_cutpoint(df: pd.DataFrame, marker: str, time: str, event: str, *,
     x = pd.to_numeric(data[marker], errors="coerce").to_numpy(float)
     if np.isnan(x).any():
         raise StatsInputError(marker, "marker must be numeric")
+    if not e.any():
+        raise StatsInputError(event, "no events: every patient is censored, so no cut-point "
+                                     "can separate the survival curves")
     a = logrank_scores(t, e.astype(float))
     n = x.size
-    lo, hi = np.quantile(x, min_prop), np.quantile(x, max_prop)
     ux = np.unique(x)
-    cuts = ux[(ux >= lo) & (ux < hi)]
+    below = np.searchsorted(np.sort(x), ux, side="right")  # #(x ≤ cut) per distinct value
+    admissible = (below >= max(1, int(np.floor(n * min_prop)))) & (
+        below <= int(np.floor(n * max_prop))) & (below < n)
+    cuts = ux[admissible]
     if cuts.size == 0:
-        raise StatsInputError(marker, "no cut-point between the requested quantiles")
+        raise StatsInputError(marker, "no cut-point leaves the requested share of patients "
+                                      f"({min_prop:g} to {max_prop:g}) in each group")
     centred_ss = float(((a - a.mean()) ** 2).sum())
     order = np.argsort(x, kind="stable")
     cum = np.cumsum(a[order])
@@ -169,7 +180,14 @@ def maxstat_cutpoint(df: pd.DataFrame, marker: str, time: str, event: str, *,
     stat = np.abs(s - expected) / np.sqrt(var)
     best = int(np.argmax(stat))
     b = float(stat[best])
-    phi = stats.norm.pdf(b)
+    return MaxstatResult(float(cuts[best]), b, lausen92_p(b, min_prop, max_prop), cuts, stat, n)
+
+
+def lausen92_p(b: float, min_prop: float, max_prop: float) -> float:
+    """Lausen & Schumacher (1992) p of a maximally selected statistic ``b`` (maxstat pLausen92)."""
+    if b < 1:
+        return 1.0
+    phi = float(stats.norm.pdf(b))
     p = 4 * phi / b + phi * (b - 1 / b) * np.log(max_prop * (1 - min_prop)
                                                  / ((1 - max_prop) * min_prop))
-    return MaxstatResult(float(cuts[best]), b, float(min(1.0, p)), cuts, stat, n)
+    return float(min(1.0, max(p, 0.0)))

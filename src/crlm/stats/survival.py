@@ -29,8 +29,8 @@ from crlm.stats._data import (
     survival_outcome,
 )
 
-ConfType = Literal["log", "log-log", "plain"]
-CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain")
+ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
+CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain", "logit", "arcsin")
 _TOL = float(np.sqrt(np.finfo(float).eps))  # R's sqrt(.Machine$double.eps)
 
 
@@ -60,7 +60,11 @@ def km_survival(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, level: float
              ) -> tuple[np.ndarray, np.ndarray]:
-    """R ``survfit_confint`` with ``logse=TRUE`` (std_err of the cumulative hazard)."""
+    """R ``survfit_confint`` with ``logse=TRUE`` (std_err of the cumulative hazard).
+
+    log: exp(log S ± z·se); log-log: S^exp(∓z·se/log S); plain: S ± z·se·S; logit:
+    logit S ± z·se/(1 − S); arcsin: asin(√S) ± ½·z·se·√(S/(1 − S)), clipped to [0, π/2].
+    """
     z = stats.norm.ppf(1.0 - (1.0 - level) / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         if conf_type == "plain":
@@ -76,6 +80,17 @@ def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, level: float
             lower = np.exp(-np.exp(np.log(-np.log(xx)) - se2))
             upper = np.exp(-np.exp(np.log(-np.log(xx)) + se2))
             return lower, upper
+        if conf_type == "logit":
+            xx = np.where(surv == 0, np.nan, surv)
+            se2 = z * std_err * (1 + xx / (1 - xx))
+            logit = np.log(surv / (1 - surv))
+            return 1 - 1 / (1 + np.exp(logit - se2)), 1 - 1 / (1 + np.exp(logit + se2))
+        if conf_type == "arcsin":
+            xx = np.where(surv == 0, np.nan, surv)
+            se2 = 0.5 * z * std_err * np.sqrt(xx / (1 - xx))
+            angle = np.arcsin(np.sqrt(xx))
+            return (np.sin(np.maximum(0.0, angle - se2)) ** 2,
+                    np.sin(np.minimum(np.pi / 2, angle + se2)) ** 2)
     raise StatsInputError(None, f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
 
 
@@ -248,6 +263,7 @@ class KMResult:
     group: str | None
     conf_type: str
     dropped: DroppedRows
+    conf_level: float = 0.95
 
     def summary(self) -> pd.DataFrame:
         """One row per group: n, events, median (CI), quartiles."""
@@ -267,6 +283,9 @@ class KMResult:
 
     def to_dict(self, times: Sequence[float] = ()) -> dict[str, object]:
         """JSON of the CLI contract: ``{"groups": {level: {...}}}`` plus the drop report."""
+        from crlm.stats._estimates import ci_columns
+
+        lo_key, hi_key = ci_columns(self.conf_level)  # lower95/upper95 at the 95 % default
         out: dict[str, dict[str, object]] = {}
         for level, c in self.groups.items():
             med, lo, hi = c.median()
@@ -275,17 +294,17 @@ class KMResult:
             if table is not None:
                 for row in table.itertuples(index=False):
                     at[_fmt_time(row.time)] = {
-                        "survival": _opt(row.surv), "lower95": _opt(row.lower),
-                        "upper95": _opt(row.upper), "n_risk": int(row.n_risk),
+                        "survival": _opt(row.surv), lo_key: _opt(row.lower),
+                        hi_key: _opt(row.upper), "n_risk": int(row.n_risk),
                         "n_event": int(row.n_event), "n_censor": int(row.n_censor),
                     }
             out[level] = {
-                "n": c.n, "events": c.events, "median": _opt(med), "median_lower95": _opt(lo),
-                "median_upper95": _opt(hi), "q25": _opt(c.quantile(0.25)[0]),
+                "n": c.n, "events": c.events, "median": _opt(med), f"median_{lo_key}": _opt(lo),
+                f"median_{hi_key}": _opt(hi), "q25": _opt(c.quantile(0.25)[0]),
                 "q75": _opt(c.quantile(0.75)[0]), "survival_at": at,
             }
-        return {"group": self.group, "conf_type": self.conf_type, "groups": out,
-                "dropped": self.dropped.to_dict()}
+        return {"group": self.group, "conf_type": self.conf_type,
+                "conf_level": self.conf_level, "groups": out, "dropped": self.dropped.to_dict()}
 
 
 def _fmt_time(t: float) -> str:
@@ -307,6 +326,8 @@ def kaplan_meier(df: pd.DataFrame, time: str, event: str, group: str | None = No
     """Kaplan–Meier curves of ``Surv(time, event)`` by ``group`` (R ``survfit``)."""
     if conf_type not in CONF_TYPES:
         raise StatsInputError(None, f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+    if not 0.0 < conf_level < 1.0:
+        raise StatsInputError(None, f"conf_level must be between 0 and 1, not {conf_level!r}")
     used, t, e, dropped = _prepare(df, time, event, [group])
     if group is None:
         curves = {"all": km_curve(t, e, conf_type, conf_level)}
@@ -314,7 +335,7 @@ def kaplan_meier(df: pd.DataFrame, time: str, event: str, group: str | None = No
         codes, labels = group_labels(used[group])
         curves = {lab: km_curve(t[codes == k], e[codes == k], conf_type, conf_level)
                   for k, lab in enumerate(labels)}
-    return KMResult(curves, group, conf_type, dropped)
+    return KMResult(curves, group, conf_type, dropped, conf_level)
 
 
 @dataclass(frozen=True)
@@ -323,7 +344,7 @@ class LogrankResult:
 
     groups: list[str]
     n: np.ndarray
-    observed: np.ndarray
+    observed: np.ndarray  # weighted by S(t−)^rho when rho ≠ 0 (as R)
     expected: np.ndarray
     var: np.ndarray
     chisq: float
@@ -331,6 +352,7 @@ class LogrankResult:
     trend_chisq: float | None
     trend_scores: list[float] | None
     dropped: DroppedRows
+    rho: float = 0.0
 
     @property
     def p(self) -> float:
@@ -350,10 +372,17 @@ class LogrankResult:
             "(O-E)^2/V": (self.observed - self.expected) ** 2 / np.diag(self.var),
         }, index=pd.Index(self.groups, name="group"))
 
+    @property
+    def weights(self) -> str:
+        """The test's weighting in words."""
+        if self.rho == 0:
+            return "log-rank (equal weights)"
+        return f"Fleming–Harrington G^ρ, ρ = {self.rho:g} (weight S(t−)^ρ)"
+
     def to_dict(self) -> dict[str, object]:
         """JSON: ``{"chisq","df","p","observed","expected", ...}`` (dicts keyed by group)."""
         out: dict[str, object] = {
-            "chisq": self.chisq, "df": self.df, "p": self.p,
+            "chisq": self.chisq, "df": self.df, "p": self.p, "rho": self.rho,
             "observed": dict(zip(self.groups, self.observed.tolist(), strict=True)),
             "expected": dict(zip(self.groups, self.expected.tolist(), strict=True)),
             "n": dict(zip(self.groups, self.n.tolist(), strict=True)),
@@ -366,9 +395,14 @@ class LogrankResult:
         return out
 
 
-def _logrank_terms(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observed, expected and variance matrix of one stratum."""
+def _logrank_terms(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int,
+                   rho: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed, expected and variance matrix of one stratum.
+
+    With ``rho`` ≠ 0 each time is weighted by S(t−)^rho, S the Kaplan–Meier estimate of the
+    stratum's pooled groups (Fleming–Harrington G^rho, R ``survdiff(rho=)``): the observed and
+    expected counts by w, the variance by w².
+    """
     uniq, inverse = np.unique(time, return_inverse=True)
     m = uniq.size
     flat = inverse * k + codes
@@ -379,34 +413,47 @@ def _logrank_terms(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: in
     n_risk, dead = n_risk[has_death], dead[has_death]
     n_tot = n_risk.sum(axis=1)
     d_tot = dead.sum(axis=1)
+    weight = np.ones(n_tot.size)
+    if rho != 0.0:
+        surv = np.cumprod(1.0 - d_tot / n_tot)
+        weight = np.concatenate(([1.0], surv[:-1])) ** rho  # S(t−)^rho
     frac = n_risk / n_tot[:, None]
-    expected = (frac * d_tot[:, None]).sum(axis=0)
+    expected = (frac * (weight * d_tot)[:, None]).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        w = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0)
+        w = np.where(n_tot > 1, d_tot * (n_tot - d_tot) / (n_tot - 1), 0.0) * weight**2
     var = np.diag((w[:, None] * frac).sum(axis=0)) - (frac * w[:, None]).T @ frac
-    return dead.sum(axis=0), expected, var
+    return (weight[:, None] * dead).sum(axis=0), expected, var
 
 
 def logrank_test(df: pd.DataFrame, time: str, event: str, group: str, *,
                  strata: str | None = None, trend: bool = False,
-                 scores: Sequence[float] | None = None) -> LogrankResult:
+                 scores: Sequence[float] | None = None, rho: float = 0.0) -> LogrankResult:
     """Log-rank test for k groups (``survdiff``); with ``trend`` also the 1-df trend test.
+
+    ``rho`` ≠ 0 gives the Fleming–Harrington G^rho test (``survdiff(rho=)``: weight S(t−)^rho,
+    rho = 1 the Peto–Peto/Prentice modification of the Wilcoxon test, weighting early
+    differences).
 
     The trend test uses ``scores`` (default 1..k in the groups' order) as
     ``(w'(O-E))² / w'Vw``.
     """
+    if not np.isfinite(rho):
+        raise StatsInputError(None, f"rho must be a finite number, not {rho!r}")
     used, t, e, dropped = _prepare(df, time, event, [group, strata])
     codes, labels = group_labels(used[group])
     k = len(labels)
     if k < 2:
-        raise StatsInputError(group, f"needs at least 2 groups, found {labels}")
+        raise StatsInputError(group, f"needs at least 2 groups, found {', '.join(labels)}")
+    if not e.any():
+        raise StatsInputError(event, "no events: every patient is censored, so the log-rank "
+                                     "test has nothing to compare")
     st = pd.factorize(used[strata])[0] if strata is not None else np.zeros(len(used), int)
     obs = np.zeros(k)
     exp = np.zeros(k)
     var = np.zeros((k, k))
     for s in np.unique(st):
         sel = st == s
-        o, x, v = _logrank_terms(t[sel], e[sel].astype(float), codes[sel], k)
+        o, x, v = _logrank_terms(t[sel], e[sel].astype(float), codes[sel], k, rho)
         obs += o
         exp += x
         var += v
@@ -421,7 +468,8 @@ def logrank_test(df: pd.DataFrame, time: str, event: str, group: str, *,
         trend_chisq = float((w @ (obs - exp)) ** 2 / (w @ var @ w))
         w_list = w.tolist()
     n = np.bincount(codes, minlength=k)
-    return LogrankResult(labels, n, obs, exp, var, chisq, k - 1, trend_chisq, w_list, dropped)
+    return LogrankResult(labels, n, obs, exp, var, chisq, k - 1, trend_chisq, w_list, dropped,
+                         float(rho))
 
 
 @dataclass(frozen=True)

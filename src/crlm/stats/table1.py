@@ -1,17 +1,21 @@
 """Table 1: patient characteristics by group with the tests the source papers use (CLINICAL_SPEC
 §5).
 
-Categorical variables: n (%) of patients with data, Pearson χ² (no continuity correction), or
-Fisher's exact test (Freeman–Halton for tables larger than 2×2) when any expected count is < 5.
-Continuous variables: median (IQR) with Mann–Whitney U (two groups) / Kruskal–Wallis (≥ 3), or
-mean (SD) with Student's t-test / one-way ANOVA when asked. Missing values are excluded per
-variable and reported in footnotes ("Data not available for X in N patients").
+Categorical variables: n (%) of patients with data, Pearson χ² (with Yates' continuity
+correction on 2×2 tables, R ``chisq.test``'s default, unless ``correct=False``), or Fisher's
+exact test (Freeman–Halton for tables larger than 2×2, network algorithm
+in :mod:`crlm.stats._fisher`, seeded Monte Carlo past its work budget) when any expected count
+is < 5.
+Continuous variables: median (IQR) with Mann–Whitney U (two groups; exact below 50 per group
+without ties, as R ``wilcox.test``) / Kruskal–Wallis (≥ 3), or mean (SD) with Welch's t-test
+(R ``t.test``'s default; Student's with ``var_equal=True``) / one-way ANOVA when asked. Missing
+values are excluded per variable and reported in footnotes ("Data not available for X in N
+patients"); the footnotes name every test and correction used.
 """
 
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +26,20 @@ from scipy import stats
 
 from crlm.safe_output import frame_to_csv
 from crlm.stats._data import StatsInputError, factor_codes, level_label, require_columns
+from crlm.stats._fisher import MONTE_CARLO_DRAWS, MONTE_CARLO_SEED, fisher_exact_rxc
 
 EXPECTED_COUNT_MIN = 5.0
+EXACT_RANK_TEST_MAX_N = 50  # R wilcox.test: exact p when both groups have < 50 and no ties
 TEST_NAMES = {
     "chisq": "χ² test",
+    "chisq_yates": "χ² test with Yates' continuity correction",
     "fisher": "Fisher's exact test",
+    "fisher_mc": "Fisher's exact test (Monte Carlo p)",
     "mannwhitney": "Mann–Whitney U test",
+    "mannwhitney_exact": "Mann–Whitney U test (exact)",
     "kruskal": "Kruskal–Wallis test",
     "ttest": "Student's t-test",
+    "welch": "Welch's t-test",
     "anova": "one-way ANOVA",
 }
 
@@ -43,6 +53,7 @@ class VariableTest:
     statistic: float
     p: float
     n_missing: int
+    smd: float | None = None  # standardised mean difference (average over group pairs)
 
 
 @dataclass
@@ -103,98 +114,56 @@ def _fmt(x: float, digits: int = 1) -> str:
     return f"{x:.{digits}f}"
 
 
-MAX_EXACT_TABLES = 2_000_000
+def categorical_test(table: np.ndarray, *, correct: bool = True) -> tuple[str, float, float]:
+    """χ², or Fisher's exact when any expected count < 5.
 
-
-def fisher_freeman_halton(table: np.ndarray) -> float:
-    """Exact p of an r×c table: sum of P(tables with the same margins) ≤ P(observed).
-
-    Enumerates every table with the observed margins (as R ``fisher.test``, relative tolerance
-    1e-7); raises ``ValueError`` past two million tables.
+    ``correct`` applies Yates' continuity correction to 2×2 tables (R ``chisq.test``'s
+    default, test ``chisq_yates``); larger tables are never corrected.
     """
-    from scipy.special import gammaln
-
-    table = np.asarray(table, dtype=np.int64)
-    rows, cols = table.sum(axis=1), table.sum(axis=0)
-    n = int(table.sum())
-    const = gammaln(rows + 1).sum() + gammaln(cols + 1).sum() - gammaln(n + 1)
-
-    def logp(cells: np.ndarray) -> float:
-        return float(const - gammaln(cells + 1).sum())
-
-    observed = logp(table)
-    r, c = table.shape
-    total = 0.0
-    count = 0
-    cells = np.zeros((r, c), dtype=np.int64)
-
-    def fill(i: int, j: int, row_left: np.ndarray, col_left: np.ndarray) -> None:
-        nonlocal total, count
-        if i == r - 1:  # last row is determined by the column remainders
-            cells[i] = col_left
-            if col_left.sum() != row_left[i]:
-                return
-            count += 1
-            if count > MAX_EXACT_TABLES:
-                raise ValueError("too many tables for the exact test")
-            lp = logp(cells)
-            if lp <= observed + 1e-7 * abs(observed) + 1e-12:
-                total += math.exp(lp)
-            return
-        if j == c - 1:  # last cell of the row takes what the row has left
-            v = row_left[i]
-            if v > col_left[j]:
-                return
-            cells[i, j] = v
-            col_left[j] -= v
-            fill(i + 1, 0, row_left, col_left)
-            col_left[j] += v
-            return
-        for v in range(min(row_left[i], col_left[j]) + 1):
-            cells[i, j] = v
-            row_left[i] -= v
-            col_left[j] -= v
-            fill(i, j + 1, row_left, col_left)
-            row_left[i] += v
-            col_left[j] += v
-
-    fill(0, 0, rows.copy(), cols.copy())
-    return min(1.0, total)
-
-
-def categorical_test(table: np.ndarray) -> tuple[str, float, float]:
-    """χ² without continuity correction, or Fisher's exact when any expected count < 5."""
     if table.ndim != 2 or table.size == 0:
         return "chisq", float("nan"), float("nan")
     table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
     if table.shape[0] < 2 or table.shape[1] < 2:
         return "chisq", float("nan"), float("nan")
-    chi2, p, _dof, expected = stats.chi2_contingency(table, correction=False)
+    yates = correct and table.shape == (2, 2)
+    chi2, p, _dof, expected = stats.chi2_contingency(table, correction=yates)
     if (expected < EXPECTED_COUNT_MIN).any():
         if table.shape == (2, 2):
             res = stats.fisher_exact(table)
             return "fisher", float(res.statistic), float(res.pvalue)
-        try:
-            return "fisher", float("nan"), fisher_freeman_halton(table)
-        except ValueError:  # too large to enumerate: keep χ², say so in the test name
-            return "chisq", float(chi2), float(p)
-    return "chisq", float(chi2), float(p)
+        exact = fisher_exact_rxc(table)
+        return ("fisher_mc" if exact.monte_carlo else "fisher"), float("nan"), exact.p
+    return ("chisq_yates" if yates else "chisq"), float(chi2), float(p)
 
 
-def continuous_test(samples: list[np.ndarray], mean_sd: bool) -> tuple[str, float, float]:
-    """Rank test (Mann–Whitney / Kruskal–Wallis), or t-test / ANOVA for mean (SD) rows."""
+def continuous_test(samples: list[np.ndarray], mean_sd: bool, *, var_equal: bool = False,
+                    exact: bool | None = None) -> tuple[str, float, float]:
+    """Rank test (Mann–Whitney / Kruskal–Wallis), or t-test / ANOVA for mean (SD) rows.
+
+    Two groups as R's defaults: Welch's t-test (``var_equal=True``: Student's); Mann–Whitney
+    exact when ``exact`` is None and both groups have fewer than 50 values and no ties (R
+    ``wilcox.test``), otherwise the normal approximation with continuity correction.
+    """
     samples = [s for s in samples if s.size]
     if len(samples) < 2:
         return ("ttest" if mean_sd else "kruskal"), float("nan"), float("nan")
     if mean_sd:
         if len(samples) == 2:
-            r = stats.ttest_ind(samples[0], samples[1], equal_var=True)
-            return "ttest", float(r.statistic), float(r.pvalue)
+            r = stats.ttest_ind(samples[0], samples[1], equal_var=var_equal)
+            return ("ttest" if var_equal else "welch"), float(r.statistic), float(r.pvalue)
         r = stats.f_oneway(*samples)
         return "anova", float(r.statistic), float(r.pvalue)
     if len(samples) == 2:
-        r = stats.mannwhitneyu(samples[0], samples[1], alternative="two-sided",
-                               use_continuity=True, method="asymptotic")
+        a, b = samples
+        pooled = np.concatenate((a, b))
+        if exact is None:
+            exact = (a.size < EXACT_RANK_TEST_MAX_N and b.size < EXACT_RANK_TEST_MAX_N
+                     and np.unique(pooled).size == pooled.size)
+        if exact:
+            r = stats.mannwhitneyu(a, b, alternative="two-sided", method="exact")
+            return "mannwhitney_exact", float(r.statistic), float(r.pvalue)
+        r = stats.mannwhitneyu(a, b, alternative="two-sided", use_continuity=True,
+                               method="asymptotic")
         return "mannwhitney", float(r.statistic), float(r.pvalue)
     r = stats.kruskal(*samples)
     return "kruskal", float(r.statistic), float(r.pvalue)
@@ -214,12 +183,20 @@ def table1(
     mean_sd: Sequence[str] = (),
     labels: Mapping[str, str] | None = None,
     overall: bool = False,
+    var_equal: bool = False,
+    correct: bool = True,
+    smd: bool = False,
 ) -> Table1:
     """Table 1 of ``categorical`` and ``continuous`` variables by ``group``.
 
     Binary (0/1, true/false) variables show one row: n (%) with the trait. Other categorical
     variables show one row per level. ``mean_sd`` lists continuous variables to report as
-    mean (SD) with t-test/ANOVA instead of median (IQR) with rank tests.
+    mean (SD) with t-test/ANOVA instead of median (IQR) with rank tests. Two-group tests follow
+    R's defaults — Welch's t-test (``var_equal=True``: Student's), Yates' correction on 2×2
+    χ² tables (``correct=False``: none), exact Mann–Whitney for small samples without ties —
+    and the footnote states the choice. ``smd`` adds a column of standardised mean differences
+    (:func:`smd_continuous`, :func:`smd_categorical`; the average over group pairs when there
+    are more than two groups, as R ``tableone``).
     """
     labels = dict(labels or {})
     require_columns(df, [group, *categorical, *continuous])
@@ -239,7 +216,7 @@ def table1(
     columns = ["Variable", *[f"{n} (n = {sizes[n]})" for n in names]]
     if overall:
         columns.append(f"Overall (n = {len(data)})")
-    columns += ["p", "Test"]
+    columns += ["p", "Test"] + (["SMD"] if smd else [])
     rows: list[list[object]] = []
     tests: list[VariableTest] = []
     missing_notes: list[str] = []
@@ -256,51 +233,123 @@ def table1(
                 yes = series.astype("float").to_numpy() == 1
                 table = np.array([[np.sum(ok & yes & (codes == i)),
                                    np.sum(ok & ~yes & (codes == i))] for i in range(len(levels))])
-                test, stat, p = categorical_test(table.T)
+                test, stat, p = categorical_test(table.T, correct=correct)
+                effect = smd_categorical(table.T)
                 cells = [_n_pct(table[i, 0], table[i].sum()) for i in range(len(levels))]
                 if overall:
                     cells.append(_n_pct(table[:, 0].sum(), table.sum()))
-                rows.append([f"{label}, n (%)", *cells, format_p(p), TEST_NAMES[test]])
+                rows.append([f"{label}, n (%)", *cells, format_p(p), TEST_NAMES[test]]
+                            + ([_smd_text(effect)] if smd else []))
             else:
                 vcodes, vlevels = factor_codes(series)
                 table = np.array([[np.sum((vcodes == j) & (codes == i))
                                    for i in range(len(levels))] for j in range(len(vlevels))],
                                  dtype=np.int64).reshape(len(vlevels), len(levels))
-                test, stat, p = categorical_test(table)
+                test, stat, p = categorical_test(table, correct=correct)
+                effect = smd_categorical(table)
                 rows.append([f"{label}, n (%)", *[""] * (len(levels) + overall),
-                             format_p(p), TEST_NAMES[test]])
+                             format_p(p), TEST_NAMES[test]]
+                            + ([_smd_text(effect)] if smd else []))
                 for j, lv in enumerate(vlevels):
                     cells = [_n_pct(table[j, i], table[:, i].sum()) for i in range(len(levels))]
                     if overall:
                         cells.append(_n_pct(table[j].sum(), table.sum()))
-                    rows.append([f"  {level_label(lv)}", *cells, "", ""])
+                    rows.append([f"  {level_label(lv)}", *cells, "", ""] + ([""] if smd else []))
         else:
             if not pd.api.types.is_numeric_dtype(series):
                 raise StatsInputError(var, "continuous variable is not numeric")
             values = series.to_numpy(dtype=float)
             samples = [values[ok & (codes == i)] for i in range(len(levels))]
             use_mean = var in mean_sd
-            test, stat, p = continuous_test(samples, use_mean)
+            test, stat, p = continuous_test(samples, use_mean, var_equal=var_equal)
+            effect = smd_continuous(samples)
             summary = _mean_sd if use_mean else _median_iqr
             cells = [summary(s) for s in samples]
             if overall:
                 cells.append(summary(values[ok]))
             unit = "mean (SD)" if use_mean else "median (IQR)"
-            rows.append([f"{label}, {unit}", *cells, format_p(p), TEST_NAMES[test]])
-        tests.append(VariableTest(var, test, stat, p, n_missing))
+            rows.append([f"{label}, {unit}", *cells, format_p(p), TEST_NAMES[test]]
+                        + ([_smd_text(effect)] if smd else []))
+        tests.append(VariableTest(var, test, stat, p, n_missing, effect))
 
     footnotes = []
     used = sorted({t.test for t in tests}, key=list(TEST_NAMES).index)
     if used:
-        footnotes.append("Tests: " + "; ".join(TEST_NAMES[t] for t in used) + ". χ² without "
-                         "continuity correction; Fisher's exact test (Freeman–Halton for r×c) "
-                         "when any expected count is below 5.")
+        footnotes.append("Tests: " + "; ".join(TEST_NAMES[t] for t in used) + ". "
+                         + _test_choices(correct, var_equal))
+    if smd:
+        footnotes.append("SMD: standardised mean difference — continuous variables "
+                         "|mean₁ − mean₂| / √((SD₁² + SD₂²)/2), categorical variables "
+                         "√((p₁ − p₂)ᵀ S⁻¹ (p₁ − p₂)) over the levels after the first (Yang & "
+                         "Dalton 2012), averaged over pairs of groups; values above 0.1 are "
+                         "usually read as imbalance.")
+    if "fisher_mc" in used:
+        footnotes.append(f"Monte Carlo p of Fisher's exact test (table too large to enumerate): "
+                         f"{MONTE_CARLO_DRAWS:,} random tables with the observed margins, seed "
+                         f"{MONTE_CARLO_SEED}, as R's fisher.test(simulate.p.value = TRUE).")
     if missing_notes:
         footnotes.append("Data not available for " + ", ".join(missing_notes) + ".")
     if no_group:
         footnotes.append(f"{no_group} patients without {labels.get(group, group)} excluded.")
     return Table1(pd.DataFrame(rows, columns=columns), tests, footnotes, names, sizes,
                   no_group, labels)
+
+
+def smd_continuous(samples: Sequence[np.ndarray]) -> float:
+    """Standardised mean difference of a continuous variable (R ``tableone::ExtractSmd``).
+
+    Two groups: |m₁ − m₂| / √((s₁² + s₂²)/2) with sample variances (n − 1); more groups: the
+    average over all pairs. NaN when a group has fewer than two values.
+    """
+    pairs = []
+    for a, b in _pairs(samples):
+        if a.size < 2 or b.size < 2:
+            return float("nan")
+        pooled = (np.var(a, ddof=1) + np.var(b, ddof=1)) / 2.0
+        diff = abs(float(np.mean(a) - np.mean(b)))
+        pairs.append(0.0 if diff == 0 else diff / float(np.sqrt(pooled)))
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def smd_categorical(table: np.ndarray) -> float:
+    """Standardised mean difference of a categorical variable (Yang & Dalton 2012, tableone).
+
+    ``table``: levels × groups counts. For two groups with level proportions p₁, p₂ (levels
+    after the first): T = p₁ − p₂, S = (S₁ + S₂)/2 with S_g = diag(p_g) − p_g p_gᵀ, SMD =
+    √(Tᵀ S⁻¹ T) (generalised inverse when S is singular); averaged over pairs of groups.
+    """
+    table = np.asarray(table, dtype=float)
+    table = table[table.sum(axis=1) > 0]
+    if table.shape[0] < 2:
+        return float("nan")
+    props = [table[:, g] / table[:, g].sum() for g in range(table.shape[1])
+             if table[:, g].sum() > 0]
+    pairs = []
+    for p1, p2 in _pairs(props):
+        t = (p1 - p2)[1:]
+        cov = sum(np.diag(p[1:]) - np.outer(p[1:], p[1:]) for p in (p1, p2)) / 2.0
+        pairs.append(float(np.sqrt(max(t @ np.linalg.pinv(cov) @ t, 0.0))))
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def _pairs(items: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
+
+
+def _smd_text(value: float) -> str:
+    return "" if not np.isfinite(value) else f"{value:.3f}"
+
+
+def _test_choices(correct: bool, var_equal: bool) -> str:
+    """The footnote sentence stating the test choices (R's defaults unless changed)."""
+    chisq = ("χ² with Yates' continuity correction for 2×2 tables (R's default), without "
+             "for larger tables" if correct else "χ² without continuity correction")
+    t_test = ("t-test for unequal variances (Welch, R's default)" if not var_equal
+              else "t-test assuming equal variances (Student)")
+    return (f"{chisq}; Fisher's exact test (Freeman–Halton for r×c) when any expected count "
+            f"is below 5; {t_test}; Mann–Whitney U exact when both groups have fewer than "
+            f"{EXACT_RANK_TEST_MAX_N} values and no ties, otherwise the normal approximation "
+            "with continuity correction.")
 
 
 def _n_pct(k: float, n: float) -> str:

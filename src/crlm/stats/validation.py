@@ -7,11 +7,15 @@ reports).
 * :func:`time_dependent_auc` — cumulative/dynamic AUC at a horizon with IPCW (Uno 2007).
 * :func:`calibration_by_group` — observed KM survival at a horizon per risk group beside the
   published expectation.
+* :func:`cox_brier` / :func:`brier_score` / :func:`integrated_brier` — IPCW Brier score and
+  integrated Brier score (Kaplan–Meier censoring model, as riskRegression ``Score``).
+* :func:`calibration_slope` — Cox calibration slope of a model's linear predictor on new data.
+* :func:`optimism_corrected_c` — Harrell's bootstrap optimism-corrected C (seeded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +24,7 @@ from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, survival_outcome
 from crlm.stats.cox import _concordance_influence, concordance_dfbeta
-from crlm.stats.survival import kaplan_meier, km_curve
+from crlm.stats.survival import kaplan_meier, km_survival
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -103,17 +107,19 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     """Cumulative/dynamic AUC(τ) with inverse-probability-of-censoring weights (Uno 2007).
 
     Cases: event by τ, weighted 1/G(Tᵢ−); controls: still event-free after τ, weighted 1/G(τ);
-    G is the Kaplan–Meier estimate of the censoring distribution. Score ties count ½.
+    score ties count ½. G is the Kaplan–Meier estimate of the censoring distribution with, at a
+    time that has both, the events before the censorings (so a censoring's risk set leaves out
+    the deaths at its time), as ``prodlim(reverse = TRUE)``: the convention of
+    ``riskRegression::Score(metrics = "auc", cens.model = "km")``, which this matches.
     """
     t, e, (s,), _n = _prepare(df, time, event, [score])
     if horizon <= 0:
         raise StatsInputError(None, "horizon must be > 0")
-    g_curve = km_curve(t, 1 - e)  # censoring "survival"
+    g_times, g_surv = _censoring_km(t, e)
 
     def g(at: np.ndarray, left: bool) -> np.ndarray:
-        idx = np.searchsorted(g_curve.time, at, side="left" if left else "right") - 1
-        surv = np.concatenate([[1.0], g_curve.surv])
-        return surv[idx + 1]
+        idx = np.searchsorted(g_times, at, side="left" if left else "right") - 1
+        return np.concatenate([[1.0], g_surv])[idx + 1]
 
     cases = (t <= horizon) & (e == 1)
     controls = t > horizon
@@ -126,6 +132,17 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     leq = np.searchsorted(ctrl, s[cases], side="right")
     wins = less + 0.5 * (leq - less)
     return float((w_case * wins * w_ctrl).sum() / (w_case.sum() * w_ctrl * ctrl.size))
+
+
+def _censoring_km(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Censoring survival G after each censoring time, events first at tied times."""
+    times, where = np.unique(t, return_inverse=True)
+    at_risk = t.size - np.searchsorted(np.sort(t), times, side="left")
+    deaths = np.bincount(where, weights=e, minlength=times.size)
+    censored = np.bincount(where, weights=1 - e, minlength=times.size)
+    keep = censored > 0
+    hazard = censored[keep] / (at_risk[keep] - deaths[keep])
+    return times[keep], np.cumprod(1.0 - hazard)
 
 
 def calibration_by_group(
@@ -144,3 +161,219 @@ def calibration_by_group(
         out["expected"] = [expected.get(str(g), np.nan) for g in out.index]
         out["observed_minus_expected"] = out["observed"] - out["expected"]
     return out
+
+
+# --------------------------------------------------------------------------- Brier score
+
+
+@dataclass(frozen=True)
+class BrierResult:
+    """IPCW Brier score and integrated Brier score at each time (R ``riskRegression::Score``
+    with ``cens.model="km"``, ``summary="ibs"``)."""
+
+    times: np.ndarray
+    brier: np.ndarray
+    ibs: np.ndarray  # integrated Brier score from 0 to each time
+    brier_null: np.ndarray  # Kaplan–Meier (no covariates) reference
+    ibs_null: np.ndarray
+    n: int
+    events: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per time: Brier, IBS, and the Kaplan–Meier reference."""
+        return pd.DataFrame({"time": self.times, "brier": self.brier, "ibs": self.ibs,
+                             "brier_null": self.brier_null, "ibs_null": self.ibs_null})
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON: per time, and the method in words."""
+        return {"n": self.n, "events": self.events,
+                "method": "inverse probability of censoring weights, Kaplan–Meier censoring "
+                          "model; IBS: step integral over the requested times divided by the "
+                          "time (riskRegression)",
+                "times": {f"{t:g}": {"brier": b, "ibs": i, "brier_null": bn, "ibs_null": inull}
+                          for t, b, i, bn, inull in zip(self.times, self.brier, self.ibs,
+                                                        self.brier_null, self.ibs_null,
+                                                        strict=True)}}
+
+
+def _censoring_survival(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan–Meier of the censoring distribution: distinct times and G just after each.
+
+    At a time with both events and censorings the events come first, so they are not at risk
+    of being censored there (``prodlim(..., reverse = TRUE)``, used by riskRegression).
+    """
+    uniq, inverse = np.unique(time, return_inverse=True)
+    at = np.bincount(inverse, minlength=uniq.size)
+    censored = np.bincount(inverse, weights=1 - event, minlength=uniq.size)
+    n_risk = np.cumsum(at[::-1])[::-1] - (at - censored)  # minus the events at that time
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(censored > 0, 1.0 - censored / n_risk, 1.0)
+    return uniq, np.cumprod(factor)
+
+
+def _step(times: np.ndarray, values: np.ndarray, at: np.ndarray, left: bool) -> np.ndarray:
+    """A right-continuous step function (1 before the first time), or its left limit."""
+    idx = np.searchsorted(times, at, side="left" if left else "right") - 1
+    return np.concatenate(([1.0], values))[idx + 1]
+
+
+def brier_score(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
+                times: np.ndarray) -> np.ndarray:
+    """IPCW Brier score of predicted risks ``risk`` (n × len(times)) at ``times``.
+
+    BS(t) = 1/n Σ [ 1(Tᵢ ≤ t, δᵢ = 1) (1 − Fᵢ(t))² / G(Tᵢ−) + 1(Tᵢ > t) Fᵢ(t)² / G(t) ], G the
+    Kaplan–Meier estimate of the censoring survival (Graf et al. 1999; riskRegression).
+    """
+    time = np.asarray(time, dtype=float)
+    event = np.asarray(event, dtype=float)
+    risk = np.asarray(risk, dtype=float).reshape(time.size, -1)
+    g_time, g_surv = _censoring_survival(time, event)
+    g_subject = _step(g_time, g_surv, time, left=True)
+    out = np.empty(len(times))
+    for k, t in enumerate(times):
+        case = (time <= t) & (event == 1)
+        alive = time > t
+        g_t = _step(g_time, g_surv, np.array([t]), left=False)[0]
+        terms = np.where(case, (1 - risk[:, k]) ** 2 / np.where(case, g_subject, 1.0), 0.0)
+        terms += np.where(alive, risk[:, k] ** 2 / g_t, 0.0)
+        out[k] = terms.mean()
+    return out
+
+
+def integrated_brier(times: np.ndarray, brier: np.ndarray) -> np.ndarray:
+    """IBS(t_k) = (1/t_k) Σ_{j<k} BS(t_j)(t_{j+1} − t_j) over the grid (0, t₁, …) with BS(0) = 0
+    — the step integral riskRegression's ``Score(summary="ibs")`` reports."""
+    x = np.concatenate(([0.0], np.asarray(times, dtype=float)))
+    y = np.concatenate(([0.0], np.asarray(brier, dtype=float)))
+    areas = np.cumsum(y[:-1] * np.diff(x))
+    return areas / x[1:]
+
+
+def cox_brier(fit: object, df: pd.DataFrame, time: str, event: str,
+              times: Sequence[float]) -> BrierResult:
+    """Brier and integrated Brier score of a Cox model's predicted risks on ``df``, beside the
+    Kaplan–Meier (null model) reference — ``Score(list(fit), ..., metrics="brier",
+    summary="ibs", cens.model="km")``."""
+    grid = np.sort(np.asarray(times, dtype=float))
+    if grid.size == 0 or grid[0] <= 0:
+        raise StatsInputError(None, "times must be positive")
+    t, e = survival_outcome(df, time, event)
+    risk = fit.predict_risk(df, grid)  # type: ignore[attr-defined]
+    km_time, km_surv = km_survival(t, e)
+    null_risk = np.tile(1.0 - _step(km_time, km_surv, grid, left=False), (t.size, 1))
+    brier = brier_score(t, e, risk, grid)
+    brier_null = brier_score(t, e, null_risk, grid)
+    return BrierResult(grid, brier, integrated_brier(grid, brier), brier_null,
+                       integrated_brier(grid, brier_null), int(t.size), int(e.sum()))
+
+
+# --------------------------------------------------------------------------- calibration slope
+
+
+@dataclass(frozen=True)
+class CalibrationSlope:
+    """Cox calibration slope: the coefficient of the linear predictor on validation data."""
+
+    slope: float
+    se: float
+    n: int
+    events: int
+
+    @property
+    def lower95(self) -> float:
+        return self.slope - Z95 * self.se
+
+    @property
+    def upper95(self) -> float:
+        return self.slope + Z95 * self.se
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON: slope with SE and 95 % CI (1 = perfect; < 1 = predictions too extreme)."""
+        return {"slope": self.slope, "se": self.se, "lower95": self.lower95,
+                "upper95": self.upper95, "n": self.n, "events": self.events}
+
+
+def calibration_slope(fit: object, df: pd.DataFrame, time: str, event: str) -> CalibrationSlope:
+    """Slope of ``coxph(Surv(time, event) ~ lp)`` on ``df``, lp the fit's linear predictor
+    (1 is ideal; below 1 the model over-fits)."""
+    from crlm.stats.cox import cox_ph
+
+    lp = fit.linear_predictor(df)  # type: ignore[attr-defined]
+    frame = pd.DataFrame({"time": df[time].to_numpy(), "event": df[event].to_numpy(),
+                          "lp": lp})
+    refit = cox_ph(frame, "time", "event", ["lp"])
+    return CalibrationSlope(float(refit.coef[0]), float(refit.se[0]), refit.n, refit.events)
+
+
+# --------------------------------------------------------------------------- optimism
+
+
+@dataclass(frozen=True)
+class OptimismCorrectedC:
+    """Harrell's bootstrap optimism correction of the apparent C of a Cox model."""
+
+    apparent: float
+    optimism: float
+    corrected: float
+    n_boot: int
+    seed: int | None
+    optimism_each: np.ndarray
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON: apparent, optimism, corrected C and the bootstrap settings."""
+        return {"apparent_c": self.apparent, "optimism": self.optimism,
+                "corrected_c": self.corrected, "bootstrap_samples": self.n_boot,
+                "seed": self.seed,
+                "method": "Harrell: mean over bootstrap samples of C(boot model on the boot "
+                          "sample) − C(boot model on the original data)"}
+
+
+def optimism_corrected_c(df: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
+                         *, n_boot: int = 200, seed: int | None = 2026,
+                         indices: Sequence[Sequence[int]] | None = None,
+                         **cox_kwargs: object) -> OptimismCorrectedC:
+    """Optimism-corrected Harrell's C of ``cox_ph(df, time, event, covariates)``.
+
+    Each bootstrap sample (``numpy.random.default_rng(seed)``, or the 0-based row
+    ``indices`` given) is refitted; optimism = mean(C on the sample − C of the same model on
+    the original rows); corrected C = apparent C − optimism (Harrell, Lee & Mark 1996).
+    Rows with a missing value in a model column are dropped first.
+    """
+    from crlm.stats._data import complete_cases
+    from crlm.stats.cox import concordance, cox_ph
+
+    for option in ("start", "weights", "offset"):
+        if cox_kwargs.get(option) is not None:
+            raise StatsInputError(str(cox_kwargs[option]), "the optimism correction is for "
+                                  "right-censored, unweighted fits without an offset")
+    extra = [c for c in (cox_kwargs.get("strata"),) if isinstance(c, str)]
+    used, _dropped = complete_cases(df, [time, event, *covariates, *extra])
+    used = used.reset_index(drop=True)
+    fit = cox_ph(used, time, event, covariates, **cox_kwargs)  # type: ignore[arg-type]
+    t, e = survival_outcome(used, time, event)
+    if indices is None:
+        if n_boot < 1:
+            raise StatsInputError(None, "n_boot must be at least 1")
+        rng = np.random.default_rng(seed)
+        samples = [rng.integers(0, len(used), len(used)) for _ in range(n_boot)]
+    else:
+        samples = [np.asarray(ix, dtype=np.int64) for ix in indices]
+        seed = None
+    optimism = np.empty(len(samples))
+    for k, ix in enumerate(samples):
+        sample = used.iloc[ix]
+        boot = cox_ph(sample, time, event, covariates, **cox_kwargs)  # type: ignore[arg-type]
+        c_boot = concordance(t[ix], e[ix], boot.linear_predictor(sample), reverse=True,
+                             strata=_strata(sample, cox_kwargs))[0]
+        c_test = concordance(t, e, boot.linear_predictor(used), reverse=True,
+                             strata=_strata(used, cox_kwargs))[0]
+        optimism[k] = c_boot - c_test
+    mean = float(optimism.mean())
+    apparent = concordance(t, e, fit.linear_predictor(used), reverse=True,
+                           strata=_strata(used, cox_kwargs))[0]
+    return OptimismCorrectedC(apparent, mean, apparent - mean, len(samples), seed, optimism)
+
+
+def _strata(rows: pd.DataFrame, cox_kwargs: Mapping[str, object]) -> np.ndarray | None:
+    column = cox_kwargs.get("strata")
+    return pd.factorize(rows[column])[0] if isinstance(column, str) else None

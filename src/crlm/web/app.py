@@ -15,10 +15,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from crlm.web.deps import user_cache
 from crlm.web.errors import install_exception_handlers
+from crlm.web.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, upload_route_limits
 from crlm.web.records import cohort_cache
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
     ApiTokens,
+    LoginLimits,
     LoginRateLimiter,
     SecurityHeadersMiddleware,
     csrf_token,
@@ -56,12 +58,17 @@ def create_app(
     *,
     secret_key: str | None = None,
     testing: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    route_body_limits: dict[str, int] | None = None,
+    login_limits: LoginLimits | None = None,
 ) -> FastAPI:
     """Build the web app on ``database_url`` (default: ``CRLM_DATABASE_URL`` or ./crlm.db).
 
     The database is migrated to the newest schema. ``secret_key`` overrides ``CRLM_SECRET_KEY``
     and the key file. ``testing`` is recorded on ``app.state.testing`` and changes no behaviour:
-    tests run every security check the served app runs.
+    tests run every security check the served app runs. ``max_body_bytes`` bounds every request
+    body and ``route_body_limits`` (path → bytes) the upload routes (default: the import page);
+    ``login_limits`` the login attempts (:class:`crlm.web.security.LoginLimits`).
     """
     from crlm.registry.db import database_url as resolve_url
     from crlm.registry.db import init_db, make_session_factory
@@ -85,7 +92,7 @@ def create_app(
     app.state.database_url = url
     app.state.testing = testing
     app.state.templates = _templates()
-    app.state.login_limiter = LoginRateLimiter()
+    app.state.login_limiter = LoginRateLimiter(engine, login_limits)
     app.state.api_tokens = ApiTokens(key)
     app.state.user_cache = user_cache()
     app.state.cohort_cache = cohort_cache()
@@ -103,6 +110,11 @@ def create_app(
         return HTMLResponse((HERE / "static" / "docs.html").read_text(encoding="utf-8"))
 
     install_exception_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=max_body_bytes,
+        route_limits=upload_route_limits() if route_body_limits is None else route_body_limits,
+    )
     # Order: the session middleware runs inside the header middleware, so its cookie gets
     # the Secure flag added when the request came over HTTPS.
     app.add_middleware(

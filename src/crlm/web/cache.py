@@ -43,6 +43,11 @@ class TtlCache(Generic[K, V]):
                 self._entries.pop(next(iter(self._entries)))
             self._entries[key] = (self._clock() + self.ttl_s, value)
 
+    def discard(self, key: K) -> None:
+        """Forget ``key`` (no error when absent)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:

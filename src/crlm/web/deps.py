@@ -22,7 +22,8 @@ from crlm.registry.users import Role
 from crlm.web.cache import TtlCache
 from crlm.web.security import CSRF_HEADER, csrf_valid
 
-SESSION_USER_KEY = "user"
+SESSION_USER_KEY = "uid"
+SESSION_GENERATION_KEY = "gen"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -33,6 +34,9 @@ class CurrentUser:
     username: str
     role: Role
     centre: str | None
+    id: int | None = None
+    generation: int = 0
+    must_change_password: bool = False
 
     @property
     def sees_identifiable_data(self) -> bool:
@@ -66,43 +70,72 @@ def get_db(request: Request) -> Iterator[Session]:
 Db = Annotated[Session, Depends(get_db)]
 
 
-def load_user(db: Session, username: str) -> CurrentUser | None:
-    """The registry user ``username`` as a :class:`CurrentUser`, or None if unknown/inactive."""
+def load_user(db: Session, user_id: int) -> CurrentUser | None:
+    """The registry user ``user_id`` as a :class:`CurrentUser`, or None if unknown/inactive."""
     from crlm.registry import users
 
-    user = users.get_user(db, username)
-    if user is None or not getattr(user, "active", True):
+    user = users.get_user_by_id(db, user_id)
+    if user is None or not user.active:
         return None
-    return CurrentUser(username=user.username, role=Role(user.role), centre=user.centre)
+    return CurrentUser(
+        username=user.username, role=Role(user.role), centre=user.centre, id=user.id,
+        generation=user.generation, must_change_password=user.must_change_password,
+    )
 
 
-#: Known users, so that each request need not query the registry. A deleted, deactivated or
-#: re-roled user is seen within 10 s. Unknown usernames are never cached.
+#: Known users, so that each request need not query the registry. Changes made through this
+#: process (admin pages, account page) drop the entry at once (:func:`forget_user`); changes made
+#: elsewhere (the CLI, another worker) are seen within 10 s. Unknown ids are never cached.
 USER_CACHE_TTL_S = 10.0
 
 
 def user_cache(
     ttl_s: float = USER_CACHE_TTL_S, clock: Callable[[], float] = time.monotonic
-) -> TtlCache[str, CurrentUser]:
-    """A cache of :class:`CurrentUser` by username."""
+) -> TtlCache[int, CurrentUser]:
+    """A cache of :class:`CurrentUser` by user id."""
     return TtlCache(ttl_s=ttl_s, max_entries=10_000, clock=clock)
 
 
-async def cached_user(request: Request, username: str) -> CurrentUser | None:
-    """The user ``username`` from the app's user cache, else from the registry."""
-    cache: TtlCache[str, CurrentUser] = request.app.state.user_cache
-    user = cache.get(username)
-    if user is not None:
-        return user
+def forget_user(request: Request, user_id: int | None) -> None:
+    """Drop a changed user from this process's cache (their next request reads the registry)."""
+    if user_id is not None:
+        request.app.state.user_cache.discard(user_id)
+
+
+async def cached_user(request: Request, user_id: object, generation: object) -> CurrentUser | None:
+    """The active user ``user_id`` if still at ``generation`` (user cache, else the registry)."""
+    if type(user_id) is not int or type(generation) is not int:
+        return None
+    cache: TtlCache[int, CurrentUser] = request.app.state.user_cache
+    user = cache.get(user_id)
+    if user is not None and user.generation >= generation:
+        return user if user.generation == generation else None
 
     def lookup() -> CurrentUser | None:
         with request.app.state.session_factory() as db:
-            return load_user(db, username)
+            return load_user(db, user_id)
 
     user = await run_in_threadpool(lookup)
-    if user is not None:
-        cache.put(username, user)
-    return user
+    if user is None:
+        cache.discard(user_id)
+        return None
+    cache.put(user_id, user)
+    return user if user.generation == generation else None
+
+
+def session_user_claims(request: Request) -> tuple[object, object]:
+    """(user id, generation) stored in the session cookie."""
+    return request.session.get(SESSION_USER_KEY), request.session.get(SESSION_GENERATION_KEY)
+
+
+def start_session(request: Request, user: CurrentUser) -> None:
+    """Log ``user`` in on this session (a fresh session: nothing carries over)."""
+    from crlm.web.security import csrf_token
+
+    request.session.clear()
+    request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_GENERATION_KEY] = user.generation
+    csrf_token(request.session)
 
 
 # ---------------------------------------------------------------------------- API
@@ -122,15 +155,20 @@ async def api_user(
         headers={"WWW-Authenticate": "Bearer"},
     )
     if credentials is not None:
-        username = request.app.state.api_tokens.username(credentials.credentials)
-        user = await cached_user(request, username) if username else None
+        claims = request.app.state.api_tokens.claims(credentials.credentials)
+        user = (
+            await cached_user(request, claims.user_id, claims.generation) if claims else None
+        )
         if user is None:
             raise unauthorized
+        request.state.user = user  # names the actor if the request is refused later
+        _refuse_one_time_password(user)
         return user
-    username = request.session.get(SESSION_USER_KEY)
-    user = await cached_user(request, username) if isinstance(username, str) else None
+    user = await cached_user(request, *session_user_claims(request))
     if user is None:
         raise unauthorized
+    request.state.user = user
+    _refuse_one_time_password(user)
     if request.method not in SAFE_METHODS and not csrf_valid(
         request.session, request.headers.get(CSRF_HEADER)
     ):
@@ -138,6 +176,14 @@ async def api_user(
             status.HTTP_403_FORBIDDEN, detail=f"missing or invalid {CSRF_HEADER} header"
         )
     return user
+
+
+def _refuse_one_time_password(user: CurrentUser) -> None:
+    if user.must_change_password:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="your password was reset: log in on the web page and choose a new one first",
+        )
 
 
 ApiUser = Annotated[CurrentUser, Depends(api_user)]
@@ -176,14 +222,26 @@ class PageForbiddenError(Exception):
         self.message = message
 
 
+#: Pages a user with a one-time password may open (everything else leads to the first).
+PASSWORD_CHANGE_PATH = "/account/password"
+ONE_TIME_PASSWORD_PATHS = frozenset({PASSWORD_CHANGE_PATH, "/account", "/logout"})
+
+
+class PasswordChangeRequiredError(Exception):
+    """The user logged in with a one-time password; the handler redirects to the change page."""
+
+
 async def page_user(request: Request) -> CurrentUser:
     """The logged-in user of a page; redirects to /login when there is none."""
-    username = request.session.get(SESSION_USER_KEY)
-    user = await cached_user(request, username) if isinstance(username, str) else None
+    user = await cached_user(request, *session_user_claims(request))
     if user is None:
         request.session.pop(SESSION_USER_KEY, None)
+        request.session.pop(SESSION_GENERATION_KEY, None)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(target)
+    request.state.user = user  # names the actor if the request is refused later
+    if user.must_change_password and request.url.path not in ONE_TIME_PASSWORD_PATHS:
+        raise PasswordChangeRequiredError()
     return user
 
 

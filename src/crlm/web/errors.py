@@ -16,7 +16,13 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crlm.domain.errors import problems_from
-from crlm.web.deps import LoginRequiredError, PageForbiddenError
+from crlm.web.deps import (
+    PASSWORD_CHANGE_PATH,
+    LoginRequiredError,
+    PageForbiddenError,
+    PasswordChangeRequiredError,
+)
+from crlm.web.refusals import audit_refusal
 from crlm.web.security import TooManyLoginAttemptsError
 
 API_PREFIX = "/api/"
@@ -101,14 +107,22 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         from urllib.parse import quote
 
+        if request.url.path != "/":  # the start page is where everyone begins
+            await audit_refusal(request, status.HTTP_401_UNAUTHORIZED)
         return RedirectResponse(f"/login?next={quote(exc.next_url, safe='/')}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def _password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=303)
 
     @app.exception_handler(PageForbiddenError)
     async def _page_forbidden(request: Request, exc: PageForbiddenError) -> Response:
+        await audit_refusal(request, status.HTTP_403_FORBIDDEN)
         return _page_error(request, 403, exc.message)
 
     @app.exception_handler(TooManyLoginAttemptsError)
     async def _too_many(request: Request, exc: TooManyLoginAttemptsError) -> Response:
+        await audit_refusal(request, status.HTTP_429_TOO_MANY_REQUESTS)
         headers = {"Retry-After": str(exc.retry_after_s)}
         if is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
@@ -133,6 +147,7 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        await audit_refusal(request, exc.status_code)
         headers = getattr(exc, "headers", None)
         if is_api(request):
             return JSONResponse(

@@ -112,7 +112,7 @@ def volumetry(patient: Patient, findings: Findings) -> Iterator[Item]:
     if not planned and findings.major_hepatectomy is not True:
         return
     what = ", ".join(planned) if planned else "major hepatectomy"
-    done = (f"; sFLR already computed ({fmt(findings.flr_percent)} %)"
+    done = (f"; standardized FLR already computed ({findings.flr_percent:.1f} %)"
             if findings.flr_percent is not None else "")
     yield Item(
         code="imaging.volumetry",

@@ -306,7 +306,7 @@ def cali_long_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Ite
         rationale=(
             f"{why} → risk of chemotherapy-associated liver injury; extended chemotherapy "
             "does not improve pathologic response and increases postoperative liver "
-            "insufficiency (Kishi 2010), and the safe sFLR rises to 30 % (Shindoh 2013)."
+            "insufficiency (Kishi 2010), and the safe sFLR rises to 30 % (Shindoh 2013b)."
         ),
         strength=Strength.moderate,
         kind="warning",
@@ -589,7 +589,7 @@ def ablation_with_major_hepatectomy(patient: Patient, findings: Findings) -> Ite
 
 FLR_THRESHOLDS_TEXT = ("thresholds 20 % normal liver, 30 % after more than 12 weeks of "
                       "chemotherapy or a chemotherapy-injured liver, 40 % cirrhosis; "
-                      "AHPBA guideline 2025, Shindoh 2013")
+                      "AHPBA guideline 2025, Shindoh 2013b")
 
 
 def _flr_numbers(findings: Findings) -> str:
@@ -765,7 +765,7 @@ def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[It
         return
     below = [f"< {fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by AHPBA guideline 2025)"]
     if kgr < KGR_SHINDOH:
-        below.insert(0, f"< {fmt(KGR_SHINDOH)} %/week (Shindoh 2013: hepatic insufficiency "
+        below.insert(0, f"< {fmt(KGR_SHINDOH)} %/week (Shindoh 2013a: hepatic insufficiency "
                         "21.6 % vs 0 %)")
     yield Item(
         code="warning.low_kinetic_growth_rate",

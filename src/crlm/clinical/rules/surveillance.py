@@ -13,6 +13,7 @@ from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.domain import Patient
 from crlm.domain.patient import Mutation
+from crlm.domain.treatment import TreatmentKind
 
 TOPIC = "surveillance"
 
@@ -25,10 +26,12 @@ TOTAL_MONTHS = 60
 TESTS = ("clinical visit", "CEA", "CT chest/abdomen/pelvis")
 
 
-def resection_date(patient: Patient) -> dt.date | None:
-    """The latest dated hepatectomy in ``operations``; ``None`` when there is none."""
-    dates = [op.date for op in patient.operations or []
-             if op.kind == "hepatectomy" and op.date is not None]
+def resection_date(patient: Patient, findings: Findings) -> dt.date | None:
+    """The latest dated hepatectomy, ALPPS or ablation of the timeline (which includes the older
+    ``operations`` input); ``None`` when none is dated."""
+    dates = [e.date for e in findings.timeline.of(
+        TreatmentKind.hepatectomy, TreatmentKind.alpps, TreatmentKind.ablation)
+        if e.date is not None]
     return max(dates) if dates else None
 
 
@@ -76,10 +79,10 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     """One surveillance plan per patient, dated from the last hepatectomy when known."""
     ras = patient.molecular.ras
     intensive = ras == Mutation.mutant
-    start = resection_date(patient)
+    start = resection_date(patient, findings)
     visits = surveillance_schedule(start, intensive)
     anchor = (f"dated from the hepatectomy on {start.isoformat()}" if start is not None
-              else "in months after resection (no dated hepatectomy in operations)")
+              else "in months after resection: the date of the hepatectomy is not recorded")
     details: dict[str, object] = {
         "resection_date": start.isoformat() if start is not None else None,
         "visits": visits,
@@ -87,13 +90,13 @@ def surveillance_plan(patient: Patient, findings: Findings) -> Iterator[Item]:
     }
     missing: list[str] = []
     if start is None:
-        missing.append("operations[kind=hepatectomy].date")
+        missing.append("treatments.date")
     if ras is None:
         missing += ["molecular.kras", "molecular.nras"]
     if missing:
         details["missing"] = missing
     facts = ("~70 % of recurrences occur within 2 years; beyond 2 years only RAS alteration "
-             "predicts recurrence (Kawaguchi 2020, Maki 2023b)")
+             "predicts recurrence (Kawaguchi 2020b, Maki 2023b)")
     if intensive:
         yield Item(
             code="surveillance.intensive_beyond_2y",

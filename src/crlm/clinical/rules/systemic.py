@@ -95,9 +95,13 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
     elif all(c["status"] == "met" for c in criteria):
         yield Item(
             code="systemic.anti_egfr_candidate",
-            recommendation="Candidate for anti-EGFR therapy added to first-line chemotherapy.",
+            recommendation=(
+                "Anti-EGFR therapy is appropriate for this tumour (already part of the regimen)."
+                if findings.timeline.preoperative.anti_egfr else
+                "Candidate for anti-EGFR therapy added to first-line chemotherapy."),
             rationale=(
-                "met: " + criteria_with(criteria, "met") + " → anti-EGFR improves response in "
+                "all criteria met (KRAS and NRAS wild type, no BRAF V600E, HER2 not amplified, "
+                "left-sided primary, unresectable) → anti-EGFR improves response in "
                 "unresectable RAS wild-type left-sided disease; conversion 33 % vs 12 % with "
                 "panitumumab in VOLFI (AHPBA guideline 2025)."
             ),

@@ -10,6 +10,7 @@ from crlm.clinical.rules._facts import Criterion, add_months, criteria_with, cri
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.clinical.timeline import SystemicExposure, build_timeline
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.patient import BrafStatus, Resectability, Response
 
@@ -34,10 +35,16 @@ def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[It
     """Unresectable → conversion systemic therapy with surgical reassessment."""
     if not _unresectable(patient):
         return
+    exposure = findings.timeline.preoperative
+    given = ""
+    if exposure.given:
+        response = f", {value_label(exposure.response)}" if exposure.response else ""
+        given = f" (systemic therapy given so far{response})"
     yield Item(
         code="unresectable.conversion_chemotherapy",
-        recommendation="Conversion systemic therapy, with a liver surgeon reassessing "
-        "resectability at each restaging.",
+        recommendation=("Continue conversion systemic therapy and restage" if exposure.given
+                        else "Conversion systemic therapy")
+        + ", with a liver surgeon reassessing resectability at each restaging" + given + ".",
         rationale="unresectable liver metastases → tumours can be downstaged to complete "
         "resection (e.g. conversion 33 % vs 12 % with FOLFOXIRI + panitumumab in RAS wild "
         "type, VOLFI); surgeons should stay involved (AHPBA guideline 2025).",

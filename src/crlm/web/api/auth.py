@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, Field
 
 from crlm.web.auth import MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, login
-from crlm.web.deps import ApiUser, Db, Role
+from crlm.web.deps import ApiUser, Db, Role, forget_user
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -37,15 +37,40 @@ class Me(BaseModel):
 @router.post(
     "/token",
     responses={401: {"description": "Wrong username or password"},
-               429: {"description": "Too many failed logins for this username and address"}},
+               403: {"description": "One-time password: choose a new one on the web page"},
+               429: {"description": "Too many login attempts (per username and address, per "
+                                    "address or per username)"}},
 )
 def issue_token(body: TokenRequest, request: Request, db: Db) -> TokenResponse:
-    """Log in; answers a bearer token (5 failed logins per username and IP in 5 min → 429)."""
+    """Log in; answers a bearer token.
+
+    Limits per 5 minutes: 5 attempts per username and address, 20 per address, 20 per
+    username (successful logins give theirs back); over a limit → 429 with ``Retry-After``.
+    """
     user = login(request, db, body.username, body.password)
-    if user is None:
+    if user is None or user.id is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong username or password")
+    if user.must_change_password:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail="your password was reset: log in on the web page and choose a new one first",
+        )
     tokens = request.app.state.api_tokens
-    return TokenResponse(access_token=tokens.issue(user.username), expires_in=tokens.max_age_s)
+    return TokenResponse(
+        access_token=tokens.issue(user.id, user.generation), expires_in=tokens.max_age_s
+    )
+
+
+@router.post("/logout-everywhere", status_code=status.HTTP_204_NO_CONTENT)
+def logout_everywhere(user: ApiUser, request: Request, db: Db) -> None:
+    """End every session and API token of the caller (this token too)."""
+    from crlm.registry import audit, users
+
+    users.revoke_sessions(db, user.username)
+    audit.record(db, actor=user.username, action="logout", entity="user",
+                 entity_id=user.username, detail="every session and token")
+    db.commit()
+    forget_user(request, user.id)
 
 
 @router.get("/me")

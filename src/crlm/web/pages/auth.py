@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crlm.web.auth import login
-from crlm.web.deps import SESSION_USER_KEY, Db, PageUser
+from crlm.web.deps import (
+    PASSWORD_CHANGE_PATH,
+    Db,
+    PageUser,
+    load_user,
+    session_user_claims,
+    start_session,
+)
 from crlm.web.pages.common import render, require_csrf, safe_next
 from crlm.web.security import csrf_token
 
@@ -43,9 +50,9 @@ def login_submit(
             request, "login.html", None, status_code=401,
             error="Wrong username or password.", username=username, next=safe_next(next),
         )
-    request.session.clear()  # no session fixation: nothing carries over from before login
-    request.session[SESSION_USER_KEY] = user.username
-    csrf_token(request.session)
+    start_session(request, user)  # no session fixation: nothing carries over from before login
+    if user.must_change_password:
+        return RedirectResponse(PASSWORD_CHANGE_PATH, status_code=303)
     return RedirectResponse(safe_next(next), status_code=303)
 
 
@@ -54,9 +61,12 @@ def logout(request: Request, db: Db) -> RedirectResponse:
     """End the session (audited)."""
     from crlm.registry import audit
 
-    username = request.session.get(SESSION_USER_KEY)
-    if isinstance(username, str):
-        audit.record(db, actor=username, action="logout", entity="user", entity_id=username)
+    user_id, _generation = session_user_claims(request)
+    user = load_user(db, user_id) if type(user_id) is int else None
+    if user is not None:
+        audit.record(
+            db, actor=user.username, action="logout", entity="user", entity_id=user.username
+        )
         db.commit()
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -184,11 +184,28 @@ def tumour_board_page(
     ``unsafe-inline``, no script).
     """
     from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import Header
     from crlm.reports.tumour_board import render as render_report
 
     record = _read(db, user, patient_id)
-    html = render_report(assess(record.patient), record.patient, fmt="html")
+    header = Header(patient=record.patient.id or f"#{record.id}", centre=record.centre,
+                    meeting_date=record.patient.assessment_date)
+    html = render_report(assess(record.patient), record.patient, fmt="html", header=header)
     return HTMLResponse(html, headers={"Content-Security-Policy": csp_allowing_styles(html)})
+
+
+@router.get("/patients/{patient_id}/tumour-board.pdf")
+def tumour_board_pdf(patient_id: PatientId, user: Clinical, db: Db) -> Response:
+    """The same tumour-board document as A4 PDF (WeasyPrint from the same HTML)."""
+    from crlm.clinical.assess import assess
+    from crlm.reports.tumour_board import Header, render_pdf
+
+    record = _read(db, user, patient_id)
+    header = Header(patient=record.patient.id or f"#{record.id}", centre=record.centre,
+                    meeting_date=record.patient.assessment_date)
+    pdf = render_pdf(assess(record.patient), record.patient, header)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="tumour-board-{record.id}.pdf"'})
 
 
 @router.get("/patients/{patient_id}/edit")
