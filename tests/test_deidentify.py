@@ -470,7 +470,8 @@ def test_markdown_summary_escapes_raw_html() -> None:
     from crlm.reports import tumour_board
 
     assert "<script>" not in tumour_board._md("<script>alert(1)</script>")
-    patient = parse_patient({**RICH_PATIENT, "chemotherapy": {"regimen": "XELOX"},
-                             "treatments": None})
+    events = [{**e, "regimen": "XELOX"} if e["kind"] == "systemic_therapy" else e
+              for e in RICH_PATIENT["treatments"]]
+    patient = parse_patient({**RICH_PATIENT, "treatments": events})
     text = tumour_board.render(assess(patient), patient, "markdown")
     assert "CAPOX" in text and "capox" not in text

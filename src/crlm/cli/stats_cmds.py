@@ -248,7 +248,7 @@ def cox_cmd(
                weights=weights, offset=offset)
     prediction = _cox_prediction(fit, frame, predict, times) if predict is not None else None
     if basehaz is not None:
-        _run(fit.baseline_hazard).to_csv(basehaz, index=False)
+        frame_to_csv(_run(fit.baseline_hazard), basehaz)
     if as_json:
         emit_json(fit.to_dict() | {"ci_method": "wald"}
                   | ({"prediction": prediction} if prediction is not None else {}))
