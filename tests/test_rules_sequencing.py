@@ -21,7 +21,7 @@ def test_seed000_worked_case_reverse_not_combined() -> None:
     got = [a.code for a in advice]
     assert "sequencing.reverse" in got and "sequencing.combined" not in got
     rev = one(advice, "sequencing.reverse")
-    assert "grade III hepatectomy (right_hepatectomy) → combined resection not advised" in (
+    assert "grade III hepatectomy (right hepatectomy) → combined resection not advised" in (
         rev.rationale)
     assert "6 cm from the anal verge (≤ 10 cm) → complex rectal resection" in rev.rationale
     steps = rev.details["steps"]
@@ -62,7 +62,7 @@ def test_grade_iii_never_combined_even_for_upper_tumour() -> None:
                         liver={"planned_procedures": ["segmentectomy_7"]}),
                  complexity_grade="III")
     assert [a.code for a in advice if a.code in SEQ] == ["sequencing.reverse"]
-    assert "grade III hepatectomy (segmentectomy_7)" in one(advice, "sequencing.reverse").rationale
+    assert "grade III hepatectomy (segmentectomy 7)" in one(advice, "sequencing.reverse").rationale
 
 
 def test_unknown_grade_or_procedure_says_what_is_missing() -> None:

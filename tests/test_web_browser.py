@@ -79,7 +79,7 @@ def test_login_patient_form_import_and_cohort(server, chromium_path, tmp_path):
         page.click("form.patient-form button[type=submit]")
         error = page.locator(".field.invalid .field-error")
         expect(error).to_have_count(1)
-        expect(error).to_contain_text("greater than or equal to 0")
+        expect(error).to_contain_text("Must be at least 0")
         expect(page.locator(".field.invalid input")).to_have_attribute("name", "labs.cea_ng_ml")
         page.screenshot(path=str(shots / "1-form-error.png"), full_page=True)
 

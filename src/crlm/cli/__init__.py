@@ -50,6 +50,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        stats_validation_cmds,
         user_cmds,
         web_cmds,
     )
@@ -59,6 +60,7 @@ def _register_all() -> None:
         rules_cmds,
         stats_cmds,
         stats_tables_cmds,
+        stats_validation_cmds,
         registry_cmds,
         audit_cmds,
         user_cmds,

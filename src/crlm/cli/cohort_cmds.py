@@ -106,8 +106,11 @@ def analyze_cmd(
 ) -> None:
     """Run a whole cohort analysis from a TOML config and write a publication-ready report.
 
-    Writes report.html (self-contained), report.docx, every table as CSV, every figure as PNG
-    and SVG, and provenance.json (crlm version, config and data hashes, row counts).
+    Writes report.html (self-contained), report.docx, every table as CSV, every figure in the
+    configured formats (PNG, SVG, PDF, TIFF) at a journal column width and resolution
+    ([figures]: single 89 mm or double 183 mm, 300 or 600 dpi), and provenance.json (crlm
+    version, config and data hashes, row counts). Labels come from [labels]/[levels] and every
+    p value follows p_style (nejm, lancet or apa).
 
     Example:  crlm synth rectal --n 274 --seed 1 --out cohort.csv
               crlm analyze cohort.csv --config examples/maki2023.toml --out report/

@@ -16,12 +16,14 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crlm.cli._common import fail_bad_input
 from crlm.safe_output import frame_to_csv
 
 stats_app = typer.Typer(
-    help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, …).",
+    help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, "
+    "competing risks, discrimination and calibration, validation of the published scores).",
     no_args_is_help=True,
 )
 
@@ -127,11 +129,23 @@ def _p_eq(value: float) -> str:
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
+class DataTable(Table):
+    """A rich table whose text is data, never markup: ``approach[classic]`` prints as written."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*[Text(c) if isinstance(c, str) else c for c in cells], **kwargs)
+
+
+def data_console() -> Console:
+    """A console that prints data as written (no markup: ``[classic]`` is not a style tag)."""
+    return Console(markup=False)
+
+
 def _table(title: str, columns: tuple[str, ...]) -> Table:
     """A rich table: first column left-aligned (labels), the others right-aligned (numbers)."""
-    table = Table(title=title)
+    table = DataTable(title=Text(title))
     for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
+        table.add_column(Text(col), justify="left" if i == 0 else "right")
     return table
 
 
@@ -253,7 +267,7 @@ def cox_cmd(
         emit_json(fit.to_dict() | {"ci_method": "wald"}
                   | ({"prediction": prediction} if prediction is not None else {}))
         return
-    console = Console()
+    console = data_console()
     title = (f"Cox model ({ties} ties{', robust SE' if fit.robust else ''}"
              f"{', strata ' + strata if strata else ''})")
     table = _table(title, ("term", "HR", CI_HEADERS["wald"], "coef", "SE", "p"))
@@ -354,7 +368,7 @@ def _firth_cox_output(frame: pd.DataFrame, time: str, event: str, covs: list[str
     if as_json:
         emit_json(fit.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table("Firth-penalised Cox model (Breslow ties)",
                    ("term", "HR", CI_HEADERS[method], "coef", "SE", "p"))
     for name, row in fit.to_frame().iterrows():
@@ -410,7 +424,7 @@ def km_cmd(
     if as_json:
         emit_json(km.to_dict(times))
         return
-    console = Console()
+    console = data_console()
     ci_head = f"{100 * conf_level:g}% CI"
     table = _table(f"Kaplan–Meier ({conf_type} CI)",
                    ("group", "n", "events", "median", ci_head, "IQR (q25–q75)"))
@@ -454,7 +468,7 @@ def logrank_cmd(
     if as_json:
         emit_json(res.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table(f"Log-rank test by {group}" + (f", strata {strata}" if strata else ""),
                    ("group", "n", "observed", "expected"))
     for level, row in res.to_frame().iterrows():
@@ -483,7 +497,7 @@ def rmst_cmd(
     if as_json:
         emit_json(res.to_dict())
         return
-    console = Console()
+    console = data_console()
     table = _table(f"Restricted mean survival time to {horizon:g}",
                    ("group", "RMST", "SE", "95% CI"))
     for level, row in res.to_frame().iterrows():

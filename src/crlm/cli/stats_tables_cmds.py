@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 
 from crlm.cli._common import fail_bad_input
 from crlm.cli.stats_cmds import (
@@ -20,13 +19,14 @@ from crlm.cli.stats_cmds import (
     _run,
     _table,
     ci_method,
+    data_console,
     emit_json,
     read_csv,
     split_list,
     stats_app,
 )
 
-_console = Console()
+_console = data_console()
 
 
 def _print_frame(title: str, frame: pd.DataFrame, notes: list[str]) -> None:

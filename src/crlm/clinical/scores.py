@@ -235,6 +235,10 @@ def tumour_burden_score(
 
 # ---------------------------------------------------------------------------- GAME
 
+#: Published 5-year OS (%) by GAME group (external validation, as seed 003 quotes it); the
+#: medium group (2–3) has no published 5-year figure.
+GAME_5Y_OS_PERCENT = {"low": 73.4, "high": 11.3}
+
 
 def game_score(
     kras: Mutation | None,
@@ -270,10 +274,12 @@ def game_score(
         evidence=cite("margonis2018", "ahpba2025", "bolhuis2022"),
         groups=((0, 1, "low"), (2, 3, "medium"), (4, 7, "high")),
         outcome=lambda v: {
-            "low": "5-year OS 73.4 % (GAME 0–1, external validation); median OS 68.1 months "
+            "low": f"5-year OS {GAME_5Y_OS_PERCENT['low']} % (GAME 0–1, external validation); "
+                   "median OS 68.1 months "
                    "(Dutch validation)",
             "medium": "median OS 46.7 months (GAME 2–3, Dutch validation)",
-            "high": "5-year OS 11.3 % (GAME ≥ 4, external validation); median OS 32.4 months "
+            "high": f"5-year OS {GAME_5Y_OS_PERCENT['high']} % (GAME ≥ 4, external validation); "
+                    "median OS 32.4 months "
                     "(Dutch validation)",
         }[_group(((0, 1, "low"), (2, 3, "medium"), (4, 7, "high")), v, v) or "low"],
         note=("AHPBA guideline 2025 lists 'number of metastases (3–8, ≥ 9)'; the published score "

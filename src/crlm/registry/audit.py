@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from crlm.registry.models import AuditChainHead, AuditEvent
@@ -300,3 +300,50 @@ def _walk(conn: sa.Connection, expected: dict[int, str]) -> ChainReport:
         return ChainReport(rows=n, last_hash=last, anchor_rows=anchor.n if anchor else None,
                            problem=str(broken), first_bad_row=broken.row)
     return ChainReport(rows=n, last_hash=last, anchor_rows=anchor.n)
+
+
+# ---------------------------------------------------------------------------- search
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a data manager looks for: a time window (UTC, end exclusive), user, action, patient."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    actor: str | None = None
+    action: str | None = None
+    patient_id: int | None = None
+
+
+def _where(query: Select, f: AuditFilter) -> Select:  # type: ignore[type-arg]
+    if f.since is not None:
+        query = query.where(AuditEvent.at >= f.since)
+    if f.until is not None:
+        query = query.where(AuditEvent.at < f.until)
+    if f.actor:
+        query = query.where(AuditEvent.actor == f.actor)
+    if f.action:
+        query = query.where(AuditEvent.action == f.action)
+    if f.patient_id is not None:
+        query = query.where(AuditEvent.entity == "patient",
+                            AuditEvent.entity_id == str(f.patient_id))
+    return query
+
+
+def find_events(
+    session: Session, f: AuditFilter, *, limit: int | None = 100, offset: int = 0
+) -> list[AuditEvent]:
+    """Events matching ``f``, newest first (``limit=None``: all, for an export); this
+    transaction's own events included."""
+    append_pending(session)
+    query = _where(select(AuditEvent), f).order_by(AuditEvent.seq.desc()).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_events(session: Session, f: AuditFilter) -> int:
+    """How many events match ``f``."""
+    append_pending(session)
+    return int(session.scalar(_where(select(func.count()).select_from(AuditEvent), f)) or 0)

@@ -73,6 +73,19 @@ def iter_records(
         yield from get_records(session, ids[i:i + CHUNK], actor=actor, detail=purpose)
 
 
+def aggregate_records(
+    session: Session, *, actor: str, centre: str | None = None, purpose: str = "aggregate view"
+) -> list[PatientRecord]:
+    """Every stored patient of ``centre`` (or all) for an aggregate view: ONE audit event
+    (action ``aggregate``) whose detail starts with the number of records it covered."""
+    from crlm.registry.repository import load_unaudited
+
+    records = load_unaudited(session, all_patient_ids(session, centre=centre))
+    audit.record(session, actor=actor, action="aggregate", entity="cohort", entity_id=None,
+                 detail=f"{len(records)} records; {purpose}; centre={centre or 'all'}")
+    return records
+
+
 def _get(doc: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         if not isinstance(doc, dict):

@@ -254,3 +254,47 @@ class AuditChainHead(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
     n: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     last_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+
+class MdtMeeting(Base):
+    """A multidisciplinary tumour board of one centre on one day."""
+
+    __tablename__ = "mdt_meetings"
+    __table_args__ = (sa.Index("ix_mdt_meetings_centre_date", "centre", "date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    centre: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    date: Mapped[dt.date] = mapped_column(sa.Date, nullable=False)
+    title: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    created_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), nullable=False, default=_utcnow
+    )
+
+
+class MdtCase(Base):
+    """One patient discussed at a meeting: crlm's plan and the MDT's decision side by side."""
+
+    __tablename__ = "mdt_cases"
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "patient_id", name="uq_mdt_cases_meeting_patient"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    meeting_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("mdt_meetings.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    patient_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    position: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    #: crlm's plan (a code of crlm.web.mdt.PLAN_OPTIONS) when the decision was recorded
+    crlm_plan: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    crlm_advice: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decision_plan: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    decision_text: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    attendees: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), nullable=True
+    )

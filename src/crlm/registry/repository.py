@@ -416,6 +416,19 @@ def get_records(session: Session, patient_ids: list[int], *, actor: str,
     return out
 
 
+def load_unaudited(session: Session, patient_ids: list[int]) -> list[PatientRecord]:
+    """Many stored patients in order, read in bulk WITHOUT a per-patient audit row.
+
+    Only for aggregate views, whose caller writes one ``aggregate`` event naming the number of
+    records covered (:func:`crlm.registry.export.aggregate_records`).
+    """
+    out: list[PatientRecord] = []
+    for i in range(0, len(patient_ids), CHUNK):
+        found = _load_many(session, patient_ids[i:i + CHUNK])
+        out += [_record(*found[pid]) for pid in patient_ids[i:i + CHUNK] if pid in found]
+    return out
+
+
 def get_patient(session: Session, patient_id: int, *, actor: str) -> Patient:
     """The stored patient (audited read); raises :class:`PatientNotFound`."""
     return get_record(session, patient_id, actor=actor).patient
@@ -432,17 +445,32 @@ def delete_patient(session: Session, patient_id: int, *, actor: str) -> None:
     session.flush()
 
 
-def _filtered(query: sa.Select[Any], centre: str | None, search: str | None) -> sa.Select[Any]:
+def _filtered(
+    query: sa.Select[Any], centre: str | None, search: str | None,
+    primary_site: str | None = None, sex: str | None = None,
+) -> sa.Select[Any]:
     if centre is not None:
         query = query.where(patients.c.centre == centre)
     if search:
         query = query.where(patients.c.external_id.ilike(f"%{search.strip()}%"))
+    if sex:
+        query = query.where(patients.c.sex == sex)
+    if primary_site:
+        primary = SECTIONS["primary"][0]
+        query = query.where(patients.c.id.in_(
+            sa.select(primary.c.patient_id).where(primary.c.site == primary_site)
+        ))
     return query
 
 
-def count_patients(session: Session, centre: str | None = None, search: str | None = None) -> int:
-    """How many patients (optionally in one centre / matching a search)."""
-    query = _filtered(sa.select(sa.func.count()).select_from(patients), centre, search)
+def count_patients(
+    session: Session, centre: str | None = None, search: str | None = None,
+    primary_site: str | None = None, sex: str | None = None,
+) -> int:
+    """How many patients (optionally in one centre / matching a search, site and sex)."""
+    query = _filtered(
+        sa.select(sa.func.count()).select_from(patients), centre, search, primary_site, sex
+    )
     return int(session.scalar(query) or 0)
 
 
@@ -452,10 +480,12 @@ def list_patients(
     actor: str,
     centre: str | None = None,
     search: str | None = None,
+    primary_site: str | None = None,
+    sex: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[PatientSummary]:
-    """A page of patient summaries, newest changes first (audited)."""
+    """A page of patient summaries, newest changes first (audited), filtered in the database."""
     primary = SECTIONS["primary"][0]
     liver = SECTIONS["liver"][0]
     query = (
@@ -472,9 +502,10 @@ def list_patients(
         .limit(limit)
         .offset(offset)
     )
-    rows = session.execute(_filtered(query, centre, search)).all()
+    rows = session.execute(_filtered(query, centre, search, primary_site, sex)).all()
+    filters = "".join(f" {k}={v}" for k, v in (("site", primary_site), ("sex", sex)) if v)
     audit.record(session, actor=actor, action="read", entity="patient_list", entity_id=None,
-                 detail=f"{len(rows)} rows; centre={centre} search={search!r}")
+                 detail=f"{len(rows)} rows; centre={centre} search={search!r}{filters}")
     session.flush()
     return [
         PatientSummary(

@@ -23,6 +23,7 @@ from crlm.clinical.vocabulary import (
     SCORES,
     TOPICS,
     bsa,
+    field_label,
     humanize,
     needs,
     number,
@@ -57,6 +58,11 @@ def cite(keys: list[str]) -> str:
         if short not in seen:
             seen.append(short)
     return "; ".join(seen)
+
+
+def _labelled(paths: list[str]) -> list[tuple[str, str]]:
+    """(field path, its label) pairs, so a page can link each missing field to its input."""
+    return [(p, field_label(p)) for p in paths]
 
 
 def _sentence(text: str) -> str:
@@ -181,6 +187,7 @@ def _scores(assessment: Assessment) -> tuple[list[dict[str, str]], list[str]]:
         rows.append({"title": title, "value": value,
                      "group": value_label(s.risk_group) if s.risk_group else "—",
                      "outcome": humanize(s.expected_outcome or "—"), "missing": missing,
+                     "missing_paths": _labelled(s.missing),
                      "source": cite(s.evidence)})
     return rows, not_computed
 
@@ -248,8 +255,8 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "key_numbers": [_key_number(k) for k in plan.key_numbers][:4],
         "warnings_short": [_sentence(w.recommendation) for w in warnings],
         "steps": steps,
-        "decision_points": [{"question": _sentence(d.question),
-                             "needs": needs(d.missing), "source": cite(d.evidence)}
+        "decision_points": [{"question": _sentence(d.question), "needs": needs(d.missing),
+                             "missing": _labelled(d.missing), "source": cite(d.evidence)}
                             for d in plan.decision_points],
         "alternatives": [{"option": _sentence(o.option), "reason": _sentence(o.reason),
                           "source": cite(o.evidence)} for o in plan.alternatives],
@@ -262,6 +269,7 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "volumetry": _volumetry(assessment),
         "volumetry_missing": (needs(assessment.volumetry.missing)
                               if assessment.volumetry.missing else ""),
+        "volumetry_missing_paths": _labelled(assessment.volumetry.missing),
         "volumetry_notes": [_sentence(n) for n in assessment.volumetry.notes],
         "complexity": complexity,
         "molecular": "; ".join(f"{g.upper()} {humanize(str(s))}" for g, s in

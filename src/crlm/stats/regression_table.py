@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
@@ -43,6 +43,10 @@ class RegressionTable:
     footnotes: list[str]
     ci_method: CiMethod = "wald"
     firth: bool = False
+    #: the fits behind the table (``estimate`` = HR or OR per term): one per factor, and the
+    #: multivariable model (empty when nothing entered) — renderers reuse them, never refit
+    univariable: dict[str, pd.DataFrame] = field(default_factory=dict)
+    multivariable: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_csv(self) -> str:
         return frame_to_csv(self.frame)
@@ -160,4 +164,4 @@ def regression_table(
              + f" entered the multivariable model (n = {n_multi}, complete cases).",
              method_note(kind, firth, ci), *fit_notes]
     return RegressionTable(pd.DataFrame(rows), kind, entered, threshold, list(forced), n_multi,
-                           notes, ci if firth else "wald", firth)
+                           notes, ci if firth else "wald", firth, uni, multi)

@@ -372,3 +372,17 @@ def _mean_sd(x: np.ndarray) -> str:
 
 def _g(x: float) -> str:
     return f"{x:.1f}" if abs(x - round(x)) > 1e-9 else f"{round(x)}"
+
+
+def standardized_mean_difference(series: pd.Series, group: pd.Series, categorical: bool
+                                 ) -> float:
+    """SMD of ``series`` between the groups (:func:`smd_continuous` / :func:`smd_categorical`,
+    averaged over pairs of groups as R tableone). Missing values are left out."""
+    ok = series.notna() & group.notna()
+    values, groups = series[ok], group[ok].astype(str)
+    names = sorted(groups.unique())
+    if categorical:
+        table = pd.crosstab(values.astype(str), groups).reindex(columns=names, fill_value=0)
+        return smd_categorical(table.to_numpy(float))
+    x = values.astype(float)
+    return smd_continuous([x[groups == g].to_numpy() for g in names])

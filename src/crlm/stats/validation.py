@@ -15,6 +15,7 @@ reports).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, survival_outcome
 from crlm.stats.cox import _concordance_influence, concordance_dfbeta
-from crlm.stats.survival import kaplan_meier, km_survival
+from crlm.stats.survival import kaplan_meier, km_curve, km_survival
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -377,3 +378,229 @@ def optimism_corrected_c(df: pd.DataFrame, time: str, event: str, covariates: Se
 def _strata(rows: pd.DataFrame, cox_kwargs: Mapping[str, object]) -> np.ndarray | None:
     column = cox_kwargs.get("strata")
     return pd.factorize(rows[column])[0] if isinstance(column, str) else None
+
+
+# --------------------------------------------------------------------------- score validation
+
+BOOTSTRAP_SEED = 20231
+BOOTSTRAP_DRAWS = 200
+
+
+@dataclass(frozen=True)
+class TimeAUC:
+    """Cumulative/dynamic AUC at one horizon with a bootstrap percentile 95 % CI."""
+
+    horizon: float
+    auc: float
+    lower95: float
+    upper95: float
+    draws: int
+
+
+def time_dependent_auc_ci(df: pd.DataFrame, time: str, event: str, score: str, horizon: float,
+                          *, draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED
+                          ) -> TimeAUC:
+    """:func:`time_dependent_auc` with a percentile bootstrap CI (``draws`` resamples, ``seed``).
+
+    A resample without cases or controls at the horizon is skipped; the CI is missing (NaN)
+    when ``draws`` is 0 or fewer than half the resamples could be evaluated.
+    """
+    used, _dropped = complete_cases(df, [time, event, score])
+    auc = time_dependent_auc(used, time, event, score, horizon)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        sample = used.iloc[rng.integers(0, len(used), len(used))]
+        try:
+            values.append(time_dependent_auc(sample, time, event, score, horizon))
+        except StatsInputError:
+            continue
+    if draws == 0 or len(values) < draws / 2:
+        return TimeAUC(horizon, auc, float("nan"), float("nan"), draws)
+    lo, hi = np.quantile(values, [0.025, 0.975])
+    return TimeAUC(horizon, auc, float(lo), float(hi), draws)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A score's published survival at a horizon against the cohort (van Houwelingen 2000).
+
+    * calibration-in-the-large: observed risk 1 − KM(τ) over the mean expected risk
+      1 − S_pub(τ) (O/E; 95 % CI from the KM's Greenwood SE, delta method on log O/E);
+    * calibration slope: the Cox coefficient of cloglog(1 − S_pub(τ)) with follow-up truncated
+      at τ (1 = the published spread is right; < 1 = too extreme);
+    * recalibrated baseline: α with mean(1 − S_pub^exp(α)) equal to the observed risk; the
+      recalibrated survival of each score value is S_pub^exp(α).
+    """
+
+    horizon: float
+    n: int
+    events: int
+    expected_risk: float
+    observed_risk: float
+    observed_lower95: float
+    observed_upper95: float
+    oe_ratio: float
+    oe_lower95: float
+    oe_upper95: float
+    slope: float
+    slope_lower95: float
+    slope_upper95: float
+    alpha: float
+    table: pd.DataFrame  # per score value: n, published, observed (95 % CI), recalibrated
+
+
+def _cloglog_risk(survival: np.ndarray) -> np.ndarray:
+    return np.log(-np.log(survival))
+
+
+def _with_published(df: pd.DataFrame, time: str, event: str, score: str,
+                    published: Mapping[float, float]) -> pd.DataFrame:
+    """Complete cases whose score value has a published survival, in column ``_expected``."""
+    used, _dropped = complete_cases(df, [time, event, score])
+    pub = pd.to_numeric(used[score], errors="coerce").map(
+        lambda v: published.get(float(v), np.nan))
+    used = used[pub.notna()].assign(_expected=pub[pub.notna()].astype(float))
+    if len(used) < 2 or used["_expected"].nunique() < 2:
+        raise StatsInputError(score, "fewer than two score values with a published survival")
+    s_pub = used["_expected"].to_numpy(float)
+    if ((s_pub <= 0) | (s_pub >= 1)).any():
+        raise StatsInputError(score, "published survival must lie strictly between 0 and 1")
+    return used
+
+
+def _calibration_slope(t: np.ndarray, e: np.ndarray, s_pub: np.ndarray, horizon: float
+                       ) -> tuple[float, float]:
+    """Cox coefficient of cloglog(1 − S_pub) and its SE, follow-up truncated at ``horizon``."""
+    from crlm.stats.cox import cox_ph
+
+    truncated = pd.DataFrame({"t": np.minimum(t, horizon), "e": e * (t <= horizon),
+                              "x": _cloglog_risk(s_pub)})
+    fit = cox_ph(truncated, "t", "e", ["x"])
+    return float(fit.coef[0]), float(np.sqrt(fit.var[0, 0]))
+
+
+def _recalibration_alpha(s_pub: np.ndarray, observed: float) -> float:
+    """α with mean(1 − S_pub^exp(α)) equal to the observed risk (NaN if the risk is 0 or 1)."""
+    from scipy.optimize import brentq
+
+    if not 0 < observed < 1:
+        return float("nan")
+    return float(brentq(lambda a: float((1 - s_pub ** np.exp(a)).mean()) - observed, -10, 10,
+                        xtol=1e-14))
+
+
+def _by_value(used: pd.DataFrame, time: str, event: str, score: str,
+              published: Mapping[float, float], horizon: float, alpha: float) -> pd.DataFrame:
+    """Per score value: n, published, observed KM survival (95 % CI), recalibrated survival."""
+    rows = []
+    for value in sorted(set(used[score].astype(float))):
+        part = used[used[score].astype(float) == value]
+        row = km_curve(*survival_outcome(part, time, event)).at([horizon]).iloc[0]
+        rows.append({"value": value, "n": len(part), "published": float(published[value]),
+                     "observed": float(row["surv"]), "observed_lower95": float(row["lower"]),
+                     "observed_upper95": float(row["upper"]),
+                     "recalibrated": float(published[value]) ** np.exp(alpha)})
+    return pd.DataFrame(rows)
+
+
+def calibration_against_published(
+    df: pd.DataFrame, time: str, event: str, score: str, published: Mapping[float, float],
+    horizon: float,
+) -> Calibration:
+    """Calibration of ``score`` against published survival ``published[value]`` at ``horizon``.
+
+    Only patients whose score value has a published survival take part (``n``).
+    """
+    used = _with_published(df, time, event, score, published)
+    t, e = survival_outcome(used, time, event)
+    s_pub = used["_expected"].to_numpy(float)
+    at = km_curve(t, e).at([horizon]).iloc[0]
+    if not np.isfinite(at["surv"]):
+        raise StatsInputError(time, f"no follow-up reaches the horizon {horizon:g}")
+    observed, expected = 1.0 - float(at["surv"]), float((1 - s_pub).mean())
+    oe = observed / expected
+    log_se = float(at["std_err"]) / observed if observed > 0 else float("nan")
+    slope, slope_se = _calibration_slope(t, e, s_pub, horizon)
+    alpha = _recalibration_alpha(s_pub, observed)
+    return Calibration(
+        horizon, len(used), int(e.sum()), expected, observed,
+        1.0 - float(at["upper"]), 1.0 - float(at["lower"]),
+        oe, oe * math.exp(-Z95 * log_se), oe * math.exp(Z95 * log_se),
+        slope, slope - Z95 * slope_se, slope + Z95 * slope_se, alpha,
+        _by_value(used, time, event, score, published, horizon, alpha))
+
+
+@dataclass(frozen=True)
+class ScoreValidation:
+    """Several scores validated side by side on the same cohort."""
+
+    names: list[str]
+    concordance: dict[str, Concordance]
+    auc: dict[str, list[TimeAUC]]
+    calibration: dict[str, Calibration | None]
+    versus_first: dict[str, ScoreComparison]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per score: n, events, C (95 % CI), AUC(τ) per horizon, O/E and slope."""
+        rows = []
+        for name in self.names:
+            c = self.concordance[name]
+            row: dict[str, object] = {"score": name, "n": c.n, "events": c.events, "c": c.c,
+                                      "c_lower95": c.lower95, "c_upper95": c.upper95}
+            for a in self.auc[name]:
+                row[f"auc_{a.horizon:g}"] = a.auc
+                row[f"auc_{a.horizon:g}_lower95"] = a.lower95
+                row[f"auc_{a.horizon:g}_upper95"] = a.upper95
+            cal = self.calibration.get(name)
+            if cal is not None:
+                row |= {"oe_ratio": cal.oe_ratio, "oe_lower95": cal.oe_lower95,
+                        "oe_upper95": cal.oe_upper95, "slope": cal.slope,
+                        "slope_lower95": cal.slope_lower95, "slope_upper95": cal.slope_upper95}
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: per score C, AUC by horizon, calibration, difference in C to the first."""
+        out: dict[str, object] = {}
+        for name in self.names:
+            c = self.concordance[name]
+            cal = self.calibration.get(name)
+            cmp = self.versus_first.get(name)
+            out[name] = {
+                "n": c.n, "events": c.events,
+                "concordance": {"c": c.c, "se": c.se, "lower95": c.lower95,
+                                "upper95": c.upper95},
+                "auc": [{"time": a.horizon, "auc": a.auc, "lower95": a.lower95,
+                         "upper95": a.upper95} for a in self.auc[name]],
+                "calibration": None if cal is None else {
+                    k: v for k, v in vars(cal).items() if k != "table"}
+                | ({"by_value": cal.table.to_dict(orient="records")} if cal else {}),
+                "difference_vs_first": None if cmp is None else {
+                    "difference": cmp.difference, "se": cmp.se, "lower95": cmp.lower95,
+                    "upper95": cmp.upper95, "p": cmp.p},
+            }
+        return out
+
+
+def validate_scores(
+    df: pd.DataFrame, time: str, event: str, scores: list[str], horizons: list[float], *,
+    published: Mapping[str, tuple[Mapping[float, float], float]] | None = None,
+    draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED,
+) -> ScoreValidation:
+    """Harrell's C (95 % CI), AUC(τ) per horizon and calibration of each score column.
+
+    ``published[score] = (survival by score value, horizon)``; the first score is the
+    comparator of the others (difference in C on their common complete cases).
+    """
+    conc, aucs, cals, versus = {}, {}, {}, {}
+    for s in scores:
+        conc[s] = harrell_c(df, time, event, s)
+        aucs[s] = [time_dependent_auc_ci(df, time, event, s, h, draws=draws, seed=seed)
+                   for h in horizons]
+        spec = (published or {}).get(s)
+        cals[s] = (calibration_against_published(df, time, event, s, spec[0], spec[1])
+                   if spec else None)
+        if s != scores[0]:
+            versus[s] = compare_scores(df, time, event, s, scores[0])
+    return ScoreValidation(list(scores), conc, aucs, cals, versus)

@@ -8,13 +8,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from crlm.web.deps import user_cache
 from crlm.web.errors import install_exception_handlers
+from crlm.web.forms import value_label
 from crlm.web.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, upload_route_limits
 from crlm.web.records import cohort_cache
 from crlm.web.security import (
@@ -31,12 +32,14 @@ HERE = Path(__file__).resolve().parent
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 DOCS_URL = f"{API_PREFIX}/docs"
+REDOC_URL = f"{API_PREFIX}/redoc"
 SESSION_COOKIE = "crlm_session"
 
 
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals["csrf_token"] = lambda request: csrf_token(request.session)
+    templates.env.globals["vlabel"] = value_label
     return templates
 
 
@@ -102,12 +105,23 @@ def create_app(
 
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
+    app.mount("/static/api-docs", StaticFiles(directory=_api_docs_dir()), name="api-docs")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get(DOCS_URL, include_in_schema=False)
     def api_docs() -> HTMLResponse:
-        """Swagger UI (its script and style come from the CDN; our init script is local)."""
+        """Swagger UI, every asset served by this app (works without internet)."""
         return HTMLResponse((HERE / "static" / "docs.html").read_text(encoding="utf-8"))
+
+    @app.get(REDOC_URL, include_in_schema=False)
+    def api_redoc() -> HTMLResponse:
+        """ReDoc, every asset served by this app."""
+        return HTMLResponse((HERE / "static" / "redoc.html").read_text(encoding="utf-8"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        """Browsers ask for /favicon.ico: the SVG icon."""
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     install_exception_handlers(app)
     app.add_middleware(
@@ -125,8 +139,15 @@ def create_app(
         same_site="lax",
         https_only=False,
     )
-    app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL}))
+    app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL, REDOC_URL}))
     return app
+
+
+def _api_docs_dir() -> str:
+    """Swagger UI 5 and ReDoc as shipped by the ``fastapi-offline`` package (files only)."""
+    import fastapi_offline
+
+    return str(Path(fastapi_offline.__file__).resolve().parent / "static")
 
 
 def _version() -> str:

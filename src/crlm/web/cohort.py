@@ -8,6 +8,7 @@ CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -139,6 +140,15 @@ TABLE1_CONTINUOUS = {
 
 _TABLE1_LABELS = {**TABLE1_CATEGORICAL, **TABLE1_CONTINUOUS}
 
+#: the Table 1 variable each grouping is made from: left out of its own table (a grouping is
+#: never tested against itself)
+GROUPING_COLUMN = {
+    "sex": "sex", "timing": "timing", "primary_site": "primary_site",
+    "node_positive": "node_positive", "number_of_metastases": "number_of_metastases",
+    "largest_diameter": "largest_diameter_cm", "cea": "cea_ng_ml", "ras": "ras",
+    "bilobar": "bilobar",
+}
+
 
 @dataclass
 class CohortSummary:
@@ -172,12 +182,15 @@ def summarise(patients: Sequence[Patient], grouping: str) -> CohortSummary:
     for column in TABLE1_CONTINUOUS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     grouped = frame[frame["group"].notna()]
-    empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS) if grouped[c].isna().all()]
+    own = GROUPING_COLUMN.get(grouping)
+    empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS)
+             if c != own and grouped[c].isna().all()]
+    skip = {*empty, *([own] if own else [])}
     try:
         result = table1(
             frame, "group",
-            categorical=[c for c in TABLE1_CATEGORICAL if c not in empty],
-            continuous=[c for c in TABLE1_CONTINUOUS if c not in empty],
+            categorical=[c for c in TABLE1_CATEGORICAL if c not in skip],
+            continuous=[c for c in TABLE1_CONTINUOUS if c not in skip],
             labels={"group": GROUPINGS[grouping].label, **_TABLE1_LABELS},
             overall=True,
         )
@@ -191,4 +204,136 @@ def summarise(patients: Sequence[Patient], grouping: str) -> CohortSummary:
         footnotes=result.footnotes + (
             ["No data for " + ", ".join(_TABLE1_LABELS[c] for c in empty) + "."] if empty else []
         ),
+    )
+
+
+# ---------------------------------------------------------------------------- score validation
+
+
+@dataclass
+class ScoreTable:
+    """Fong, GAME, TBS and m-CS validated on the cohort (or why not)."""
+
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    footnotes: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+def validate_scores(patients: Sequence[Patient], endpoint: Endpoint, origin: SurvivalOrigin
+                    ) -> ScoreTable:
+    """Harrell's C, time-dependent AUC (1, 3, 5 years) and calibration of the four scores.
+
+    The page shows point estimates of the AUC (no bootstrap CI, to stay fast); ``crlm stats
+    validate`` adds the CIs.
+    """
+    import pandas as pd
+
+    from crlm.registry.dataset import analysis_row
+    from crlm.reports.score_validation import validate_cohort_scores
+    from crlm.stats import StatsInputError
+
+    rows = []
+    for p in patients:
+        st = survival_time(p, endpoint, origin)
+        if st is not None:
+            rows.append({**analysis_row(p, "diagnosis"), "months": st[0], "event": int(st[1]),
+                         "disease_free_interval_months": p.liver.disease_free_interval_months})
+    if len(rows) < 10:
+        return ScoreTable(problem="Score validation needs at least 10 patients with follow-up.")
+    try:
+        res = validate_cohort_scores(pd.DataFrame(rows), "months", "event", time_unit="months",
+                                     draws=0)
+    except StatsInputError as exc:
+        return ScoreTable(problem=f"Score validation not computable: {exc}")
+    if res.result is None:
+        return ScoreTable(problem="No score can be computed: " + "; ".join(
+            res.not_validated.values()) + ".")
+    table = res.table()
+    return ScoreTable([str(c) for c in table.columns],
+                      [[str(v) for v in r] for r in table.itertuples(index=False)], res.notes())
+
+
+# ---------------------------------------------------------------------------- competing risks
+
+CIF_YEARS = (1, 3, 5)
+CAUSES = {1: "Recurrence", 2: "Death without recurrence"}
+
+
+def competing_risks(patients: Sequence[Patient], grouping: str, origin: SurvivalOrigin
+                    ) -> ScoreTable:
+    """Cumulative incidence of recurrence and of death without recurrence at 1, 3, 5 years by
+    group (Aalen–Johansen), with Gray's test for recurrence."""
+    import pandas as pd
+
+    from crlm.registry.dataset import survival_times
+    from crlm.stats import StatsInputError
+    from crlm.stats.competing import cumulative_incidence, gray_test
+
+    of = GROUPINGS[grouping].of
+    rows = []
+    for p in patients:
+        t = survival_times(p, origin.value)  # type: ignore[arg-type]
+        group = of(p)
+        if group is None or t["os_days"] is None or t["rfs_days"] is None:
+            continue
+        recurred = p.outcome.date_of_recurrence is not None
+        days = t["rfs_days"] if recurred else t["os_days"]
+        status = 1 if recurred else (2 if t["os_event"] else 0)
+        if days > 0:
+            rows.append({"group": group, "months": days / DAYS_PER_MONTH, "status": status})
+    frame = pd.DataFrame(rows, columns=["group", "months", "status"])
+    try:
+        cif = cumulative_incidence(frame, "months", "status", "group")
+        gray = gray_test(frame, "months", "status", "group", cause=1)
+    except (StatsInputError, ValueError, KeyError) as exc:
+        return ScoreTable(problem=f"Competing risks not computable: {exc}")
+    columns = ["Group", "Event", *[f"{y} year{'s' if y > 1 else ''} (%)" for y in CIF_YEARS]]
+    table = [[g, CAUSES[cause], *[f"{100 * v:.1f}" for v in curve.at(
+        [12.0 * y for y in CIF_YEARS])["estimate"]]]
+             for g, causes in cif.items() for cause, curve in causes.items() if cause in CAUSES]
+    p_text = "p < 0.001" if gray.p < 0.001 else f"p = {gray.p:.3f}"
+    return ScoreTable(columns, table, [
+        "Cumulative incidence (Aalen–Johansen): recurrence and death without recurrence "
+        f"compete. Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, "
+        f"{p_text}. {len(frame)} patients with follow-up."])
+
+
+# ---------------------------------------------------------------------------- disclosure control
+
+_COLUMN_N = re.compile(r"^(?P<name>.*)\(n = (?P<n>\d+)\)$")
+_COUNT_CELL = re.compile(r"^(?P<count>\d+) \([\d.]+\)$")
+
+
+def suppress_small_cells(summary: CohortSummary, minimum: int) -> CohortSummary:
+    """Table 1 with every count below ``minimum`` hidden (statistical disclosure control).
+
+    A group column of fewer than ``minimum`` patients is blanked whole (its medians would
+    describe a handful of people); an ``n (%)`` cell counting 1 to ``minimum - 1`` patients
+    becomes ``< minimum``. Zero counts stay (they describe no one).
+    """
+    if summary.problem or not summary.columns:
+        return summary
+    small_columns = {
+        i for i, c in enumerate(summary.columns)
+        if (m := _COLUMN_N.match(c)) and int(m["n"]) < minimum
+    }
+    columns = [
+        f"{m['name']}(n < {minimum})" if i in small_columns and (m := _COLUMN_N.match(c)) else c
+        for i, c in enumerate(summary.columns)
+    ]
+    hidden = f"< {minimum}"
+
+    def cell(i: int, value: str) -> str:
+        if i in small_columns and value:
+            return "suppressed"
+        m = _COUNT_CELL.match(value)
+        return hidden if m and 0 < int(m["count"]) < minimum else value
+
+    rows = [[cell(i, v) if i else v for i, v in enumerate(row)] for row in summary.rows]
+    return CohortSummary(
+        summary.grouping, columns=columns, rows=rows,
+        footnotes=[*summary.footnotes,
+                   f"Counts of 1 to {minimum - 1} patients are shown as “< {minimum}”; "
+                   f"groups of fewer than {minimum} patients are suppressed."],
     )

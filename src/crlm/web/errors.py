@@ -63,12 +63,23 @@ def _request_validation_errors(exc: RequestValidationError) -> list[dict[str, st
     return out
 
 
-def _page_error(request: Request, status_code: int, message: str) -> Response:
+async def _page_error(request: Request, status_code: int, message: str) -> Response:
+    """The error page, with the navigation of the logged-in user (if any)."""
+    from crlm.web.deps import SESSION_USER_KEY, cached_user
+
+    user = None
+    if "session" in request.scope:
+        username = request.session.get(SESSION_USER_KEY)
+        if isinstance(username, str):
+            try:
+                user = await cached_user(request, username)
+            except Exception:  # the error page must render even if the database is down
+                user = None
     templates = request.app.state.templates
     return templates.TemplateResponse(
         request,
         "error.html",
-        {"status_code": status_code, "message": message},
+        {"status_code": status_code, "message": message, "user": user},
         status_code=status_code,
     )
 
@@ -95,7 +106,7 @@ def install_exception_handlers(app: FastAPI) -> None:
         errors = _request_validation_errors(exc)
         if not is_api(request):
             message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-            return _page_error(request, 422, message)
+            return await _page_error(request, 422, message)
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         body: dict[str, Any] = {
             "detail": "malformed JSON" if malformed else "request is invalid",
@@ -118,7 +129,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(PageForbiddenError)
     async def _page_forbidden(request: Request, exc: PageForbiddenError) -> Response:
         await audit_refusal(request, status.HTTP_403_FORBIDDEN)
-        return _page_error(request, 403, exc.message)
+        return await _page_error(request, 403, exc.message)
 
     @app.exception_handler(TooManyLoginAttemptsError)
     async def _too_many(request: Request, exc: TooManyLoginAttemptsError) -> Response:
@@ -126,7 +137,8 @@ def install_exception_handlers(app: FastAPI) -> None:
         headers = {"Retry-After": str(exc.retry_after_s)}
         if is_api(request):
             return JSONResponse({"detail": str(exc)}, status_code=429, headers=headers)
-        response = _page_error(request, 429, "Too many failed logins. " + str(exc).capitalize())
+        message = "Too many failed logins. " + str(exc).capitalize()
+        response = await _page_error(request, 429, message)
         response.headers.update(headers)
         return response
 
@@ -136,14 +148,14 @@ def install_exception_handlers(app: FastAPI) -> None:
         message = "a value cannot be stored (unsupported character or out of range)"
         if is_api(request):
             return JSONResponse({"detail": message, "errors": []}, status_code=422)
-        return _page_error(request, 422, message.capitalize() + ".")
+        return await _page_error(request, 422, message.capitalize() + ".")
 
     @app.exception_handler(sa_exc.IntegrityError)
     async def _db_integrity(request: Request, exc: sa_exc.IntegrityError) -> Response:
         message = "the change conflicts with stored data (e.g. a duplicate id)"
         if is_api(request):
             return JSONResponse({"detail": message, "errors": []}, status_code=409)
-        return _page_error(request, 409, message.capitalize() + ".")
+        return await _page_error(request, 409, message.capitalize() + ".")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -153,4 +165,4 @@ def install_exception_handlers(app: FastAPI) -> None:
             return JSONResponse(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=headers
             )
-        return _page_error(request, exc.status_code, str(exc.detail))
+        return await _page_error(request, exc.status_code, str(exc.detail))

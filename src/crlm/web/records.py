@@ -15,9 +15,6 @@ from crlm.domain import Patient
 from crlm.web.cache import TtlCache
 from crlm.web.deps import CurrentUser
 
-#: How many of the most recently changed patients the site/sex list filters look through.
-FILTER_SCAN_LIMIT = 10_000
-
 
 class PatientAccessDeniedError(Exception):
     """Unknown id, or a patient the user may not reach (both look the same to the caller)."""
@@ -29,6 +26,40 @@ class PatientConflictError(Exception):
 
 class CentreRequiredError(Exception):
     """An admin without a centre of their own must name the centre of a new patient."""
+
+
+class CentreNotAllowedError(Exception):
+    """A clinician named a centre other than their own (their centre is fixed)."""
+
+
+CENTRE_REQUIRED = "choose the centre of the new patient"
+
+
+def target_centre(user: CurrentUser, centre: str | None) -> str:
+    """The centre a new patient (or an import) goes to: an admin's choice, else the user's.
+
+    A clinician's centre is fixed: naming another one is an error, never silently replaced.
+    """
+    centre = (centre or "").strip() or None
+    if centre is not None and centre != user.centre and not user.may_access_centre(centre):
+        raise CentreNotAllowedError(
+            f"a clinician adds patients to their own centre ({user.centre}) only"
+        )
+    target = centre or user.centre
+    if not target:
+        raise CentreRequiredError(CENTRE_REQUIRED)
+    return target
+
+
+def known_centres(db: Session) -> list[str]:
+    """Centres named by a user or a stored patient, sorted (the admin's choices)."""
+    import sqlalchemy as sa
+
+    from crlm.registry.models import User, patients
+
+    names = set(db.scalars(sa.select(User.centre).where(User.centre.is_not(None)).distinct()))
+    names |= set(db.scalars(sa.select(patients.c.centre).distinct()))
+    return sorted(n for n in names if n)
 
 
 @dataclass(frozen=True)
@@ -71,9 +102,7 @@ def create_patient(
     from crlm.registry import repository
 
     _check_role(user)
-    target = centre if centre and user.may_access_centre(centre) else user.centre
-    if not target:
-        raise CentreRequiredError("name the centre of the new patient")
+    target = target_centre(user, centre)
     _check_unique(db, target, patient.id, None)
     new_id = repository.add_patient(db, patient, centre=target, actor=user.username)
     db.commit()
@@ -125,36 +154,19 @@ def find_patients(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see (search, site and sex filters).
-
-    With a site or sex filter the count covers the :data:`FILTER_SCAN_LIMIT` most recently
-    changed patients of the scope.
-    """
+    """Total count and one page of summaries the user may see (search, site and sex filters,
+    all applied in the database)."""
     from crlm.registry import repository
 
     _check_role(user)
     centre = user.centre_filter
-    wanted = {k: v for k, v in {"primary_site": primary_site, "sex": sex}.items() if v}
-    if not wanted:
-        rows = repository.list_patients(
-            db, actor=user.username, centre=centre, search=search or None, limit=limit,
-            offset=offset,
-        )
-        total = repository.count_patients(db, centre=centre, search=search or None)
-        db.commit()
-        return total, [_summary_dict(row) for row in rows]
-    # The registry lists by search only; site and sex are filtered here over the most recently
-    # changed FILTER_SCAN_LIMIT patients (one audited list read).
+    filters = {"search": search or None, "primary_site": primary_site, "sex": sex}
     rows = repository.list_patients(
-        db, actor=user.username, centre=centre, search=search or None, limit=FILTER_SCAN_LIMIT,
-        offset=0,
+        db, actor=user.username, centre=centre, limit=limit, offset=offset, **filters
     )
+    total = repository.count_patients(db, centre=centre, **filters)
     db.commit()
-    matches = [
-        d for d in map(_summary_dict, rows)
-        if all(str(d.get(k) or "") == str(v) for k, v in wanted.items())
-    ]
-    return len(matches), matches[offset : offset + limit]
+    return total, [_summary_dict(row) for row in rows]
 
 
 def _summary_dict(row: Any) -> dict[str, Any]:
@@ -162,6 +174,36 @@ def _summary_dict(row: Any) -> dict[str, Any]:
         "id", "external_id", "centre", "age_years", "sex", "primary_site", "number_of_metastases",
     )
     return {name: getattr(row, name, None) for name in fields}
+
+
+@dataclass(frozen=True)
+class CohortScope:
+    """Whose aggregates a user sees, and the smallest count shown (None: no suppression)."""
+
+    centre: str | None
+    small_cell_min: int | None
+
+    @property
+    def label(self) -> str:
+        """"centre X" or "all centres"."""
+        return f"centre {self.centre}" if self.centre else "all centres"
+
+
+def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
+    """Governance of aggregate views, for pages and API alike.
+
+    Clinicians see their own centre only (whatever they ask for). Researchers may see one
+    centre or all, with counts under :func:`crlm.web.settings.small_cell_min` suppressed.
+    Admins see any centre, unsuppressed.
+    """
+    from crlm.registry.users import Role
+    from crlm.web.settings import small_cell_min
+
+    if user.role == Role.clinician:
+        return CohortScope(user.centre, None)
+    if user.role == Role.researcher:
+        return CohortScope(centre or None, small_cell_min())
+    return CohortScope(centre or None, None)
 
 
 #: The cohort page and its plot image are two requests over the same patients: the second
@@ -185,18 +227,18 @@ def cohort_patients(
 ) -> list[Patient]:
     """Every patient of the cohort (one centre or all) for de-identified aggregate views.
 
-    Read through :func:`crlm.registry.export.iter_records`: one export event names the purpose,
-    and each patient read is audited. With ``cache``, a read of the same user and centre from
-    the last ``cache.ttl_s`` seconds is reused.
+    Read through :func:`crlm.registry.export.aggregate_records`: ONE ``aggregate`` audit event
+    names the purpose and the number of records covered (no row per patient). With ``cache``,
+    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused.
     """
-    from crlm.registry.export import iter_records
+    from crlm.registry.export import aggregate_records
 
     key = (user.username, centre)
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     patients = [
         record.patient
-        for record in iter_records(db, actor=user.username, centre=centre, purpose=purpose)
+        for record in aggregate_records(db, actor=user.username, centre=centre, purpose=purpose)
     ]
     db.commit()
     if cache is not None:
@@ -216,9 +258,12 @@ def import_csv_upload(
     from crlm.registry.importer import ImportResult, RowError, import_file
 
     _check_role(user)
-    target = centre if centre and user.may_access_centre(centre) else user.centre
-    if not target:
-        problem = RowError(1, None, "centre", "name the centre to import into")
+    try:
+        target = target_centre(user, centre)
+    except (CentreRequiredError, CentreNotAllowedError) as exc:
+        message = "name the centre to import into" if isinstance(
+            exc, CentreRequiredError) else str(exc)
+        problem = RowError(1, None, "centre", message)
         return ImportResult(ok=False, n_rows=0, errors=[problem])
     with session_factory() as db:
         result = import_file(db, data, centre=target, actor=user.username, fmt="csv")

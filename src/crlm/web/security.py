@@ -49,11 +49,12 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-#: Swagger UI is not vendored: the docs page loads it from its CDN (no inline script either).
-DOCS_CDN = "https://cdn.jsdelivr.net"
+#: Swagger UI and ReDoc are served from this site (fastapi-offline's files): no CDN. ReDoc
+#: writes its styles into <style> elements and renders in a blob: worker; the docs pages hold
+#: no patient data.
 DOCS_CSP = (
-    f"default-src 'self'; script-src 'self' {DOCS_CDN}; style-src 'self' {DOCS_CDN}; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; base-uri 'none'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 

@@ -74,3 +74,40 @@ def resolve_secret_key(database_url: str, explicit: str | None = None) -> str:
         # In-memory database: nothing outlives the process, so neither may the key.
         return secrets.token_urlsafe(48)
     return load_or_create_key_file(path)
+
+
+TIMEZONE_ENV = "CRLM_TIMEZONE"
+CENTRE_TIMEZONES_ENV = "CRLM_CENTRE_TIMEZONES"
+SMALL_CELL_ENV = "CRLM_SMALL_CELL_MIN"
+#: Cross-centre aggregates shown to researchers hide counts below this (statistical
+#: disclosure control); ``CRLM_SMALL_CELL_MIN`` overrides it.
+DEFAULT_SMALL_CELL_MIN = 5
+
+
+def centre_timezone(centre: str | None, environ: dict[str, str] | None = None) -> str:
+    """The IANA time zone of a centre: ``CRLM_CENTRE_TIMEZONES`` ("leiden=Europe/Amsterdam,
+    houston=America/Chicago"), else ``CRLM_TIMEZONE``, else UTC. Unknown names fall back."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    env = os.environ if environ is None else environ
+    table = dict(
+        part.split("=", 1) for part in env.get(CENTRE_TIMEZONES_ENV, "").split(",") if "=" in part
+    )
+    for name in (table.get(centre or ""), env.get(TIMEZONE_ENV), "UTC"):
+        if not name:
+            continue
+        try:
+            ZoneInfo(name.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return name.strip()
+    return "UTC"
+
+
+def small_cell_min(environ: dict[str, str] | None = None) -> int:
+    """Smallest count a researcher's cross-centre aggregate shows (default 5, at least 1)."""
+    env = os.environ if environ is None else environ
+    try:
+        return max(1, int(env.get(SMALL_CELL_ENV, DEFAULT_SMALL_CELL_MIN)))
+    except ValueError:
+        return DEFAULT_SMALL_CELL_MIN

@@ -150,3 +150,9 @@ def plot_png(result: KMResult) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def suppress_small_groups(km: KMResult, minimum: int) -> tuple[KMResult, int]:
+    """The curves of groups with at least ``minimum`` patients; and how many were hidden."""
+    kept = [c for c in km.curves if c.n >= minimum]
+    return km.model_copy(update={"curves": kept}), len(km.curves) - len(kept)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from crlm.clinical.phase import ALL_PHASES, Phase
 from crlm.clinical.rules.base import Advice, Findings, Strength
+from crlm.clinical.vocabulary import humanize
 from crlm.domain import Patient
 from crlm.evidence import cite
 
@@ -83,8 +84,8 @@ class RuleSpec:
                 Advice(
                     code=item.code,
                     topic=self.topic,
-                    recommendation=item.recommendation,
-                    rationale=item.rationale,
+                    recommendation=humanize(item.recommendation),
+                    rationale=humanize(item.rationale),
                     strength=item.strength,
                     evidence=list(keys),
                     kind=item.kind,

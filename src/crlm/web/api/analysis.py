@@ -1,6 +1,8 @@
 """De-identified analysis over the registry: cohort summary and Kaplan–Meier curves.
 
 Open to every role (researchers included): answers hold only counts, medians and curves.
+Governance as on the cohort page (:func:`crlm.web.records.cohort_scope`): a clinician's answer
+covers their own centre; a researcher's hides counts under the small-cell minimum.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from crlm.web.cohort import Endpoint, GroupingName, SurvivalOrigin, summarise
+from crlm.web.cohort import (
+    Endpoint,
+    GroupingName,
+    SurvivalOrigin,
+    summarise,
+    suppress_small_cells,
+)
 from crlm.web.deps import ApiUser, Db
-from crlm.web.records import cohort_patients
-from crlm.web.survival import KMResult, kaplan_meier
+from crlm.web.records import cohort_patients, cohort_scope
+from crlm.web.survival import KMResult, kaplan_meier, suppress_small_groups
 
 router = APIRouter(tags=["analysis"])
 
@@ -50,8 +58,11 @@ def cohort_summary(
     centre: Centre = None,
 ) -> CohortSummaryOut:
     """Table 1 of the registry cohort by a grouping, with an Overall column and tests."""
-    patients = cohort_patients(db, user, centre=centre, purpose="cohort summary")
+    scope = cohort_scope(user, centre)
+    patients = cohort_patients(db, user, centre=scope.centre, purpose="cohort summary")
     s = summarise(patients, grouping.value)
+    if scope.small_cell_min is not None:
+        s = suppress_small_cells(s, scope.small_cell_min)
     return CohortSummaryOut(
         n=len(patients), grouping=s.grouping, columns=s.columns, rows=s.rows,
         footnotes=s.footnotes, problem=s.problem,
@@ -61,5 +72,9 @@ def cohort_summary(
 @router.post("/analysis/km")
 def km_analysis(body: KMRequest, user: ApiUser, db: Db) -> KMResult:
     """Kaplan–Meier curves and log-rank test of the registry cohort by a grouping."""
-    patients = cohort_patients(db, user, centre=body.centre, purpose="Kaplan-Meier analysis")
-    return kaplan_meier(patients, body.grouping.value, body.endpoint, body.origin)
+    scope = cohort_scope(user, body.centre)
+    patients = cohort_patients(db, user, centre=scope.centre, purpose="Kaplan-Meier analysis")
+    km = kaplan_meier(patients, body.grouping.value, body.endpoint, body.origin)
+    if scope.small_cell_min is not None:
+        km = suppress_small_groups(km, scope.small_cell_min)[0]
+    return km

@@ -15,6 +15,7 @@ from crlm.domain import Patient
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.deps import CurrentUser, Db, Role, api_roles
 from crlm.web.records import (
+    CentreNotAllowedError,
     CentreRequiredError,
     PatientAccessDeniedError,
     PatientConflictError,
@@ -112,10 +113,18 @@ def create(
     patient: Annotated[Patient, Depends(patient_body)],
     centre: Annotated[
         str | None,
-        Query(min_length=1, max_length=64, description="Centre (admins only; default: own)"),
+        Query(
+            min_length=1, max_length=64,
+            description="Centre of the new patient: required for an admin without a centre "
+            "of their own; a clinician may only name their own centre (default: own)",
+        ),
     ] = None,
 ) -> PatientCreatedOut:
-    """Store a new patient in the caller's centre (an admin may name the centre)."""
+    """Store a new patient in the caller's centre (an admin chooses the centre).
+
+    The patient form answers the same way: an admin without a centre of their own must choose
+    one (422), a clinician naming another centre is refused (403).
+    """
     try:
         return PatientCreatedOut(id=create_patient(db, user, patient, centre=centre))
     except PatientConflictError as exc:
@@ -125,6 +134,8 @@ def create(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=str(exc),
         ) from None
+    except CentreNotAllowedError as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from None
 
 
 @router.get("/{patient_id}", responses=NOT_FOUND)

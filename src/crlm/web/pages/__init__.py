@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from crlm.web.pages import account, admin, auth, cohort, imports, patients
+from crlm.web.pages import account, admin, auth, calculator, cohort, imports, mdt, patients
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, patients, cohort, imports, admin, account):
+for module in (auth, patients, calculator, mdt, cohort, imports, admin, account):
     router.include_router(module.router)
 
 __all__ = ["router"]

@@ -18,11 +18,21 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``template`` with the user and the given context."""
+    """Render ``template`` with the user, the pending flash messages and the given context."""
     templates = request.app.state.templates
+    messages = request.session.pop(FLASH_KEY, None) or []
     return templates.TemplateResponse(
-        request, template, {"user": user, **context}, status_code=status_code
+        request, template, {"user": user, "messages": messages, **context},
+        status_code=status_code,
     )
+
+
+FLASH_KEY = "flash"
+
+
+def flash(request: Request, message: str) -> None:
+    """A message shown once on the next page (e.g. "Patient #4 was deleted.")."""
+    request.session[FLASH_KEY] = [*request.session.get(FLASH_KEY, []), message][-5:]
 
 
 async def require_csrf(request: Request) -> None:
@@ -37,6 +47,12 @@ async def require_csrf(request: Request) -> None:
             detail="The form's security token is missing or out of date. "
             "Go back, reload the page and submit again.",
         )
+
+
+def sentence(text: str) -> str:
+    """A message as a sentence: first letter upper case (the rest kept), a final full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def safe_next(url: str | None) -> str:

@@ -14,15 +14,16 @@ from crlm.domain import Patient, PrimarySite, Sex
 from crlm.domain.errors import parse_patient
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.forms import FORM_FIELDS, FORM_SECTIONS, errors_by_field, form_to_dict, form_values
-from crlm.web.pages.common import render, require_csrf
+from crlm.web.pages.common import flash, render, require_csrf, sentence
 from crlm.web.records import (
-    FILTER_SCAN_LIMIT,
+    CentreNotAllowedError,
     CentreRequiredError,
     PatientAccessDeniedError,
     PatientConflictError,
     PatientRecordView,
     create_patient,
     find_patients,
+    known_centres,
     read_patient,
     remove_patient,
     replace_patient,
@@ -47,11 +48,12 @@ def _not_found(patient_id: int) -> HTTPException:
     return HTTPException(404, detail=f"No patient #{patient_id} in the records you may see.")
 
 
-def assessment_context(patient: Patient) -> dict[str, Any]:
+def assessment_context(patient: Patient, field_url: str = "") -> dict[str, Any]:
     """Template variables for ``_patient_data.html`` and ``_assessment.html``.
 
     The assessment part is :func:`crlm.reports.tumour_board.context` (same titles, order and
-    reference numbers as the printable summary).
+    reference numbers as the printable summary). A "needs …" field links to its input at
+    ``field_url`` (the edit form; '' for the form on the same page).
     """
     from crlm.clinical.assess import assess
     from crlm.reports.tumour_board import context
@@ -60,9 +62,9 @@ def assessment_context(patient: Patient) -> dict[str, Any]:
     return {
         **context(assess(patient), patient),
         "sections": FORM_SECTIONS,
+        "form_fields": FORM_FIELDS,
+        "field_url": field_url,
         "values": form_values(stored),
-        "lesions": stored.get("liver", {}).get("lesions") or [],
-        "operations": stored.get("operations") or [],
     }
 
 
@@ -90,7 +92,7 @@ def patient_list(
     return render(
         request, "patients.html", user, rows=rows, total=total, q=q,
         site=site.value if site else None, sex=sex.value if sex else None,
-        filtered=bool(site or sex), scan_limit=FILTER_SCAN_LIMIT,
+        filtered=bool(site or sex),
         sites=[s.value for s in PrimarySite], sexes=[s.value for s in Sex],
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
@@ -100,31 +102,21 @@ def patient_list(
 def _form_page(
     request: Request,
     user: CurrentUser,
+    db: Db,
     *,
     values: dict[str, Any],
     patient_id: int | None = None,
+    centre: str | None = None,
     errors: dict[str, list[str]] | None = None,
     other_errors: list[str] | None = None,
-    kept: list[str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
         request, "patient_form.html", user, status_code=status_code,
-        sections=FORM_SECTIONS, values=values, patient_id=patient_id,
-        errors=errors or {}, other_errors=other_errors or [], kept=kept or [],
+        sections=FORM_SECTIONS, values=values, patient_id=patient_id, centre=centre,
+        centres=known_centres(db) if user.role == Role.admin else [],
+        errors=errors or {}, other_errors=other_errors or [],
     )
-
-
-def _kept_fields(base: dict[str, Any]) -> list[str]:
-    """Stored fields the form does not show (kept unchanged on save)."""
-    shown = set(FORM_FIELDS)
-    out = []
-    for key, value in base.items():
-        if isinstance(value, dict):
-            out += [f"{key}.{k}" for k in value if f"{key}.{k}" not in shown]
-        elif key not in shown:
-            out.append(key)
-    return out
 
 
 async def _submitted(request: Request, base: dict[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -138,29 +130,31 @@ async def _submitted(request: Request, base: dict[str, Any]) -> tuple[dict[str, 
 
 
 @router.get("/patients/new")
-def new_patient_form(request: Request, user: Clinical) -> HTMLResponse:
+def new_patient_form(request: Request, user: Clinical, db: Db) -> HTMLResponse:
     """Empty patient form."""
-    return _form_page(request, user, values={})
+    return _form_page(request, user, db, values={})
 
 
 @router.post("/patients/new", dependencies=[Depends(require_csrf)])
 async def new_patient_submit(request: Request, user: Clinical, db: Db) -> Response:
     """Validate and store; on error the form comes back with the messages next to the fields."""
     data, result = await _submitted(request, {})
+    raw_centre = (await request.form()).get("centre")
+    centre = raw_centre.strip()[:64] if isinstance(raw_centre, str) else None
     if isinstance(result, ValidationError):
         by_field, other = errors_by_field(result)
         return _form_page(
-            request, user, values=form_values(data), errors=by_field, other_errors=other,
-            status_code=422,
+            request, user, db, values=form_values(data), centre=centre, errors=by_field,
+            other_errors=other, status_code=422,
         )
     try:
-        new_id = create_patient(db, user, result)
-    except (PatientConflictError, CentreRequiredError) as exc:
-        field = "id" if isinstance(exc, PatientConflictError) else None
+        new_id = create_patient(db, user, result, centre=centre)
+    except (PatientConflictError, CentreRequiredError, CentreNotAllowedError) as exc:
+        field = "id" if isinstance(exc, PatientConflictError) else "centre"
+        status_code = {PatientConflictError: 409, CentreRequiredError: 422}.get(type(exc), 403)
         return _form_page(
-            request, user, values=form_values(data), status_code=409,
-            errors={field: [str(exc)]} if field else None,
-            other_errors=None if field else [str(exc)],
+            request, user, db, values=form_values(data), centre=centre,
+            status_code=status_code, errors={field: [sentence(str(exc))]},
         )
     return RedirectResponse(f"/patients/{new_id}", status_code=303)
 
@@ -170,7 +164,8 @@ def patient_page(request: Request, patient_id: PatientId, user: Clinical, db: Db
     """The patient's data summary and assessment."""
     record = _read(db, user, patient_id)
     return render(
-        request, "patient.html", user, record=record, **assessment_context(record.patient)
+        request, "patient.html", user, record=record,
+        **assessment_context(record.patient, f"/patients/{patient_id}/edit"),
     )
 
 
@@ -216,8 +211,8 @@ def edit_patient_form(
     record = _read(db, user, patient_id)
     stored = record.patient.model_dump(mode="json", exclude_none=True)
     return _form_page(
-        request, user, values=form_values(stored), patient_id=patient_id,
-        kept=_kept_fields(stored),
+        request, user, db, values=form_values(stored), patient_id=patient_id,
+        centre=record.centre,
     )
 
 
@@ -225,31 +220,48 @@ def edit_patient_form(
 async def edit_patient_submit(
     request: Request, patient_id: PatientId, user: Clinical, db: Db
 ) -> Response:
-    """Validate and replace; fields the form does not show are kept from the stored record."""
+    """Validate and replace (the form holds every field of the patient model)."""
     record = _read(db, user, patient_id)
-    stored = record.patient.model_dump(mode="json", exclude_none=True)
-    data, result = await _submitted(request, stored)
+    data, result = await _submitted(request, {})
     if isinstance(result, ValidationError):
         by_field, other = errors_by_field(result)
         return _form_page(
-            request, user, values=form_values(data), patient_id=patient_id, errors=by_field,
-            other_errors=other, kept=_kept_fields(stored), status_code=422,
+            request, user, db, values=form_values(data), patient_id=patient_id,
+            centre=record.centre, errors=by_field, other_errors=other, status_code=422,
         )
     try:
         replace_patient(db, user, patient_id, result)
     except PatientConflictError as exc:
         return _form_page(
-            request, user, values=form_values(data), patient_id=patient_id,
-            errors={"id": [str(exc)]}, kept=_kept_fields(stored), status_code=409,
+            request, user, db, values=form_values(data), patient_id=patient_id,
+            centre=record.centre, errors={"id": [str(exc)]}, status_code=409,
         )
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)
 
 
+@router.get("/patients/{patient_id}/delete")
+def confirm_delete_page(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> HTMLResponse:
+    """Ask before deleting: what will go and what stays."""
+    record = _read(db, user, patient_id)
+    return render(request, "confirm_delete.html", user, record=record)
+
+
 @router.post("/patients/{patient_id}/delete", dependencies=[Depends(require_csrf)])
-def delete_patient(patient_id: PatientId, user: Clinical, db: Db) -> RedirectResponse:
-    """Delete and go back to the list."""
+async def delete_patient(
+    request: Request, patient_id: PatientId, user: Clinical, db: Db
+) -> RedirectResponse:
+    """Delete after the confirmation page (a POST without ``confirm=yes`` goes there first)."""
+    form = await request.form()
+    if form.get("confirm") != "yes":
+        return RedirectResponse(f"/patients/{patient_id}/delete", status_code=303)
+    record = _read(db, user, patient_id)
     try:
         remove_patient(db, user, patient_id)
     except PatientAccessDeniedError:
         raise _not_found(patient_id) from None
+    name = f" ({record.patient.id})" if record.patient.id else ""
+    flash(request, f"Patient #{patient_id}{name} of centre {record.centre} was deleted. "
+                   "The audit log keeps the record of its reads and of the deletion.")
     return RedirectResponse("/patients", status_code=303)

@@ -10,7 +10,7 @@ after the assessment likewise. Downgrade drops the notes column (its text is los
 the regimen column again; codes stay codes.
 
 Revision ID: 0004_coded_free_text
-Revises: 0005_audit_chain
+Revises: 0007_mdt_meetings
 Create Date: 2026-11-30 08:00:00
 """
 
@@ -35,7 +35,7 @@ from crlm.domain.treatment import (
 )
 
 revision = "0004_coded_free_text"
-down_revision = "0005_audit_chain"
+down_revision = "0007_mdt_meetings"
 branch_labels = None
 depends_on = None
 

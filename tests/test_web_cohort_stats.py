@@ -1,0 +1,45 @@
+"""Web cohort page helpers: Table 1 never tests the grouping against itself; score validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from crlm.synth import synthetic_rectal_cohort, to_patients
+from crlm.web.cohort import Endpoint, SurvivalOrigin, summarise, validate_scores
+
+
+@pytest.fixture(scope="module")
+def patients() -> list:
+    return list(to_patients(synthetic_rectal_cohort(120, seed=5)))
+
+
+@pytest.mark.parametrize(("grouping", "own"), [
+    ("sex", "Sex"), ("largest_diameter", "Largest metastasis"),
+    ("number_of_metastases", "Number of metastases")])
+def test_table1_leaves_out_the_grouping_variable(patients: list, grouping: str, own: str
+                                                 ) -> None:
+    summary = summarise(patients, grouping)
+    assert summary.problem is None
+    labels = [row[0] for row in summary.rows]
+    assert not any(label.startswith(own) for label in labels), labels
+    assert any(label.startswith("Age") for label in labels)
+
+
+def test_cohort_page_validates_the_scores(patients: list) -> None:
+    table = validate_scores(patients, Endpoint.overall_survival, SurvivalOrigin.diagnosis)
+    assert table.problem is None
+    assert [row[0] for row in table.rows] == ["Tumour burden score"]
+    assert table.columns[3] == "Harrell's C (95% CI)"
+    assert any("Fong clinical risk score not validated" in f for f in table.footnotes)
+
+
+def test_cohort_page_competing_risks(patients: list) -> None:
+    from crlm.web.cohort import competing_risks
+
+    table = competing_risks(patients, "sex", SurvivalOrigin.diagnosis)
+    assert table.problem is None, table.problem
+    assert table.columns == ["Group", "Event", "1 year (%)", "3 years (%)", "5 years (%)"]
+    # synthetic deaths all follow a recurrence: only the recurrence curve exists here
+    assert {row[1] for row in table.rows} == {"Recurrence"}
+    assert {row[0] for row in table.rows} == {"female", "male"}
+    assert "Gray's test for recurrence" in table.footnotes[0]
