@@ -63,7 +63,7 @@ def value_strategy(annotation: Any, meta: list[Any] | None = None) -> st.SearchS
         lo, hi, excl = _bounds(meta, -1e6, 1e6)
         return st.floats(lo, hi, exclude_min=excl, allow_nan=False, allow_infinity=False)
     if t is dt.date:
-        return st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31)).map(dt.date.isoformat)
+        return st.dates(dt.date(2000, 1, 1), dt.date(2025, 12, 31)).map(dt.date.isoformat)
     if t is str:
         pattern = next((m.pattern for m in meta if hasattr(m, "pattern")), None)
         if pattern:

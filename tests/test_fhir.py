@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,68 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     bundle.write_text('{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "X"}}]}')
     res = runner.invoke(app, ["fhir", "import", str(bundle)])
     assert res.exit_code == 2 and "Bundle.entry[0]" in res.stderr
+
+
+def _patient_resource(bundle: dict) -> dict:
+    return bundle["entry"][0]["resource"]
+
+
+@pytest.mark.parametrize(("birth_date", "needle"), [
+    ("1999-02-30", "'1999-02-30' is not a calendar date"),
+    ("03/02/1960", "is not a date (YYYY-MM-DD)"),
+    ("1860-01-01", "not a plausible birth date"),
+    ("1960", "a full birth date and the assessment date are needed"),
+    ("1990-01-01", "gives age 34 at the assessment date, but the age recorded is 61"),
+])
+def test_invalid_birth_date_is_an_error_not_a_drop(birth_date: str, needle: str) -> None:
+    bundle = patient_to_fhir(rich_patient())
+    _patient_resource(bundle)["birthDate"] = birth_date
+    with pytest.raises(FhirImportError, match=re.escape(needle)) as err:
+        fhir_to_patient(bundle)
+    assert "Bundle.entry[0].resource(Patient).birthDate" in str(err.value)
+
+
+def test_valid_birth_date_gives_the_age_at_assessment() -> None:
+    bundle = patient_to_fhir(rich_patient(age_years=None))  # assessed 2024-04-15
+    _patient_resource(bundle)["birthDate"] = "1962-04-16"
+    assert fhir_to_patient(bundle).age_years == 61
+    _patient_resource(bundle)["birthDate"] = "1962-04-15"
+    assert fhir_to_patient(bundle).age_years == 62
+
+
+@pytest.mark.parametrize(("mutate", "needle"), [
+    (lambda r: r.update(name=[{"family": "Kowalczyk"}]), "Patient).name: not an element"),
+    (lambda r: r.update(extension="x"), "Patient).extension: expected a list"),
+    (lambda r: r["extension"].append(5), "expected an object with a url"),
+    (lambda r: r.update(meta="x"), "Patient).meta: expected an object"),
+    (lambda r: r.update(gender=["male"]), "Patient).gender: expected text"),
+])
+def test_malformed_bundles_exit_2_naming_the_element(tmp_path: Path, mutate, needle) -> None:  # type: ignore[no-untyped-def]
+    bundle = patient_to_fhir(rich_patient())
+    mutate(_patient_resource(bundle))
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle))
+    res = CliRunner().invoke(app, ["fhir", "import", str(path)])
+    assert res.exit_code == 2, res.output
+    assert needle in res.stderr
+
+
+def test_malformed_resources_never_give_a_traceback(tmp_path: Path) -> None:
+    """Every element of every resource replaced by a value of the wrong shape: exit 2."""
+    bundle = patient_to_fhir(rich_patient())
+    for i, entry in enumerate(bundle["entry"]):
+        for key in entry["resource"]:
+            for bad in (5, "x", [], {}, [5], None):
+                broken = copy.deepcopy(bundle)
+                broken["entry"][i]["resource"][key] = bad
+                with contextlib.suppress(FhirImportError):  # the CLI's exit 2
+                    fhir_to_patient(broken)
+    runner = CliRunner()
+    path = tmp_path / "b.json"
+    path.write_bytes(b"\xff\xfe{")
+    assert runner.invoke(app, ["fhir", "import", str(path)]).exit_code == 2
+
+
+def test_notes_travel_in_the_identified_bundle() -> None:
+    p = rich_patient(notes="seen by Dr Who")
+    assert _round_trip(p).notes == "seen by Dr Who"

@@ -453,7 +453,7 @@ def test_crud_and_hostile_input_on_postgres(postgres_url):
             pid = r.json()["id"]
             got = client.get(f"/api/v1/patients/{pid}", headers=auth).json()["patient"]
             assert got["labs"]["cea_ng_ml"] == 12.0 and got["primary"]["site"] == "rectum"
-            hostile = sample_patient(id="PG-2", chemotherapy={"regimen": "FOL\u0000FOX"})
+            hostile = sample_patient(id="PG-2", notes="FOL\u0000FOX")
             r = client.post("/api/v1/patients", json=hostile, headers=auth)
             assert r.status_code == 422 and "cannot be stored" in r.json()["detail"]
             r = client.get("/api/v1/patients", params={"search": "a\u0000b"}, headers=auth)

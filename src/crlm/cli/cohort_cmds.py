@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from crlm.cli._common import fail_bad_input
+from crlm.safe_output import frame_to_csv
 
 DEMO_CENTRE = "demo"
 
@@ -41,7 +42,7 @@ def synth_cmd(
         fail_bad_input("--n: must be between 10 and 1,000,000")
     make = synthetic_rectal_cohort if kind == CohortKind.rectal else synthetic_tsh_cohort
     frame = make(n, seed)
-    frame.to_csv(out, index=False)
+    frame_to_csv(frame, out)
     typer.echo(f"wrote {len(frame)} synthetic {kind.value} patients → {out}")
 
 
@@ -71,7 +72,7 @@ def demo_cmd(
     factory = make_session_factory(init_db(db))
     frame = synthetic_rectal_cohort(n, seed)
     if csv is not None:
-        frame.to_csv(csv, index=False)
+        frame_to_csv(frame, csv)
         typer.echo(f"wrote demo cohort → {csv}")
     with factory() as session:
         existing = repository.count_patients(session)

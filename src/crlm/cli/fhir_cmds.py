@@ -19,7 +19,10 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        from crlm.safe_output import atomic_write
+
+        with atomic_write(out, private=True) as fh:
+            fh.write(text + "\n")
         typer.echo(f"wrote {out}")
 
 
@@ -60,6 +63,10 @@ def fhir_import(
         fail_bad_input(f"{bundle_file}: {exc.strerror}")
     except json.JSONDecodeError as exc:
         fail_bad_input(f"{bundle_file}: not valid JSON: {exc.msg}")
+    except UnicodeDecodeError:
+        fail_bad_input(f"{bundle_file}: not UTF-8 text")
+    except RecursionError:
+        fail_bad_input(f"{bundle_file}: JSON nested too deeply")
     except FhirImportError as exc:
         fail_bad_input(str(exc))
     _write(patient.model_dump_json(indent=2, exclude_none=True), out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import getpass
 import os
 import sys
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from crlm.cli._common import fail_bad_input
+from crlm.registry.deid_level import LEVEL_TITLES, DeidLevel
 
 db_app = typer.Typer(
     help="The CRLM registry: create/migrate the database, import and export patients.\n\n"
@@ -136,19 +136,43 @@ def db_undo_import(
                f"{result.n_deleted} created patients deleted")
 
 
+def _deid_secret(secret_file: Path | None) -> bytes:
+    """The project's de-identification key: --secret-file, else CRLM_DEID_SECRET (≥ 16 bytes)."""
+    secret = b""
+    if secret_file is not None:
+        try:
+            secret = secret_file.read_bytes().strip()
+        except OSError as exc:
+            fail_bad_input(f"--secret-file: {secret_file}: {exc.strerror}")
+        if secret_file.stat().st_mode & 0o077:
+            typer.echo(f"warning: {secret_file} is readable by other users; the key should be "
+                       "readable by the data steward only (chmod 600)", err=True)
+    elif os.environ.get("CRLM_DEID_SECRET"):
+        secret = os.environ["CRLM_DEID_SECRET"].encode()
+    if len(secret) < 16:
+        fail_bad_input("secret: give --secret-file or CRLM_DEID_SECRET (≥ 16 characters)")
+    return secret
+
+
 @db_app.command("export")
 def db_export(
     out: Annotated[
         Path, typer.Argument(help="Output file (.csv flat, .jsonl one patient a line).")
     ],
+    deidentify: Annotated[
+        DeidLevel | None,
+        typer.Option(help="De-identify: safe-harbor = HIPAA Safe Harbor (pseudonyms, years "
+                     "only, ages 90+, no free text); limited = a limited data set (pseudonyms, "
+                     "dates shifted per patient, ages 90+, no free text), not Safe Harbor."),
+    ] = None,
     deidentified: Annotated[
-        bool, typer.Option(help="HIPAA Safe Harbor: pseudonyms, shifted dates, ages 90+.")
+        bool, typer.Option(help="Same as --deidentify safe-harbor.")
     ] = False,
     secret_file: Annotated[
-        Path | None, typer.Option(help="Secret for pseudonyms/date shifts (else CRLM_DEID_SECRET).")
+        Path | None, typer.Option(help="Key for pseudonyms/date shifts (else CRLM_DEID_SECRET).")
     ] = None,
     analysis: Annotated[
-        bool, typer.Option(help="Write the analysis dataset (one row per patient) instead.")
+        bool, typer.Option(help="Write the analysis dataset (one row per patient, .csv).")
     ] = False,
     origin: Annotated[
         str, typer.Option(help="Survival origin for --analysis.")
@@ -157,60 +181,59 @@ def db_export(
     db: DbOption = None,
     actor: ActorOption = os.environ.get("USER", "cli"),
 ) -> None:
-    """Export the registry (full, de-identified, or as an analysis dataset)."""
-    from crlm.registry import export
+    """Export the registry (full, de-identified, or as an analysis dataset).
 
-    if out.suffix not in {".csv", ".jsonl"}:
-        fail_bad_input(f"out: {out.name} must end in .csv or .jsonl")
+    The file appears only when the export is complete (written beside it, then renamed).
+    """
+    from crlm.registry import export
+    from crlm.safe_output import atomic_write, frame_to_csv, safe_dict_writer
+
+    if out.suffix not in {".csv", ".jsonl"} or (analysis and out.suffix != ".csv"):
+        fail_bad_input(f"out: {out.name} must end in .csv" + ("" if analysis else " or .jsonl"))
+    if not out.parent.is_dir():
+        fail_bad_input(f"out: the folder {out.parent} does not exist")
+    if deidentified and deidentify not in (None, DeidLevel.safe_harbor):
+        fail_bad_input("--deidentified means --deidentify safe-harbor; give only one of them")
+    level = DeidLevel.safe_harbor if deidentified else deidentify
+    if secret_file is not None and level is None:
+        fail_bad_input("--secret-file: only used with --deidentify safe-harbor|limited")
+    secret = _deid_secret(secret_file) if level else None
+    done = f" (de-identified: {LEVEL_TITLES[level]})" if level else ""
     with _session(db) as session:
         if analysis:
             from crlm.registry.dataset import analysis_dataset
 
             if origin not in {"last_hepatectomy", "first_hepatectomy", "diagnosis"}:
                 fail_bad_input("origin: last_hepatectomy, first_hepatectomy or diagnosis")
-            frame = analysis_dataset(session, origin, actor=actor, centre=centre)  # type: ignore[arg-type]
+            frame = analysis_dataset(session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
+                                     secret=secret, level=level)
             session.commit()
-            frame.to_csv(out, index=False)
-            typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}")
+            frame_to_csv(frame, out, private=True)
+            typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}{done}")
             return
-        secret = None
-        if deidentified:
-            if secret_file is not None:
-                secret = secret_file.read_bytes().strip()
-            elif os.environ.get("CRLM_DEID_SECRET"):
-                secret = os.environ["CRLM_DEID_SECRET"].encode()
-            if not secret or len(secret) < 16:
-                fail_bad_input("secret: give --secret-file or CRLM_DEID_SECRET (≥ 16 characters)")
-        records = list(
-            export.iter_records(
-                session,
-                actor=actor,
-                centre=centre,
-                purpose="de-identified export" if secret else "export",
-            )
-        )
+        records = list(export.iter_records(
+            session, actor=actor, centre=centre,
+            purpose=f"de-identified export ({level.value})" if level else "export"))
         session.commit()
-    with out.open("w", encoding="utf-8", newline="") as fh:
+    with atomic_write(out, newline="", private=True) as fh:
         if out.suffix == ".jsonl":
             for rec in records:
-                doc = (
-                    export.deidentify(rec, secret)
-                    if secret
-                    else rec.patient.model_dump(mode="json", exclude_none=True)
-                )
+                doc = (export.deidentify(rec, secret, level) if secret and level
+                       else rec.patient.model_dump(mode="json", exclude_none=True))
                 fh.write(export.jsonl_line(doc) + "\n")
         else:
-            rows = [
-                export.deidentified_flat_row(r, secret) if secret else export.flat_row(r.patient)
-                for r in records
-            ]
             from crlm.registry.dictionary import DataDictionary
 
-            columns = [e.column for e in DataDictionary.crlm_export().entries]
-            writer = csv.DictWriter(fh, fieldnames=columns)
+            if secret and level:
+                columns = export.deidentified_columns()
+                rows = [export.deidentified_flat_row(r, secret, level) for r in records]
+            else:
+                columns = [e.column for e in DataDictionary.crlm_export().entries]
+                rows = [export.flat_row(r.patient) for r in records]
+            writer = safe_dict_writer(fh, columns)
             writer.writeheader()
             writer.writerows(rows)
-    typer.echo(f"exported {len(records)} patients → {out}" + (" (de-identified)" if secret else ""))
+    typer.echo(f"exported {len(records)} patients → {out}{done}")
 
 
 @user_app.command("add")

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crlm.cli._common import fail_bad_input
+from crlm.safe_output import frame_to_csv
 
 stats_app = typer.Typer(
     help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, "
@@ -261,7 +262,7 @@ def cox_cmd(
                weights=weights, offset=offset)
     prediction = _cox_prediction(fit, frame, predict, times) if predict is not None else None
     if basehaz is not None:
-        _run(fit.baseline_hazard).to_csv(basehaz, index=False)
+        frame_to_csv(_run(fit.baseline_hazard), basehaz)
     if as_json:
         emit_json(fit.to_dict() | {"ci_method": "wald"}
                   | ({"prediction": prediction} if prediction is not None else {}))
@@ -419,7 +420,7 @@ def km_cmd(
     if risk_table is not None:
         if not times:
             fail_bad_input("--risk-table: needs the times, e.g. --at 0,365,730")
-        km.risk_table(times).to_csv(risk_table, index=False)
+        frame_to_csv(km.risk_table(times), risk_table)
     if as_json:
         emit_json(km.to_dict(times))
         return

@@ -105,6 +105,7 @@ FIELDS: dict[str, tuple[str, str | None]] = {
     "outcome.date_of_death": ("date of death", None),
     "outcome.date_of_recurrence": ("date of recurrence", None),
     "outcome.recurrence_sites": ("sites of recurrence", None),
+    "notes": ("notes (free text; never in a de-identified export)", None),
 }
 
 #: enum value → label, where the value itself does not read well once underscores become spaces.

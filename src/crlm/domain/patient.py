@@ -7,17 +7,19 @@ explicitly, which means the same as absent.
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from crlm.domain.dates import PastDate, PlannableDate
 from crlm.domain.treatment import (
     ClavienDindo,
     HepatectomyProcedure,
     IsglsPhlf,
     PrimaryProcedure,
+    RecurrenceSiteCode,
+    RegimenCode,
     Response,
     TreatmentEvent,
 )
@@ -117,6 +119,8 @@ DiameterCm = Annotated[
 ]
 VolumeMl = Annotated[float, Field(gt=0, le=5000, description="Volume in mL (0–5000).")]
 NonNegative = Annotated[float, Field(ge=0)]
+#: Longest free-text note a patient record holds.
+NOTES_MAX_CHARS = 10_000
 
 
 # ---------------------------------------------------------------------------- sections
@@ -131,7 +135,7 @@ class PrimaryTumour(StrictModel):
     serosal_invasion: bool | None = None
     symptoms: list[Symptom] | None = None
     resected: bool | None = None
-    date_of_diagnosis: dt.date | None = None
+    date_of_diagnosis: PastDate | None = None
     planned_procedure: PrimaryProcedure | None = None
     easily_resectable: bool | None = Field(
         default=None, description="MDT judges the primary easily resectable (upper rectum)."
@@ -280,7 +284,9 @@ class Molecular(StrictModel):
 class Chemotherapy(StrictModel):
     prehepatectomy_cycles: Annotated[int, Field(ge=0, le=100)] | None = None
     duration_weeks: Annotated[float, Field(ge=0, le=520)] | None = None
-    regimen: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    regimen: RegimenCode | None = Field(
+        default=None, description="Cytotoxic backbone, coded (targeted agents: anti-VEGF/EGFR)."
+    )
     anti_vegf: bool | None = None
     anti_egfr: bool | None = None
     response: Response | None = None
@@ -308,7 +314,7 @@ class Volumetry(StrictModel):
 
 
 class Operation(StrictModel):
-    date: dt.date | None = None
+    date: PlannableDate | None = None
     kind: Annotated[str, Field(pattern=r"^(hepatectomy|primary_resection|ablation|pve|other)$")]
     procedures: list[HepatectomyProcedure] | None = None
     margin_mm: Annotated[float, Field(ge=0, le=200)] | None = None
@@ -317,11 +323,11 @@ class Operation(StrictModel):
 
 
 class Outcome(StrictModel):
-    date_last_follow_up: dt.date | None = None
+    date_last_follow_up: PastDate | None = None
     vital_status: VitalStatus | None = None
-    date_of_death: dt.date | None = None
-    date_of_recurrence: dt.date | None = None
-    recurrence_sites: list[Annotated[str, Field(min_length=1, max_length=50)]] | None = None
+    date_of_death: PastDate | None = None
+    date_of_recurrence: PastDate | None = None
+    recurrence_sites: list[RecurrenceSiteCode] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -352,7 +358,7 @@ class Patient(StrictModel):
     sex: Sex | None = None
     height_cm: HeightCm | None = None
     weight_kg: WeightKg | None = None
-    assessment_date: dt.date | None = Field(
+    assessment_date: PlannableDate | None = Field(
         default=None,
         description="Date of the MDT assessment; rules that need 'today' use it, never the clock.",
     )
@@ -370,6 +376,11 @@ class Patient(StrictModel):
         "hepatectomies, primary resection, ablation and recurrence.",
     )
     outcome: Outcome = Field(default_factory=Outcome)
+    notes: Annotated[str, Field(min_length=1, max_length=NOTES_MAX_CHARS)] | None = Field(
+        default=None,
+        description="Free text for the team. Kept in the registry and its full export; never "
+        "part of a de-identified export.",
+    )
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Self:
@@ -388,4 +399,8 @@ class Patient(StrictModel):
                 raise ValueError(f"treatment date {d} is after the last follow-up/death {end}")
         if diagnosis is not None and end is not None and end < diagnosis:
             raise ValueError(f"last follow-up/death {end} is before date_of_diagnosis {diagnosis}")
+        if (diagnosis is not None and self.assessment_date is not None
+                and diagnosis > self.assessment_date):
+            raise ValueError(f"primary.date_of_diagnosis {diagnosis} is after the assessment "
+                             f"date {self.assessment_date}")
         return self

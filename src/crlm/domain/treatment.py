@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from crlm.domain.dates import PlannableDate
 
 
 class _Strict(BaseModel):
@@ -91,6 +93,121 @@ class RecurrenceSite(StrEnum):
     bone = "bone"
     brain = "brain"
     other = "other"
+
+
+# ---------------------------------------------------------------------------- coded input
+# Regimen and recurrence site are coded, never free text (free text would carry names, phone
+# numbers and addresses into de-identified exports). Input may use a common spelling from the
+# small tables below, compared ignoring case, spaces, hyphens, underscores and dots; anything
+# else is an error that lists the vocabulary. Free text belongs in the patient's ``notes``.
+
+#: Spellings accepted for each regimen (besides the code itself).
+REGIMEN_SYNONYMS: dict[Regimen, tuple[str, ...]] = {
+    Regimen.folfox: ("FOLFOX4", "FOLFOX6", "mFOLFOX6", "modified FOLFOX6", "FOLFOX-6"),
+    Regimen.capox: ("XELOX", "CAPEOX"),
+    Regimen.folfiri: (),
+    Regimen.folfoxiri: ("FOLFIRINOX", "mFOLFIRINOX"),
+    Regimen.fluoropyrimidine: ("5-FU", "5-FU/LV", "5-FU/leucovorin", "fluorouracil", "LV5FU2",
+                               "de Gramont", "capecitabine", "Xeloda"),
+    Regimen.irinotecan: (),
+    Regimen.immunotherapy: (),
+    Regimen.other: (),
+}
+#: Spellings of the targeted agents that the ``chemotherapy`` section records as flags.
+BIOLOGIC_SYNONYMS: dict[Biologic, tuple[str, ...]] = {
+    Biologic.bevacizumab: ("bevacizumab", "bev", "Avastin"),
+    Biologic.aflibercept: ("aflibercept", "Zaltrap"),
+    Biologic.cetuximab: ("cetuximab", "Erbitux"),
+    Biologic.panitumumab: ("panitumumab", "Vectibix"),
+}
+#: Spellings accepted for each recurrence site (besides the code itself).
+RECURRENCE_SITE_SYNONYMS: dict[RecurrenceSite, tuple[str, ...]] = {
+    RecurrenceSite.liver: ("hepatic", "intrahepatic"),
+    RecurrenceSite.lung: ("lungs", "pulmonary"),
+    RecurrenceSite.peritoneum: ("peritoneal",),
+    RecurrenceSite.lymph_nodes: ("lymph node", "nodes", "nodal"),
+    RecurrenceSite.locoregional: ("local", "anastomotic", "pelvic"),
+    RecurrenceSite.bone: ("bones", "osseous", "skeletal"),
+    RecurrenceSite.brain: ("cerebral",),
+    RecurrenceSite.other: (),
+}
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def spelling_key(text: str) -> str:
+    """How input spellings are compared: case-folded, without spaces, ``-``, ``_`` and ``.``."""
+    return "".join(ch for ch in text.casefold() if not ch.isspace() and ch not in "-_.")
+
+
+def _lookup(table: dict[E, tuple[str, ...]]) -> dict[str, E]:
+    return {spelling_key(s): code for code, spellings in table.items()
+            for s in (code.value, *spellings)}
+
+
+_REGIMENS = _lookup(REGIMEN_SYNONYMS)
+_BIOLOGICS = _lookup(BIOLOGIC_SYNONYMS)
+_SITES = _lookup(RECURRENCE_SITE_SYNONYMS)
+
+
+def regimen_code(text: str) -> Regimen | None:
+    """The regimen a spelling stands for (``"XELOX"`` → capox), or None if not in the table."""
+    return _REGIMENS.get(spelling_key(text))
+
+
+def regimen_with_biologics(text: str) -> tuple[Regimen, tuple[Biologic, ...]] | None:
+    """A combination such as ``"FOLFOX + bevacizumab"``: (backbone, biologics), else None."""
+    parts = [p for p in text.replace(" with ", "+").split("+") if p.strip()]
+    if len(parts) < 2:
+        return None
+    backbone = regimen_code(parts[0])
+    biologics = tuple(_BIOLOGICS.get(spelling_key(p)) for p in parts[1:])
+    if backbone is None or None in biologics:
+        return None
+    return backbone, biologics  # type: ignore[return-value]
+
+
+def recurrence_site_code(text: str) -> RecurrenceSite | None:
+    """The recurrence site a spelling stands for (``"pulmonary"`` → lung), or None."""
+    return _SITES.get(spelling_key(text))
+
+
+def _vocabulary(table: dict[Any, tuple[str, ...]]) -> str:
+    return ", ".join(code.value + (f" ({', '.join(s)})" if s else "")
+                     for code, s in table.items())
+
+
+def _coded_regimen(value: Any) -> Any:
+    if not isinstance(value, str) or isinstance(value, Regimen):
+        return value
+    code = regimen_code(value)
+    if code is not None:
+        return code.value
+    combination = regimen_with_biologics(value)
+    if combination is not None:
+        raise ValueError(
+            f"{value!r} combines a regimen with a targeted agent: give the regimen here "
+            f"({combination[0].value}) and the agent as anti-VEGF / anti-EGFR (or as the "
+            "biologic of a systemic-therapy event)")
+    raise ValueError(f"{value!r} is not a coded regimen; use one of: "
+                     f"{_vocabulary(REGIMEN_SYNONYMS)}; free text belongs in notes")
+
+
+def _coded_site(value: Any) -> Any:
+    if not isinstance(value, str) or isinstance(value, RecurrenceSite):
+        return value
+    code = recurrence_site_code(value)
+    if code is not None:
+        return code.value
+    raise ValueError(f"{value!r} is not a coded recurrence site; use one of: "
+                     f"{_vocabulary(RECURRENCE_SITE_SYNONYMS)}; free text belongs in notes")
+
+
+#: A regimen field: a code, or a spelling from :data:`REGIMEN_SYNONYMS`.
+RegimenCode = Annotated[Regimen, BeforeValidator(_coded_regimen)]
+#: A recurrence-site item: a code, or a spelling from :data:`RECURRENCE_SITE_SYNONYMS`.
+RecurrenceSiteCode = Annotated[RecurrenceSite, BeforeValidator(_coded_site)]
 
 
 class Response(StrEnum):
@@ -183,14 +300,14 @@ class TreatmentEvent(_Strict):
     """One dated step of the patient's treatment history."""
 
     kind: TreatmentKind
-    date: dt.date | None = Field(
+    date: PlannableDate | None = Field(
         default=None, description="Day of the procedure, or the first day of a course."
     )
-    end_date: dt.date | None = Field(
+    end_date: PlannableDate | None = Field(
         default=None,
         description="Last dose or fraction of a course (systemic therapy, radiotherapy).",
     )
-    regimen: Regimen | None = None
+    regimen: RegimenCode | None = None
     biologic: Biologic | None = None
     cycles: Annotated[int, Field(ge=1, le=100)] | None = None
     intent: TherapyIntent | None = None
@@ -208,7 +325,7 @@ class TreatmentEvent(_Strict):
     margin_mm: MarginMm | None = None
     clavien_dindo: ClavienDindo | None = None
     isgls_phlf: IsglsPhlf | None = None
-    recurrence_sites: list[RecurrenceSite] | None = None
+    recurrence_sites: list[RecurrenceSiteCode] | None = None
 
     @model_validator(mode="after")
     def _fields_fit_kind(self) -> Self:

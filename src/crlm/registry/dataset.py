@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient
-from crlm.registry.export import iter_records
+from crlm.registry.export import DeidLevel, deidentify_analysis_row, iter_records
 
 Origin = Literal["last_hepatectomy", "first_hepatectomy", "diagnosis"]
 
@@ -116,11 +116,19 @@ def analysis_row(patient: Patient, origin: Origin = "last_hepatectomy") -> dict[
 
 def analysis_dataset(
     session: Session, origin: Origin = "last_hepatectomy", *, actor: str = "analysis",
-    centre: str | None = None,
+    centre: str | None = None, secret: bytes | None = None, level: DeidLevel | None = None,
 ) -> pd.DataFrame:
-    """One row per stored patient (reads are audited as an export for analysis)."""
-    rows = [
-        analysis_row(rec.patient, origin)
-        for rec in iter_records(session, actor=actor, centre=centre, purpose="analysis dataset")
-    ]
-    return pd.DataFrame(rows, columns=list(analysis_row(Patient(), origin)))
+    """One row per stored patient (reads are audited as an export for analysis); de-identified
+    at ``level`` with ``secret`` when both are given."""
+    if (secret is None) != (level is None):
+        raise ValueError("de-identification needs both a secret and a level")
+    purpose = f"analysis dataset ({level.value})" if level else "analysis dataset"
+    rows = []
+    for rec in iter_records(session, actor=actor, centre=centre, purpose=purpose):
+        row = analysis_row(rec.patient, origin)
+        if secret is not None and level is not None:
+            row = deidentify_analysis_row(row, rec, secret, level)
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(analysis_row(Patient(), origin)))
+    frame["year_of_diagnosis"] = frame["year_of_diagnosis"].astype("Int64")  # 2024, not 2024.0
+    return frame

@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from crlm.domain import Patient
 from crlm.domain.errors import DuplicateKeyError, unique_keys
 from crlm.registry.models import _base_type
+from crlm.safe_output import safe_csv_writer
 
 SHIPPED = Path(__file__).resolve().parent / "dictionaries"
 CRLM_EXPORT = SHIPPED / "crlm_export.csv"
@@ -117,14 +118,24 @@ def _date(text: str) -> str:
         raise CellError(f"{text.strip()!r} is not a date (YYYY-MM-DD)") from None
 
 
+def _coding(annotation: Any) -> Callable[[Any], Any] | None:
+    """The spelling → code function of a coded field (its ``BeforeValidator``), if any."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Annotated:
+            for meta in arg.__metadata__:
+                if isinstance(meta, BeforeValidator):
+                    return meta.func  # type: ignore[return-value]
+    return None
+
+
 @functools.cache
 def cell_parser(annotation: Any) -> Callable[[str], Any]:
     """A function reading cells of this field type (built once per type)."""
     t = _base_type(annotation)
     if typing.get_origin(t) is list:
         (item,) = typing.get_args(t)
-        item = _base_type(item)
-        is_record = isinstance(item, type) and issubclass(item, BaseModel)
+        base = _base_type(item)
+        is_record = isinstance(base, type) and issubclass(base, BaseModel)
         item_parser = None if is_record else cell_parser(item)
 
         def parse_list(text: str) -> list[Any]:
@@ -152,9 +163,15 @@ def cell_parser(annotation: Any) -> Callable[[str], Any]:
         if issubclass(t, enum.Enum):
             allowed = frozenset(m.value for m in t)
             shown = ", ".join(m.value for m in t)
+            coding = _coding(annotation)
 
             def parse_enum(text: str) -> str:
                 text = text.strip()
+                if coding is not None:  # a coded field that accepts common spellings
+                    try:
+                        text = coding(text)
+                    except ValueError as exc:
+                        raise CellError(str(exc)) from None
                 if text not in allowed:
                     raise CellError(f"{text!r} is not one of {shown}")
                 return text
@@ -229,7 +246,7 @@ class DataDictionary:
 
     def to_csv(self) -> str:
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = safe_csv_writer(buf, lineterminator="\n")
         w.writerow(["column", "field"])
         for e in self.entries:
             w.writerow([e.column, e.field])

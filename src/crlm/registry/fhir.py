@@ -13,13 +13,16 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
+import re
 import typing
 import uuid
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient, parse_patient
+from crlm.domain.dates import EARLIEST_PLAUSIBLE_DATE, today
 from crlm.domain.patient import Lesion, Operation
 from crlm.domain.treatment import TreatmentEvent, TreatmentKind
 from crlm.registry.models import _base_type
@@ -170,7 +173,7 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
     top_ext = []
     if patient.id is not None:
         top_ext.append(_ext("id", patient.id, str))
-    for name in ("age_years", "assessment_date", "extrahepatic_disease"):
+    for name in ("age_years", "assessment_date", "extrahepatic_disease", "notes"):
         value = getattr(patient, name)
         if value is not None:
             top_ext.append(_ext(name, value, _leaf_type(Patient, name)))
@@ -269,13 +272,13 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
 
     # Chemotherapy.
     chemo = patient.chemotherapy
-    chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, {"regimen"})
-    if chemo_ext or chemo.regimen is not None:
+    chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, set())
+    if chemo_ext:
+        medication = (_coded(CODES, chemo.regimen.value, value_label(chemo.regimen))
+                      if chemo.regimen is not None else {"text": "chemotherapy"})
         add({"resourceType": "MedicationStatement", "id": _rid(key, "chemotherapy"),
              "status": "completed", "subject": subject,
-             "medicationCodeableConcept": {"text": chemo.regimen or "chemotherapy"},
-             "extension": chemo_ext + ([_ext("chemotherapy.regimen", chemo.regimen, str)]
-                                       if chemo.regimen is not None else [])})
+             "medicationCodeableConcept": medication, "extension": chemo_ext})
 
     # Operations (ordered).
     for i, op in enumerate(patient.operations or []):
@@ -443,62 +446,107 @@ def _code(concept: dict[str, Any], where: str) -> str:
         raise FhirImportError(f"{where}: expected a coding with a code") from None
 
 
+#: Elements crlm writes (and so reads); any other element would be lost, so it is an error.
+KNOWN_ELEMENTS = frozenset({
+    "resourceType", "id", "meta", "subject", "code", "extension", "status", "gender",
+    "birthDate", "bodySite", "onsetDateTime", "focus", "valueCodeableConcept", "component",
+    "valueQuantity", "medicationCodeableConcept", "performedDateTime", "performedPeriod",
+    "effectivePeriod", "effectiveDateTime",
+})
+_FHIR_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+#: Element → the JSON type crlm expects there.
+_SHAPES: dict[str, type] = {
+    "meta": dict, "code": dict, "extension": list, "bodySite": list, "subject": dict,
+    "onsetDateTime": str, "performedDateTime": str, "effectiveDateTime": str, "gender": str,
+    "birthDate": str, "valueCodeableConcept": dict, "component": list, "valueQuantity": dict,
+    "medicationCodeableConcept": dict, "performedPeriod": dict, "effectivePeriod": dict,
+    "focus": list,
+}
+_SHAPE_NAMES = {dict: "an object", list: "a list", str: "text"}
+
+
+def _check_shape(res: dict[str, Any], where: str) -> None:
+    """Every element is one crlm reads, of the JSON type it reads (else the error names it)."""
+    for key, value in res.items():
+        if key not in KNOWN_ELEMENTS:
+            raise FhirImportError(f"{where}.{key}: not an element crlm reads (it would be lost)")
+        shape = _SHAPES.get(key)
+        if shape is not None and not isinstance(value, shape):
+            raise FhirImportError(f"{where}.{key}: expected {_SHAPE_NAMES[shape]}")
+    for i, ext in enumerate(res.get("extension", [])):
+        if not isinstance(ext, dict) or not isinstance(ext.get("url"), str):
+            raise FhirImportError(f"{where}.extension[{i}]: expected an object with a url")
+        if "extension" in ext:
+            _check_shape({"extension": ext["extension"]}, f"{where}.extension[{i}]")
+
+
+def _birth_date(text: str, where: str) -> dt.date | None:
+    """A FHIR birthDate (YYYY, YYYY-MM or YYYY-MM-DD): the full date, None if partial."""
+    if not _FHIR_DATE.fullmatch(text):
+        raise FhirImportError(f"{where}.birthDate: {text!r} is not a date (YYYY-MM-DD)")
+    parts = [int(x) for x in text.split("-")] + [1, 1]
+    try:
+        first = dt.date(parts[0], parts[1], parts[2])
+    except ValueError:
+        raise FhirImportError(f"{where}.birthDate: {text!r} is not a calendar date") from None
+    if first < EARLIEST_PLAUSIBLE_DATE or first > today():
+        raise FhirImportError(f"{where}.birthDate: {text} is not a plausible birth date")
+    return first if len(text) == 10 else None
+
+
+def _apply_birth_date(doc: dict[str, Any], text: str, where: str) -> None:
+    """crlm keeps the age at assessment, not the birth date: derive that age, or check it."""
+    born = _birth_date(text, where)
+    assessed = doc.get("assessment_date")
+    if born is None or not isinstance(assessed, str):
+        raise FhirImportError(
+            f"{where}.birthDate: crlm records the age at the assessment date, not a birth date; "
+            "a full birth date and the assessment date are needed to derive it")
+    try:
+        on = dt.date.fromisoformat(assessed)
+    except ValueError:
+        raise FhirImportError(f"{where}: assessment date {assessed!r} is not a date") from None
+    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    stated = doc.get("age_years")
+    if stated is None:
+        doc["age_years"] = age
+    elif not isinstance(stated, int | float) or abs(math.floor(stated) - age) > 1:
+        raise FhirImportError(f"{where}.birthDate: {text} gives age {age} at the assessment "
+                              f"date, but the age recorded is {stated}")
+
+
 def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
-    """Read a Bundle written by :func:`patient_to_fhir` back into a validated Patient."""
+    """Read a Bundle written by :func:`patient_to_fhir` back into a validated Patient.
+
+    Anything crlm cannot read — an unknown element, a value of the wrong shape, an invalid
+    birth date — is a :class:`FhirImportError` naming the element; nothing is silently dropped.
+    """
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise FhirImportError("Bundle: resourceType must be 'Bundle'")
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise FhirImportError("Bundle.entry: expected a list")
     doc: dict[str, Any] = {}
     operations: list[tuple[int, dict[str, Any]]] = []
     treatments: list[tuple[int, dict[str, Any]]] = []
     counts: dict[str, int] = {}
-    for i, entry in enumerate(bundle.get("entry") or []):
+    birth: tuple[str, str] | None = None
+    for i, entry in enumerate(entries):
         res = entry.get("resource") if isinstance(entry, dict) else None
         where = f"Bundle.entry[{i}]"
         if not isinstance(res, dict):
             raise FhirImportError(f"{where}.resource: missing")
-        kind = res.get("resourceType")
-        where = f"{where}.resource({kind})"
-        code = res.get("code", {})
-        code_value = code.get("coding", [{}])[0].get("code") if isinstance(code, dict) else None
-        if _is_treatment(res):
-            treatments.append(_read_treatment(res, where))
-        elif kind == "Patient":
-            if "gender" in res:
-                doc["sex"] = res["gender"]
-            exts = res.get("extension", [])
-            list_counts = {EXT + f"{k}.count": k for k in PATIENT_LIST_KEYS}
-            for e in exts:
-                if e.get("url") in list_counts:
-                    counts[list_counts[e["url"]]] = _read_x(e, f"{where}.extension")
-            _read_extensions(doc, [e for e in exts if e.get("url") not in list_counts], where)
-        elif kind == "Condition":
-            profiles = res.get("meta", {}).get("profile", [])
-            if PROFILE["primary"] in profiles:
-                if "bodySite" in res:
-                    _set(doc, "primary.site", _code(res["bodySite"][0], f"{where}.bodySite"))
-                if "onsetDateTime" in res:
-                    _set(doc, "primary.date_of_diagnosis", res["onsetDateTime"][:10])
-            elif PROFILE["secondary"] not in profiles:
-                raise FhirImportError(f"{where}.meta.profile: not a crlm cancer condition")
-            _read_extensions(doc, res.get("extension", []), where)
-        elif kind == "Observation":
-            _read_observation(doc, res, code_value, where)
-        elif kind == "MedicationStatement":
-            _read_extensions(doc, res.get("extension", []), where)
-        elif kind == "Procedure":
-            op: dict[str, Any] = {"kind": code_value}
-            if "performedDateTime" in res:
-                op["date"] = res["performedDateTime"][:10]
-            position = next((e["valueInteger"] for e in res.get("extension", [])
-                             if e.get("url") == EXT + "operations.position"), None)
-            if position is None:
-                raise FhirImportError(f"{where}.extension: operations.position missing")
-            nested: dict[str, Any] = {}
-            _read_extensions(nested, res.get("extension", []), where)
-            op.update(nested.get("operations", {}))
-            operations.append((position, op))
-        else:
-            raise FhirImportError(f"{where}: unsupported resource type {kind!r}")
+        where = f"{where}.resource({res.get('resourceType')})"
+        _check_shape(res, where)
+        try:
+            _read_resource(res, where, doc, operations, treatments, counts)
+        except FhirImportError:
+            raise
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError, StopIteration):
+            raise FhirImportError(f"{where}: malformed (an element is missing or has the wrong "
+                                  "shape)") from None
+        if "birthDate" in res:
+            birth = (res["birthDate"], where)
     for key, found in (("operations", operations), ("treatments", treatments)):
         if key in counts:
             if len(found) != counts[key]:
@@ -507,6 +555,8 @@ def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
             doc[key] = [item for _, item in sorted(found, key=lambda x: x[0])]
         elif found:
             raise FhirImportError(f"Bundle.entry(Patient).extension: {key}.count missing")
+    if birth is not None:
+        _apply_birth_date(doc, *birth)
     try:
         return parse_patient(doc)
     except ValidationError as exc:
@@ -514,6 +564,56 @@ def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
 
         raise FhirImportError(f"Bundle: invalid patient data:\n{format_validation_error(exc)}") \
             from None
+    except ValueError as exc:
+        raise FhirImportError(f"Bundle: invalid patient data: {exc}") from None
+
+
+def _read_resource(res: dict[str, Any], where: str, doc: dict[str, Any],
+                   operations: list[tuple[int, dict[str, Any]]],
+                   treatments: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:
+    """Apply one resource of the bundle to the patient document being built."""
+    kind = res.get("resourceType")
+    code = res.get("code", {})
+    code_value = code.get("coding", [{}])[0].get("code") if code else None
+    if _is_treatment(res):
+        treatments.append(_read_treatment(res, where))
+    elif kind == "Patient":
+        if "gender" in res:
+            doc["sex"] = res["gender"]
+        exts = res.get("extension", [])
+        list_counts = {EXT + f"{k}.count": k for k in PATIENT_LIST_KEYS}
+        for e in exts:
+            if e.get("url") in list_counts:
+                counts[list_counts[e["url"]]] = _read_x(e, f"{where}.extension")
+        _read_extensions(doc, [e for e in exts if e.get("url") not in list_counts], where)
+    elif kind == "Condition":
+        profiles = res.get("meta", {}).get("profile", [])
+        if PROFILE["primary"] in profiles:
+            if "bodySite" in res:
+                _set(doc, "primary.site", _code(res["bodySite"][0], f"{where}.bodySite"))
+            if "onsetDateTime" in res:
+                _set(doc, "primary.date_of_diagnosis", res["onsetDateTime"][:10])
+        elif PROFILE["secondary"] not in profiles:
+            raise FhirImportError(f"{where}.meta.profile: not a crlm cancer condition")
+        _read_extensions(doc, res.get("extension", []), where)
+    elif kind == "Observation":
+        _read_observation(doc, res, code_value, where)
+    elif kind == "MedicationStatement":
+        _read_extensions(doc, res.get("extension", []), where)
+    elif kind == "Procedure":
+        op: dict[str, Any] = {"kind": code_value}
+        if "performedDateTime" in res:
+            op["date"] = res["performedDateTime"][:10]
+        position = next((e["valueInteger"] for e in res.get("extension", [])
+                         if e.get("url") == EXT + "operations.position"), None)
+        if position is None:
+            raise FhirImportError(f"{where}.extension: operations.position missing")
+        nested: dict[str, Any] = {}
+        _read_extensions(nested, res.get("extension", []), where)
+        op.update(nested.get("operations", {}))
+        operations.append((position, op))
+    else:
+        raise FhirImportError(f"{where}: unsupported resource type {kind!r}")
 
 
 _LOINC_BY_CODE = {code: path for path, (code, _d, _u) in LOINC_OBSERVATIONS.items()}

@@ -51,6 +51,7 @@ from crlm.registry.dictionary import (
     field_annotation,
     is_list_field,
 )
+from crlm.safe_output import safe_csv_writer
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
@@ -103,7 +104,7 @@ class ImportResult:
     def errors_csv(self) -> str:
         """The row-by-row error report (row, external_id, column, reason)."""
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = safe_csv_writer(buf, lineterminator="\n")
         w.writerow(["row", "external_id", "column", "reason"])
         for e in self.errors:
             w.writerow([e.row, e.external_id or "", e.column, e.reason])

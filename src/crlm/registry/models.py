@@ -57,6 +57,17 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
+def constraint(annotation: Any, name: str) -> Any:
+    """A constraint (``max_length``, ``pattern``…) inside ``Annotated[X, Field(…)] | None``."""
+    for arg in (annotation, *typing.get_args(annotation)):
+        if typing.get_origin(arg) is typing.Annotated:
+            for meta in arg.__metadata__:
+                for item in [meta, *getattr(meta, "metadata", [])]:
+                    if getattr(item, name, None) is not None:
+                        return getattr(item, name)
+    return None
+
+
 def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
     """The SQL type that stores a pydantic field of this annotation without loss."""
     t = _base_type(annotation)
@@ -74,7 +85,8 @@ def column_type(annotation: Any) -> sa.types.TypeEngine[Any]:
         if issubclass(t, dt.date):
             return sa.Date()
         if issubclass(t, str):
-            return sa.String(200)
+            long_text = (constraint(annotation, "max_length") or 0) > 200
+            return sa.Text() if long_text else sa.String(200)
     raise TypeError(f"no column type for {annotation!r}")
 
 

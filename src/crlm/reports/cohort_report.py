@@ -46,6 +46,7 @@ from crlm.reports.report_tables import (
     journal_table1,
 )
 from crlm.reports.style import Labels, PStyle
+from crlm.safe_output import frame_to_csv
 from crlm.stats import kaplan_meier, logrank_test
 from crlm.stats.regression_table import RegressionTable, regression_table
 from crlm.stats.roc import roc_analysis
@@ -98,7 +99,7 @@ class Writer:
         return stem
 
     def csv(self, frame: pd.DataFrame, stem: str) -> None:
-        self.write(f"{stem}.csv", frame.to_csv(index=False))
+        self.write(f"{stem}.csv", frame_to_csv(frame))
 
 
 @dataclass

@@ -12,6 +12,7 @@ always names the model and the CI method.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Literal
 
 import pandas as pd
 
+from crlm.safe_output import frame_to_csv
 from crlm.stats._data import StatsInputError, complete_cases
 from crlm.stats.cox import cox_ph
 from crlm.stats.firth import CiMethod, firth_cox, firth_logistic
@@ -47,10 +49,10 @@ class RegressionTable:
     multivariable: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_csv(self) -> str:
-        return self.frame.to_csv(index=False)
+        return frame_to_csv(self.frame)
 
     def to_html(self) -> str:
-        notes = "".join(f"<li>{n}</li>" for n in self.footnotes)
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.footnotes)
         return (self.frame.to_html(index=False, na_rep="", border=0, classes="regression")
                 + f'<ol class="footnotes">{notes}</ol>')
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crlm.safe_output import frame_to_csv
 from crlm.stats._data import StatsInputError, factor_codes, level_label, require_columns
 from crlm.stats._fisher import MONTE_CARLO_DRAWS, MONTE_CARLO_SEED, fisher_exact_rxc
 
@@ -68,10 +69,7 @@ class Table1:
     labels: dict[str, str] = field(default_factory=dict)
 
     def to_csv(self, path: str | Path | None = None) -> str:
-        text = self.frame.to_csv(index=False)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return frame_to_csv(self.frame, path)
 
     def to_html(self) -> str:
         """An HTML table with footnotes (escaped)."""

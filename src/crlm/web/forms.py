@@ -137,6 +137,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "outcome.date_of_death": ("Date of death", "Leave empty if alive."),
     "outcome.date_of_recurrence": ("Date of recurrence", "First recurrence after treatment."),
     "outcome.recurrence_sites": ("Recurrence sites", "Comma-separated, e.g. liver, lung."),
+    "notes": ("Notes", "Free text for the team; never part of a de-identified export."),
 }
 
 #: Human labels of coded values that the plain words would spell wrongly.
@@ -375,6 +376,7 @@ def _build() -> tuple[Section, ...]:
         Section("outcome", "Follow-up", _fields(
             "outcome.date_last_follow_up", "outcome.vital_status", "outcome.date_of_death",
             "outcome.date_of_recurrence", "outcome.recurrence_sites")),
+        Section("notes", "Notes", _fields("notes")),
     )
 
 

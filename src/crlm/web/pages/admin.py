@@ -6,7 +6,6 @@ from this process's user cache, so it takes effect on their next request.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from crlm.registry.audit import AuditFilter
+from crlm.safe_output import safe_csv_writer
 from crlm.web.deps import CurrentUser, Db, Role, forget_user, page_roles
 from crlm.web.pages.common import render, require_csrf
 from crlm.web.settings import centre_timezone
@@ -313,7 +313,7 @@ def audit_csv(user: Admin, db: Db, q: Audit) -> Response:
     zone = _zone(user)
     events = audit.find_events(db, q.to_filter(zone), limit=None)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = safe_csv_writer(out)
     writer.writerow(AUDIT_CSV_COLUMNS)
     for e in events:
         writer.writerow([_local(e.at, zone), str(zone), e.actor, e.action, e.entity,

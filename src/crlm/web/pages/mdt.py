@@ -3,7 +3,6 @@ the MDT's decision, one tumour-board PDF for the whole meeting, concordance page
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from crlm.safe_output import safe_csv_writer
 from crlm.web import mdt
 from crlm.web.deps import CurrentUser, Db, Role, page_roles
 from crlm.web.pages.common import flash, render, require_csrf, sentence
@@ -115,7 +115,7 @@ def concordance_csv(
 ) -> Response:
     """The concordance table as CSV (plans in words; concordant yes/no/blank)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = safe_csv_writer(out)
     writer.writerow(CONCORDANCE_COLUMNS)
     for r in mdt.concordance(db, user, meeting):
         writer.writerow([
