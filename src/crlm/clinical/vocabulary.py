@@ -138,7 +138,7 @@ SCORES: dict[str, str] = {
 }
 
 PHASES: dict[Phase, str] = {
-    Phase.workup: "Work-up (before any treatment decision)",
+    Phase.workup: "Work-up, before any treatment decision",
     Phase.preoperative_therapy: "On or after preoperative systemic therapy",
     Phase.conversion: "Unresectable: conversion therapy",
     Phase.after_pve: "After portal vein embolization, before hepatectomy",
