@@ -98,6 +98,7 @@ def create_app(
     app.state.login_limiter = LoginRateLimiter(engine, login_limits)
     app.state.api_tokens = ApiTokens(key)
     app.state.user_cache = user_cache()
+    app.state.user_lookups = {}  # user id → the registry read in flight (one at a time)
     app.state.cohort_cache = cohort_cache()
 
     from crlm.web.api import router as api_router

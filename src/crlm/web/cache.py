@@ -35,6 +35,16 @@ class TtlCache(Generic[K, V]):
                 return None
             return hit[1]
 
+    def get_with_remaining(self, key: K) -> tuple[V | None, float]:
+        """(value, seconds until it expires) while fresh, else (None, 0)."""
+        with self._lock:
+            hit = self._entries.get(key)
+            now = self._clock()
+            if hit is None or hit[0] <= now:
+                self._entries.pop(key, None)
+                return None, 0.0
+            return hit[1], hit[0] - now
+
     def put(self, key: K, value: V) -> None:
         """Keep ``value`` for ``ttl_s``."""
         with self._lock:

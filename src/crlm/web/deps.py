@@ -8,6 +8,7 @@ token in the ``X-CSRF-Token`` header.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -102,25 +103,54 @@ def forget_user(request: Request, user_id: int | None) -> None:
         request.app.state.user_cache.discard(user_id)
 
 
+#: A cached user is re-read in the background once this share of its TTL has passed, so that
+#: under steady traffic the entry is renewed before it expires and no request waits for it.
+REFRESH_AHEAD_SHARE = 0.8
+
+
 async def cached_user(request: Request, user_id: object, generation: object) -> CurrentUser | None:
-    """The active user ``user_id`` if still at ``generation`` (user cache, else the registry)."""
+    """The active user ``user_id`` if still at ``generation`` (user cache, else the registry).
+
+    A cached user is never used past the cache's TTL. Near the end of it (the last 20 %) the
+    next request starts one background registry read that renews the entry, so under load no
+    request waits; a user not cached (or expired, or forgotten after a change made in this
+    process) is read before answering, one read shared by concurrent requests.
+    """
     if type(user_id) is not int or type(generation) is not int:
         return None
     cache: TtlCache[int, CurrentUser] = request.app.state.user_cache
-    user = cache.get(user_id)
-    if user is not None and user.generation >= generation:
-        return user if user.generation == generation else None
+    user, remaining = cache.get_with_remaining(user_id)
+    if user is None or user.generation < generation:  # unknown here, or changed elsewhere
+        user = await asyncio.shield(_refresh_user(request, user_id))
+    elif remaining < (1 - REFRESH_AHEAD_SHARE) * cache.ttl_s:
+        _refresh_user(request, user_id)
+    if user is None or user.generation != generation:
+        return None
+    return user
+
+
+def _refresh_user(request: Request, user_id: int) -> asyncio.Future[CurrentUser | None]:
+    """The registry read of ``user_id`` in flight (started if none), which updates the cache."""
+    pending: dict[int, asyncio.Future[CurrentUser | None]] = request.app.state.user_lookups
+    future = pending.get(user_id)
+    if future is not None:
+        return future
+    cache: TtlCache[int, CurrentUser] = request.app.state.user_cache
+    factory = request.app.state.session_factory
 
     def lookup() -> CurrentUser | None:
-        with request.app.state.session_factory() as db:
-            return load_user(db, user_id)
+        with factory() as db:
+            user = load_user(db, user_id)
+        if user is None:
+            cache.discard(user_id)
+        else:
+            cache.put(user_id, user)
+        return user
 
-    user = await run_in_threadpool(lookup)
-    if user is None:
-        cache.discard(user_id)
-        return None
-    cache.put(user_id, user)
-    return user if user.generation == generation else None
+    future = asyncio.ensure_future(run_in_threadpool(lookup))
+    pending[user_id] = future
+    future.add_done_callback(lambda _f: pending.pop(user_id, None))
+    return future
 
 
 def session_user_claims(request: Request) -> tuple[object, object]:
