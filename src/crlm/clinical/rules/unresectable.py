@@ -155,9 +155,10 @@ def _response_criterion(exposure: SystemicExposure) -> tuple[bool | None, str]:
     codes=["transplant.consider_evaluation", "transplant.not_candidate",
            "transplant.eligibility_incomplete"],
     trigger=(
-        "unresectable: no extrahepatic disease, ≥ 1 year from diagnosis, response to "
-        "chemotherapy, BRAF not mutated, primary resected → consider evaluation; any failed → "
-        "not a candidate; otherwise incomplete"
+        "unresectable: no extrahepatic disease, ≥ 1 year from diagnosis, response to systemic "
+        "therapy (partial/complete, or ≥ 10 % decrease as SECA-II; stable disease asks for the "
+        "% change and is not an exclusion by itself), no BRAF V600E, primary resected → "
+        "consider evaluation; any failed → not a candidate; otherwise incomplete"
     ),
     evidence=["ahpba2025", "hagness2013_seca1", "dueland2020_seca2", "hernandez_alejandro2022"],
     phases=(Phase.conversion,),
