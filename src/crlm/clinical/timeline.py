@@ -45,21 +45,6 @@ _LEGACY_KINDS = {
 }
 
 
-def regimen_of(value: object) -> Regimen | None:
-    """The coded regimen of a recorded value (a code, or legacy text such as ``FOLFOX + bev``)."""
-    if value is None:
-        return None
-    if isinstance(value, Regimen):
-        return value
-    text = str(value).strip().lower()
-    for regimen in sorted(Regimen, key=lambda r: -len(r.value)):
-        if text.startswith(regimen.value):
-            return regimen
-    if text.startswith(("xelox", "capeox")):
-        return Regimen.capox
-    return None
-
-
 @dataclass(frozen=True)
 class SystemicExposure:
     """Systemic therapy given before the first hepatectomy (``None`` = unknown)."""
@@ -180,7 +165,7 @@ def _exposure_from_lines(lines: list[TreatmentEvent]) -> SystemicExposure:
 
 def _exposure_from_section(patient: Patient) -> SystemicExposure:
     chemo = patient.chemotherapy
-    regimen = regimen_of(chemo.regimen)
+    regimen = chemo.regimen
     given: bool | None = None
     if chemo.prehepatectomy_cycles is not None:
         given = chemo.prehepatectomy_cycles > 0
