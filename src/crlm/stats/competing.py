@@ -25,6 +25,7 @@ import pandas as pd
 
 from crlm.stats._data import StatsInputError, complete_cases, follow_up_times
 from crlm.stats._estimates import ratio_table
+from crlm.stats.survival import censoring_survival
 
 
 @dataclass
@@ -102,14 +103,6 @@ class FineGrayResult:
         return ratio_table(self.names, self.coef, self.se, "shr")
 
 
-def _censoring_survival(t: np.ndarray, censored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """KM of the censoring distribution: step times and G just after each."""
-    times = np.unique(t[censored])
-    n_risk = np.array([(t >= u).sum() for u in times], dtype=float)
-    d = np.array([((t == u) & censored).sum() for u in times], dtype=float)
-    return times, np.cumprod(1 - d / n_risk)
-
-
 def fine_gray(
     df: pd.DataFrame, time: str, status: str, covariates: Sequence[str], *, cause: int = 1,
     reference: dict[str, object] | None = None, max_iter: int = 50,
@@ -127,7 +120,7 @@ def fine_gray(
     t, s = competing_outcome(used, time, status)
     design = design_matrix(used, covariates, reference)
     x = design.matrix
-    cens_times, g_after = _censoring_survival(t, s == 0)
+    cens_times, g_after = censoring_survival(t, s != 0, events_first=False)
 
     def g_at(u: np.ndarray) -> np.ndarray:  # G(u−), the left limit (as cmprsk::crr)
         idx = np.searchsorted(cens_times, u, side="left") - 1

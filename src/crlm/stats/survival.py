@@ -58,6 +58,21 @@ def km_survival(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.nda
     return s.time, np.cumprod(1.0 - s.n_event / s.n_risk)
 
 
+def censoring_survival(time: np.ndarray, event: np.ndarray, *, events_first: bool
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan–Meier of the censoring distribution G: censoring times and G just after each.
+
+    ``event`` is 1 for any event, 0 for censored. With ``events_first`` the events at a time
+    that also has censorings leave the risk set before those censorings
+    (``prodlim(reverse = TRUE)``, used by riskRegression); otherwise they stay in it (the
+    reverse Kaplan–Meier of ``cmprsk::crr``).
+    """
+    s = _steps(np.asarray(time, dtype=float), np.asarray(event, dtype=float))
+    n_risk = s.n_risk - s.n_event if events_first else s.n_risk
+    keep = s.n_censor > 0
+    return s.time[keep], np.cumprod(1.0 - s.n_censor[keep] / n_risk[keep])
+
+
 def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, level: float
              ) -> tuple[np.ndarray, np.ndarray]:
     """R ``survfit_confint`` with ``logse=TRUE`` (std_err of the cumulative hazard).

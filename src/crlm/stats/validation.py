@@ -25,7 +25,7 @@ from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, survival_outcome
 from crlm.stats.cox import _concordance_influence, concordance_dfbeta
-from crlm.stats.survival import kaplan_meier, km_curve, km_survival
+from crlm.stats.survival import censoring_survival, kaplan_meier, km_curve, km_survival
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -116,7 +116,7 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     t, e, (s,), _n = _prepare(df, time, event, [score])
     if horizon <= 0:
         raise StatsInputError(None, "horizon must be > 0")
-    g_times, g_surv = _censoring_km(t, e)
+    g_times, g_surv = censoring_survival(t, e, events_first=True)
 
     def g(at: np.ndarray, left: bool) -> np.ndarray:
         idx = np.searchsorted(g_times, at, side="left" if left else "right") - 1
@@ -133,17 +133,6 @@ def time_dependent_auc(df: pd.DataFrame, time: str, event: str, score: str, hori
     leq = np.searchsorted(ctrl, s[cases], side="right")
     wins = less + 0.5 * (leq - less)
     return float((w_case * wins * w_ctrl).sum() / (w_case.sum() * w_ctrl * ctrl.size))
-
-
-def _censoring_km(t: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Censoring survival G after each censoring time, events first at tied times."""
-    times, where = np.unique(t, return_inverse=True)
-    at_risk = t.size - np.searchsorted(np.sort(t), times, side="left")
-    deaths = np.bincount(where, weights=e, minlength=times.size)
-    censored = np.bincount(where, weights=1 - e, minlength=times.size)
-    keep = censored > 0
-    hazard = censored[keep] / (at_risk[keep] - deaths[keep])
-    return times[keep], np.cumprod(1.0 - hazard)
 
 
 def calibration_by_group(
@@ -197,21 +186,6 @@ class BrierResult:
                                                         strict=True)}}
 
 
-def _censoring_survival(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Kaplan–Meier of the censoring distribution: distinct times and G just after each.
-
-    At a time with both events and censorings the events come first, so they are not at risk
-    of being censored there (``prodlim(..., reverse = TRUE)``, used by riskRegression).
-    """
-    uniq, inverse = np.unique(time, return_inverse=True)
-    at = np.bincount(inverse, minlength=uniq.size)
-    censored = np.bincount(inverse, weights=1 - event, minlength=uniq.size)
-    n_risk = np.cumsum(at[::-1])[::-1] - (at - censored)  # minus the events at that time
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(censored > 0, 1.0 - censored / n_risk, 1.0)
-    return uniq, np.cumprod(factor)
-
-
 def _step(times: np.ndarray, values: np.ndarray, at: np.ndarray, left: bool) -> np.ndarray:
     """A right-continuous step function (1 before the first time), or its left limit."""
     idx = np.searchsorted(times, at, side="left" if left else "right") - 1
@@ -228,7 +202,7 @@ def brier_score(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     time = np.asarray(time, dtype=float)
     event = np.asarray(event, dtype=float)
     risk = np.asarray(risk, dtype=float).reshape(time.size, -1)
-    g_time, g_surv = _censoring_survival(time, event)
+    g_time, g_surv = censoring_survival(time, event, events_first=True)
     g_subject = _step(g_time, g_surv, time, left=True)
     out = np.empty(len(times))
     for k, t in enumerate(times):
