@@ -23,6 +23,7 @@ from crlm.clinical.scores import (
 from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.clinical.volumetry import BsaMethod, TlvFormula, VolumetryResult, assess_volumetry
 from crlm.domain import Patient
+from crlm.evidence import resolve
 
 
 class Assessment(BaseModel):
@@ -151,5 +152,5 @@ def assess(
         complexity=complexity,
         advice=advice,
         warnings=warnings,
-        evidence=sorted(keys),
+        evidence=sorted(keys, key=lambda k: (resolve(k).short.casefold(), k)),
     )

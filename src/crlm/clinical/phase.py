@@ -96,7 +96,8 @@ def current_phase(patient: Patient, timeline: Timeline) -> PhaseResult:
         return PhaseResult(Phase.conversion, ("liver metastases unresectable"
                                               if patient.liver.resectability
                                               == Resectability.unresectable
-                                              else "conversion therapy",))
+                                              else "systemic therapy given with conversion "
+                                              "intent",))
     if exposure.given:
         return PhaseResult(Phase.preoperative_therapy, ("systemic therapy given, no liver "
                                                         "treatment yet",))

@@ -140,7 +140,7 @@ SCORES: dict[str, str] = {
 PHASES: dict[Phase, str] = {
     Phase.workup: "Work-up, before any treatment decision",
     Phase.preoperative_therapy: "On or after preoperative systemic therapy",
-    Phase.conversion: "Unresectable: conversion therapy",
+    Phase.conversion: "Conversion therapy (unresectable or borderline liver disease)",
     Phase.after_pve: "After portal vein embolization, before hepatectomy",
     Phase.between_stages: "Between the stages of a two-stage hepatectomy",
     Phase.primary_pending: "Liver treated, primary tumour still in place",

@@ -252,6 +252,9 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "phase": PHASES[plan.phase],
         "phase_reasons": humanize("; ".join(plan.phase_reasons)),
         "next_step": main_steps[0] if main_steps else None,
+        "no_next_step": ("take the open decisions below" if plan.decision_points else
+                         "none follows from the recorded data alone: the MDT decides on the "
+                         "plan and evidence below"),
         "key_numbers": [_key_number(k) for k in plan.key_numbers][:4],
         "warnings_short": [_sentence(w.recommendation) for w in warnings],
         "steps": steps,
@@ -287,10 +290,8 @@ def _short_citation(key: str) -> str:
     r = resolve(key)
     names = [a.strip() for a in (r.authors or "").split(",") if a.strip() and a.strip() != "et al."]
     authors = names[0] + (" et al." if len(names) > 1 else "") if names else "Authors not stated"
-    parts = [authors, r.journal]
-    if r.year:
-        parts.append(str(r.year))
-    text = ". ".join(parts) + "."
+    parts = [authors, r.journal] + ([str(r.year)] if r.year else [])
+    text = ". ".join(p.rstrip(".") for p in parts if p) + "."
     return text + (f" doi:{r.doi}" if r.doi else "")
 
 

@@ -60,6 +60,7 @@ PLAN_FROM_CODES: list[tuple[str, str]] = [
     ("resection.proceed_to_hepatectomy", "upfront_hepatectomy"),
     ("resection.flr_adequate_after_pve", "upfront_hepatectomy"),
     ("resection.repeat_hepatectomy", "upfront_hepatectomy"),
+    ("resection.hepatectomy_despite_progression", "upfront_hepatectomy"),
     ("resection.restage_after_chemotherapy", "more_workup"),
     ("resection.pve_volumetry_pending", "more_workup"),
     ("resection.slow_growth_after_pve", "more_workup"),

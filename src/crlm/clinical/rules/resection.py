@@ -18,6 +18,7 @@ from crlm.clinical.rules._facts import (
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
 from crlm.clinical.rules.sequencing import sequencing_decision
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.patient import (
     PrimaryProcedure,
@@ -211,70 +212,159 @@ def upfront_or_preoperative(patient: Patient, findings: Findings) -> Iterator[It
     )
 
 
-@rule(
-    topic=TOPIC,
-    codes=[
-        "resection.proceed_to_hepatectomy",
-        "resection.restage_after_chemotherapy",
-        "resection.progression_on_chemotherapy",
-    ],
-    trigger=(
-        "on or after preoperative chemotherapy: response known and not progression → "
-        "hepatectomy 5–6 weeks after the last dose; progression → re-discuss; response "
-        "not recorded → restage first"
-    ),
-    evidence=["maki2023_locoregional", "ahpba2025"],
-    phases=(Phase.preoperative_therapy,),
-    excludes={
-        "resection.proceed_to_hepatectomy": ["resection.restage_after_chemotherapy",
-                                             "resection.progression_on_chemotherapy"],
-        "resection.restage_after_chemotherapy": ["resection.proceed_to_hepatectomy",
-                                                 "resection.progression_on_chemotherapy"],
-        "resection.progression_on_chemotherapy": ["resection.proceed_to_hepatectomy",
-                                                  "resection.restage_after_chemotherapy"],
-    },
-)
-def after_preoperative_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """What follows preoperative chemotherapy: restage, then hepatectomy after the wash-out."""
+#: What is said on progression, one code each: resectable, not resectable, not known.
+_PROGRESSION_CODES = ("resection.hepatectomy_despite_progression",
+                      "resection.progression_on_chemotherapy",
+                      "resection.progression_undetermined")
+#: Advice that assumes the regimen worked: never beside progression.
+_NOT_WITH_PROGRESSION = ("resection.proceed_to_hepatectomy",
+                         "resection.restage_after_chemotherapy",
+                         "systemic.bevacizumab_first_choice",
+                         "unresectable.conversion_chemotherapy")
+
+
+def _given_text(findings: Findings) -> str:
+    """``preoperative chemotherapy given (6 cycles, 12 weeks); last dose 2025-03-01``."""
     exposure = findings.timeline.preoperative
     given = []
     if exposure.cycles:
         given.append(f"{exposure.cycles} cycles")
     if exposure.weeks:
         given.append(f"{exposure.weeks:.0f} weeks")
-    given_text = ("preoperative chemotherapy given (" + ", ".join(given) + ")") if given else (
+    text = ("preoperative chemotherapy given (" + ", ".join(given) + ")") if given else (
         "preoperative chemotherapy given")
-    last = (f"; last dose {exposure.last_dose.isoformat()}" if exposure.last_dose else "")
+    return text + (f"; last dose {exposure.last_dose.isoformat()}" if exposure.last_dose else "")
+
+
+@rule(
+    topic=TOPIC,
+    codes=[
+        "resection.proceed_to_hepatectomy",
+        "resection.restage_after_chemotherapy",
+    ],
+    trigger=(
+        "on or after preoperative (or conversion) chemotherapy, liver not judged unresectable: "
+        "resectable and response known and not progression → hepatectomy 5–6 weeks after the "
+        "last dose; response not recorded, or after conversion therapy resectability not "
+        "yet re-judged → restage first (progression: see the next rule)"
+    ),
+    evidence=["maki2023_locoregional", "ahpba2025"],
+    phases=(Phase.preoperative_therapy, Phase.conversion),
+    excludes={
+        "resection.proceed_to_hepatectomy": ["resection.restage_after_chemotherapy",
+                                             *_PROGRESSION_CODES],
+        "resection.restage_after_chemotherapy": ["resection.proceed_to_hepatectomy",
+                                                 *_PROGRESSION_CODES],
+    },
+)
+def after_preoperative_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """What follows preoperative chemotherapy: restage, then hepatectomy after the wash-out."""
+    exposure = findings.timeline.preoperative
+    resectability = patient.liver.resectability
+    if not exposure.given or resectability == Resectability.unresectable:
+        return  # unresectable: the conversion rules speak
     response = exposure.response
+    if response == Response.PD:
+        return  # progression: progression_on_systemic_therapy speaks
+    given_text = _given_text(findings)
     if response is None:
         yield Item(
             code="resection.restage_after_chemotherapy",
             recommendation="Restage the liver (MRI with hepatobiliary contrast) and chest/abdomen "
             "(CT) to judge the response before setting the date of hepatectomy.",
-            rationale=f"{given_text}{last}; response not recorded.",
+            rationale=f"{given_text}; response not recorded.",
             strength=Strength.moderate,
             details={"missing": ["chemotherapy.response"]},
         )
         return
-    if response == Response.PD:
+    if findings.phase == Phase.conversion and resectability != Resectability.resectable:
+        judged = value_label(resectability) if resectability else "not recorded"
         yield Item(
-            code="resection.progression_on_chemotherapy",
-            recommendation="Progression on preoperative chemotherapy: re-discuss resectability "
-            "and second-line systemic therapy before any hepatectomy.",
-            rationale=f"{given_text}{last}; RECIST progressive disease.",
+            code="resection.restage_after_chemotherapy",
+            recommendation="Restage and let a liver surgeon judge whether the disease has become "
+            "resectable; if so, hepatectomy 5–6 weeks after the last dose.",
+            rationale=(f"{given_text}; RECIST response {value_label(response)} after conversion "
+                       f"therapy; resectability {judged} → surgeons should stay involved to "
+                       "resect once the disease is downstaged (AHPBA guideline 2025)."),
             strength=Strength.moderate,
+            details={"missing": ["liver.resectability"]} if resectability is None else {},
         )
         return
     yield Item(
         code="resection.proceed_to_hepatectomy",
         recommendation="Proceed to hepatectomy 5–6 weeks after the last chemotherapy dose; do "
         "not prolong chemotherapy.",
-        rationale=(f"{given_text}{last}; RECIST response {response.value} → MD Anderson gives "
+        rationale=(f"{given_text}; RECIST response {value_label(response)} → MD Anderson gives "
                    "FOLFOX + bevacizumab for 8–12 weeks and operates 5–6 weeks later "
                    "(Maki 2023b)."),
         strength=Strength.moderate,
         details={"weeks_after_last_dose": [5, 6]},
     )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["resection.hepatectomy_despite_progression", "resection.progression_on_chemotherapy",
+           "resection.progression_undetermined"],
+    trigger=(
+        "RECIST progressive disease on preoperative or conversion systemic therapy: still "
+        "resectable → hepatectomy rather than chemotherapy alone (Shimizu 2024); borderline or "
+        "unresectable → change to second-line systemic therapy and restage; resectability not "
+        "recorded → what is missing"
+    ),
+    evidence=["shimizu2024", "ahpba2025"],
+    phases=(Phase.preoperative_therapy, Phase.conversion),
+    excludes={code: [other for other in (*_PROGRESSION_CODES, *_NOT_WITH_PROGRESSION)
+                     if other != code] for code in _PROGRESSION_CODES},
+)
+def progression_on_systemic_therapy(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Progression on systemic therapy: resect if still resectable, otherwise change therapy."""
+    exposure = findings.timeline.preoperative
+    if not exposure.given or exposure.response != Response.PD:
+        return
+    given_text = _given_text(findings).replace("preoperative chemotherapy",
+                                               "systemic therapy", 1)
+    resectable_facts = ("for resectable progression during preoperative chemotherapy, "
+                        "3-year survival was 49.3 % with hepatectomy vs 10.6 % with "
+                        "chemotherapy alone (Shimizu 2024)")
+    resectability = patient.liver.resectability
+    if resectability == Resectability.resectable:
+        yield Item(
+            code="resection.hepatectomy_despite_progression",
+            recommendation="Progression on chemotherapy, but still resectable: proceed to "
+            "hepatectomy rather than continue chemotherapy alone.",
+            rationale=f"{given_text}; RECIST progressive disease; still resectable → "
+            f"{resectable_facts}.",
+            strength=Strength.weak,
+            evidence=("shimizu2024",),
+        )
+    elif resectability is None:
+        yield Item(
+            code="resection.progression_undetermined",
+            recommendation="Progression on systemic therapy: hepatectomy if the disease is "
+            "still resectable, otherwise second-line systemic therapy — needs "
+            "liver.resectability.",
+            rationale=f"{given_text}; RECIST progressive disease; resectability not recorded; "
+            f"{resectable_facts}.",
+            strength=Strength.information,
+            kind="information",
+            evidence=("shimizu2024",),
+            details={"missing": ["liver.resectability"]},
+        )
+    else:
+        yield Item(
+            code="resection.progression_on_chemotherapy",
+            recommendation="Progression on systemic therapy: change to a second-line regimen "
+            "and restage, with a liver surgeon reassessing resectability; no hepatectomy while "
+            "the disease progresses.",
+            rationale=(f"{given_text}; RECIST progressive disease; liver metastases "
+                       f"{value_label(resectability)} → the first-line regimen has failed; "
+                       "surgeons should stay involved to resect if second-line therapy "
+                       "downstages the disease (AHPBA guideline 2025); "
+                       f"{resectable_facts}."),
+            strength=Strength.moderate,
+            evidence=("ahpba2025", "shimizu2024"),
+        )
 
 
 @rule(

@@ -18,6 +18,7 @@ from crlm.domain.patient import (
     Mutation,
     PrimarySite,
     Resectability,
+    Response,
 )
 
 TOPIC = "systemic"
@@ -191,9 +192,14 @@ def braf_targeted(patient: Patient, findings: Findings) -> Iterator[Item]:
     trigger="preoperative chemotherapy indicated (see resection) or anti-VEGF already given",
     evidence=["maki2023_locoregional", "ahpba2025"],
     phases=(Phase.workup, Phase.conversion),
+    excludes={"systemic.bevacizumab_first_choice": ["resection.hepatectomy_despite_progression",
+                                                   "resection.progression_on_chemotherapy",
+                                                   "resection.progression_undetermined"]},
 )
 def bevacizumab_before_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Bevacizumab as first-choice biologic before hepatectomy, with the interval to surgery."""
+    if findings.timeline.preoperative.response == Response.PD:
+        return  # progression on systemic therapy: the regimen changes (resection rules)
     indicated = preoperative_chemotherapy(patient, findings).indicated is True
     given = patient.chemotherapy.anti_vegf is True
     if not (indicated or given):

@@ -27,15 +27,18 @@ def _unresectable(patient: Patient) -> bool:
 @rule(
     topic=TOPIC,
     codes=["unresectable.conversion_chemotherapy"],
-    trigger="liver metastases judged unresectable",
+    trigger="liver metastases judged unresectable, not progressing on systemic therapy",
     evidence=["ahpba2025", "modest2019_volfi"],
     phases=(Phase.conversion,),
+    excludes={"unresectable.conversion_chemotherapy": ["resection.hepatectomy_despite_progression",
+                                                      "resection.progression_on_chemotherapy",
+                                                      "resection.progression_undetermined"]},
 )
 def conversion_chemotherapy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Unresectable → conversion systemic therapy with surgical reassessment."""
-    if not _unresectable(patient):
-        return
     exposure = findings.timeline.preoperative
+    if not _unresectable(patient) or exposure.response == Response.PD:
+        return  # progression: second-line therapy (resection.progression_on_chemotherapy)
     given = ""
     if exposure.given:
         response = f", {value_label(exposure.response)}" if exposure.response else ""
