@@ -12,7 +12,7 @@ from enum import StrEnum
 from crlm.clinical.timeline import Timeline
 from crlm.domain import Patient
 from crlm.domain.patient import Resectability
-from crlm.domain.treatment import TherapyIntent, TreatmentEvent, TreatmentKind
+from crlm.domain.treatment import RecurrenceSite, TherapyIntent, TreatmentEvent, TreatmentKind
 
 
 class Phase(StrEnum):
@@ -25,6 +25,7 @@ class Phase(StrEnum):
     between_stages = "between_stages"  # first stage of a two-stage hepatectomy done
     primary_pending = "primary_pending"  # liver treated, rectal/colonic primary still in place
     surveillance = "surveillance"  # after curative-intent treatment of liver and primary
+    extrahepatic_recurrence = "extrahepatic_recurrence"  # recurrence outside the liver only
 
 
 ALL_PHASES = frozenset(Phase)
@@ -55,6 +56,20 @@ def _is_definitive_liver(event: TreatmentEvent) -> bool:
         event.hepatectomy_stage != 1)
 
 
+def _recurrence_phase(recurrence: TreatmentEvent) -> PhaseResult:
+    """A recurrence after curative-intent liver treatment: a new work-up when the liver is
+    involved (or the site is not recorded, which is said), else a recurrence outside the liver."""
+    sites = recurrence.recurrence_sites or []
+    if not sites:
+        return PhaseResult(Phase.workup, ("recurrence after curative-intent treatment, site not "
+                                          "recorded",), missing=("treatments.recurrence_sites",))
+    where = ", ".join(site.value.replace("_", " ") for site in sites)
+    if RecurrenceSite.liver in sites:
+        return PhaseResult(Phase.workup, (f"recurrence after curative-intent treatment ({where})",))
+    return PhaseResult(Phase.extrahepatic_recurrence, (
+        f"recurrence outside the liver after curative-intent treatment ({where})",))
+
+
 def current_phase(patient: Patient, timeline: Timeline) -> PhaseResult:
     """The patient's phase on the assessment date."""
     events = timeline.events
@@ -69,7 +84,7 @@ def current_phase(patient: Patient, timeline: Timeline) -> PhaseResult:
     if definitive and last_liver is not None and _is_definitive_liver(last_liver):
         if recurrence is not None and (recurrence.date is None or last_liver.date is None
                                        or recurrence.date >= last_liver.date):
-            return PhaseResult(Phase.workup, ("recurrence after curative-intent treatment",))
+            return _recurrence_phase(recurrence)
         primary_done = timeline.primary_resected or patient.primary.resected is True
         if not primary_done:
             missing = ("primary.resected",) if patient.primary.resected is None and not (

@@ -138,12 +138,13 @@ STEP_SLOTS: dict[str, _Slot] = {
     "resection.simultaneous_reasonable": _Slot(50),
     "resection.staged": _Slot(50),
     "resection.staging_individualised": _Slot(50),
-    "resection.repeat_hepatectomy": _Slot(50),
+    "resection.repeat_hepatectomy": _Slot(49),  # before the upfront-vs-chemotherapy step
     "resection.flr_adequate": _Slot(51),
     "resection.parenchymal_sparing": _Slot(52),
     "ablation.margin_5mm": _Slot(53),
     "ablation.margin_10mm": _Slot(53),
     "sequencing.complete_with_primary": _Slot(60, "after recovery from the liver treatment"),
+    "surveillance.extrahepatic_recurrence": _Slot(30, "now"),
     "surveillance.standard": _Slot(90),
     "surveillance.intensive_beyond_2y": _Slot(90),
 }
@@ -174,6 +175,7 @@ HEADLINE_CODES = frozenset({
     "sequencing.combined", "sequencing.reverse", "resection.simultaneous_reasonable",
     "resection.staged", "resection.staging_individualised", "resection.repeat_hepatectomy",
     "sequencing.complete_with_primary", "surveillance.standard",
+    "surveillance.extrahepatic_recurrence",
     "surveillance.intensive_beyond_2y",
 })
 

@@ -96,6 +96,20 @@ class Timeline:
         found = self.of(*kinds)
         return found[-1] if found else None
 
+    @property
+    def two_stage_completed(self) -> bool:
+        """The second stage of a two-stage hepatectomy is done."""
+        return any(e.hepatectomy_stage == 2 for e in self.hepatectomies)
+
+    @property
+    def liver_recurrence_after_resection(self) -> bool:
+        """The last recurrence involves the liver and is dated after the last hepatectomy."""
+        recurrence, resection = self.last(TreatmentKind.recurrence), self.last(
+            TreatmentKind.hepatectomy, TreatmentKind.alpps)
+        return bool(recurrence and resection and "liver" in (recurrence.recurrence_sites or [])
+                    and (recurrence.date is None or resection.date is None
+                         or recurrence.date >= resection.date))
+
 
 def _from_operations(patient: Patient, events: list[TreatmentEvent]) -> list[TreatmentEvent]:
     seen = {(e.kind, e.date) for e in events}

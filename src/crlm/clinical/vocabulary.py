@@ -145,6 +145,7 @@ PHASES: dict[Phase, str] = {
     Phase.between_stages: "Between the stages of a two-stage hepatectomy",
     Phase.primary_pending: "Liver treated, primary tumour still in place",
     Phase.surveillance: "Surveillance after curative-intent treatment",
+    Phase.extrahepatic_recurrence: "Recurrence outside the liver",
 }
 
 TOPICS: dict[str, str] = {

@@ -258,7 +258,9 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "key_numbers": [_key_number(k) for k in plan.key_numbers][:4],
         "warnings_short": [_sentence(w.recommendation) for w in warnings],
         "steps": steps,
-        "decision_points": [{"question": _sentence(d.question), "needs": needs(d.missing),
+        "decision_points": [{"question": _sentence(d.question),
+                             # the question may already say what it needs: not twice
+                             "needs": "" if "needs " in _sentence(d.question) else needs(d.missing),
                              "missing": _labelled(d.missing), "source": cite(d.evidence)}
                             for d in plan.decision_points],
         "alternatives": [{"option": _sentence(o.option), "reason": _sentence(o.reason),

@@ -60,7 +60,8 @@ def mri_liver(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["imaging.ct_staging"],
     trigger="every patient",
     evidence=["ahpba2025"],
-    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion,
+            Phase.extrahepatic_recurrence),
 )
 def ct_staging(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Contrast CT chest/abdomen/pelvis for whole-body staging."""
@@ -82,7 +83,7 @@ def ct_staging(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["imaging.pet_selective"],
     trigger="every patient (PET only for indeterminate extrahepatic findings)",
     evidence=["ahpba2025", "moulton2014_pet"],
-    phases=(Phase.workup, Phase.conversion),
+    phases=(Phase.workup, Phase.conversion, Phase.extrahepatic_recurrence),
 )
 def pet_selective(patient: Patient, findings: Findings) -> Iterator[Item]:
     """PET is not routine; use it for indeterminate (extrahepatic) lesions."""

@@ -490,12 +490,11 @@ def staged_or_simultaneous(patient: Patient, findings: Findings) -> Iterator[Ite
             evidence=("ahpba2025", "strasberg2000"),
         )
     elif major is None or cr_class is None:
-        missing = []
+        missing = []  # a colon primary here: the rectal one is the sequencing rule's
         if major is None:
-            missing.append("liver.planned_procedures (major hepatectomy)")
+            missing.append("liver.planned_procedures")
         if cr_class is None:
-            missing.append("primary.planned_procedure / primary.distance_from_anal_verge_cm "
-                           "/ primary.site")
+            missing.append("primary.planned_procedure")
         yield Item(
             code="resection.staging_undetermined",
             recommendation="Cannot weigh staged vs simultaneous resection: needs "
@@ -901,7 +900,8 @@ def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]
     topic=TOPIC,
     codes=["resection.repeat_hepatectomy", "resection.repeat_hepatectomy_undetermined"],
     trigger=(
-        "intrahepatic progression after two-stage hepatectomy: resectable → repeat "
+        "intrahepatic progression after two-stage hepatectomy (the liver flags, or a second "
+        "stage and a later liver recurrence in the timeline): resectable → repeat "
         "hepatectomy; resectability unknown → what is missing"
     ),
     evidence=["shimizu2024"],
@@ -911,8 +911,11 @@ def more_than_10_nodules(patient: Patient, findings: Findings) -> Iterator[Item]
 )
 def repeat_hepatectomy(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Resectable intrahepatic progression after two-stage hepatectomy → repeat hepatectomy."""
-    liver = patient.liver
-    if liver.prior_two_stage_hepatectomy is not True or liver.intrahepatic_progression is not True:
+    liver, timeline = patient.liver, findings.timeline
+    two_stage = liver.prior_two_stage_hepatectomy is True or timeline.two_stage_completed
+    progression = (liver.intrahepatic_progression is True
+                   or timeline.liver_recurrence_after_resection)
+    if not (two_stage and progression):
         return
     facts = ("mean survival from progression 49.6 months with repeat hepatectomy vs 18.7 "
              "months with chemotherapy (Shimizu 2024)")

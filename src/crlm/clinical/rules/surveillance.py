@@ -139,3 +139,30 @@ def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
         strength=Strength.information,
         kind="information",
     )
+
+
+@rule(
+    topic=TOPIC,
+    codes=["surveillance.extrahepatic_recurrence"],
+    trigger="recurrence after curative-intent liver treatment, outside the liver only",
+    evidence=["ahpba2025", "shimizu2024"],
+    phases=(Phase.extrahepatic_recurrence,),
+)
+def extrahepatic_recurrence(patient: Patient, findings: Findings) -> Iterator[Item]:
+    """Recurrence outside the liver only: the liver-directed advice does not apply."""
+    recurrence = findings.timeline.last(TreatmentKind.recurrence)
+    sites = [s.value.replace("_", " ") for s in (recurrence.recurrence_sites or [])] if (
+        recurrence is not None) else []
+    when = f" on {recurrence.date.isoformat()}" if recurrence and recurrence.date else ""
+    yield Item(
+        code="surveillance.extrahepatic_recurrence",
+        recommendation="Recurrence outside the liver: restage, then decide at the MDT, with the "
+        "specialty of the organ involved, between local treatment and systemic therapy; no "
+        "liver-directed treatment is indicated by this recurrence.",
+        rationale=(f"recurrence{when} in {', '.join(sites) or 'a site outside the liver'}, "
+                   "none in the liver → the liver-directed recommendations crlm follows (AHPBA "
+                   "guideline 2025) do not apply; the sources give no recommendation for "
+                   "extrahepatic recurrence alone (Shimizu 2024 discusses hepatectomy as salvage "
+                   "only when liver and lung are both involved)."),
+        strength=Strength.information,
+    )

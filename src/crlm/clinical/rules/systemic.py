@@ -129,7 +129,8 @@ def anti_egfr(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.pd1_blockade"],
     trigger="MSI-high / dMMR",
     evidence=["ahpba2025", "andre2020_keynote177"],
-    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion,
+            Phase.extrahepatic_recurrence),
 )
 def pd1_blockade(patient: Patient, findings: Findings) -> Iterator[Item]:
     """dMMR/MSI-H → PD-1 blockade, standard in the perioperative setting (AHPBA guideline 2025)."""
@@ -150,7 +151,8 @@ def pd1_blockade(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.anti_her2_option"],
     trigger="HER2 amplified",
     evidence=["ahpba2025", "sartore_bianchi2016_heracles"],
-    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion,
+            Phase.extrahepatic_recurrence),
 )
 def anti_her2(patient: Patient, findings: Findings) -> Iterator[Item]:
     """HER2 amplification → anti-HER2 therapy is an option (anti-EGFR resistance)."""
@@ -170,7 +172,8 @@ def anti_her2(patient: Patient, findings: Findings) -> Iterator[Item]:
     codes=["systemic.braf_targeted"],
     trigger="BRAF V600E",
     evidence=["ahpba2025", "pietrantonio2015_braf"],
-    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion,
+            Phase.extrahepatic_recurrence),
 )
 def braf_targeted(patient: Patient, findings: Findings) -> Iterator[Item]:
     """BRAF V600E → BRAF-inhibitor regimen; anti-EGFR only within it; poor prognosis."""
@@ -224,7 +227,8 @@ def bevacizumab_before_hepatectomy(patient: Patient, findings: Findings) -> Iter
     codes=["systemic.molecular_testing_missing"],
     trigger="any of KRAS, NRAS, BRAF, MSI, HER2 not known",
     evidence=["ahpba2025"],
-    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
+    phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion,
+            Phase.extrahepatic_recurrence),
 )
 def molecular_testing_missing(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Name the molecular results the systemic-therapy rules still need."""

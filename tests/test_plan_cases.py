@@ -1,4 +1,5 @@
-"""Progression on systemic therapy, and conversion therapy that worked: cases worked by hand.
+"""Plans for cases worked by hand: progression on systemic therapy, conversion that worked,
+recurrence after liver treatment, and how open decisions read.
 
 Shimizu 2024: resectable progression during preoperative chemotherapy → hepatectomy rather than
 chemotherapy alone (3-year survival 49.3 % vs 10.6 %). Progression that is not resectable → the
@@ -120,3 +121,80 @@ def test_bottom_line_never_points_to_decisions_that_do_not_exist() -> None:
     text = render(empty, patient)
     assert "open decisions below" not in text
     assert "none follows from the recorded data alone" in text
+
+
+# ------------------------------------------------------------- recurrence after liver treatment
+
+def recurrence_case(sites: list[str] | None, two_stage: bool = False) -> dict[str, Any]:
+    liver_ops: list[dict[str, Any]] = (
+        [{"kind": "hepatectomy", "date": "2024-01-10", "hepatectomy_stage": 1,
+          "procedures": ["wedge_resection"]},
+         {"kind": "pve", "date": "2024-01-30"},
+         {"kind": "hepatectomy", "date": "2024-03-10", "hepatectomy_stage": 2,
+          "procedures": ["right_hepatectomy"], "margin_mm": 3}]
+        if two_stage else
+        [{"kind": "hepatectomy", "date": "2024-04-10", "procedures": ["segmentectomy_6"],
+          "margin_mm": 3}])
+    recurrence: dict[str, Any] = {"kind": "recurrence", "date": "2025-09-01"}
+    if sites is not None:
+        recurrence["recurrence_sites"] = sites
+    return {
+        "id": "REC", "age_years": 61, "sex": "female", "height_cm": 165, "weight_kg": 60,
+        "assessment_date": "2025-10-01",
+        "primary": {"site": "left_colon", "t_category": "T3", "n_category": "N1",
+                    "node_positive": True, "resected": True, "date_of_diagnosis": "2023-01-10"},
+        "liver": {"timing": "metachronous", "disease_free_interval_months": 14,
+                  "number_of_metastases": 2, "largest_diameter_cm": 3.0, "bilobar": False,
+                  "resectability": "resectable"},
+        "extrahepatic_disease": False, "labs": {"cea_ng_ml": 12},
+        "molecular": {"kras": "wildtype", "nras": "wildtype", "braf": "wildtype", "msi": "mss",
+                      "her2": "not_amplified"},
+        "treatments": [{"kind": "primary_resection", "date": "2023-02-01"}, *liver_ops,
+                       recurrence],
+    }
+
+
+LIVER_DIRECTED = ("resection.", "ablation.", "sequencing.", "imaging.mri_liver",
+                  "systemic.bevacizumab_first_choice", "unresectable.", "transplant.")
+
+
+def test_recurrence_outside_the_liver_gets_no_liver_directed_advice() -> None:
+    a = assess(parse_patient(recurrence_case(["lung"])))
+    assert a.phase == Phase.extrahepatic_recurrence
+    codes = {x.code for x in a.advice + a.warnings}
+    assert not [c for c in codes if c.startswith(LIVER_DIRECTED)]
+    headline = [s for s in a.plan.steps if not s.preparatory]
+    assert headline[0].codes == ["surveillance.extrahepatic_recurrence"]
+    assert "lung" in headline[0].reason
+
+
+def test_liver_recurrence_is_a_new_work_up_and_the_site_is_asked_when_missing() -> None:
+    assert assess(parse_patient(recurrence_case(["liver", "lung"]))).phase == Phase.workup
+    a = assess(parse_patient(recurrence_case(None)))
+    assert a.phase == Phase.workup
+    assert any("treatments.recurrence_sites" in p.missing for p in a.plan.decision_points)
+
+
+def test_liver_recurrence_after_two_stage_from_the_timeline_offers_repeat_hepatectomy() -> None:
+    a = assess(parse_patient(recurrence_case(["liver"], two_stage=True)))
+    headline = [s for s in a.plan.steps if not s.preparatory]
+    assert headline[0].codes == ["resection.repeat_hepatectomy"]
+    assert "49.6 months" in headline[0].reason  # Shimizu 2024
+    one_stage = assess(parse_patient(recurrence_case(["liver"])))
+    assert "resection.repeat_hepatectomy" not in {x.code for x in one_stage.advice}
+
+
+def test_an_open_decision_names_what_it_needs_once_and_only_what_is_missing() -> None:
+    doc = case("resectable", "PD")
+    doc["treatments"] = []
+    doc["liver"].update({"number_of_metastases": 2, "bilobar": False,
+                         "largest_diameter_cm": 3.0})
+    patient = parse_patient(doc)
+    a = assess(patient)
+    point = next(p for p in a.plan.decision_points
+                 if "resection.staging_undetermined" in p.codes)
+    assert point.missing == ["liver.planned_procedures", "primary.planned_procedure"]
+    line = next(x for x in render(a, patient).splitlines()
+                if x.startswith("- Cannot weigh staged vs simultaneous"))
+    assert line.count("needs") == 1
+    assert "site of the primary" not in line and "anal verge" not in line
