@@ -27,6 +27,7 @@ import gc
 import io
 import itertools
 import json
+import re
 import sqlite3
 import tempfile
 import time
@@ -57,6 +58,11 @@ REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
 REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
+REDCAP_DAG = "redcap_data_access_group"
+#: Columns of a REDCap export that hold nothing about the patient (read, then skipped).
+REDCAP_SKIPPED = {REDCAP_DAG, "redcap_survey_identifier"}
+#: ``<form>_complete`` and ``<form>_timestamp`` (surveys): skipped in a REDCap export.
+_FORM_STATUS = re.compile(r"^[a-z][a-z0-9_]*_(complete|timestamp)$")
 IMPORT_BATCH = 1000  # patients validated and written per batch
 MAX_REPORTED_ERRORS = 10_000  # row errors kept in the report (all are counted)
 MAX_CELL_CHARS = csv.field_size_limit()  # 131,072: a longer CSV cell is a row error
@@ -94,6 +100,7 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     n_errors: int = 0
     import_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was skipped, and why
     replace: bool = False
     n_cleared: int = 0  # stored values cleared because replace mode left their field out
     seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write
@@ -395,16 +402,20 @@ class _Column(NamedTuple):
     list_path: str | None  # the list a repeating field's items belong to, else None
     known: dict[str, Any]  # text → value already read in this file
     keep: bool  # values are immutable, so ``known`` may keep them (not lists)
+    collects: bool  # one option of a REDCap checkbox: checked values gather in a list
 
     @classmethod
     def of(cls, entry: Entry) -> _Column:
         annotation = field_annotation(entry.field)
-        parse, keep = cell_parser(annotation), not is_list_field(annotation)
+        parse = entry.read or cell_parser(annotation)
+        keep = entry.collects or not is_list_field(annotation)
         if "[]" in entry.field:
             head, _, leaf = entry.field.partition("[].")
-            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep)
+            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep,
+                       entry.collects)
         *parents, leaf = entry.field.split(".")
-        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep)
+        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep,
+                   entry.collects)
 
 
 @dataclass
@@ -415,22 +426,40 @@ class _Plan:
     redcap: bool
     columns: list[_Column]
     present: list[str]  # field paths (whole lists for repeating fields) the file holds
+    notes: list[str] = field(default_factory=list)
     by_field: dict[str, _Column] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_field = {c.field: c for c in self.columns}
 
 
+def _skipped(columns: set[str], dictionary: DataDictionary, redcap: bool) -> set[str]:
+    """The file's columns that are accepted but hold nothing crlm reads."""
+    skipped = columns & dictionary.ignored
+    if redcap:
+        skipped |= columns & REDCAP_SKIPPED
+        if not dictionary.redcap:  # forms unknown: recognise REDCap's own column names
+            skipped |= {c for c in columns - set(dictionary.by_column) if _FORM_STATUS.match(c)}
+    return skipped
+
+
 def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Plan | None:
     columns = set(header)
-    for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS):
+    redcap_rows = bool(columns & REDCAP_COLUMNS)
+    skipped = _skipped(columns, dictionary, redcap_rows or dictionary.redcap)
+    for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS - skipped):
         stage.error(RowError(1, None, col, "column not in the data dictionary"))
     if dictionary.id_column not in columns:
         stage.error(RowError(1, None, dictionary.id_column, "the id column is missing"))
         return None
     readers = [_Column.of(e) for e in dictionary.entries if e.field != "id" and e.column in columns]
     present = list(dict.fromkeys(c.list_path or c.field for c in readers))
-    return _Plan(dictionary.id_column, bool(columns & REDCAP_COLUMNS), readers, present)
+    notes = list(dictionary.notes)
+    if skipped:
+        shown = sorted(skipped)
+        notes.append(f"{len(shown)} column(s) hold nothing crlm keeps and were skipped: "
+                     + ", ".join(shown[:12]) + (" …" if len(shown) > 12 else ""))
+    return _Plan(dictionary.id_column, redcap_rows, readers, present, notes)
 
 
 def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
@@ -465,7 +494,7 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
                 continue
         values: dict[str, Any] = {}
         cell = row.get
-        for name, path, parse, _parents, _leaf, list_path, known, keep in plan.columns:
+        for name, path, parse, _parents, _leaf, list_path, known, keep, collects in plan.columns:
             text = cell(name)
             if not text or text.isspace():
                 continue
@@ -478,11 +507,16 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
                     continue
                 if keep and len(known) < _MEMO_LIMIT:
                     known[text] = value
+            if value is None:  # a choice meaning "unknown", or an unticked checkbox option
+                continue
             if list_path is not None and not instrument:
                 stage.error(RowError(line, ext, name,
                                      "repeating field outside a repeating instrument row"))
                 continue
-            values[path] = value
+            if collects:
+                values.setdefault(path, []).append(value)
+            else:
+                values[path] = value
         pending.append((ext, line, instrument, instance, dumps(values)))
         if len(pending) >= IMPORT_BATCH:
             stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", pending)
@@ -746,7 +780,8 @@ def _import_table(
                     "try again in a moment")))
             result = ImportResult(
                 ok=not stage.n_errors, n_rows=n_rows, errors=stage.first_errors(),
-                n_errors=stage.n_errors, replace=replace, **vars(counts))
+                n_errors=stage.n_errors, replace=replace, **vars(counts),
+                notes=plan.notes if plan else [])
         finally:
             stage.close()
     if not result.ok:
