@@ -427,6 +427,7 @@ class _Plan:
     columns: list[_Column]
     present: list[str]  # field paths (whole lists for repeating fields) the file holds
     notes: list[str] = field(default_factory=list)
+    dags: set[str] | None = None  # REDCap data access groups seen (None: no such column)
     by_field: dict[str, _Column] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -459,7 +460,8 @@ def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Pl
         shown = sorted(skipped)
         notes.append(f"{len(shown)} column(s) hold nothing crlm keeps and were skipped: "
                      + ", ".join(shown[:12]) + (" …" if len(shown) > 12 else ""))
-    return _Plan(dictionary.id_column, redcap_rows, readers, present, notes)
+    return _Plan(dictionary.id_column, redcap_rows, readers, present, notes,
+                 set() if REDCAP_DAG in columns else None)
 
 
 def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
@@ -482,6 +484,8 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
         if not ext:
             stage.error(RowError(line, None, plan.id_column, "empty id"))
             continue
+        if plan.dags is not None and row.get(REDCAP_DAG, "").strip():
+            plan.dags.add(row[REDCAP_DAG].strip())
         instrument = (row.get(REDCAP_INSTRUMENT) or "").strip() if plan.redcap else ""
         instance = 1
         if instrument:
@@ -746,6 +750,9 @@ def _import_table(
         try:
             plan = _plan(table.header, dictionary, stage)
             n_rows = _stage_rows(table.rows, plan, len(table.header), stage) if plan else 0
+            if plan is not None and plan.dags:
+                plan.notes.append(f"REDCap data access groups {', '.join(sorted(plan.dags))}: "
+                                  f"every patient of the file goes to centre {centre}")
             lap("read")
             counts = _Counts()
             import_id = uuid.uuid4().hex[:12]

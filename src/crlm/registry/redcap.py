@@ -222,6 +222,11 @@ _BY_NAME = {p.replace("[]", "").replace(".", "_"): p for p in crlm_paths()} | {
 def _item_annotation(path: str) -> tuple[Any, bool]:
     """(annotation of one value, whether the field is a list of such values)."""
     annotation = field_annotation(path)
+    if "[]" in path:  # a required item field keeps its constraints in the FieldInfo
+        head, _, leaf = path.partition("[].")
+        info = RECORD_LISTS[head].model_fields[leaf]
+        if info.metadata and typing.get_origin(annotation) is not typing.Annotated:
+            annotation = typing.Annotated[annotation, *info.metadata]
     t = _base_type(annotation)
     if typing.get_origin(t) is list:
         return typing.get_args(t)[0], True
@@ -260,11 +265,14 @@ def _choice_value(annotation: Any, code: str, label: str, explicit: dict[str, st
                 except ValueError:
                     pass
     else:
-        for text in (code, label):
+        pattern = constraint(annotation, "pattern")
+        for text in (code, label, label.strip().lower().replace(" ", "_")):
             try:
-                return cell_parser(annotation)(text)
+                value = cell_parser(annotation)(text)
             except CellError:
-                pass
+                continue
+            if pattern is None or re.fullmatch(pattern, str(value)):
+                return value
     if spelling_key(label) in UNKNOWN_LABELS or spelling_key(code) in UNKNOWN_LABELS:
         return None
     raise ValueError(f"the choice {code!r} ({label}) matches no crlm value; name one with "
