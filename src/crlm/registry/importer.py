@@ -455,11 +455,8 @@ def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Pl
         return None
     readers = [_Column.of(e) for e in dictionary.entries if e.field != "id" and e.column in columns]
     present = list(dict.fromkeys(c.list_path or c.field for c in readers))
+    # skipped columns are REDCap's own, or fields the dictionary's notes already name
     notes = list(dictionary.notes)
-    if skipped:
-        shown = sorted(skipped)
-        notes.append(f"{len(shown)} column(s) hold nothing crlm keeps and were skipped: "
-                     + ", ".join(shown[:12]) + (" …" if len(shown) > 12 else ""))
     return _Plan(dictionary.id_column, redcap_rows, readers, present, notes,
                  set() if REDCAP_DAG in columns else None)
 
