@@ -33,7 +33,8 @@ from crlm.registry.redcap import (
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "redcap"
 DICTIONARY = FIXTURES / "CRLMRegistry_DataDictionary_2026-11-30.csv"
 RAW = FIXTURES / "CRLMRegistry_DATA_2026-11-30_1012.csv"
-LABELS = FIXTURES / "CRLMRegistry_DATA_LABELS_2026-11-30_1012.csv"
+LABELS = FIXTURES / "CRLMRegistry_DATA_LABELS_2026-11-30_1012.csv"  # header: field labels
+API_LABELS = FIXTURES / "api_records_rawOrLabel_label.csv"  # header: variable names
 TOKEN = "0123456789ABCDEF0123456789ABCDEF"
 SYSTEM = ["redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance"]
 
@@ -141,7 +142,7 @@ def _metadata() -> list[dict[str, str]]:
 
 def _records(form: dict[str, str]) -> str:
     """The record export REDCap gives for these form fields (columns filtered as REDCap does)."""
-    source = LABELS if form.get("rawOrLabel") == "label" else RAW
+    source = API_LABELS if form.get("rawOrLabel") == "label" else RAW
     table = list(csv.reader(io.StringIO(source.read_text(encoding="utf-8"))))
     header = table[0]
     wanted = {v for k, v in form.items() if k.startswith("fields[")}

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 from tests.redcap_support import (
+    API_LABELS,
     DICTIONARY,
     LABELS,
     RAW,
@@ -90,7 +91,8 @@ def _check_fixture_records(session: Session) -> None:
     assert r.primary.symptoms == ["none"] and r.liver.lesions is None and r.operations is None
 
 
-@pytest.mark.parametrize("export", [RAW, LABELS], ids=["raw", "labels"])
+@pytest.mark.parametrize("export", [RAW, LABELS, API_LABELS],
+                         ids=["raw", "labels", "api-labels"])
 def test_a_real_project_export_imports_with_no_error(session: Session, export: Path) -> None:
     result = import_file(session, export, centre="c", actor="t", dictionary=_project())
     assert result.ok and result.n_errors == 0, result.errors
@@ -113,7 +115,21 @@ def test_fixture_follows_redcap_formats() -> None:
                        "redcap_survey_identifier"]
     assert {"symptoms___1", "symptoms___99", "follow_up_timestamp",
             "surgery_complete"} <= set(raw)
-    assert _header(LABELS.read_text(encoding="utf-8")) == raw
+    assert _header(API_LABELS.read_text(encoding="utf-8")) == raw
+    labels = _header(LABELS.read_text(encoding="utf-8"))
+    assert labels[:6] == ["Record ID", "Event Name", "Repeat Instrument", "Repeat Instance",
+                          "Data Access Group", "Survey Identifier"]
+    assert labels.count("Complete?") == 8 and "Survey Timestamp" in labels
+    assert "Symptoms at presentation (choice=Abdominal pain)" in labels
+    assert _project().header_names(labels) == raw
+
+
+def test_a_labels_export_whose_header_is_not_the_projects_is_refused(session: Session) -> None:
+    text = LABELS.read_text(encoding="utf-8").replace("Couinaud segment", "Segment", 1)
+    result = import_file(session, text.encode(), centre="c", actor="t", dictionary=_project())
+    assert not result.ok and result.errors[0].column == "(file)"
+    assert "column 32 of the labels export, 'Segment', is not a field label" in \
+        result.errors[0].reason
 
 
 def test_export_without_the_project_dictionary_still_accepts_redcap_columns(

@@ -224,6 +224,18 @@ class DataDictionary:
     notes: tuple[str, ...] = ()
     #: Built from a REDCap Data Dictionary (or the project's metadata).
     redcap: bool = False
+    #: (column, header label) in REDCap's export order: reads a labels export's header.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def header_names(self, header: list[str]) -> list[str]:
+        """The column names of a file's header: a REDCap labels export's header (field labels,
+        ``Complete?``…) becomes the variable names; any other header is kept."""
+        if not self.labels or not header or header[0] != self.labels[0][1] \
+                or self.id_column in header:
+            return header
+        from crlm.registry.redcap import names_from_labels
+
+        return names_from_labels(header, self.labels)
 
     @property
     def by_column(self) -> dict[str, Entry]:

@@ -204,7 +204,11 @@ def _check_header(names: list[str]) -> list[str]:
     return names
 
 
-def _csv_table(text: IO[str]) -> Table:
+#: Turns a header into column names (a REDCap labels export's header into variable names).
+HeaderNames = Callable[[list[str]], list[str]]
+
+
+def _csv_table(text: IO[str], names_of: HeaderNames | None = None) -> Table:
     reader = csv.reader(text)
     try:
         header = next(reader, None)
@@ -214,7 +218,8 @@ def _csv_table(text: IO[str]) -> Table:
         raise ValueError(f"the header line cannot be read: {exc}") from None
     if header is None:
         raise ValueError("the file is empty (no header line)")
-    names = _check_header([h.strip() for h in header])
+    names = [h.strip() for h in header]
+    names = _check_header(names_of(names) if names_of else names)
     width = len(names)
 
     def rows() -> Iterator[tuple[int, Row]]:
@@ -252,7 +257,8 @@ def _nonempty(row: Iterable[Any]) -> bool:
     return any(v not in (None, "") for v in row)
 
 
-def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
+def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack,
+                names_of: HeaderNames | None = None) -> Table:
     from openpyxl import load_workbook
 
     try:
@@ -275,7 +281,8 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
     header = list(first)
     while header and header[-1] in (None, ""):
         header.pop()
-    names = _check_header([_excel_text(h).strip() for h in header])
+    names = [_excel_text(h).strip() for h in header]
+    names = _check_header(names_of(names) if names_of else names)
     if not names:
         raise ValueError("the sheet is empty (no header row)")
 
@@ -292,8 +299,10 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
 
 
 @contextlib.contextmanager
-def open_table(source: Source, *, fmt: str | None = None) -> Iterator[Table]:
-    """The file's header and a lazy iterator over its rows. ``fmt``: csv or xlsx.
+def open_table(source: Source, *, fmt: str | None = None,
+               names_of: HeaderNames | None = None) -> Iterator[Table]:
+    """The file's header and a lazy iterator over its rows. ``fmt``: csv or xlsx;
+    ``names_of`` turns the header read into the column names.
 
     Raises ``ValueError`` (message says why) for an unreadable file or header.
     """
@@ -308,11 +317,11 @@ def open_table(source: Source, *, fmt: str | None = None) -> Iterator[Table]:
         else:
             stream = source
         if fmt == "xlsx":
-            yield _xlsx_table(stream, stack)
+            yield _xlsx_table(stream, stack, names_of)
             return
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
-            yield _csv_table(text)
+            yield _csv_table(text, names_of)
         finally:
             text.detach()  # the caller's stream stays open
 
@@ -860,7 +869,8 @@ def import_file(
     name = source_name or (source.name if isinstance(source, Path) else "(upload)")
     with contextlib.ExitStack() as stack:
         try:
-            table = stack.enter_context(open_table(source, fmt=fmt))
+            table = stack.enter_context(open_table(
+                source, fmt=fmt, names_of=(dictionary.header_names if dictionary else None)))
         except ValueError as exc:
             return _file_error(str(exc))
         return _import_table(session, table, centre=centre, actor=actor,

@@ -441,6 +441,59 @@ def _target(f: RedcapField) -> str | None:
     return _BY_NAME.get(f.field_name.strip())
 
 
+#: The header labels of REDCap's own columns in a labels export.
+SYSTEM_LABELS = (
+    ("redcap_event_name", "Event Name"), ("redcap_repeat_instrument", "Repeat Instrument"),
+    ("redcap_repeat_instance", "Repeat Instance"),
+    ("redcap_data_access_group", "Data Access Group"),
+    ("redcap_survey_identifier", "Survey Identifier"),
+)
+
+
+def header_label(text: str) -> str:
+    """A field label as a labels export's header shows it (tags dropped, spaces collapsed)."""
+    return " ".join(re.sub(r"<[^>]*>", "", text).split())
+
+
+def export_labels(fields: list[RedcapField]) -> tuple[tuple[str, str], ...]:
+    """(column, header label) of every column a labels export may have, in REDCap's order:
+    record id, REDCap's columns, then form by form [Survey Timestamp], fields (a checkbox
+    option is ``Label (choice=Option)``), ``Complete?``."""
+    out = [(fields[0].field_name.strip(), header_label(fields[0].field_label)),
+           *SYSTEM_LABELS]
+    for form in dict.fromkeys(f.form_name.strip() for f in fields):
+        out.append((f"{form}_timestamp", "Survey Timestamp"))
+        for f in fields[1:]:
+            if f.form_name.strip() != form or f.kind == "descriptive":
+                continue
+            label = header_label(f.field_label)
+            if f.kind == "checkbox":
+                out += [(checkbox_column(f.field_name.strip(), code),
+                         f"{label} (choice={header_label(option)})")
+                        for code, option in f.choices()]
+            else:
+                out.append((f.field_name.strip(), label))
+        out.append((f"{form}_complete", "Complete?"))
+    return tuple(out)
+
+
+def names_from_labels(header: list[str], labels: tuple[tuple[str, str], ...]) -> list[str]:
+    """The variable names behind a labels export's header, matched in REDCap's column order
+    (labels repeat, e.g. ``Complete?``; columns left out of the export are passed over)."""
+    names, at = [], 0
+    for number, text in enumerate(header, start=1):
+        wanted = header_label(text)
+        while at < len(labels) and labels[at][1] != wanted:
+            at += 1
+        if at == len(labels):
+            raise ValueError(f"column {number} of the labels export, {text!r}, is not a field "
+                             "label of the REDCap project in its order: export the raw data "
+                             "(variable names), or give the project's current Data Dictionary")
+        names.append(labels[at][0])
+        at += 1
+    return names
+
+
 def mapping_from_fields(fields: list[RedcapField], *, source: str = "REDCap") -> DataDictionary:
     """A data dictionary from a REDCap project's fields (module docstring: the rules)."""
     if not fields:
@@ -480,7 +533,7 @@ def mapping_from_fields(fields: list[RedcapField], *, source: str = "REDCap") ->
     if twice:
         raise ValueError(f"the REDCap fields give the column(s) {', '.join(twice)} twice")
     return DataDictionary(tuple(entries), record_id, frozenset(ignored) - set(columns),
-                          tuple(notes), redcap=True)
+                          tuple(notes), redcap=True, labels=export_labels(fields))
 
 
 # ---------------------------------------------------------------------------- writing
