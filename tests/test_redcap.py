@@ -364,3 +364,10 @@ def test_a_refused_token_is_reported_without_showing_it(tmp_path: Path) -> None:
                                  "--token-file", str(token_file), "--centre", "c"])
     assert r.exit_code == 2 and "32 hexadecimal characters" in r.output
     assert "not-a-token" not in r.output
+
+
+def test_docs_list_every_field_with_its_redcap_name() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "redcap.md").read_text()
+    for row in redcap.dictionary_rows():
+        path = row["field_annotation"].removeprefix("@CRLM=")
+        assert f"| `{path}` | `{row['field_name']}` | {row['form_name']} |" in doc, path
