@@ -302,6 +302,23 @@ def _as_sets(value: object) -> object:
     return value
 
 
+def test_checkbox_columns_without_the_codes_underscores_are_read(session: Session) -> None:
+    """Some REDCap versions export the option ``change_in_bowel_habit`` of ``prim_symptoms`` as
+    ``prim_symptoms___changeinbowelhabit``."""
+    fields = redcap.read_dictionary(redcap.data_dictionary_csv())
+    patient = rich_patient(primary={**rich_patient().primary.model_dump(mode="json"),
+                                    "symptoms": ["change_in_bowel_habit", "weight_loss"]})
+    rows = [{k.replace("___change_in_bowel_habit", "___changeinbowelhabit")
+              .replace("___weight_loss", "___weightloss"): v for k, v in row.items()}
+            for row in redcap_export([patient], fields)]
+    assert "prim_symptoms___changeinbowelhabit" in rows[0]
+    result = import_file(session, to_csv(rows), centre="c", actor="t",
+                         dictionary=redcap.mapping_from_fields(fields))
+    assert result.ok, result.errors
+    assert _stored(session, patient.id).primary.symptoms == [
+        "change_in_bowel_habit", "weight_loss"]
+
+
 def test_cli_writes_the_dictionary_and_imports_a_redcap_export(tmp_path: Path) -> None:
     from crlm.cli import app as cli
 

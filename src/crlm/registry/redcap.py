@@ -331,7 +331,12 @@ def _checkbox_entries(f: RedcapField, path: str, annotation: Any) -> list[Entry]
             raise CellError(f"{text.strip()!r} is not 1/0 (Checked/Unchecked) or the option's "
                             f"label {label!r}")
 
-        entries.append(Entry(checkbox_column(f.field_name, code), path, read, collects=True))
+        column = checkbox_column(f.field_name, code)
+        entries.append(Entry(column, path, read, collects=True))
+        head, _, suffix = column.partition("___")
+        if "_" in suffix:  # some REDCap versions drop a code's "_" from the column name
+            entries.append(Entry(f"{head}___{suffix.replace('_', '')}", path, read,
+                                 collects=True))
     return entries
 
 
