@@ -388,3 +388,15 @@ def test_docs_list_every_field_with_its_redcap_name() -> None:
     for row in redcap.dictionary_rows():
         path = row["field_annotation"].removeprefix("@CRLM=")
         assert f"| `{path}` | `{row['field_name']}` | {row['form_name']} |" in doc, path
+
+
+def test_an_unreachable_server_is_a_clear_error() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match=r"cannot be reached \(ConnectionError\)"):
+        redcap.pull(f"http://127.0.0.1:{port}/api/", TOKEN)
+    with pytest.raises(ValueError, match="is not a REDCap API address"):
+        redcap.pull("http://127.0.0.1/redcap/", TOKEN)

@@ -656,8 +656,10 @@ def crlm_redcap_dictionary() -> DataDictionary:
 
 # ---------------------------------------------------------------------------- the API
 
-#: A REDCap API token: 32 hexadecimal characters (64 for a super token).
+#: A REDCap API token: 32 hexadecimal characters.
 _TOKEN = re.compile(r"[0-9A-Fa-f]{32}")
+#: Seconds to connect to REDCap, and to wait for one answer (a large project's records).
+API_TIMEOUT = (15, 600)
 
 
 @dataclass(frozen=True)
@@ -688,7 +690,7 @@ def pull(url: str, token: str, *, verify_ssl: bool | str = True) -> Pulled:
         raise ValueError("pulling from REDCap needs PyCap: pip install 'crlm[redcap]'") from None
     import requests
 
-    project = Project(url, token, verify_ssl=verify_ssl)
+    project = Project(url, token, verify_ssl=verify_ssl, timeout=API_TIMEOUT)
     try:
         info = project.export_project_info(format_type="json")
         metadata = project.export_metadata(format_type="json")
@@ -696,10 +698,13 @@ def pull(url: str, token: str, *, verify_ssl: bool | str = True) -> Pulled:
             format_type="csv", record_type="flat", raw_or_label="raw",
             raw_or_label_headers="raw", export_survey_fields=True,
             export_data_access_groups=True, export_checkbox_labels=False)
-    except RedcapError as exc:
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise ValueError(f"REDCap at {url} cannot be reached ({type(exc).__name__})") from None
+    except (requests.JSONDecodeError, ValueError) as exc:  # an answer that is not the API's
+        raise ValueError(f"{url} did not answer as a REDCap API does "
+                         f"({type(exc).__name__})") from None
+    except RedcapError as exc:  # PyCap's name for requests' RequestException: REDCap's error
         raise ValueError(f"REDCap refused the request: {_api_error(exc)}") from None
-    except requests.RequestException as exc:
-        raise ValueError(f"REDCap at {url} cannot be reached: {type(exc).__name__}") from None
     title = str(info.get("project_title", "")) if isinstance(info, dict) else ""
     return Pulled(title, fields_from_metadata(metadata), str(records).encode("utf-8"))
 
