@@ -333,6 +333,11 @@ def test_cli_writes_the_dictionary_and_imports_a_redcap_export(tmp_path: Path) -
                             str(DICTIONARY), "--db", url])
     assert r.exit_code == 0, r.output
     assert "3 patients (3 new" in r.output and "branching logic was not applied" in r.output
+    r = runner.invoke(cli, ["db", "import", str(RAW), "--centre", "oslo", "--dictionary",
+                            str(DICTIONARY), "--centre-from-dag", "--db",
+                            f"sqlite:///{tmp_path / 'dag.db'}"])
+    assert r.exit_code == 0, r.output
+    assert "into centres centre_a, centre_b" in r.output
 
 
 # ---------------------------------------------------------------------------- the API
@@ -400,3 +405,42 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
         redcap.pull(f"http://127.0.0.1:{port}/api/", TOKEN)
     with pytest.raises(ValueError, match="is not a REDCap API address"):
         redcap.pull("http://127.0.0.1/redcap/", TOKEN)
+
+
+def test_data_access_groups_can_choose_the_centre(session: Session) -> None:
+    from crlm.registry import audit
+    from crlm.registry.undo import undo_import
+
+    result = import_file(session, RAW, centre="fallback", actor="t", dictionary=_project(),
+                         dag_centres=True)
+    assert result.ok, result.errors
+    assert result.centres == ["centre_a", "centre_b"]
+    assert "each record went to the centre its group names" in "\n".join(result.notes)
+    _check_fixture_records_in(session, {"101": "centre_a", "102": "centre_b",
+                                        "103": "centre_a"})
+    assert repository.find_patient_id(session, centre="fallback", external_id="101") is None
+    event = next(e for e in audit.list_events(session, limit=50) if e.action == "import")
+    assert '"centres": ["centre_a", "centre_b"]' in (event.detail or "")
+    # re-importing merges into the same patients of each centre
+    again = import_file(session, RAW, centre="fallback", actor="t", dictionary=_project(),
+                        dag_centres=True)
+    assert (again.n_created, again.n_unchanged) == (0, 3)
+    undone = undo_import(session, result.import_id or "", actor="t")
+    assert (undone.n_deleted, repository.count_patients(session)) == (3, 0)
+
+
+def _check_fixture_records_in(session: Session, centres: dict[str, str]) -> None:
+    for ext, centre in centres.items():
+        assert _stored(session, ext, centre).id == ext
+    assert _stored(session, "102", "centre_b").molecular.braf == "v600e"
+
+
+def test_a_record_in_two_data_access_groups_is_refused(session: Session) -> None:
+    rows = _raw_rows()
+    rows[3]["redcap_data_access_group"] = "centre_b"  # a lesion row of record 101
+    result = import_file(session, to_csv(rows), centre="c", actor="t", dictionary=_project(),
+                         dag_centres=True)
+    assert not result.ok and repository.count_patients(session) == 0
+    assert [(e.row, e.column) for e in result.errors] == [(5, "redcap_data_access_group")]
+    assert result.errors[0].reason == ("the record is in data access group 'centre_b' here "
+                                       "and in 'centre_a' on row 2")

@@ -99,6 +99,11 @@ def db_import(
     token_file: Annotated[
         Path | None, typer.Option(help="File holding the REDCap API token (--redcap-url).")
     ] = None,
+    centre_from_dag: Annotated[
+        bool,
+        typer.Option(help="REDCap: a record in a data access group goes to the centre named "
+                          "like the group (unique group name); the others to --centre."),
+    ] = False,
     errors: Annotated[
         Path | None, typer.Option(help="Write the row-by-row error report here (CSV).")
     ] = None,
@@ -153,6 +158,7 @@ def db_import(
             source_name=name,
             replace=replace,
             progress=lambda n: bar.advance(task, n),
+            dag_centres=centre_from_dag,
         )
         if not result.ok:
             session.rollback()
@@ -166,8 +172,9 @@ def db_import(
         session.commit()
     for note in result.notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"imported {result.summary()} from {name}; import id {result.import_id} "
-               f"(undo: crlm db undo-import {result.import_id})")
+    where = (f" into centres {', '.join(result.centres)}" if len(result.centres) > 1 else "")
+    typer.echo(f"imported {result.summary()} from {name}{where}; import id "
+               f"{result.import_id} (undo: crlm db undo-import {result.import_id})")
 
 
 @db_app.command("undo-import")
