@@ -144,6 +144,10 @@ def test_export_without_the_project_dictionary_still_accepts_redcap_columns(
     result = import_file(session, to_csv(rows), centre="c", actor="t", dictionary=mapping)
     assert result.ok, result.errors
     assert _stored(session, "R1").age_years == 61
+    # a classic project (no events, no repeating instruments) has only <form>_complete
+    classic = [{"record_id": "R2", "age": "70", "enrolment_complete": "0"}]
+    result = import_file(session, to_csv(classic), centre="c", actor="t", dictionary=mapping)
+    assert result.ok, result.errors
     # an unknown column of a REDCap export is still refused
     rows[0]["favourite_colour"] = "red"
     result = import_file(session, to_csv(rows), centre="c", actor="t", dictionary=mapping)

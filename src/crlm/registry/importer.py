@@ -448,6 +448,14 @@ class _Plan:
         self.by_field = {c.field: c for c in self.columns}
 
 
+def _redcap_file(columns: set[str], dictionary: DataDictionary) -> bool:
+    """Whether the file reads as a REDCap export: REDCap's own columns, a dictionary built from
+    a REDCap project, or a mapping of other column names (a classic REDCap project's export
+    has none of REDCap's columns but a ``<form>_complete`` for every instrument)."""
+    return bool(columns & (REDCAP_COLUMNS | REDCAP_SKIPPED)) or dictionary.redcap or any(
+        e.column != e.field for e in dictionary.entries)
+
+
 def _skipped(columns: set[str], dictionary: DataDictionary, redcap: bool) -> set[str]:
     """The file's columns that are accepted but hold nothing crlm reads."""
     skipped = columns & dictionary.ignored
@@ -461,7 +469,7 @@ def _skipped(columns: set[str], dictionary: DataDictionary, redcap: bool) -> set
 def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Plan | None:
     columns = set(header)
     redcap_rows = bool(columns & REDCAP_COLUMNS)
-    skipped = _skipped(columns, dictionary, redcap_rows or dictionary.redcap)
+    skipped = _skipped(columns, dictionary, _redcap_file(columns, dictionary))
     for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS - skipped):
         stage.error(RowError(1, None, col, "column not in the data dictionary"))
     if dictionary.id_column not in columns:

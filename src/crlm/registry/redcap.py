@@ -153,7 +153,7 @@ def read_dictionary(text: str) -> list[RedcapField]:
 def fields_from_metadata(metadata: Iterable[dict[str, Any]]) -> list[RedcapField]:
     """The fields of the API's metadata export (``content=metadata&format=json``)."""
     return [RedcapField(i, {k: str(v if v is not None else "") for k, v in row.items()})
-            for i, row in enumerate(metadata, start=1)]
+            for i, row in enumerate(metadata, start=2)]  # lines of the same CSV
 
 
 #: Section prefixes of crlm's REDCap names (REDCap warns about names over 26 characters).
