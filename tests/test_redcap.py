@@ -124,6 +124,12 @@ def test_fixture_follows_redcap_formats() -> None:
     assert _project().header_names(labels) == raw
 
 
+def test_a_labels_export_without_its_dictionary_says_what_is_needed(session: Session) -> None:
+    result = import_file(session, LABELS, centre="c", actor="t")
+    assert not result.ok
+    assert "give the project's Data Dictionary to read it" in result.errors[0].reason
+
+
 def test_a_labels_export_whose_header_is_not_the_projects_is_refused(session: Session) -> None:
     text = LABELS.read_text(encoding="utf-8").replace("Couinaud segment", "Segment", 1)
     result = import_file(session, text.encode(), centre="c", actor="t", dictionary=_project())
@@ -249,6 +255,7 @@ def test_crlm_dictionary_is_one_a_redcap_project_can_be_created_from() -> None:
     assert names[0] == "record_id" and len(set(names)) == len(names)
     for name in names:  # REDCap: lower-case letters, digits, "_"; at most 26 characters advised
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name) and len(name) <= redcap.MAX_NAME, name
+        assert not name.startswith("redcap_") and not name.endswith(("_complete", "_timestamp"))
     forms = [r["Form Name"] for r in rows]
     assert len(set(forms)) == len(list(dict.fromkeys(forms)))  # forms are contiguous...
     assert all(forms.index(f) + forms.count(f) - 1 == max(

@@ -201,8 +201,10 @@ def _check_header(names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         if name in seen:
+            hint = (" (a REDCap labels export: give the project's Data Dictionary to read it)"
+                    if name == "Complete?" else "")
             raise ValueError(f"the header names column {name!r} twice (columns {seen[name]} "
-                             f"and {i}): which one holds the data cannot be known")
+                             f"and {i}): which one holds the data cannot be known{hint}")
         seen[name] = i
     return names
 
