@@ -140,6 +140,23 @@ def _metadata() -> list[dict[str, str]]:
             for f in read_dictionary(DICTIONARY.read_text(encoding="utf-8"))]
 
 
+def _export_field_names() -> list[dict[str, str]]:
+    """``exportFieldNames``: one row per export column of every field (a checkbox: one per
+    option), as REDCap documents it."""
+    out = []
+    for f in read_dictionary(DICTIONARY.read_text(encoding="utf-8")):
+        if f.kind == "descriptive":
+            continue
+        if f.kind == "checkbox":
+            out += [{"original_field_name": f.field_name, "choice_value": code,
+                     "export_field_name": checkbox_column(f.field_name, code)}
+                    for code, _ in f.choices()]
+        else:
+            out.append({"original_field_name": f.field_name, "choice_value": "",
+                        "export_field_name": f.field_name})
+    return out
+
+
 def _records(form: dict[str, str]) -> str:
     """The record export REDCap gives for these form fields (columns filtered as REDCap does)."""
     source = API_LABELS if form.get("rawOrLabel") == "label" else RAW
@@ -202,6 +219,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, json.dumps(info), "application/json; charset=utf-8")
         elif content == "metadata" and fmt == "json":
             self._send(200, json.dumps(_metadata()), "application/json; charset=utf-8")
+        elif content == "exportFieldNames" and fmt == "json":
+            self._send(200, json.dumps(_export_field_names()), "application/json; charset=utf-8")
         elif content == "record" and fmt == "csv" and form.get("type") == "flat":
             self._send(200, _records(form), "text/csv; charset=utf-8")
         else:

@@ -371,7 +371,8 @@ def test_pull_through_the_api_with_pycap_imports_the_project(tmp_path: Path) -> 
     record = next(q for q in requests if q["content"] == "record")
     assert (record["format"], record["type"], record["rawOrLabel"]) == ("csv", "flat", "raw")
     assert record["exportDataAccessGroups"].lower() == "true"
-    assert {q["content"] for q in requests} >= {"project", "metadata", "record"}
+    assert {q["content"] for q in requests} >= {"project", "metadata", "exportFieldNames",
+                                                "record"}
     from crlm.registry.db import init_db, make_session_factory
 
     with make_session_factory(init_db(url))() as session:
@@ -455,3 +456,11 @@ def test_a_record_in_two_data_access_groups_is_refused(session: Session) -> None
     assert [(e.row, e.column) for e in result.errors] == [(5, "redcap_data_access_group")]
     assert result.errors[0].reason == ("the record is in data access group 'centre_b' here "
                                        "and in 'centre_a' on row 2")
+
+
+def test_the_apis_export_field_names_name_the_checkbox_columns() -> None:
+    fields = redcap.read_dictionary(DICTIONARY.read_text(encoding="utf-8"))
+    mapping = redcap.mapping_from_fields(
+        fields, export_names={("symptoms", "4"): "symptoms___pain4"})
+    assert mapping.by_column["symptoms___pain4"].field == "primary.symptoms"
+    assert "symptoms___4" not in mapping.by_column and "symptoms___1" in mapping.by_column

@@ -71,7 +71,7 @@ def _pull_redcap(url: str, token_file: Path | None):  # type: ignore[no-untyped-
     token = _redcap_token(token_file)
     try:
         pulled = redcap.pull(url, token)
-        mapping = redcap.mapping_from_fields(pulled.fields, source="REDCap")
+        mapping = pulled.mapping()
     except ValueError as exc:
         fail_bad_input(f"--redcap-url: {exc}")
     name = f"REDCap project {pulled.title!r}" if pulled.title else f"REDCap {url}"

@@ -312,7 +312,12 @@ def _choice_reader(f: RedcapField, annotation: Any) -> Callable[[str], Any]:
     return read
 
 
-def _checkbox_entries(f: RedcapField, path: str, annotation: Any) -> list[Entry]:
+#: (field, checkbox code) → the column REDCap exports it as (the API's ``exportFieldNames``).
+ExportNames = dict[tuple[str, str], str]
+
+
+def _checkbox_entries(f: RedcapField, path: str, annotation: Any,
+                      export_names: ExportNames) -> list[Entry]:
     """One entry per checkbox option (column ``field___code``): ticked → that option's value."""
     explicit = _explicit_choices(f)
     entries = []
@@ -331,10 +336,11 @@ def _checkbox_entries(f: RedcapField, path: str, annotation: Any) -> list[Entry]
             raise CellError(f"{text.strip()!r} is not 1/0 (Checked/Unchecked) or the option's "
                             f"label {label!r}")
 
-        column = checkbox_column(f.field_name, code)
+        column = export_names.get((f.field_name.strip(), code)) or checkbox_column(
+            f.field_name, code)
         entries.append(Entry(column, path, read, collects=True))
         head, _, suffix = column.partition("___")
-        if "_" in suffix:  # some REDCap versions drop a code's "_" from the column name
+        if "_" in suffix and not export_names:  # some REDCap versions drop a code's "_"
             entries.append(Entry(f"{head}___{suffix.replace('_', '')}", path, read,
                                  collects=True))
     return entries
@@ -409,7 +415,7 @@ def _text_reader(f: RedcapField, path: str, annotation: Any) -> Callable[[str], 
     return read
 
 
-def _entries_of(f: RedcapField, path: str) -> list[Entry]:
+def _entries_of(f: RedcapField, path: str, export_names: ExportNames) -> list[Entry]:
     """The file columns of one mapped field, each with its reader."""
     annotation, is_list = _item_annotation(path)
     kind = f.kind
@@ -417,7 +423,7 @@ def _entries_of(f: RedcapField, path: str) -> list[Entry]:
         if not is_list or _enum_of(annotation) is None:
             raise ValueError(f.where(f"a checkbox can only hold a crlm list of choices; {path} "
                                      "is not one"))
-        return _checkbox_entries(f, path, annotation)
+        return _checkbox_entries(f, path, annotation, export_names)
     if is_list and kind not in {"text", "notes"}:
         raise ValueError(f.where(f"the crlm field {path} is a list: use a checkbox field"))
     if kind in {"radio", "dropdown"}:
@@ -499,8 +505,11 @@ def names_from_labels(header: list[str], labels: tuple[tuple[str, str], ...]) ->
     return names
 
 
-def mapping_from_fields(fields: list[RedcapField], *, source: str = "REDCap") -> DataDictionary:
-    """A data dictionary from a REDCap project's fields (module docstring: the rules)."""
+def mapping_from_fields(fields: list[RedcapField], *, source: str = "REDCap",
+                        export_names: ExportNames | None = None) -> DataDictionary:
+    """A data dictionary from a REDCap project's fields (module docstring: the rules);
+    ``export_names``: the checkbox columns as the API's ``exportFieldNames`` lists them."""
+    export_names = export_names or {}
     if not fields:
         raise ValueError("the REDCap Data Dictionary has no field")
     record_id = fields[0].field_name.strip()
@@ -522,7 +531,7 @@ def mapping_from_fields(fields: list[RedcapField], *, source: str = "REDCap") ->
         if path in mapped:
             raise ValueError(f.where(f"{path} is already mapped from {mapped[path]}"))
         mapped[path] = name
-        entries += _entries_of(f, path)
+        entries += _entries_of(f, path, export_names)
         if f.branching_logic.strip():
             branching.append(name)
     notes = []
@@ -664,11 +673,17 @@ API_TIMEOUT = (15, 600)
 
 @dataclass(frozen=True)
 class Pulled:
-    """What the API returned: the project's title, its fields and the records (flat CSV)."""
+    """What the API returned: the project's title, its fields, the export column of each
+    checkbox option and the records (flat CSV)."""
 
     title: str
     fields: list[RedcapField]
+    export_names: ExportNames
     records_csv: bytes
+
+    def mapping(self) -> DataDictionary:
+        """The data dictionary of the pulled project."""
+        return mapping_from_fields(self.fields, export_names=self.export_names)
 
 
 def check_api(url: str, token: str) -> None:
@@ -694,6 +709,7 @@ def pull(url: str, token: str, *, verify_ssl: bool | str = True) -> Pulled:
     try:
         info = project.export_project_info(format_type="json")
         metadata = project.export_metadata(format_type="json")
+        names = project.export_field_names(format_type="json")
         records = project.export_records(
             format_type="csv", record_type="flat", raw_or_label="raw",
             raw_or_label_headers="raw", export_survey_fields=True,
@@ -706,7 +722,10 @@ def pull(url: str, token: str, *, verify_ssl: bool | str = True) -> Pulled:
     except RedcapError as exc:  # PyCap's name for requests' RequestException: REDCap's error
         raise ValueError(f"REDCap refused the request: {_api_error(exc)}") from None
     title = str(info.get("project_title", "")) if isinstance(info, dict) else ""
-    return Pulled(title, fields_from_metadata(metadata), str(records).encode("utf-8"))
+    export_names = {(str(n["original_field_name"]), str(n["choice_value"])):
+                    str(n["export_field_name"]) for n in names if str(n.get("choice_value", ""))}
+    return Pulled(title, fields_from_metadata(metadata), export_names,
+                  str(records).encode("utf-8"))
 
 
 def _api_error(exc: Exception) -> str:
