@@ -658,11 +658,6 @@ def data_dictionary_csv() -> str:
     return buf.getvalue()
 
 
-def crlm_redcap_dictionary() -> DataDictionary:
-    """The mapping of a project created from :func:`data_dictionary_csv`."""
-    return mapping_from_fields(read_dictionary(data_dictionary_csv()))
-
-
 # ---------------------------------------------------------------------------- the API
 
 #: A REDCap API token: 32 hexadecimal characters.
@@ -742,6 +737,6 @@ def _api_error(exc: Exception) -> str:
 
 
 __all__ = ["METADATA_KEYS", "REDCAP_HEADER", "Pulled", "RedcapField",
-           "checkbox_column", "crlm_redcap_dictionary", "data_dictionary_csv",
+           "checkbox_column", "data_dictionary_csv",
            "fields_from_metadata", "is_redcap_dictionary", "mapping_from_fields", "pull",
            "read_dictionary", "redcap_name"]
