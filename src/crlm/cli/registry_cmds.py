@@ -50,14 +50,60 @@ def db_migrate(db: DbOption = None) -> None:
     db_init(db)
 
 
+def _redcap_token(token_file: Path | None) -> str:
+    """The REDCap API token from --token-file (never a command-line argument)."""
+    if token_file is None:
+        fail_bad_input("--token-file: give the file holding the REDCap API token")
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail_bad_input(f"--token-file: {token_file}: {getattr(exc, 'strerror', None) or exc}")
+    if token_file.stat().st_mode & 0o077:
+        typer.echo(f"warning: {token_file} is readable by other users; an API token should be "
+                   "readable by its owner only (chmod 600)", err=True)
+    return token
+
+
+def _pull_redcap(url: str, token_file: Path | None):  # type: ignore[no-untyped-def]
+    """(records CSV, mapping from the project's metadata, source name) from a REDCap API."""
+    from crlm.registry import redcap
+
+    token = _redcap_token(token_file)
+    try:
+        pulled = redcap.pull(url, token)
+        mapping = pulled.mapping()
+    except ValueError as exc:
+        fail_bad_input(f"--redcap-url: {exc}")
+    name = f"REDCap project {pulled.title!r}" if pulled.title else f"REDCap {url}"
+    return pulled.records_csv, mapping, name
+
+
 @db_app.command("import")
 def db_import(
-    file: Annotated[Path, typer.Argument(help="CSV or Excel (.xlsx) file; REDCap exports too.")],
-    centre: Annotated[str, typer.Option(help="Centre the patients belong to.")],
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="CSV or Excel (.xlsx) file; REDCap exports too. Not with "
+                            "--redcap-url."),
+    ] = None,
+    centre: Annotated[str, typer.Option(help="Centre the patients belong to.")] = "",
     dictionary: Annotated[
         Path | None,
-        typer.Option(help="Data dictionary CSV (column,field). Default: crlm's own export format."),
+        typer.Option(help="Data dictionary CSV: column,field, or a REDCap Data Dictionary "
+                          "as REDCap writes it. Default: crlm's own export format."),
     ] = None,
+    redcap_url: Annotated[
+        str | None,
+        typer.Option(help="Pull records and data dictionary from this REDCap API "
+                          "(https://…/api/) instead of reading a file."),
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(help="File holding the REDCap API token (--redcap-url).")
+    ] = None,
+    centre_from_dag: Annotated[
+        bool,
+        typer.Option(help="REDCap: a record in a data access group goes to the centre named "
+                          "like the group (unique group name); the others to --centre."),
+    ] = False,
     errors: Annotated[
         Path | None, typer.Option(help="Write the row-by-row error report here (CSV).")
     ] = None,
@@ -81,22 +127,38 @@ def db_import(
     from crlm.registry.dictionary import DataDictionary
     from crlm.registry.importer import import_file, iter_error_lines
 
-    if not file.is_file():
+    if not centre.strip():
+        fail_bad_input("--centre: say which centre the patients belong to")
+    if (file is None) == (redcap_url is None):
+        fail_bad_input("file: give a file to import, or --redcap-url (not both)")
+    if token_file is not None and redcap_url is None:
+        fail_bad_input("--token-file: only used with --redcap-url")
+    if file is not None and not file.is_file():
         fail_bad_input(f"file: {file} does not exist")
     try:
         mapping = DataDictionary.from_csv(dictionary) if dictionary else None
     except ValueError as exc:
         fail_bad_input(f"{dictionary}: {exc}")
+    source: Path | bytes
+    if redcap_url is not None:
+        source, pulled_mapping, name = _pull_redcap(redcap_url, token_file)
+        mapping = mapping or pulled_mapping
+    else:
+        assert file is not None
+        source, name = file, file.name
     with _session(db) as session, Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task(f"importing {file.name}", total=None)
+        task = bar.add_task(f"importing {name}", total=None)
         result = import_file(
             session,
-            file,
+            source,
             centre=centre,
             actor=actor,
+            fmt=None if isinstance(source, Path) else "csv",
             dictionary=mapping,
+            source_name=name,
             replace=replace,
             progress=lambda n: bar.advance(task, n),
+            dag_centres=centre_from_dag,
         )
         if not result.ok:
             session.rollback()
@@ -106,10 +168,13 @@ def db_import(
             shown = "\n".join(lines[:50]) + (
                 f"\n… {result.n_errors - 50} more" if result.n_errors > 50 else ""
             )
-            fail_bad_input(f"{file}: nothing imported, {result.n_errors} problem(s):\n{shown}")
+            fail_bad_input(f"{name}: nothing imported, {result.n_errors} problem(s):\n{shown}")
         session.commit()
-    typer.echo(f"imported {result.summary()} from {file.name}; import id {result.import_id} "
-               f"(undo: crlm db undo-import {result.import_id})")
+    for note in result.notes:
+        typer.echo(f"note: {note}", err=True)
+    where = (f" into centres {', '.join(result.centres)}" if len(result.centres) > 1 else "")
+    typer.echo(f"imported {result.summary()} from {name}{where}; import id "
+               f"{result.import_id} (undo: crlm db undo-import {result.import_id})")
 
 
 @db_app.command("undo-import")
@@ -157,8 +222,8 @@ def _deid_secret(secret_file: Path | None) -> bytes:
 @db_app.command("export")
 def db_export(
     out: Annotated[
-        Path, typer.Argument(help="Output file (.csv flat, .jsonl one patient a line).")
-    ],
+        Path | None, typer.Argument(help="Output file (.csv flat, .jsonl one patient a line).")
+    ] = None,
     deidentify: Annotated[
         DeidLevel | None,
         typer.Option(help="De-identify: safe-harbor = HIPAA Safe Harbor (pseudonyms, years "
@@ -178,15 +243,28 @@ def db_export(
         str, typer.Option(help="Survival origin for --analysis.")
     ] = "last_hepatectomy",
     centre: Annotated[str | None, typer.Option(help="Only this centre.")] = None,
+    redcap_dictionary: Annotated[
+        Path | None,
+        typer.Option(help="Write crlm's fields as a REDCap Data Dictionary (.csv) that a REDCap "
+                          "project can be created from (no patient data)."),
+    ] = None,
     db: DbOption = None,
     actor: ActorOption = os.environ.get("USER", "cli"),
 ) -> None:
-    """Export the registry (full, de-identified, or as an analysis dataset).
+    """Export the registry (full, de-identified, or as an analysis dataset), or crlm's REDCap
+    Data Dictionary.
 
     The file appears only when the export is complete (written beside it, then renamed).
     """
     from crlm.registry import export
     from crlm.safe_output import atomic_write, frame_to_csv, safe_dict_writer
+
+    if redcap_dictionary is not None:
+        _write_redcap_dictionary(redcap_dictionary)
+        if out is None:
+            return
+    if out is None:
+        fail_bad_input("out: give the output file (or --redcap-dictionary FILE)")
 
     if out.suffix not in {".csv", ".jsonl"} or (analysis and out.suffix != ".csv"):
         fail_bad_input(f"out: {out.name} must end in .csv" + ("" if analysis else " or .jsonl"))
@@ -234,6 +312,20 @@ def db_export(
             writer.writeheader()
             writer.writerows(rows)
     typer.echo(f"exported {len(records)} patients → {out}{done}")
+
+
+def _write_redcap_dictionary(path: Path) -> None:
+    from crlm.registry.redcap import REPEATING_FORMS, data_dictionary_csv
+    from crlm.safe_output import atomic_write
+
+    if path.suffix.lower() != ".csv":
+        fail_bad_input(f"--redcap-dictionary: {path.name} must end in .csv")
+    if not path.parent.is_dir():
+        fail_bad_input(f"--redcap-dictionary: the folder {path.parent} does not exist")
+    with atomic_write(path, newline="") as fh:
+        fh.write(data_dictionary_csv())
+    typer.echo(f"wrote REDCap Data Dictionary → {path}; in REDCap make the instruments "
+               f"{', '.join(REPEATING_FORMS)} repeating")
 
 
 @user_app.command("add")

@@ -18,6 +18,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as _dc_field
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,17 @@ class CellError(ValueError):
 
 @dataclass(frozen=True)
 class Entry:
+    """One file column and the patient field it holds.
+
+    ``read`` replaces the field type's own cell reader (a REDCap choice list or validation
+    type); it may return ``None`` for "unknown". ``collects`` marks one option of a REDCap
+    checkbox: every checked option of a row is collected into the field's list.
+    """
+
     column: str
     field: str  # dotted path, possibly with one "[]"
+    read: Callable[[str], Any] | None = _dc_field(default=None, compare=False, repr=False)
+    collects: bool = False
 
 
 def _walk(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any]]:
@@ -207,6 +217,25 @@ class DataDictionary:
 
     entries: tuple[Entry, ...]
     id_column: str
+    #: Columns a file may have that hold nothing crlm reads (REDCap's ``<form>_complete``,
+    #: survey timestamps, fields mapped to no patient field): accepted and skipped.
+    ignored: frozenset[str] = frozenset()
+    #: What the import report should say about the dictionary (fields skipped, branching logic).
+    notes: tuple[str, ...] = ()
+    #: Built from a REDCap Data Dictionary (or the project's metadata).
+    redcap: bool = False
+    #: (column, header label) in REDCap's export order: reads a labels export's header.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def header_names(self, header: list[str]) -> list[str]:
+        """The column names of a file's header: a REDCap labels export's header (field labels,
+        ``Complete?``…) becomes the variable names; any other header is kept."""
+        if not self.labels or not header or header[0] != self.labels[0][1] \
+                or self.id_column in header:
+            return header
+        from crlm.registry.redcap import names_from_labels
+
+        return names_from_labels(header, self.labels)
 
     @property
     def by_column(self) -> dict[str, Entry]:
@@ -221,11 +250,19 @@ class DataDictionary:
 
     @classmethod
     def from_csv(cls, source: str | Path) -> DataDictionary:
-        """Read a dictionary CSV with columns ``column,field`` (the ``id`` field names the id)."""
+        """Read a dictionary CSV: columns ``column,field`` (the ``id`` field names the id), or
+        a REDCap Data Dictionary as REDCap writes it (:mod:`crlm.registry.redcap`)."""
         text = Path(source).read_text(encoding="utf-8-sig") if isinstance(source, Path) else source
+        text = text.removeprefix("\ufeff")
+        from crlm.registry import redcap
+
+        if redcap.is_redcap_dictionary(text):
+            return redcap.mapping_from_fields(redcap.read_dictionary(text))
         rows = list(csv.DictReader(io.StringIO(text)))
         if not rows or not {"column", "field"} <= set(rows[0]):
-            raise ValueError("a data dictionary needs the columns 'column' and 'field'")
+            raise ValueError("a data dictionary needs the columns 'column' and 'field', or "
+                             "the header of a REDCap Data Dictionary ('Variable / Field "
+                             "Name', 'Form Name', 'Field Type', …)")
         entries = []
         for i, row in enumerate(rows, start=2):
             column, field = row["column"].strip(), row["field"].strip()

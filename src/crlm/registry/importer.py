@@ -27,6 +27,7 @@ import gc
 import io
 import itertools
 import json
+import re
 import sqlite3
 import tempfile
 import time
@@ -51,12 +52,19 @@ from crlm.registry.dictionary import (
     field_annotation,
     is_list_field,
 )
+from crlm.registry.models import patients as _patients_table
 from crlm.safe_output import safe_csv_writer
 
 REDCAP_EVENT = "redcap_event_name"
 REDCAP_INSTRUMENT = "redcap_repeat_instrument"
 REDCAP_INSTANCE = "redcap_repeat_instance"
 REDCAP_COLUMNS = {REDCAP_EVENT, REDCAP_INSTRUMENT, REDCAP_INSTANCE}
+REDCAP_DAG = "redcap_data_access_group"
+#: Columns of a REDCap export that hold nothing about the patient (read, then skipped).
+REDCAP_SKIPPED = {REDCAP_DAG, "redcap_survey_identifier"}
+#: ``<form>_complete`` and ``<form>_timestamp`` (surveys): skipped in a REDCap export.
+_FORM_STATUS = re.compile(r"^[a-z][a-z0-9_]*_(complete|timestamp)$")
+CENTRE_CHARS: int = _patients_table.c.centre.type.length  # type: ignore[attr-defined]
 IMPORT_BATCH = 1000  # patients validated and written per batch
 MAX_REPORTED_ERRORS = 10_000  # row errors kept in the report (all are counted)
 MAX_CELL_CHARS = csv.field_size_limit()  # 131,072: a longer CSV cell is a row error
@@ -94,6 +102,8 @@ class ImportResult:
     errors: list[RowError] = field(default_factory=list)
     n_errors: int = 0
     import_id: str | None = None
+    notes: list[str] = field(default_factory=list)  # what was skipped, and why
+    centres: list[str] = field(default_factory=list)  # the centres the patients went to
     replace: bool = False
     n_cleared: int = 0  # stored values cleared because replace mode left their field out
     seconds: dict[str, float] = field(default_factory=dict)  # read, validate, write
@@ -191,13 +201,19 @@ def _check_header(names: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         if name in seen:
+            hint = (" (a REDCap labels export: give the project's Data Dictionary to read it)"
+                    if name == "Complete?" else "")
             raise ValueError(f"the header names column {name!r} twice (columns {seen[name]} "
-                             f"and {i}): which one holds the data cannot be known")
+                             f"and {i}): which one holds the data cannot be known{hint}")
         seen[name] = i
     return names
 
 
-def _csv_table(text: IO[str]) -> Table:
+#: Turns a header into column names (a REDCap labels export's header into variable names).
+HeaderNames = Callable[[list[str]], list[str]]
+
+
+def _csv_table(text: IO[str], names_of: HeaderNames | None = None) -> Table:
     reader = csv.reader(text)
     try:
         header = next(reader, None)
@@ -207,7 +223,8 @@ def _csv_table(text: IO[str]) -> Table:
         raise ValueError(f"the header line cannot be read: {exc}") from None
     if header is None:
         raise ValueError("the file is empty (no header line)")
-    names = _check_header([h.strip() for h in header])
+    names = [h.strip() for h in header]
+    names = _check_header(names_of(names) if names_of else names)
     width = len(names)
 
     def rows() -> Iterator[tuple[int, Row]]:
@@ -245,7 +262,8 @@ def _nonempty(row: Iterable[Any]) -> bool:
     return any(v not in (None, "") for v in row)
 
 
-def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
+def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack,
+                names_of: HeaderNames | None = None) -> Table:
     from openpyxl import load_workbook
 
     try:
@@ -268,7 +286,8 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
     header = list(first)
     while header and header[-1] in (None, ""):
         header.pop()
-    names = _check_header([_excel_text(h).strip() for h in header])
+    names = [_excel_text(h).strip() for h in header]
+    names = _check_header(names_of(names) if names_of else names)
     if not names:
         raise ValueError("the sheet is empty (no header row)")
 
@@ -285,8 +304,10 @@ def _xlsx_table(stream: IO[bytes], stack: contextlib.ExitStack) -> Table:
 
 
 @contextlib.contextmanager
-def open_table(source: Source, *, fmt: str | None = None) -> Iterator[Table]:
-    """The file's header and a lazy iterator over its rows. ``fmt``: csv or xlsx.
+def open_table(source: Source, *, fmt: str | None = None,
+               names_of: HeaderNames | None = None) -> Iterator[Table]:
+    """The file's header and a lazy iterator over its rows. ``fmt``: csv or xlsx;
+    ``names_of`` turns the header read into the column names.
 
     Raises ``ValueError`` (message says why) for an unreadable file or header.
     """
@@ -301,11 +322,11 @@ def open_table(source: Source, *, fmt: str | None = None) -> Iterator[Table]:
         else:
             stream = source
         if fmt == "xlsx":
-            yield _xlsx_table(stream, stack)
+            yield _xlsx_table(stream, stack, names_of)
             return
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
         try:
-            yield _csv_table(text)
+            yield _csv_table(text, names_of)
         finally:
             text.detach()  # the caller's stream stays open
 
@@ -335,10 +356,10 @@ class _Staging:
             self.db.execute(f"PRAGMA {pragma}")
         self.db.executescript("""
             CREATE TABLE rows (ext TEXT, line INTEGER, instrument TEXT, instance INTEGER,
-                               cells TEXT);
+                               cells TEXT, centre TEXT);
             CREATE TABLE errors (line INTEGER, ext TEXT, col TEXT, reason TEXT);
             CREATE TABLE records (first_row INTEGER, pid INTEGER, version INTEGER, doc TEXT,
-                                  changes TEXT);
+                                  changes TEXT, centre TEXT);
         """)
         self.db.execute("BEGIN")
         self.n_errors = 0
@@ -395,16 +416,20 @@ class _Column(NamedTuple):
     list_path: str | None  # the list a repeating field's items belong to, else None
     known: dict[str, Any]  # text → value already read in this file
     keep: bool  # values are immutable, so ``known`` may keep them (not lists)
+    collects: bool  # one option of a REDCap checkbox: checked values gather in a list
 
     @classmethod
     def of(cls, entry: Entry) -> _Column:
         annotation = field_annotation(entry.field)
-        parse, keep = cell_parser(annotation), not is_list_field(annotation)
+        parse = entry.read or cell_parser(annotation)
+        keep = entry.collects or not is_list_field(annotation)
         if "[]" in entry.field:
             head, _, leaf = entry.field.partition("[].")
-            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep)
+            return cls(entry.column, entry.field, parse, (), leaf, head, {}, keep,
+                       entry.collects)
         *parents, leaf = entry.field.split(".")
-        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep)
+        return cls(entry.column, entry.field, parse, tuple(parents), leaf, None, {}, keep,
+                   entry.collects)
 
 
 @dataclass
@@ -415,22 +440,49 @@ class _Plan:
     redcap: bool
     columns: list[_Column]
     present: list[str]  # field paths (whole lists for repeating fields) the file holds
+    notes: list[str] = field(default_factory=list)
+    dags: set[str] | None = None  # REDCap data access groups seen (None: no such column)
+    centre: str = ""  # the centre of every record (of those in no data access group)
+    dag_centres: bool = False  # a record in a REDCap data access group goes to that centre
     by_field: dict[str, _Column] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_field = {c.field: c for c in self.columns}
 
 
+def _redcap_file(columns: set[str], dictionary: DataDictionary) -> bool:
+    """Whether the file reads as a REDCap export: REDCap's own columns, a dictionary built from
+    a REDCap project, or a mapping of other column names (a classic REDCap project's export
+    has none of REDCap's columns but a ``<form>_complete`` for every instrument)."""
+    return bool(columns & (REDCAP_COLUMNS | REDCAP_SKIPPED)) or dictionary.redcap or any(
+        e.column != e.field for e in dictionary.entries)
+
+
+def _skipped(columns: set[str], dictionary: DataDictionary, redcap: bool) -> set[str]:
+    """The file's columns that are accepted but hold nothing crlm reads."""
+    skipped = columns & dictionary.ignored
+    if redcap:
+        skipped |= columns & REDCAP_SKIPPED
+        if not dictionary.redcap:  # forms unknown: recognise REDCap's own column names
+            skipped |= {c for c in columns - set(dictionary.by_column) if _FORM_STATUS.match(c)}
+    return skipped
+
+
 def _plan(header: list[str], dictionary: DataDictionary, stage: _Staging) -> _Plan | None:
     columns = set(header)
-    for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS):
+    redcap_rows = bool(columns & REDCAP_COLUMNS)
+    skipped = _skipped(columns, dictionary, _redcap_file(columns, dictionary))
+    for col in sorted(columns - set(dictionary.by_column) - REDCAP_COLUMNS - skipped):
         stage.error(RowError(1, None, col, "column not in the data dictionary"))
     if dictionary.id_column not in columns:
         stage.error(RowError(1, None, dictionary.id_column, "the id column is missing"))
         return None
     readers = [_Column.of(e) for e in dictionary.entries if e.field != "id" and e.column in columns]
     present = list(dict.fromkeys(c.list_path or c.field for c in readers))
-    return _Plan(dictionary.id_column, bool(columns & REDCAP_COLUMNS), readers, present)
+    # skipped columns are REDCap's own, or fields the dictionary's notes already name
+    notes = list(dictionary.notes)
+    return _Plan(dictionary.id_column, redcap_rows, readers, present, notes,
+                 set() if REDCAP_DAG in columns else None)
 
 
 def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
@@ -453,6 +505,16 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
         if not ext:
             stage.error(RowError(line, None, plan.id_column, "empty id"))
             continue
+        centre = plan.centre
+        if plan.dags is not None and row.get(REDCAP_DAG, "").strip():
+            plan.dags.add(row[REDCAP_DAG].strip())
+            if plan.dag_centres:
+                centre = row[REDCAP_DAG].strip()
+                if len(centre) > CENTRE_CHARS:
+                    stage.error(RowError(line, ext, REDCAP_DAG, (
+                        f"a centre name has at most {CENTRE_CHARS} characters; export the "
+                        "unique group names (raw data), not the group labels")))
+                    continue
         instrument = (row.get(REDCAP_INSTRUMENT) or "").strip() if plan.redcap else ""
         instance = 1
         if instrument:
@@ -465,7 +527,7 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
                 continue
         values: dict[str, Any] = {}
         cell = row.get
-        for name, path, parse, _parents, _leaf, list_path, known, keep in plan.columns:
+        for name, path, parse, _parents, _leaf, list_path, known, keep, collects in plan.columns:
             text = cell(name)
             if not text or text.isspace():
                 continue
@@ -478,16 +540,21 @@ def _stage_rows(rows: Iterable[tuple[int, Row]], plan: _Plan, n_columns: int,
                     continue
                 if keep and len(known) < _MEMO_LIMIT:
                     known[text] = value
+            if value is None:  # a choice meaning "unknown", or an unticked checkbox option
+                continue
             if list_path is not None and not instrument:
                 stage.error(RowError(line, ext, name,
                                      "repeating field outside a repeating instrument row"))
                 continue
-            values[path] = value
-        pending.append((ext, line, instrument, instance, dumps(values)))
+            if collects:
+                values.setdefault(path, []).append(value)
+            else:
+                values[path] = value
+        pending.append((ext, line, instrument, instance, dumps(values), centre))
         if len(pending) >= IMPORT_BATCH:
-            stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", pending)
+            stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", pending)
             pending.clear()
-    stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", pending)
+    stage.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?)", pending)
     return n_rows
 
 
@@ -496,18 +563,24 @@ class _Record:
     first_row: int
     external_id: str
     doc: dict[str, Any]
+    centre: str
 
 
-def _assemble(ext: str, parts: list[tuple[int, str, int, str]], plan: _Plan,
+def _assemble(ext: str, parts: list[tuple[int, str, int, str, str]], plan: _Plan,
               stage: _Staging) -> _Record:
     """One record from its staged rows (several in a REDCap export)."""
     columns = plan.by_field
-    first = parts[0][0]
+    first, centre = parts[0][0], parts[0][4]
     doc: dict[str, Any] = {}
     items: dict[str, dict[int, dict[str, Any]]] = {}
-    for line, _instrument, instance, cells in parts:
+    for line, _instrument, instance, cells, row_centre in parts:
         if line != first and not plan.redcap:
             stage.error(RowError(line, ext, plan.id_column, f"duplicate id (first on row {first})"))
+            continue
+        if row_centre != centre:
+            stage.error(RowError(line, ext, REDCAP_DAG, (
+                f"the record is in data access group {row_centre!r} here and in {centre!r} on "
+                f"row {first}")))
             continue
         for path, value in json.loads(cells).items():
             column = columns[path]
@@ -528,7 +601,7 @@ def _assemble(ext: str, parts: list[tuple[int, str, int, str]], plan: _Plan,
     doc["id"] = ext
     for head, by_instance in items.items():
         _set_path(doc, head, [by_instance[k] for k in sorted(by_instance)])
-    return _Record(first, ext, doc)
+    return _Record(first, ext, doc, centre)
 
 
 def _column_for_loc(loc: str, dictionary: DataDictionary) -> str:
@@ -576,15 +649,26 @@ class _Counts:
     n_cleared: int = 0
 
 
+def _stored(session: Session, records: list[_Record]
+            ) -> dict[tuple[str, str], tuple[int, int, Patient]]:
+    """(centre, external id) → the stored patient, for the records already in the registry."""
+    out = {}
+    for centre in sorted({r.centre for r in records}):
+        ids = [r.external_id for r in records if r.centre == centre]
+        for ext, stored in repository.stored_patients(session, centre, ids).items():
+            out[centre, ext] = stored
+    return out
+
+
 def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDictionary,
-                    session: Session, centre: str, replace: bool, stage: _Staging,
+                    session: Session, replace: bool, stage: _Staging,
                     counts: _Counts) -> None:
     """Pass 2 for one chunk: merge with the stored patients, validate, stage what to write."""
-    stored = repository.stored_patients(session, centre, [r.external_id for r in records])
+    stored = _stored(session, records)
     olds: list[dict[str, Any] | None] = []
     docs = []
     for rec in records:
-        old = stored.get(rec.external_id)
+        old = stored.get((rec.centre, rec.external_id))
         before = repository.patient_doc(old[2]) if old else None
         olds.append(before)
         docs.append(rec.doc if before is None or replace else
@@ -611,7 +695,7 @@ def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDiction
         if before is None:
             counts.n_created += 1
             staged.append((rec.first_row, None, None,
-                           patient.model_dump_json(exclude_none=True), None))
+                           patient.model_dump_json(exclude_none=True), None, rec.centre))
             continue
         after = repository.patient_doc(patient)
         changes = repository.changed_fields(before, after)
@@ -621,10 +705,11 @@ def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDiction
         counts.n_updated += 1
         counts.n_cleared += sum(1 for path, (_old, new) in changes.items()
                                 if new is None and not _covered(path, plan.present))
-        pid, version, _patient = stored[rec.external_id]
-        staged.append((rec.first_row, pid, version, json.dumps(after), json.dumps(changes)))
+        pid, version, _patient = stored[rec.centre, rec.external_id]
+        staged.append((rec.first_row, pid, version, json.dumps(after), json.dumps(changes),
+                       rec.centre))
     if not stage.n_errors:  # once a row is wrong nothing will be written
-        stage.db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", staged)
+        stage.db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", staged)
 
 
 def _collect_now_and_then(n_done: int) -> None:
@@ -638,36 +723,38 @@ def _collect_now_and_then(n_done: int) -> None:
         gc.collect()
 
 
-def _validate_all(session: Session, plan: _Plan, dictionary: DataDictionary, centre: str,
+def _validate_all(session: Session, plan: _Plan, dictionary: DataDictionary,
                   replace: bool, stage: _Staging) -> _Counts:
     """Pass 2: every record assembled from its rows (grouped by id), merged, validated."""
     counts = _Counts()
     cursor = stage.db.execute(
-        "SELECT ext, line, instrument, instance, cells FROM rows ORDER BY ext, line")
+        "SELECT ext, line, instrument, instance, cells, centre FROM rows ORDER BY ext, line")
     chunk: list[_Record] = []
     for ext, group in itertools.groupby(cursor, key=lambda r: r[0]):
         chunk.append(_assemble(ext, [r[1:] for r in group], plan, stage))
         if len(chunk) >= IMPORT_BATCH:
-            _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
+            _validate_chunk(chunk, plan, dictionary, session, replace, stage, counts)
             chunk = []
             _collect_now_and_then(counts.n_patients)
     if chunk:
-        _validate_chunk(chunk, plan, dictionary, session, centre, replace, stage, counts)
+        _validate_chunk(chunk, plan, dictionary, session, replace, stage, counts)
     return counts
 
 
-def _write_all(session: Session, stage: _Staging, *, centre: str, actor: str, import_id: str,
+def _write_all(session: Session, stage: _Staging, *, actor: str, import_id: str,
                progress: Callable[[int], None] | None) -> None:
     """Pass 3: write the staged records in file order, ``IMPORT_BATCH`` at a time."""
     cursor = stage.db.execute(
-        "SELECT pid, version, doc, changes FROM records ORDER BY first_row")
+        "SELECT pid, version, doc, changes, centre FROM records ORDER BY first_row")
     written = 0
     while batch := cursor.fetchmany(IMPORT_BATCH):
         patients = _PATIENT_LIST.validate_json("[" + ",".join(r[2] for r in batch) + "]",
                                                strict=True)
-        new = [p for p, r in zip(patients, batch, strict=True) if r[0] is None]
-        repository.insert_patients(session, new, centre=centre, actor=actor,
-                                   import_id=import_id)
+        for centre in sorted({r[4] for r in batch if r[0] is None}):
+            new = [p for p, r in zip(patients, batch, strict=True)
+                   if r[0] is None and r[4] == centre]
+            repository.insert_patients(session, new, centre=centre, actor=actor,
+                                       import_id=import_id)
         repository.apply_changes(session, [
             repository.PatientChange(r[0], r[1], p, json.loads(r[3]))
             for p, r in zip(patients, batch, strict=True) if r[0] is not None
@@ -699,6 +786,7 @@ def _import_table(
     source_name: str,
     replace: bool,
     progress: Callable[[int], None] | None,
+    dag_centres: bool = False,
 ) -> ImportResult:
     clock = [time.perf_counter()]
     seconds: dict[str, float] = {}
@@ -711,7 +799,16 @@ def _import_table(
         stage = _Staging(tmp)
         try:
             plan = _plan(table.header, dictionary, stage)
+            if plan is not None:
+                plan.centre, plan.dag_centres = centre, dag_centres
             n_rows = _stage_rows(table.rows, plan, len(table.header), stage) if plan else 0
+            if plan is not None and plan.dags:
+                plan.notes.append(f"REDCap data access groups {', '.join(sorted(plan.dags))}: "
+                                  + ("each record went to the centre its group names"
+                                     if dag_centres else
+                                     f"every patient of the file goes to centre {centre}"))
+            centres = [c for (c,) in stage.db.execute(
+                "SELECT DISTINCT centre FROM rows ORDER BY centre")] or [centre]
             lap("read")
             counts = _Counts()
             import_id = uuid.uuid4().hex[:12]
@@ -720,13 +817,16 @@ def _import_table(
                     if not stage.n_errors and _dialect(session) == "postgresql":
                         # imports into one centre wait for each other from here on (SQLite:
                         # from the writes on, so readers are not kept waiting meanwhile)
-                        repository.lock_for_writers(session, centre)
-                    counts = _validate_all(session, plan, dictionary, centre, replace, stage)
+                        # (centres locked in one order, so two imports cannot deadlock)
+                        for c in centres:
+                            repository.lock_for_writers(session, c)
+                    counts = _validate_all(session, plan, dictionary, replace, stage)
                 lap("validate")
                 if not stage.n_errors:
-                    repository.lock_for_writers(session, centre)
-                    _write_all(session, stage, centre=centre, actor=actor,
-                               import_id=import_id, progress=progress)
+                    for c in centres:
+                        repository.lock_for_writers(session, c)
+                    _write_all(session, stage, actor=actor, import_id=import_id,
+                               progress=progress)
             except repository.VersionConflictError as exc:
                 session.rollback()
                 stage.error(RowError(1, None, "(file)", (
@@ -746,7 +846,8 @@ def _import_table(
                     "try again in a moment")))
             result = ImportResult(
                 ok=not stage.n_errors, n_rows=n_rows, errors=stage.first_errors(),
-                n_errors=stage.n_errors, replace=replace, **vars(counts))
+                n_errors=stage.n_errors, replace=replace, **vars(counts),
+                notes=plan.notes if plan else [], centres=centres)
         finally:
             stage.close()
     if not result.ok:
@@ -758,7 +859,9 @@ def _import_table(
     result.import_id = import_id
     audit.record(session, actor=actor, action="import", entity="import", entity_id=import_id,
                  detail=json.dumps({
-                     "file": source_name, "centre": centre, "created": result.n_created,
+                     "file": source_name, "centre": centre,
+                     **({"centres": centres} if centres != [centre] else {}),
+                     "created": result.n_created,
                      "updated": result.n_updated, "unchanged": result.n_unchanged,
                      "replace": replace, "cleared": result.n_cleared,
                  }, ensure_ascii=False))
@@ -790,6 +893,7 @@ def import_rows(
     source_name: str = "(upload)",
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
+    dag_centres: bool = False,
 ) -> ImportResult:
     """Validate all rows, then write all patients in the caller's transaction (no commit).
 
@@ -801,7 +905,8 @@ def import_rows(
         return ImportResult(ok=True, n_rows=0)
     return _import_table(session, table, centre=centre, actor=actor,
                          dictionary=dictionary or DataDictionary.crlm_export(),
-                         source_name=source_name, replace=replace, progress=progress)
+                         source_name=source_name, replace=replace, progress=progress,
+                         dag_centres=dag_centres)
 
 
 @_cyclic_gc_paused()
@@ -816,17 +921,23 @@ def import_file(
     source_name: str | None = None,
     replace: bool = False,
     progress: Callable[[int], None] | None = None,
+    dag_centres: bool = False,
 ) -> ImportResult:
-    """Read and import a CSV/Excel/REDCap file row by row; on any error nothing is written."""
+    """Read and import a CSV/Excel/REDCap file row by row; on any error nothing is written.
+
+    ``dag_centres``: a record in a REDCap data access group (``redcap_data_access_group``)
+    goes to the centre of that name; the others to ``centre``."""
     name = source_name or (source.name if isinstance(source, Path) else "(upload)")
     with contextlib.ExitStack() as stack:
         try:
-            table = stack.enter_context(open_table(source, fmt=fmt))
+            table = stack.enter_context(open_table(
+                source, fmt=fmt, names_of=(dictionary.header_names if dictionary else None)))
         except ValueError as exc:
             return _file_error(str(exc))
         return _import_table(session, table, centre=centre, actor=actor,
                              dictionary=dictionary or DataDictionary.crlm_export(),
-                             source_name=name, replace=replace, progress=progress)
+                             source_name=name, replace=replace, progress=progress,
+                             dag_centres=dag_centres)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -113,8 +113,9 @@ def undo_import(session: Session, import_id: str, *, actor: str) -> UndoResult:
         raise UndoError(f"no import with id {import_id!r} in the audit log")
     if _summary(session, import_id, "undo") is not None:
         raise UndoError(f"import {import_id} was undone already")
-    centre = json.loads(summary.detail or "{}").get("centre", "")
-    repository.lock_for_writers(session, centre)
+    detail = json.loads(summary.detail or "{}")
+    for centre in detail.get("centres") or [detail.get("centre", "")]:  # sorted when written
+        repository.lock_for_writers(session, centre)
     n, problems = _conflicts(session, import_id)
     if problems:
         shown = "\n".join(problems[:SHOWN_CONFLICTS])
