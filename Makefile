@@ -7,14 +7,20 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench docs clean
+.PHONY: install install-federated run test lint bench docs clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(MAKE) install-federated
 	@touch $@
+
+# vantage6-algorithm-tools 4.x pins sqlalchemy 1.4: installed without its pins (see pyproject)
+VANTAGE6 ?= 4.15.2
+install-federated:
+	$(PY) -m pip install -q --no-deps vantage6-algorithm-tools==$(VANTAGE6) vantage6-common==$(VANTAGE6)
 
 run: install
 	$(CRLM) demo --if-empty

@@ -34,7 +34,7 @@ MAX_ITER = 50
 DEFAULT_BIN_WIDTH = 365.25 / 12
 #: Rounds of bin merging before the Kaplan–Meier request gives up
 MAX_ROUNDS = 200
-HISTOGRAM_BINS = 200
+HISTOGRAM_BINS = 20
 
 
 class Nodes(Protocol):
@@ -378,6 +378,17 @@ def _histogram_median(edges: np.ndarray, counts: np.ndarray, q: float) -> float:
     return float(edges[j - 1] + within * (edges[j] - edges[j - 1]))
 
 
+def _spread(group: Mapping[str, Any]) -> np.ndarray:
+    """A centre's histogram with the suppressed cells' total (n − released cells, when n was
+    released) shared equally among them."""
+    cells = group["histogram"]
+    known = np.array([0.0 if c is None else c for c in cells])
+    hidden = [j for j, c in enumerate(cells) if c is None]
+    if hidden and group["n"]:
+        known[hidden] = max(group["n"] - known.sum(), 0.0) / len(hidden)
+    return known
+
+
 def _welch_or_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[str, float]:
     if n.size == 2:
         se2 = var / n
@@ -436,14 +447,16 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
         pvals[var] = p
         rows.append([f"{labels.get(var, var)}, n (%)", *[""] * k, format_p(p), TEST_NAMES[test]])
         for j, lv in enumerate(cat_levels[var]):
-            rows.append([f"  {lv}", *[f"{int(table[j, i])} ({100 * table[j, i] / table[:, i].sum():.1f})"
-                                      if table[:, i].sum() else "" for i in range(k)], "", ""])
+            cells = [f"{int(table[j, i])} ({100 * table[j, i] / table[:, i].sum():.1f})"
+                     if table[:, i].sum() else "" for i in range(k)]
+            rows.append([f"  {lv}", *cells, "", ""])
     for var in continuous:
         per = [a["continuous"][var] for a in answers]
         n = np.sum([[g["n"] or 0 for g in c] for c in per], axis=0).astype(float)
         s = np.sum([[g["sum"] or 0.0 for g in c] for c in per], axis=0)
         ss = np.sum([[g["sum_squares"] or 0.0 for g in c] for c in per], axis=0)
-        hist = np.sum([[add(g["histogram"]) for g in c] for c in per], axis=0)
+        hist = np.sum([[_spread(g) for g in c] for c in per], axis=0)
+        suppressed += sum(x is None for c in per for g in c for x in g["histogram"])
         mean = s / n
         var_ = (ss - n * mean**2) / (n - 1)
         means[var], sds[var] = mean, np.sqrt(var_)
@@ -452,13 +465,14 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
         e = np.asarray(edges[var])
         cells = [f"{mean[i]:.1f} ({np.sqrt(var_[i]):.1f})" for i in range(k)]
         rows.append([f"{labels.get(var, var)}, mean (SD)", *cells, format_p(p), TEST_NAMES[test]])
-        med = [f"{_histogram_median(e, hist[i], 0.5):.1f} [{_histogram_median(e, hist[i], 0.25):.1f}, "
-               f"{_histogram_median(e, hist[i], 0.75):.1f}]" for i in range(k)]
+        q = [[_histogram_median(e, hist[i], x) for x in (0.5, 0.25, 0.75)] for i in range(k)]
+        med = [f"{a:.1f} [{b:.1f}, {c:.1f}]" for a, b, c in q]
         rows.append([f"{labels.get(var, var)}, approximate median [IQR]", *med, "", ""])
     notes = ["Computed from centre aggregates without pooling patient data: counts and sums "
              f"per centre, cells under {min_cell} suppressed at the centre.",
              f"Medians and quartiles are approximate: read from a histogram of {bins} shared "
-             "intervals (mean ± 4 SD of all centres)."]
+             "intervals (mean ± 4 SD of all centres); a centre's suppressed intervals share "
+             "its remaining patients equally."]
     if suppressed:
         notes.append(f"{suppressed} centre cells under {min_cell} were suppressed and are not "
                      "included in the counts or tests.")

@@ -32,7 +32,8 @@ from crlm.stats._data import (
 from crlm.stats.cox import _build_model, _residuals_input_order
 from crlm.stats.survival import _logrank_terms
 
-LevelSpec = Mapping[str, Any]  # {"kind": "numeric"} or {"kind": "categorical", "levels", "reference"}
+#: {"kind": "numeric"} or {"kind": "categorical", "levels": [...], "reference": level}
+LevelSpec = Mapping[str, Any]
 
 
 def _jsonable(value: Any) -> Any:
@@ -162,7 +163,7 @@ def _group_codes(used: pd.DataFrame, group: str | None, groups: Sequence[str]) -
 def event_times_partial(df: pd.DataFrame, time: str, event: str, group: str | None = None,
                         min_cell: int = MIN_CELL) -> dict[str, Any]:
     """The distinct event times, released only when every time has ≥ ``min_cell`` events."""
-    used, t, e = _survival_rows(df, time, event, [group] if group else [])
+    _used, t, e = _survival_rows(df, time, event, [group] if group else [])
     times, counts = np.unique(t[e == 1], return_counts=True)
     require_safe("events at each exact time", counts.tolist(), min_cell)
     return released("event_times", {"times": times.tolist()})
@@ -233,8 +234,8 @@ def _group_frame(df: pd.DataFrame, group: str, groups: Sequence[str]) -> tuple[p
 
 
 def table1_partial(df: pd.DataFrame, group: str, groups: Sequence[str],
-                   categorical: Mapping[str, Sequence[str]] = {},  # noqa: B006
-                   continuous: Mapping[str, Sequence[float]] = {},  # noqa: B006
+                   categorical: Mapping[str, Sequence[str]] = {},
+                   continuous: Mapping[str, Sequence[float]] = {},
                    min_cell: int = MIN_CELL) -> dict[str, Any]:
     """Counts per level and group; n, sum, sum of squares and a histogram on the shared
     ``continuous[var]`` bin edges per group. Cells under ``min_cell`` are None (suppressed);
