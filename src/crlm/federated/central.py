@@ -11,7 +11,7 @@ they render a pooled analysis.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -403,10 +403,13 @@ def _welch_or_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[s
 
 def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (),
                      continuous: Sequence[str] = (), labels: Mapping[str, str] | None = None,
+                     level_labels: Callable[[str, str], str] | None = None,
                      bins: int = HISTOGRAM_BINS, min_cell: int = MIN_CELL) -> FederatedTable1:
     """Table 1 by ``group``: n (%) with χ² from pooled counts; mean (SD) with Welch's t /
-    ANOVA from pooled sums; median [IQR] read from a shared-bin histogram (approximate)."""
+    ANOVA from pooled sums; median [IQR] read from a shared-bin histogram (approximate).
+    ``level_labels(variable, level)`` names the levels and groups (default: as written)."""
     labels = dict(labels or {})
+    name = level_labels or (lambda _var, level: level)
     spec = agree_levels(nodes, [group, *categorical], [group, *categorical], None, min_cell)
     groups = spec[group]["levels"]
     k = len(groups)
@@ -432,7 +435,8 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
         return np.array([0 if c is None else c for c in cells], dtype=float)
 
     sizes = np.sum([add(a["n"]) for a in answers], axis=0)
-    columns = ["Variable", *[f"{g} (n = {int(s)})" for g, s in zip(groups, sizes, strict=True)],
+    columns = ["Variable", *[f"{name(group, g)} (n = {int(s)})"
+                             for g, s in zip(groups, sizes, strict=True)],
                "p", "Test"]
     rows: list[list[object]] = []
     counts: dict[str, np.ndarray] = {}
@@ -449,7 +453,7 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
         for j, lv in enumerate(cat_levels[var]):
             cells = [f"{int(table[j, i])} ({100 * table[j, i] / table[:, i].sum():.1f})"
                      if table[:, i].sum() else "" for i in range(k)]
-            rows.append([f"  {lv}", *cells, "", ""])
+            rows.append([f"  {name(var, lv)}", *cells, "", ""])
     for var in continuous:
         per = [a["continuous"][var] for a in answers]
         n = np.sum([[g["n"] or 0 for g in c] for c in per], axis=0).astype(float)
