@@ -17,10 +17,13 @@ $(VENV)/.installed: pyproject.toml
 	$(MAKE) install-federated
 	@touch $@
 
-# vantage6-algorithm-tools 4.x pins sqlalchemy 1.4: installed without its pins (see pyproject)
+# vantage6-algorithm-tools 4.x pins sqlalchemy 1.4: installed without its pins (see pyproject).
+# Its wheels also ship their own top-level `tests` package, which would shadow crlm's tests/:
+# removed (only when it is theirs).
 VANTAGE6 ?= 4.15.2
 install-federated:
 	$(PY) -m pip install -q --no-deps vantage6-algorithm-tools==$(VANTAGE6) vantage6-common==$(VANTAGE6)
+	$(PY) -c "import pathlib, shutil, sysconfig; p = pathlib.Path(sysconfig.get_paths()['purelib'], 'tests'); (p / 'test_docker_wrapper.py').exists() and shutil.rmtree(p)"
 
 run: install
 	$(CRLM) demo --if-empty
