@@ -102,3 +102,30 @@ def test_analyze_without_cohort_needs_a_federated_source(tmp_path: Path) -> None
     cfg.write_text('title = "t"\n[group]\ncolumn = "g"\n[endpoints]\n', encoding="utf-8")
     res = CliRunner().invoke(app, ["analyze", "--config", str(cfg), "--out", str(tmp_path)])
     assert res.exit_code == 2 and "federated" in res.output
+
+
+def _registry(path: Path, n: int, seed: int) -> None:
+    from crlm.registry import repository
+    from crlm.registry.db import init_db, make_session_factory
+    from crlm.synth import synthetic_rectal_cohort, to_patients
+
+    factory = make_session_factory(init_db(f"sqlite:///{path}"))
+    with factory() as session:
+        repository.save_patients(session, list(to_patients(synthetic_rectal_cohort(n, seed))),
+                                 centre=path.stem, actor="test")
+        session.commit()
+
+
+def test_federated_cli_reads_registry_databases(tmp_path: Path) -> None:
+    from crlm.federated.local import read_centre
+    from crlm.stats import logrank_test
+
+    paths = [tmp_path / "a.db", tmp_path / "b.db"]
+    _registry(paths[0], 160, 1)
+    _registry(paths[1], 120, 2)
+    res = CliRunner().invoke(app, ["federated", "logrank", "--centre", str(paths[0]),
+                                   "--centre", str(paths[1]), "--group", "approach", "--json"])
+    assert res.exit_code == 0, res.output
+    pooled = pd.concat([read_centre(p).assign(centre=p.stem) for p in paths])
+    ref = logrank_test(pooled, "os_days", "os_event", "approach", strata="centre")
+    assert json.loads(res.output)["chisq"] == pytest.approx(ref.chisq, abs=1e-10)

@@ -43,6 +43,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _labels(series: pd.Series) -> np.ndarray:
+    """``level_label`` of every value (None when missing), computed once per distinct value."""
+    codes, uniques = pd.factorize(series)
+    table = np.array([level_label(u) for u in uniques] + [None], dtype=object)
+    return table[codes]  # code −1 (missing) picks the trailing None
+
+
 # ------------------------------------------------------------------------------ schema
 
 
@@ -73,7 +80,7 @@ def design(df: pd.DataFrame, covariates: Sequence[str], spec: Mapping[str, Level
             blocks.append(pd.to_numeric(df[cov], errors="raise").to_numpy(dtype=float))
             names.append(cov)
             continue
-        labels = df[cov].map(level_label).to_numpy()
+        labels = _labels(df[cov])
         unknown = set(labels) - set(s["levels"])
         if unknown:
             raise StatsInputError(cov, f"level {sorted(unknown)[0]} not among the agreed levels")
@@ -152,12 +159,12 @@ def logistic_partial(df: pd.DataFrame, outcome: str, covariates: Sequence[str],
 def _group_codes(used: pd.DataFrame, group: str | None, groups: Sequence[str]) -> np.ndarray:
     if group is None:
         return np.zeros(len(used), dtype=np.int64)
-    labels = used[group].map(level_label)
+    labels = _labels(used[group])
     position = {g: k for k, g in enumerate(groups)}
     unknown = set(labels) - set(position)
     if unknown:
         raise StatsInputError(group, f"group {sorted(unknown)[0]} not among the agreed groups")
-    return labels.map(position).to_numpy(dtype=np.int64)
+    return np.array([position[v] for v in labels], dtype=np.int64)
 
 
 def event_times_partial(df: pd.DataFrame, time: str, event: str, group: str | None = None,
@@ -246,11 +253,11 @@ def table1_partial(df: pd.DataFrame, group: str, groups: Sequence[str],
     out: dict[str, Any] = {"n": [suppress(c, min_cell) for c in sizes],
                            "categorical": {}, "continuous": {}}
     for var, levels in categorical.items():
-        labels = data[var].map(lambda v: None if pd.isna(v) else level_label(v))
-        counts = [[suppress(int(((labels == lv).to_numpy() & (codes == g)).sum()), min_cell)
+        labels = _labels(data[var])
+        absent = np.array([v is None for v in labels], dtype=bool)
+        counts = [[suppress(int(((labels == lv) & (codes == g)).sum()), min_cell)
                    for g in range(k)] for lv in levels]
-        missing = [suppress(int((labels.isna().to_numpy() & (codes == g)).sum()), min_cell)
-                   for g in range(k)]
+        missing = [suppress(int((absent & (codes == g)).sum()), min_cell) for g in range(k)]
         out["categorical"][var] = {"counts": counts, "missing": missing}
     for var, edges in continuous.items():
         values = pd.to_numeric(data[var], errors="coerce").to_numpy(dtype=float)
