@@ -228,6 +228,12 @@ def _violations(released: list[tuple[str, int, dict[str, Any]]], frames: list[pd
 
     for method, node, answer in released:
         walk(method, node, answer, None)
+        frame = frames[node]
+        raw = {v for v in frame["largest_diameter_cm"].dropna().astype(float)
+               if not v.is_integer()}  # e.g. 2.3 cm: no count or sum should equal one
+        copied = raw & {float(x) for x in _numbers(answer)}
+        if copied:
+            problems.append(f"{method}: a patient's value released ({sorted(copied)[:3]})")
         if binned and method in ("km", "logrank", "partial_km", "partial_logrank"):
             frame = frames[node]
             times = set(frame.loc[frame["os_event"] == 1, "os_days"].astype(float))
@@ -264,6 +270,13 @@ def test_nothing_row_level_or_under_the_threshold_leaves_a_node(
     assert all(m.startswith("released by ") for m in logged)
 
 
+def test_a_rare_covariate_level_makes_the_node_refuse(frames: list[pd.DataFrame]) -> None:
+    rare = [f.copy() for f in frames]
+    rare[0].loc[rare[0].index[:3], "sex"] = "unknown"  # 3 patients at one centre
+    with pytest.raises(DisclosureError, match="level of sex"):
+        central.federated_cox(LocalNodes(rare), "os_days", "os_event", ["age_years", "sex"])
+
+
 def test_the_disclosure_check_catches_small_cells_and_event_times(
         frames: list[pd.DataFrame]) -> None:
     nodes = Recording(frames)
@@ -272,3 +285,7 @@ def test_the_disclosure_check_catches_small_cells_and_event_times(
     exact = Recording(frames)
     central.federated_km(exact, "os_days", "os_event", exact=True, min_cell=1)
     assert any("event times" in v for v in _violations(exact.released, frames, MIN_CELL))
+    one = frames[0][frames[0]["largest_diameter_cm"] % 1 != 0].head(1)  # one patient
+    leak = [("table1", 0, {"continuous": {"largest_diameter_cm": [
+        {"sum": float(one["largest_diameter_cm"].iloc[0])}]}})]
+    assert any("value released" in v for v in _violations(leak, frames, MIN_CELL))

@@ -92,6 +92,21 @@ def design(df: pd.DataFrame, covariates: Sequence[str], spec: Mapping[str, Level
     return matrix, names
 
 
+def require_safe_levels(x: np.ndarray, names: Sequence[str], covariates: Sequence[str],
+                        spec: Mapping[str, LevelSpec], min_cell: int) -> None:
+    """Refuse when a categorical covariate has a level (reference included) with 1 to
+    ``min_cell − 1`` patients here: its score and information would describe those few."""
+    position = {n: j for j, n in enumerate(names)}
+    for cov in covariates:
+        if spec[cov]["kind"] != "categorical":
+            continue
+        cols = [position[f"{cov}[{lv}]"] for lv in spec[cov]["levels"]
+                if lv != spec[cov]["reference"]]
+        counts = x[:, cols].sum(axis=0)
+        require_safe(f"patients per level of {cov}", [*counts, len(x) - counts.sum()],
+                     min_cell)
+
+
 def _survival_rows(df: pd.DataFrame, time: str, event: str, extra: Sequence[str]
                    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     used, _ = complete_cases(df, [time, event, *extra])
@@ -115,7 +130,8 @@ def cox_partial(df: pd.DataFrame, time: str, event: str, covariates: Sequence[st
     used, t, e = _survival_rows(df, time, event, covariates)
     n, events = len(used), int(e.sum())
     require_safe("patients and events", [n, events, n - events], min_cell)
-    x, _names = design(used, covariates, spec)
+    x, names = design(used, covariates, spec)
+    require_safe_levels(x, names, covariates, spec, min_cell)
     x = x - x.mean(axis=0)  # the partial likelihood does not depend on the centring
     model = _build_model(x, t, e.astype(np.int8), None, ties)  # type: ignore[arg-type]
     b = np.asarray(beta, dtype=float)
@@ -142,7 +158,8 @@ def logistic_partial(df: pd.DataFrame, outcome: str, covariates: Sequence[str],
         raise StatsInputError(outcome, "outcome must be coded 0/1 (or false/true)")
     n, events = len(y), int(y.sum())
     require_safe("patients, events and non-events", [n, events, n - events], min_cell)
-    x, _names = design(used, covariates, spec)
+    x, names = design(used, covariates, spec)
+    require_safe_levels(x, names, covariates, spec, min_cell)
     x = np.column_stack((np.ones(n), x))
     eta = x @ np.asarray(beta, dtype=float)
     mu = 1.0 / (1.0 + np.exp(-eta))
