@@ -289,3 +289,27 @@ def test_the_disclosure_check_catches_small_cells_and_event_times(
     leak = [("table1", 0, {"continuous": {"largest_diameter_cm": [
         {"sum": float(one["largest_diameter_cm"].iloc[0])}]}})]
     assert any("value released" in v for v in _violations(leak, frames, MIN_CELL))
+
+
+def test_vantage6_wrapper_runs_a_partial_on_the_node_csv(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch,
+                                                         frames: list[pd.DataFrame]) -> None:
+    """What the algorithm container does: vantage6's wrapper with PKG_NAME, the input file and
+    the node's CSV database given by environment variables."""
+    wrap = pytest.importorskip("vantage6.algorithm.tools.wrap")
+    data = tmp_path / "analysis.csv"
+    frames[0].to_csv(data, index=False)
+    kwargs = {"time": "os_days", "event": "os_event", "group": "approach",
+              "groups": ["classic", "combined", "reverse"]}
+    (tmp_path / "input.json").write_text(json.dumps({"method": "partial_logrank",
+                                                     "kwargs": kwargs}))
+    for key, value in {"PKG_NAME": "crlm.federated", "INPUT_FILE": tmp_path / "input.json",
+                       "OUTPUT_FILE": tmp_path / "output.json",
+                       "USER_REQUESTED_DATABASE_LABELS": "default",
+                       "DEFAULT_DATABASE_URI": data, "DEFAULT_DATABASE_TYPE": "csv"}.items():
+        monkeypatch.setenv(key, str(value))
+    wrap.wrap_algorithm()
+    from crlm.federated.partials import logrank_partial
+
+    got = json.loads((tmp_path / "output.json").read_text())
+    assert got == json.loads(json.dumps(logrank_partial(pd.read_csv(data), **kwargs)))
