@@ -401,6 +401,33 @@ def _welch_or_anova(n: np.ndarray, mean: np.ndarray, var: np.ndarray) -> tuple[s
     return "anova", float(stats.f.sf(between / within, n.size - 1, n.sum() - n.size))
 
 
+class _Cells:
+    """Adds centre cells, counting the suppressed ones (None) as 0 and remembering them."""
+
+    def __init__(self) -> None:
+        self.suppressed = 0
+
+    def add(self, cells: list[Any]) -> np.ndarray:
+        self.suppressed += sum(c is None for c in cells)
+        return np.array([0 if c is None else c for c in cells], dtype=float)
+
+
+def _shared_edges(nodes: Nodes, continuous: Sequence[str], bins: int, min_cell: int
+                  ) -> dict[str, list[float]]:
+    """Histogram bin edges per variable: mean ± 4 SD of all centres, from their moments."""
+    if not continuous:
+        return {}
+    moments = nodes.run("partial_moments", {"columns": list(continuous), "min_cell": min_cell})
+    edges = {}
+    for var in continuous:
+        n = sum(m[var]["n"] for m in moments)
+        mean = sum(m[var]["sum"] for m in moments) / n
+        sd = np.sqrt(max(sum(m[var]["sum_squares"] for m in moments) / n - mean**2, 0.0))
+        lo, hi = mean - 4 * sd, mean + 4 * sd
+        edges[var] = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1).tolist()
+    return edges
+
+
 def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (),
                      continuous: Sequence[str] = (), labels: Mapping[str, str] | None = None,
                      level_labels: Callable[[str, str], str] | None = None,
@@ -412,74 +439,68 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
     name = level_labels or (lambda _var, level: level)
     spec = agree_levels(nodes, [group, *categorical], [group, *categorical], None, min_cell)
     groups = spec[group]["levels"]
-    k = len(groups)
-    edges: dict[str, list[float]] = {}
-    if continuous:
-        moments = nodes.run("partial_moments", {"columns": list(continuous),
-                                                "min_cell": min_cell})
-        for var in continuous:
-            n = sum(m[var]["n"] for m in moments)
-            mean = sum(m[var]["sum"] for m in moments) / n
-            sd = np.sqrt(max(sum(m[var]["sum_squares"] for m in moments) / n - mean**2, 0.0))
-            lo, hi = mean - 4 * sd, mean + 4 * sd
-            edges[var] = np.linspace(lo, hi if hi > lo else lo + 1, bins + 1).tolist()
+    edges = _shared_edges(nodes, continuous, bins, min_cell)
     cat_levels = {v: spec[v]["levels"] for v in categorical}
     answers = nodes.run("partial_table1", {"group": group, "groups": groups,
                                            "categorical": cat_levels, "continuous": edges,
                                            "min_cell": min_cell})
-    suppressed = 0
-
-    def add(cells: list[Any]) -> np.ndarray:
-        nonlocal suppressed
-        suppressed += sum(c is None for c in cells)
-        return np.array([0 if c is None else c for c in cells], dtype=float)
-
-    sizes = np.sum([add(a["n"]) for a in answers], axis=0)
-    columns = ["Variable", *[f"{name(group, g)} (n = {int(s)})"
-                             for g, s in zip(groups, sizes, strict=True)],
-               "p", "Test"]
+    cells = _Cells()
+    sizes = np.sum([cells.add(a["n"]) for a in answers], axis=0)
+    result = FederatedTable1(pd.DataFrame(), [], dict(zip(groups, sizes.astype(int).tolist(),
+                                                          strict=True)), {}, {}, {}, {})
     rows: list[list[object]] = []
-    counts: dict[str, np.ndarray] = {}
-    means: dict[str, np.ndarray] = {}
-    sds: dict[str, np.ndarray] = {}
-    pvals: dict[str, float] = {}
     for var in categorical:
-        table = np.sum([np.vstack([add(r) for r in a["categorical"][var]["counts"]])
+        table = np.sum([np.vstack([cells.add(r) for r in a["categorical"][var]["counts"]])
                         for a in answers], axis=0)
-        counts[var] = table
+        result.counts[var] = table
         test, _stat, p = categorical_test(table)
-        pvals[var] = p
-        rows.append([f"{labels.get(var, var)}, n (%)", *[""] * k, format_p(p), TEST_NAMES[test]])
+        result.p[var] = p
+        rows.append([f"{labels.get(var, var)}, n (%)", *[""] * len(groups), format_p(p),
+                     TEST_NAMES[test]])
         for j, lv in enumerate(cat_levels[var]):
-            cells = [f"{int(table[j, i])} ({100 * table[j, i] / table[:, i].sum():.1f})"
-                     if table[:, i].sum() else "" for i in range(k)]
-            rows.append([f"  {name(var, lv)}", *cells, "", ""])
+            rows.append([f"  {name(var, lv)}", *[_n_pct(table[j, i], table[:, i].sum())
+                                                  for i in range(len(groups))], "", ""])
     for var in continuous:
-        per = [a["continuous"][var] for a in answers]
-        n = np.sum([[g["n"] or 0 for g in c] for c in per], axis=0).astype(float)
-        s = np.sum([[g["sum"] or 0.0 for g in c] for c in per], axis=0)
-        ss = np.sum([[g["sum_squares"] or 0.0 for g in c] for c in per], axis=0)
-        hist = np.sum([[_spread(g) for g in c] for c in per], axis=0)
-        suppressed += sum(x is None for c in per for g in c for x in g["histogram"])
-        mean = s / n
-        var_ = (ss - n * mean**2) / (n - 1)
-        means[var], sds[var] = mean, np.sqrt(var_)
-        test, p = _welch_or_anova(n, mean, var_)
-        pvals[var] = p
-        e = np.asarray(edges[var])
-        cells = [f"{mean[i]:.1f} ({np.sqrt(var_[i]):.1f})" for i in range(k)]
-        rows.append([f"{labels.get(var, var)}, mean (SD)", *cells, format_p(p), TEST_NAMES[test]])
-        q = [[_histogram_median(e, hist[i], x) for x in (0.5, 0.25, 0.75)] for i in range(k)]
-        med = [f"{a:.1f} [{b:.1f}, {c:.1f}]" for a, b, c in q]
-        rows.append([f"{labels.get(var, var)}, approximate median [IQR]", *med, "", ""])
-    notes = ["Computed from centre aggregates without pooling patient data: counts and sums "
-             f"per centre, cells under {min_cell} suppressed at the centre.",
-             f"Medians and quartiles are approximate: read from a histogram of {bins} shared "
-             "intervals (mean ± 4 SD of all centres); a centre's suppressed intervals share "
-             "its remaining patients equally."]
-    if suppressed:
-        notes.append(f"{suppressed} centre cells under {min_cell} were suppressed and are not "
-                     "included in the counts or tests.")
-    return FederatedTable1(pd.DataFrame(rows, columns=columns), notes,
-                           dict(zip(groups, sizes.astype(int).tolist(), strict=True)), counts,
-                           means, sds, pvals)
+        rows += _continuous_rows(result, var, labels.get(var, var),
+                                 [a["continuous"][var] for a in answers],
+                                 np.asarray(edges[var]), cells)
+    result.frame = pd.DataFrame(rows, columns=[
+        "Variable", *[f"{name(group, g)} (n = {int(s)})" for g, s in zip(groups, sizes,
+                                                                       strict=True)],
+        "p", "Test"])
+    result.footnotes = [
+        "Computed from centre aggregates without pooling patient data: counts and sums per "
+        f"centre, cells under {min_cell} suppressed at the centre.",
+        f"Medians and quartiles are approximate: read from a histogram of {bins} shared "
+        "intervals (mean ± 4 SD of all centres); a centre's suppressed intervals share its "
+        "remaining patients equally."]
+    if cells.suppressed:
+        result.footnotes.append(f"{cells.suppressed} centre cells under {min_cell} were "
+                                "suppressed and are not included in the counts or tests.")
+    return result
+
+
+def _n_pct(count: float, total: float) -> str:
+    return f"{int(count)} ({100 * count / total:.1f})" if total else ""
+
+
+def _continuous_rows(result: FederatedTable1, var: str, label: str,
+                     per_centre: list[list[dict[str, Any]]], edges: np.ndarray, cells: _Cells
+                     ) -> list[list[object]]:
+    """Mean (SD) with Welch's t / ANOVA, and the approximate median [IQR], of one variable."""
+    n = np.sum([[g["n"] or 0 for g in c] for c in per_centre], axis=0).astype(float)
+    total = np.sum([[g["sum"] or 0.0 for g in c] for c in per_centre], axis=0)
+    squares = np.sum([[g["sum_squares"] or 0.0 for g in c] for c in per_centre], axis=0)
+    hist = np.sum([[_spread(g) for g in c] for c in per_centre], axis=0)
+    cells.suppressed += sum(x is None for c in per_centre for g in c for x in g["histogram"])
+    mean = total / n
+    variance = (squares - n * mean**2) / (n - 1)
+    result.means[var], result.sds[var] = mean, np.sqrt(variance)
+    test, p = _welch_or_anova(n, mean, variance)
+    result.p[var] = p
+    q = [[_histogram_median(edges, h, x) for x in (0.5, 0.25, 0.75)] for h in hist]
+    return [[f"{label}, mean (SD)", *[f"{m:.1f} ({np.sqrt(v):.1f})"
+                                      for m, v in zip(mean, variance, strict=True)],
+             format_p(p), TEST_NAMES[test]],
+            [f"{label}, approximate median [IQR]", *[f"{a:.1f} [{b:.1f}, {c:.1f}]"
+                                                     for a, b, c in q], "", ""]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,12 @@ import pandas as pd
 
 from crlm import __version__
 from crlm.federated import central
-from crlm.federated.local import local_nodes
+from crlm.federated.local import LocalNodes, local_nodes
 from crlm.reports import figures
 from crlm.reports.analysis_config import AnalysisConfig, ConfigError, Filter, load_config
 from crlm.reports.cohort_report import Report, Section, Writer, _docx, _html, _sha256
 from crlm.reports.report_tables import frame_html
-from crlm.reports.style import PStyle
+from crlm.reports.style import Labels, PStyle
 
 UNAVAILABLE = {"trend_year": "annual trend", "cutoffs": "discrimination of markers",
                "subgroups": "subgroup Kaplan–Meier curves",
@@ -49,6 +50,22 @@ def _ratio_frame(fit: Any, labels: Any, style: PStyle, kind: str) -> pd.DataFram
         style.letter: [style.value(float(p)) for p in rows["p"]]})
 
 
+@dataclass
+class _Study:
+    """What every federated stage reads: config, centres, labels, p style, the writer."""
+
+    config: AnalysisConfig
+    nodes: LocalNodes
+    labels: Labels
+    style: PStyle
+    out: Writer
+    progress: Callable[[str], None]
+
+    @property
+    def group(self) -> str:
+        return self.config.group.column
+
+
 def analyze_federated(config_path: Path, out_dir: Path, *,
                       progress: Callable[[str], None] = lambda _s: None) -> Report:
     """Run the federated sections of the configured analysis and write the report."""
@@ -59,108 +76,135 @@ def analyze_federated(config_path: Path, out_dir: Path, *,
     for p in paths:
         if not p.is_file():
             raise ConfigError(f"[source] federated: file not found: {p}")
-    nodes = local_nodes(paths, _steps(config))
-    labels, style, out = config.label_dictionary(), PStyle(config.p_style), Writer(out_dir,
-                                                                                    config)
-    group = config.group.column
-    sections = [_flow(config, paths, nodes, out)]
-    spec = config.table1
-    if spec.categorical or spec.continuous:
-        progress("table 1")
-        continuous = list(dict.fromkeys([*spec.continuous, *spec.mean_sd]))
-        t1 = central.federated_table1(nodes, group, categorical=spec.categorical,
-                                      continuous=continuous,
-                                      labels={v: labels.var(v) for v in
-                                              [*spec.categorical, *continuous]},
-                                      level_labels=labels.level)
-        out.csv(t1.frame, "table1")
-        sections.append(Section(f"Table 1. Characteristics by {labels.var(group).lower()}",
-                                html=frame_html(t1.frame, t1.footnotes), table=t1.frame,
-                                notes=t1.footnotes))
-    for key, ep in config.endpoints.items():
-        progress(f"Kaplan–Meier ({key})")
-        max_time = max(ep.risk_times or [DEFAULT_YEARS * ep.time_scale])
-        km = central.federated_km(nodes, ep.time, ep.event, group, max_time=max_time)
-        lr = central.federated_logrank(nodes, ep.time, ep.event, group)
-        names = {str(g): labels.level(group, g) for g in km.result.groups}
-        risk = [t for t in (ep.risk_times or [y * ep.time_scale for y in range(DEFAULT_YEARS + 1)])
-                if t <= (km.horizon or 0)]
-        fig = figures.km_figure(km.result, time_scale=ep.time_scale, time_label=ep.time_label,
-                                title="", risk_times=risk, p_text=style.text(lr.p),
-                                group_labels=names)
-        out.csv(km.result.summary().reset_index(), f"fig3_km_{key}_summary")
-        notes = [km.note, f"Log-rank test stratified by centre: χ² = {lr.chisq:.2f} on {lr.df} "
-                          f"df, {style.text(lr.p)}."]
-        sections.append(Section(f"Kaplan–Meier: {ep.label} by {labels.var(group).lower()}",
-                                figure=out.figure(fig, f"fig3_km_{key}"), notes=notes))
-    if config.cox is not None:
-        progress("Cox regression")
-        ep = config.endpoints[config.cox.endpoint]
-        fit = central.federated_cox(nodes, ep.time, ep.event, config.cox.factors,
-                                    reference=config.cox.reference)
-        frame = _ratio_frame(fit, labels, style, "HR")
-        out.csv(frame, "table2_cox")
-        notes = [f"Cox model stratified by centre (n = {fit.n}, events = {fit.events}), fitted "
-                 "by Newton–Raphson on the centres' score and information; every configured "
-                 "factor entered (no univariable screening in a federated study)."]
-        sections.append(Section(f"Table 2. Cox regression for {ep.label.lower()}",
-                                html=frame_html(frame, notes), table=frame, notes=notes))
-    if config.logistic is not None:
-        progress("logistic regression")
-        lspec = config.logistic
-        sub = local_nodes(paths, _steps(config) + [{"filter": f.model_dump(), "include": True}
-                                                   for f in lspec.subset])
-        fit = central.federated_logistic(sub, lspec.outcome, lspec.factors,
-                                         reference=lspec.reference)
-        frame = _ratio_frame(fit, labels, style, "OR")
-        out.csv(frame, "table3_logistic")
-        notes = [f"Logistic regression over all centres' patients (n = {fit.n}); every "
-                 "configured factor entered."]
-        sections.append(Section(f"Table 3. {lspec.title}", html=frame_html(frame, notes),
-                                table=frame, notes=notes))
-    missing = [label for key, label in UNAVAILABLE.items() if getattr(config, key)]
-    if missing:
-        sections.append(Section("Not available in a federated study", notes=[
-            "These configured sections need patient-level rows and were not computed: "
-            + ", ".join(missing) + "."]))
+    study = _Study(config, local_nodes(paths, _steps(config)), config.label_dictionary(),
+                   PStyle(config.p_style), Writer(out_dir, config), progress)
+    flow, analysed = _flow(study)
+    sections = [flow]
+    for stage in (_table1, _survival, _cox, _logistic, _unavailable):
+        sections += stage(study)
+    nodes = study.nodes
     provenance = {"crlm_version": __version__,
                   "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                   "config": str(config_path),
                   "config_sha256": _sha256(config_path.read_bytes()),
                   "federated": [str(p) for p in paths],
                   "data_sha256": "federated (no pooled data)",
-                  "rows_analysed": sum(c.get("n", 0) for c in (km.per_centre if config.endpoints
-                                                               else [])),
+                  "rows_analysed": analysed,
                   "centre_requests": [{"centre": n, "requests": c.requests,
                                        "bytes_sent": c.bytes_sent}
                                       for n, c in zip(nodes.names, nodes.costs, strict=True)],
                   "p_style": config.p_style}
-    out.write("provenance.json", json.dumps(provenance, indent=2))
-    report = Report(out_dir, sections, out.files, provenance)
-    out.write("report.html", _html(config, report))
+    study.out.write("provenance.json", json.dumps(provenance, indent=2))
+    report = Report(out_dir, sections, study.out.files, provenance)
+    study.out.write("report.html", _html(config, report))
     _docx(config, report, out_dir / "report.docx")
-    out.files.append("report.docx")
+    study.out.files.append("report.docx")
     return report
 
 
-def _flow(config: AnalysisConfig, paths: list[Path], nodes: Any, out: Writer) -> Section:
-    steps = [f for f in config.include] + [f for f in config.exclude]
+def _table1(study: _Study) -> list[Section]:
+    spec, labels = study.config.table1, study.labels
+    if not (spec.categorical or spec.continuous):
+        return []
+    study.progress("table 1")
+    continuous = list(dict.fromkeys([*spec.continuous, *spec.mean_sd]))
+    t1 = central.federated_table1(study.nodes, study.group, categorical=spec.categorical,
+                                  continuous=continuous,
+                                  labels={v: labels.var(v) for v in
+                                          [*spec.categorical, *continuous]},
+                                  level_labels=labels.level)
+    study.out.csv(t1.frame, "table1")
+    return [Section(f"Table 1. Characteristics by {labels.var(study.group).lower()}",
+                    html=frame_html(t1.frame, t1.footnotes), table=t1.frame,
+                    notes=t1.footnotes)]
+
+
+def _survival(study: _Study) -> list[Section]:
+    sections = []
+    labels, style, group = study.labels, study.style, study.group
+    for key, ep in study.config.endpoints.items():
+        study.progress(f"Kaplan–Meier ({key})")
+        axis = ep.risk_times or [y * ep.time_scale for y in range(DEFAULT_YEARS + 1)]
+        km = central.federated_km(study.nodes, ep.time, ep.event, group, max_time=max(axis))
+        lr = central.federated_logrank(study.nodes, ep.time, ep.event, group)
+        fig = figures.km_figure(
+            km.result, time_scale=ep.time_scale, time_label=ep.time_label, title="",
+            risk_times=[t for t in axis if t <= (km.horizon or 0)], p_text=style.text(lr.p),
+            group_labels={str(g): labels.level(group, g) for g in km.result.groups})
+        study.out.csv(km.result.summary().reset_index(), f"fig3_km_{key}_summary")
+        notes = [km.note, f"Log-rank test stratified by centre: χ² = {lr.chisq:.2f} on {lr.df} "
+                          f"df, {style.text(lr.p)}."]
+        sections.append(Section(f"Kaplan–Meier: {ep.label} by {labels.var(group).lower()}",
+                                figure=study.out.figure(fig, f"fig3_km_{key}"), notes=notes))
+    return sections
+
+
+def _cox(study: _Study) -> list[Section]:
+    spec = study.config.cox
+    if spec is None:
+        return []
+    study.progress("Cox regression")
+    ep = study.config.endpoints[spec.endpoint]
+    fit = central.federated_cox(study.nodes, ep.time, ep.event, spec.factors,
+                                reference=spec.reference)
+    frame = _ratio_frame(fit, study.labels, study.style, "HR")
+    study.out.csv(frame, "table2_cox")
+    notes = [f"Cox model stratified by centre (n = {fit.n}, events = {fit.events}), fitted "
+             "by Newton–Raphson on the centres' score and information; every configured "
+             "factor entered (no univariable screening in a federated study)."]
+    return [Section(f"Table 2. Cox regression for {ep.label.lower()}",
+                    html=frame_html(frame, notes), table=frame, notes=notes)]
+
+
+def _logistic(study: _Study) -> list[Section]:
+    spec = study.config.logistic
+    if spec is None:
+        return []
+    study.progress("logistic regression")
+    subset = [{"filter": f.model_dump(), "include": True} for f in spec.subset]
+    nodes = LocalNodes(study.nodes.frames, study.nodes.names,
+                       (study.nodes.selection or []) + subset)
+    fit = central.federated_logistic(nodes, spec.outcome, spec.factors,
+                                     reference=spec.reference)
+    frame = _ratio_frame(fit, study.labels, study.style, "OR")
+    study.out.csv(frame, "table3_logistic")
+    notes = [f"Logistic regression over all centres' patients (n = {fit.n}, "
+             f"{study.labels.var(spec.outcome).lower()} = {fit.events}); every configured "
+             "factor entered."]
+    return [Section(f"Table 3. {spec.title}", html=frame_html(frame, notes), table=frame,
+                    notes=notes)]
+
+
+def _unavailable(study: _Study) -> list[Section]:
+    missing = [label for key, label in UNAVAILABLE.items() if getattr(study.config, key)]
+    if not missing:
+        return []
+    return [Section("Not available in a federated study", notes=[
+        "These configured sections need patient-level rows and were not computed: "
+        + ", ".join(missing) + "."])]
+
+
+def _flow(study: _Study) -> tuple[Section, int]:
+    """Patients per centre after each selection step; and the number analysed."""
+    config, nodes = study.config, study.nodes
+    steps = [*config.include, *config.exclude]
     answers = nodes.run("partial_count", {"masks": _steps(config)})
     labels = [config.start_label, *[_step_label(f, i < len(config.include))
                                     for i, f in enumerate(steps)]]
     rows = []
     for j, label in enumerate(labels):
         cells = [a["counts"][j] for a in answers]
-        row = {"Step": label}
-        row.update({p.stem: ("< 5" if c is None else c) for p, c in zip(paths, cells,
-                                                                         strict=True)})
+        row: dict[str, object] = {"Step": label}
+        row.update({name: ("< 5" if c is None else c)
+                    for name, c in zip(nodes.names, cells, strict=True)})
         row["All centres"] = sum(c or 0 for c in cells)
         rows.append(row)
     frame = pd.DataFrame(rows)
-    out.csv(frame, "flow")
-    notes = ["Patients per centre after each selection step (applied at the centre)."]
-    return Section("Patient selection", html=frame_html(frame, notes), table=frame,
-                   notes=notes)
+    study.out.csv(frame, "flow")
+    notes = ["Patients per centre after each selection step (applied at the centre); a count "
+             "under 5 is not released by its centre."]
+    return (Section("Patient selection", html=frame_html(frame, notes), table=frame,
+                    notes=notes), int(rows[-1]["All centres"]))  # type: ignore[call-overload]
 
 
 def _step_label(f: Filter, include: bool) -> str:
