@@ -129,3 +129,18 @@ def test_federated_cli_reads_registry_databases(tmp_path: Path) -> None:
     pooled = pd.concat([read_centre(p).assign(centre=p.stem) for p in paths])
     ref = logrank_test(pooled, "os_days", "os_event", "approach", strata="centre")
     assert json.loads(res.output)["chisq"] == pytest.approx(ref.chisq, abs=1e-10)
+
+
+@pytest.mark.parametrize("command", [
+    ["km", "--group", "approach", "--max-time", "1826.25", "--times", "365.25,1095.75"],
+    ["table1", "--group", "approach", "--categorical", "sex", "--continuous", "age_years"],
+    ["logistic", "--outcome", "cea_gt_5", "--covariates", "age_years,sex"],
+    ["logrank", "--group", "approach"],
+])
+def test_federated_cli_commands_answer_in_json(study: Path, command: list[str]) -> None:
+    centres = [arg for n in "ABC" for arg in ("--centre", str(study / f"study_centre_{n}.csv"))]
+    res = CliRunner().invoke(app, ["federated", command[0], *centres, *command[1:], "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert len(out["federated"]["centres"]) == 3
+    assert all(c["bytes_sent"] > 0 for c in out["federated"]["centres"])
