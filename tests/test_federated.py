@@ -195,7 +195,8 @@ def test_vantage6_mock_client_runs_the_algorithm(frames: list[pd.DataFrame],
 
 # ------------------------------------------------------------------ disclosure
 
-COUNT_KEYS = {"n", "events", "n_risk", "n_event", "counts", "missing", "histogram", "n_input"}
+COUNT_KEYS = {"n", "events", "n_risk", "n_event", "counts", "missing", "histogram",
+              "n_dropped"}
 
 
 def _numbers(value: Any) -> list[float]:
@@ -313,3 +314,20 @@ def test_vantage6_wrapper_runs_a_partial_on_the_node_csv(tmp_path: Path,
 
     got = json.loads((tmp_path / "output.json").read_text())
     assert got == json.loads(json.dumps(logrank_partial(pd.read_csv(data), **kwargs)))
+
+
+def test_missing_values_and_reference_levels_as_pooled(frames: list[pd.DataFrame],
+                                                       pooled: pd.DataFrame) -> None:
+    holes = [f.copy() for f in frames]
+    holes[0].loc[holes[0].index[:10], "age_years"] = np.nan  # 10 rows dropped at centre A
+    holes[1].loc[holes[1].index[:2], "age_years"] = np.nan  # 2: that count is not released
+    covs = ["age_years", "approach", "sex"]
+    fed = central.federated_cox(LocalNodes(holes), "os_days", "os_event", covs,
+                                reference={"approach": "reverse", "sex": "male"})
+    ref = cox_ph(pd.concat(holes), "os_days", "os_event", covs, strata="centre",
+                 reference={"approach": "reverse", "sex": "male"})
+    assert fed.names == ref.names == ["age_years", "approach[classic]", "approach[combined]",
+                                      "sex[female]"]
+    np.testing.assert_allclose(fed.coef, ref.coef, rtol=0, atol=TOL)
+    assert fed.n == ref.n == len(pooled) - 12
+    assert fed.dropped.n_dropped == 10  # centre B's 2 dropped rows stay at the centre

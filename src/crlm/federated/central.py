@@ -50,10 +50,10 @@ def agree_levels(nodes: Nodes, columns: Sequence[str], categorical: Sequence[str
                  reference: Mapping[str, object] | None = None, min_cell: int = MIN_CELL
                  ) -> dict[str, dict[str, Any]]:
     """Numeric or categorical per column, and the union of the levels in R's factor order."""
-    answers = nodes.run("partial_levels", {"columns": list(columns),
-                                           "categorical": list(categorical),
-                                           "min_cell": min_cell})
     reference = dict(reference or {})
+    answers = nodes.run("partial_levels", {"columns": list(columns),
+                                           "categorical": [*categorical, *reference],
+                                           "min_cell": min_cell})
     spec: dict[str, dict[str, Any]] = {}
     for col in columns:
         kinds = {a["columns"][col]["kind"] for a in answers}
@@ -148,7 +148,10 @@ def _newton(nodes: Nodes, method: str, kwargs: dict[str, Any], p: int, trace: Ne
 
 
 def _dropped(answers: list[dict[str, Any]], n: int) -> DroppedRows:
-    return DroppedRows(n_input=int(sum(a.get("n_input", a["n"]) for a in answers)), n_used=n)
+    """Rows used, and rows dropped for a missing value where a centre released that count
+    (a centre with 1–4 dropped rows does not)."""
+    return DroppedRows(n_input=n + int(sum(a.get("n_dropped") or 0 for a in answers)),
+                       n_used=n)
 
 
 # ------------------------------------------------------------------------------ Cox

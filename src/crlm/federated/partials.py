@@ -136,7 +136,8 @@ def cox_partial(df: pd.DataFrame, time: str, event: str, covariates: Sequence[st
     model = _build_model(x, t, e.astype(np.int8), None, ties)  # type: ignore[arg-type]
     b = np.asarray(beta, dtype=float)
     loglik, score, info, terms = model.evaluate(b)
-    out: dict[str, Any] = {"n": n, "events": events, "loglik": float(loglik),
+    out: dict[str, Any] = {"n": n, "events": events, "n_dropped": suppress(len(df) - n, min_cell),
+                           "loglik": float(loglik),
                            "score": score.tolist(), "information": info.tolist()}
     if robust:
         resid = _residuals_input_order(model, terms)
@@ -166,7 +167,8 @@ def logistic_partial(df: pd.DataFrame, outcome: str, covariates: Sequence[str],
     loglik = float(np.sum(y * eta - np.logaddexp(0.0, eta)))
     w = mu * (1.0 - mu)
     return released("logistic", {
-        "n": n, "events": events, "loglik": loglik, "score": (x.T @ (y - mu)).tolist(),
+        "n": n, "events": events, "n_dropped": suppress(len(df) - n, min_cell),
+        "loglik": loglik, "score": (x.T @ (y - mu)).tolist(),
         "information": ((x * w[:, None]).T @ x).tolist()})
 
 
