@@ -261,17 +261,25 @@ class FederatedKM:
     bin_width: float | None
     horizon: float | None  # last released time point (counts under the threshold beyond)
     per_centre: list[dict[str, Any]]
+    min_cell: int = MIN_CELL
 
     @property
     def note(self) -> str:
-        """How the curve was released, in words."""
-        how = (f"follow-up grouped on a shared grid ({self.bin_width:g} time units, intervals "
-               "with fewer events or patients than the threshold at a centre merged with the "
-               "next; events and censoring counted at the end of their interval)"
-               if self.binned
+        """How the curve was released, in words (times in the data's units)."""
+        return self.describe(1.0, "time units")
+
+    def describe(self, scale: float, unit: str) -> str:
+        """How the curve was released, times divided by ``scale`` and shown in ``unit``."""
+        intervals = len(self.points)
+        how = (f"follow-up grouped on a shared grid of {self.bin_width / scale:.3g} {unit} "
+               f"({intervals} intervals released: an interval holding 1 to {self.min_cell - 1} "
+               "events or patients at a centre is merged with the next; events and censoring "
+               "count at the end of their interval)"
+               if self.binned and self.bin_width is not None
                else "exact event times (every time has at least the minimum number of events "
                     "at every centre)")
-        end = f"; released up to {self.horizon:g}" if self.horizon is not None else ""
+        end = (f"; curves released up to {self.horizon / scale:.3g} {unit}"
+               if self.horizon is not None else "")
         return f"Kaplan–Meier from centre counts: {how}{end}."
 
 
@@ -287,12 +295,15 @@ def _curve(n_risk: np.ndarray, n_event: np.ndarray, points: np.ndarray) -> KMCur
                    std_err, lower, upper, "log")
 
 
-def _merge_pairs(failing: list[int]) -> list[int]:
+def _merge_pairs(failing: list[int], size: int) -> list[int]:
     """Points to drop this round: in each run of consecutive refused points every other one
-    (each refused bin joins the next), so bins grow no more than needed."""
+    (each refused bin joins the next), so bins grow no more than needed; a refused last bin
+    joins the one before it, so the curve keeps its end."""
     drop: list[int] = []
     for j in failing:
-        if not drop or drop[-1] != j - 1:
+        if j == size - 1 and j > 0:
+            j -= 1
+        if not drop or drop[-1] < j - 1:
             drop.append(j)
     return drop
 
@@ -310,7 +321,8 @@ def _km_counts(nodes: Nodes, kwargs: dict[str, Any], points: np.ndarray, k: int,
             n_event = np.sum([np.asarray(a["n_event"], np.int64).reshape(k, -1)
                               for a in answers], axis=0)
             return points, n_risk, n_event, answers
-        points = np.delete(points, _merge_pairs(failing)) if merge else points[:failing[0]]
+        points = (np.delete(points, _merge_pairs(failing, points.size)) if merge
+                  else points[:failing[0]])
         if points.size == 0:
             break
     raise StatsInputError(None, "the centres cannot release a Kaplan–Meier curve: too few "
@@ -350,7 +362,7 @@ def federated_km(nodes: Nodes, time: str, event: str, group: str | None = None, 
     result = KMResult(curves, group, "log", DroppedRows(n, n))
     per_centre = [{"n": int(sum(a["n"])), "events": int(sum(a["events"]))} for a in answers]
     return FederatedKM(result, points.tolist(), not exact, width,
-                       float(points[-1]) if points.size else None, per_centre)
+                       float(points[-1]) if points.size else None, per_centre, min_cell)
 
 
 # ------------------------------------------------------------------------------ Table 1

@@ -132,8 +132,9 @@ def _survival(study: _Study) -> list[Section]:
             risk_times=[t for t in axis if t <= (km.horizon or 0)], p_text=style.text(lr.p),
             group_labels={str(g): labels.level(group, g) for g in km.result.groups})
         study.out.csv(km.result.summary().reset_index(), f"fig3_km_{key}_summary")
-        notes = [km.note, f"Log-rank test stratified by centre: χ² = {lr.chisq:.2f} on {lr.df} "
-                          f"df, {style.text(lr.p)}."]
+        notes = [km.describe(ep.time_scale, ep.time_unit),
+                 f"Log-rank test stratified by centre: χ² = {lr.chisq:.2f} on {lr.df} df, "
+                 f"{style.text(lr.p)}."]
         sections.append(Section(f"Kaplan–Meier: {ep.label} by {labels.var(group).lower()}",
                                 figure=study.out.figure(fig, f"fig3_km_{key}"), notes=notes))
     return sections
