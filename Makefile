@@ -44,6 +44,7 @@ bench: install
 	$(PY) benchmarks/bench_assess.py
 	$(PY) benchmarks/bench_assess_asgi.py
 	$(PY) benchmarks/web_load.py --patients 0
+	$(PY) benchmarks/bench_federated.py
 
 docs: install
 	$(CRLM) rules --write docs/rules.md

@@ -446,6 +446,7 @@ def _shared_edges(nodes: Nodes, continuous: Sequence[str], bins: int, min_cell: 
 def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (),
                      continuous: Sequence[str] = (), labels: Mapping[str, str] | None = None,
                      level_labels: Callable[[str, str], str] | None = None,
+                     p_format: Callable[[float], str] = format_p,
                      bins: int = HISTOGRAM_BINS, min_cell: int = MIN_CELL) -> FederatedTable1:
     """Table 1 by ``group``: n (%) with χ² from pooled counts; mean (SD) with Welch's t /
     ANOVA from pooled sums; median [IQR] read from a shared-bin histogram (approximate).
@@ -470,7 +471,7 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
         result.counts[var] = table
         test, _stat, p = categorical_test(table)
         result.p[var] = p
-        rows.append([f"{labels.get(var, var)}, n (%)", *[""] * len(groups), format_p(p),
+        rows.append([f"{labels.get(var, var)}, n (%)", *[""] * len(groups), p_format(p),
                      TEST_NAMES[test]])
         for j, lv in enumerate(cat_levels[var]):
             rows.append([f"  {name(var, lv)}", *[_n_pct(table[j, i], table[:, i].sum())
@@ -478,7 +479,7 @@ def federated_table1(nodes: Nodes, group: str, *, categorical: Sequence[str] = (
     for var in continuous:
         rows += _continuous_rows(result, var, labels.get(var, var),
                                  [a["continuous"][var] for a in answers],
-                                 np.asarray(edges[var]), cells)
+                                 np.asarray(edges[var]), cells, p_format)
     result.frame = pd.DataFrame(rows, columns=[
         "Variable", *[f"{name(group, g)} (n = {int(s)})" for g, s in zip(groups, sizes,
                                                                        strict=True)],
@@ -500,8 +501,8 @@ def _n_pct(count: float, total: float) -> str:
 
 
 def _continuous_rows(result: FederatedTable1, var: str, label: str,
-                     per_centre: list[list[dict[str, Any]]], edges: np.ndarray, cells: _Cells
-                     ) -> list[list[object]]:
+                     per_centre: list[list[dict[str, Any]]], edges: np.ndarray, cells: _Cells,
+                     p_format: Callable[[float], str]) -> list[list[object]]:
     """Mean (SD) with Welch's t / ANOVA, and the approximate median [IQR], of one variable."""
     n = np.sum([[g["n"] or 0 for g in c] for c in per_centre], axis=0).astype(float)
     total = np.sum([[g["sum"] or 0.0 for g in c] for c in per_centre], axis=0)
@@ -516,6 +517,6 @@ def _continuous_rows(result: FederatedTable1, var: str, label: str,
     q = [[_histogram_median(edges, h, x) for x in (0.5, 0.25, 0.75)] for h in hist]
     return [[f"{label}, mean (SD)", *[f"{m:.1f} ({np.sqrt(v):.1f})"
                                       for m, v in zip(mean, variance, strict=True)],
-             format_p(p), TEST_NAMES[test]],
+             p_format(p), TEST_NAMES[test]],
             [f"{label}, approximate median [IQR]", *[f"{a:.1f} [{b:.1f}, {c:.1f}]"
                                                      for a, b, c in q], "", ""]]

@@ -78,7 +78,7 @@ def analyze_federated(config_path: Path, out_dir: Path, *,
             raise ConfigError(f"[source] federated: file not found: {p}")
     study = _Study(config, local_nodes(paths, _steps(config)), config.label_dictionary(),
                    PStyle(config.p_style), Writer(out_dir, config), progress)
-    flow, analysed = _flow(study)
+    flow, (received, analysed) = _flow(study)
     sections = [flow]
     for stage in (_table1, _survival, _cox, _logistic, _unavailable):
         sections += stage(study)
@@ -88,12 +88,13 @@ def analyze_federated(config_path: Path, out_dir: Path, *,
                   "config": str(config_path),
                   "config_sha256": _sha256(config_path.read_bytes()),
                   "federated": [str(p) for p in paths],
-                  "data_sha256": "federated (no pooled data)",
-                  "rows_analysed": analysed,
+                  "centre_sha256": {str(p): _sha256(p.read_bytes()) for p in paths},
+                  "rows_input": received, "rows_analysed": analysed,
                   "centre_requests": [{"centre": n, "requests": c.requests,
                                        "bytes_sent": c.bytes_sent}
                                       for n, c in zip(nodes.names, nodes.costs, strict=True)],
                   "p_style": config.p_style}
+    provenance["data_sha256"] = _sha256("".join(provenance["centre_sha256"].values()).encode())
     study.out.write("provenance.json", json.dumps(provenance, indent=2))
     report = Report(out_dir, sections, study.out.files, provenance)
     study.out.write("report.html", _html(config, report))
@@ -112,7 +113,7 @@ def _table1(study: _Study) -> list[Section]:
                                   continuous=continuous,
                                   labels={v: labels.var(v) for v in
                                           [*spec.categorical, *continuous]},
-                                  level_labels=labels.level)
+                                  level_labels=labels.level, p_format=study.style.value)
     study.out.csv(t1.frame, "table1")
     return [Section(f"Table 1. Characteristics by {labels.var(study.group).lower()}",
                     html=frame_html(t1.frame, t1.footnotes), table=t1.frame,
@@ -185,8 +186,8 @@ def _unavailable(study: _Study) -> list[Section]:
         + ", ".join(missing) + "."])]
 
 
-def _flow(study: _Study) -> tuple[Section, int]:
-    """Patients per centre after each selection step; and the number analysed."""
+def _flow(study: _Study) -> tuple[Section, tuple[int, int]]:
+    """Patients per centre after each selection step; the numbers received and analysed."""
     config, nodes = study.config, study.nodes
     steps = [*config.include, *config.exclude]
     answers = nodes.run("partial_count", {"masks": _steps(config)})
@@ -204,8 +205,9 @@ def _flow(study: _Study) -> tuple[Section, int]:
     study.out.csv(frame, "flow")
     notes = ["Patients per centre after each selection step (applied at the centre); a count "
              "under 5 is not released by its centre."]
-    return (Section("Patient selection", html=frame_html(frame, notes), table=frame,
-                    notes=notes), int(rows[-1]["All centres"]))  # type: ignore[call-overload]
+    counts = (int(rows[0]["All centres"]), int(rows[-1]["All centres"]))  # type: ignore[call-overload]
+    return Section("Patient selection", html=frame_html(frame, notes), table=frame,
+                   notes=notes), counts
 
 
 def _step_label(f: Filter, include: bool) -> str:
