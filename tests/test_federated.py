@@ -331,3 +331,15 @@ def test_missing_values_and_reference_levels_as_pooled(frames: list[pd.DataFrame
     np.testing.assert_allclose(fed.coef, ref.coef, rtol=0, atol=TOL)
     assert fed.n == ref.n == len(pooled) - 12
     assert fed.dropped.n_dropped == 10  # centre B's 2 dropped rows stay at the centre
+
+
+def test_a_centre_with_too_few_events_refuses_the_models(frames: list[pd.DataFrame]) -> None:
+    few = [f.copy() for f in frames]
+    few[3]["os_event"] = 0
+    few[3].loc[few[3].index[:3], "os_event"] = 1  # 3 deaths at centre D
+    with pytest.raises(DisclosureError, match="patients and events"):
+        central.federated_cox(LocalNodes(few), "os_days", "os_event", ["age_years"])
+    with pytest.raises(DisclosureError, match="patients and events per group"):
+        central.federated_logrank(LocalNodes(few), "os_days", "os_event", "approach")
+    with pytest.raises(DisclosureError, match="events and non-events"):
+        central.federated_logistic(LocalNodes(few), "os_event", ["age_years"])
