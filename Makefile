@@ -7,14 +7,23 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench docs clean
+.PHONY: install install-federated run test lint bench docs clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(MAKE) install-federated
 	@touch $@
+
+# vantage6-algorithm-tools 4.x pins sqlalchemy 1.4: installed without its pins (see pyproject).
+# Its wheels also ship their own top-level `tests` package, which would shadow crlm's tests/:
+# removed (only when it is theirs).
+VANTAGE6 ?= 4.15.2
+install-federated:
+	$(PY) -m pip install -q --no-deps vantage6-algorithm-tools==$(VANTAGE6) vantage6-common==$(VANTAGE6)
+	$(PY) -c "import pathlib, shutil, sysconfig; p = pathlib.Path(sysconfig.get_paths()['purelib'], 'tests'); (p / 'test_docker_wrapper.py').exists() and shutil.rmtree(p)"
 
 run: install
 	$(CRLM) demo --if-empty
@@ -35,6 +44,7 @@ bench: install
 	$(PY) benchmarks/bench_assess.py
 	$(PY) benchmarks/bench_assess_asgi.py
 	$(PY) benchmarks/web_load.py --patients 0
+	$(PY) benchmarks/bench_federated.py
 
 docs: install
 	$(CRLM) rules --write docs/rules.md

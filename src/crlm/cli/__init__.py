@@ -45,6 +45,7 @@ def _register_all() -> None:
         audit_cmds,
         clinical_cmds,
         cohort_cmds,
+        federated_cmds,
         fhir_cmds,
         registry_cmds,
         rules_cmds,
@@ -67,6 +68,7 @@ def _register_all() -> None:
         fhir_cmds,
         web_cmds,
         cohort_cmds,
+        federated_cmds,
     ):
         module.register(app)
 

@@ -28,6 +28,9 @@ def synth_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
     n: Annotated[int, typer.Option(help="Number of patients (10 to 1,000,000).")] = 274,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same cohort).")] = 0,
+    centres: Annotated[int, typer.Option(
+        help="rectal only: patients from this many centres (column centre; unequal sizes and "
+             "case mix), also written one file per centre next to --out.")] = 1,
 ) -> None:
     """Write a synthetic cohort calibrated to a source paper's tables (one row per patient).
 
@@ -40,6 +43,20 @@ def synth_cmd(
 
     if not 10 <= n <= 1_000_000:
         fail_bad_input("--n: must be between 10 and 1,000,000")
+    if centres != 1:
+        from crlm.synth import synthetic_multicentre_cohort
+
+        if kind != CohortKind.rectal or not 2 <= centres <= 26:
+            fail_bad_input("--centres: 2 to 26 centres, for the rectal cohort")
+        frame = synthetic_multicentre_cohort(n, centres, seed)
+        frame_to_csv(frame, out)
+        for name, part in frame.groupby("centre"):
+            path = out.with_name(f"{out.stem}_centre_{name}{out.suffix}")
+            frame_to_csv(part, path)
+            typer.echo(f"wrote centre {name}: {len(part)} patients → {path}")
+        typer.echo(f"wrote {len(frame)} synthetic {kind.value} patients from {centres} "
+                   f"centres → {out}")
+        return
     make = synthetic_rectal_cohort if kind == CohortKind.rectal else synthetic_tsh_cohort
     frame = make(n, seed)
     frame_to_csv(frame, out)
@@ -98,11 +115,13 @@ def demo_cmd(
 
 
 def analyze_cmd(
-    cohort: Annotated[Path, typer.Argument(metavar="COHORT.csv",
-                                           help="One row per patient (e.g. crlm synth output).")],
     config: Annotated[Path, typer.Option("--config", "-c", metavar="ANALYSIS.toml",
                                          help="What to analyse (see examples/maki2023.toml).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    cohort: Annotated[Path | None, typer.Argument(
+        metavar="[COHORT.csv]", help="One row per patient (e.g. crlm synth output); not "
+                                     "given for a federated study ([source] federated).")]
+    = None,
 ) -> None:
     """Run a whole cohort analysis from a TOML config and write a publication-ready report.
 
@@ -110,26 +129,41 @@ def analyze_cmd(
     configured formats (PNG, SVG, PDF, TIFF) at a journal column width and resolution
     ([figures]: single 89 mm or double 183 mm, 300 or 600 dpi), and provenance.json (crlm
     version, config and data hashes, row counts). Labels come from [labels]/[levels] and every
-    p value follows p_style (nejm, lancet or apa).
+    p value follows p_style (nejm, lancet or apa). With [source] federated = ["a.csv", ...]
+    (one file per centre) the report is computed from centre aggregates (docs/federated.md).
 
     Example:  crlm synth rectal --n 274 --seed 1 --out cohort.csv
               crlm analyze cohort.csv --config examples/maki2023.toml --out report/
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from crlm.reports.cohort_report import ConfigError, analyze
+    from crlm.reports.cohort_report import ConfigError, analyze, load_config
     from crlm.stats import StatsInputError
 
-    if not cohort.is_file():
-        fail_bad_input(f"COHORT: file not found: {cohort}")
     if not config.is_file():
         fail_bad_input(f"--config: file not found: {config}")
+    try:
+        federated = bool(load_config(config).federated)
+    except ConfigError as exc:
+        fail_bad_input(str(exc))
+    if cohort is None and not federated:
+        fail_bad_input("COHORT: give the cohort CSV (or list the centres under [source] "
+                       "federated in the config)")
+    if cohort is not None and federated:
+        fail_bad_input("COHORT: not used by a federated study — the config lists the centres")
+    if cohort is not None and not cohort.is_file():
+        fail_bad_input(f"COHORT: file not found: {cohort}")
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("analysing", total=None)
+        step = lambda text: bar.update(task, description=text)  # noqa: E731
         try:
-            report = analyze(cohort, config, out,
-                             progress=lambda step: bar.update(task, description=step))
+            if cohort is None:
+                from crlm.federated.report import analyze_federated
+
+                report = analyze_federated(config, out, progress=step)
+            else:
+                report = analyze(cohort, config, out, progress=step)
         except (ConfigError, StatsInputError) as exc:
             fail_bad_input(str(exc))
     typer.echo(f"report: {out / 'report.html'} ({len(report.files)} files, "

@@ -170,6 +170,10 @@ class AnalysisConfig(BaseModel):
 
     title: str
     source: str = ""
+    federated: list[str] = Field(
+        default_factory=list, description="Centre files of a federated study ([source] "
+        "federated = [...]): registry .db or analysis CSV, one per centre; relative to the "
+        "config file.")
     start_label: str = "Patients in the dataset"
     p_style: PStyleName = Field("nejm", description="nejm, lancet or apa (text, tables, figures).")
     labels: dict[str, str] = Field(default_factory=dict, description="Column → label.")
@@ -188,6 +192,19 @@ class AnalysisConfig(BaseModel):
     subgroups: list[SubgroupKM] = Field(default_factory=list)
     competing_risks: CompetingSpec | None = None
     score_validation: ScoreValidationSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_table(cls, raw: Any) -> Any:
+        """``[source]`` as a table: ``text`` (the source line) and ``federated`` (centres)."""
+        if isinstance(raw, dict) and isinstance(raw.get("source"), dict):
+            table = dict(raw["source"])
+            unknown = set(table) - {"text", "federated"}
+            if unknown:
+                raise ValueError(f"[source]: unknown key {sorted(unknown)[0]}")
+            raw = {**raw, "source": table.get("text", ""),
+                   "federated": table.get("federated", [])}
+        return raw
 
     def label_dictionary(self) -> Labels:
         """The one label dictionary: [labels] plus the older per-section label tables."""

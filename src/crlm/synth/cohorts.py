@@ -352,3 +352,29 @@ def _drop_none(doc: Any) -> Any:
     if isinstance(doc, dict):
         return {k: _drop_none(v) for k, v in doc.items() if v is not None}
     return doc
+
+
+def centre_sizes(n: int, centres: int) -> list[int]:
+    """Unequal centre sizes summing to ``n``: weights centres, centres − 1, …, 1."""
+    weights = np.arange(centres, 0, -1, dtype=float)
+    sizes = np.floor(n * weights / weights.sum()).astype(int)
+    sizes[0] += n - sizes.sum()
+    return sizes.tolist()
+
+
+def synthetic_multicentre_cohort(n: int = 900, centres: int = 3, seed: int = 0) -> pd.DataFrame:
+    """A rectal cohort from ``centres`` centres (column ``centre``: A, B, C, …) of unequal
+    sizes and case mix: centre k over-represents approach k (twice the sampling weight)."""
+    if not 2 <= centres <= 26:
+        raise ValueError("centres must be between 2 and 26")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k, size in enumerate(centre_sizes(n, centres)):
+        pool = synthetic_rectal_cohort(2 * size, seed=seed * 100 + k + 1)
+        weight = np.where(pool["approach"] == APPROACHES[k % len(APPROACHES)], 2.0, 1.0)
+        pick = rng.choice(len(pool), size=size, replace=False, p=weight / weight.sum())
+        part = pool.iloc[np.sort(pick)].reset_index(drop=True)
+        part.insert(1, "centre", chr(ord("A") + k))
+        part["id"] = [f"{chr(ord('A') + k)}-{i:07d}" for i in range(size)]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
