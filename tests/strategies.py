@@ -130,6 +130,10 @@ def _treatment(draw: st.DrawFn) -> dict[str, Any]:
                 ["wedge_resection", "right_hepatectomy", "segmentectomy_7"]), max_size=2)))
     elif kind == "radiotherapy":
         event.update(radiotherapy_course=draw(st.sampled_from([None, "short_course"])))
+    elif kind == "recurrence":
+        event.update(recurrence_sites=draw(st.none() | st.lists(st.sampled_from(
+            ["liver", "lung", "peritoneum", "lymph_nodes"]), min_size=1, max_size=2,
+            unique=True)))
     return _clean(event)
 
 

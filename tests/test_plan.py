@@ -90,6 +90,9 @@ def test_no_assessment_holds_an_excluded_pair_and_every_cannot_decide_names_a_fi
     if a.phase != Phase.surveillance:
         assert not {"surveillance.standard", "surveillance.intensive_beyond_2y"} & {
             x.code for x in items} or a.phase == Phase.primary_pending
+    if a.phase == Phase.extrahepatic_recurrence:  # nothing aimed at the liver
+        assert not [x.code for x in items if x.code.startswith(
+            ("resection.", "ablation.", "sequencing.", "unresectable.", "transplant."))]
 
 
 # ------------------------------------------------------------------ defects, worked by hand
