@@ -13,11 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from crlm.web.deps import user_cache
+from crlm.web.deps import forget_all_users, user_cache
 from crlm.web.errors import install_exception_handlers
 from crlm.web.forms import value_label
 from crlm.web.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, upload_route_limits
 from crlm.web.records import cohort_cache
+from crlm.web.revocation import RevocationWatch
+from crlm.web.revocation import revocation_check_s as revocation_check
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
     ApiTokens,
@@ -64,6 +66,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     route_body_limits: dict[str, int] | None = None,
     login_limits: LoginLimits | None = None,
+    revocation_check_s: float | None = None,
 ) -> FastAPI:
     """Build the web app on ``database_url`` (default: ``CRLM_DATABASE_URL`` or ./crlm.db).
 
@@ -72,6 +75,8 @@ def create_app(
     tests run every security check the served app runs. ``max_body_bytes`` bounds every request
     body and ``route_body_limits`` (path → bytes) the upload routes (default: the import page);
     ``login_limits`` the login attempts (:class:`crlm.web.security.LoginLimits`).
+    ``revocation_check_s`` bounds how long a revocation made by another worker or the CLI
+    takes to reach this one (default ``CRLM_REVOCATION_CHECK_S`` or 1 s; 0: every request).
     """
     from crlm.registry.db import database_url as resolve_url
     from crlm.registry.db import init_db, make_session_factory
@@ -99,6 +104,11 @@ def create_app(
     app.state.api_tokens = ApiTokens(key)
     app.state.user_cache = user_cache()
     app.state.user_lookups = {}  # user id → the registry read in flight (one at a time)
+    app.state.revocation_watch = RevocationWatch(
+        engine,
+        on_change=lambda: forget_all_users(app),
+        interval_s=revocation_check() if revocation_check_s is None else revocation_check_s,
+    )
     app.state.cohort_cache = cohort_cache()
 
     from crlm.web.api import router as api_router
