@@ -17,6 +17,7 @@ from crlm.web.deps import forget_all_users, user_cache
 from crlm.web.errors import install_exception_handlers
 from crlm.web.forms import value_label
 from crlm.web.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, upload_route_limits
+from crlm.web.logs import RequestLogMiddleware
 from crlm.web.records import cohort_cache
 from crlm.web.revocation import RevocationWatch
 from crlm.web.revocation import revocation_check_s as revocation_check
@@ -112,8 +113,10 @@ def create_app(
     app.state.cohort_cache = cohort_cache()
 
     from crlm.web.api import router as api_router
+    from crlm.web.health import router as health_router
     from crlm.web.pages import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
     app.mount("/static/api-docs", StaticFiles(directory=_api_docs_dir()), name="api-docs")
@@ -151,6 +154,8 @@ def create_app(
         https_only=False,
     )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL, REDOC_URL}))
+    # outermost: request ids and timing cover everything below
+    app.add_middleware(RequestLogMiddleware, routes=lambda: app.routes)
     return app
 
 
