@@ -79,7 +79,16 @@ class TextFormatter(logging.Formatter):
     """``time level logger [request id] message``; exceptions without their message."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+                         defaults={"request_id": "-"})
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached = record.exc_text  # another handler's full text, message included: not ours
+        record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
 
     def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
         return exception_text(ei)
