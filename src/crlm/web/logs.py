@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import logging.config
@@ -95,12 +96,13 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id (+ access fields)."""
+    """One JSON object per line: time (UTC), level, logger, message, request_id (+ access
+    fields)."""
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
-            + f".{int(record.msecs):03d}" + time.strftime("%z", self.converter(record.created)),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -227,11 +229,13 @@ class RequestLogMiddleware:
             if _access.isEnabledFor(level):
                 duration_ms = round((time.perf_counter() - started) * 1000, 2)
                 method = scope.get("method", "")
-                _access.log(
-                    level, "%s %s %d %.1f ms", method, route, status, duration_ms,
-                    extra={"method": method, "route": route, "status": status,
-                           "duration_ms": duration_ms, "request_id": request_id},
+                record = logging.LogRecord(  # not Logger.log: no caller lookup per request
+                    ACCESS_LOGGER, level, __file__, 0, "%s %s %d %.1f ms",
+                    (method, route, status, duration_ms), None,
                 )
+                record.method, record.route, record.status = method, route, status
+                record.duration_ms, record.request_id = duration_ms, request_id
+                _access.handle(record)
 
 
 async def _send_500(send: Send, request_id: str) -> None:
