@@ -2,7 +2,8 @@
 
 The commands join the ``crlm user`` group of :mod:`crlm.cli.registry_cmds` (which holds
 ``crlm user add``). Each change is audited; those that end a user's sessions and API tokens do
-so at once in the registry, and a running server notices within its 10 s user cache.
+so at once in the registry, and every worker of a running server refuses them within its
+revocation check interval (1 s by default, CRLM_REVOCATION_CHECK_S).
 """
 
 from __future__ import annotations

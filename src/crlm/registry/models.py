@@ -208,6 +208,19 @@ class User(Base):
     )
 
 
+class SharedState(Base):
+    """Named counters shared by every web worker and the CLI.
+
+    ``auth_epoch`` is raised by every change that ends sessions or API tokens
+    (:func:`crlm.registry.users.bump_auth_epoch`); workers poll it to empty their user caches.
+    """
+
+    __tablename__ = "shared_state"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+
+
 class LoginThrottle(Base):
     """Login attempts per key (hashed username and/or client address) in a fixed window.
 

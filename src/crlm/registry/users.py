@@ -3,8 +3,10 @@
 Usernames are stored normalised (:func:`crlm.registry.passwords.normalise_username`) and every
 lookup normalises the name it is given. Each change that must end a user's sessions and API
 tokens (password, role, centre, deactivation, "log out everywhere") raises ``generation``;
-sessions and tokens carry the id and generation they were issued for. Functions flush; the
-caller commits.
+sessions and tokens carry the id and generation they were issued for, and raises the shared
+``auth_epoch`` counter in the same transaction, so that every web worker empties its user cache
+within its revocation check interval (:mod:`crlm.web.revocation`). Functions flush; the caller
+commits.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from crlm.registry import passwords
-from crlm.registry.models import User
+from crlm.registry.models import SharedState, User
 from crlm.registry.passwords import PolicyError, normalise_username, password_problem
 
 MIN_PASSWORD_CHARS = passwords.MIN_PASSWORD_CHARS
@@ -131,14 +133,34 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def _revoke(user: User) -> None:
+AUTH_EPOCH = "auth_epoch"
+
+
+def bump_auth_epoch(session: Session) -> None:
+    """Raise the shared revocation counter (in the caller's transaction)."""
+    session.execute(
+        update(SharedState).where(SharedState.name == AUTH_EPOCH)
+        .values(value=SharedState.value + 1)
+    )
+
+
+def read_auth_epoch(conn: Connection | Session) -> int:
+    """The shared revocation counter (0 when the row is missing)."""
+    value = conn.execute(
+        select(SharedState.value).where(SharedState.name == AUTH_EPOCH)
+    ).scalar()
+    return int(value or 0)
+
+
+def _revoke(session: Session, user: User) -> None:
     user.generation = (user.generation or 0) + 1
+    bump_auth_epoch(session)
 
 
 def revoke_sessions(session: Session, username: str) -> User:
     """End every session and API token of the user ("log out everywhere")."""
     user = require_user(session, username)
-    _revoke(user)
+    _revoke(session, user)
     session.flush()
     return user
 
@@ -148,7 +170,7 @@ def set_password(session: Session, username: str, password: str) -> User:
     user = require_user(session, username)
     user.password_hash = hash_password(password, user.username)
     user.must_change_password = False
-    _revoke(user)
+    _revoke(session, user)
     session.flush()
     return user
 
@@ -159,7 +181,7 @@ def reset_password(session: Session, username: str) -> str:
     password = secrets.token_urlsafe(ONE_TIME_PASSWORD_BYTES)
     user.password_hash = _hasher.hash(password)
     user.must_change_password = True
-    _revoke(user)
+    _revoke(session, user)
     session.flush()
     return password
 
@@ -184,7 +206,7 @@ def set_active(session: Session, username: str, active: bool) -> User:
         _keep_an_admin(session, user, "disable")
     if user.active != active:
         user.active = active
-        _revoke(user)
+        _revoke(session, user)
     session.flush()
     return user
 
@@ -202,7 +224,7 @@ def set_role(
     if (user.role, user.centre) != (new_role.value, new_centre):
         user.role = new_role.value
         user.centre = new_centre
-        _revoke(user)
+        _revoke(session, user)
     session.flush()
     return user
 
@@ -212,4 +234,5 @@ def delete_user(session: Session, username: str) -> None:
     user = require_user(session, username)
     _keep_an_admin(session, user, "delete")
     session.delete(user)
+    bump_auth_epoch(session)
     session.flush()

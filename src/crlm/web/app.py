@@ -13,11 +13,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
-from crlm.web.deps import user_cache
+from crlm.web.deps import forget_all_users, user_cache
 from crlm.web.errors import install_exception_handlers
 from crlm.web.forms import value_label
 from crlm.web.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware, upload_route_limits
+from crlm.web.logs import RequestLogMiddleware
 from crlm.web.records import cohort_cache
+from crlm.web.revocation import RevocationWatch
+from crlm.web.revocation import revocation_check_s as revocation_check
 from crlm.web.security import (
     SESSION_MAX_AGE_S,
     ApiTokens,
@@ -64,6 +67,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     route_body_limits: dict[str, int] | None = None,
     login_limits: LoginLimits | None = None,
+    revocation_check_s: float | None = None,
 ) -> FastAPI:
     """Build the web app on ``database_url`` (default: ``CRLM_DATABASE_URL`` or ./crlm.db).
 
@@ -72,6 +76,8 @@ def create_app(
     tests run every security check the served app runs. ``max_body_bytes`` bounds every request
     body and ``route_body_limits`` (path → bytes) the upload routes (default: the import page);
     ``login_limits`` the login attempts (:class:`crlm.web.security.LoginLimits`).
+    ``revocation_check_s`` bounds how long a revocation made by another worker or the CLI
+    takes to reach this one (default ``CRLM_REVOCATION_CHECK_S`` or 1 s; 0: every request).
     """
     from crlm.registry.db import database_url as resolve_url
     from crlm.registry.db import init_db, make_session_factory
@@ -99,11 +105,18 @@ def create_app(
     app.state.api_tokens = ApiTokens(key)
     app.state.user_cache = user_cache()
     app.state.user_lookups = {}  # user id → the registry read in flight (one at a time)
+    app.state.revocation_watch = RevocationWatch(
+        engine,
+        on_change=lambda: forget_all_users(app),
+        interval_s=revocation_check() if revocation_check_s is None else revocation_check_s,
+    )
     app.state.cohort_cache = cohort_cache()
 
     from crlm.web.api import router as api_router
+    from crlm.web.health import router as health_router
     from crlm.web.pages import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages_router)
     app.mount("/static/api-docs", StaticFiles(directory=_api_docs_dir()), name="api-docs")
@@ -141,6 +154,8 @@ def create_app(
         https_only=False,
     )
     app.add_middleware(SecurityHeadersMiddleware, docs_paths=frozenset({DOCS_URL, REDOC_URL}))
+    # outermost: request ids and timing cover everything below
+    app.add_middleware(RequestLogMiddleware, routes=lambda: app.routes)
     return app
 
 

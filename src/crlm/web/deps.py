@@ -85,8 +85,10 @@ def load_user(db: Session, user_id: int) -> CurrentUser | None:
 
 
 #: Known users, so that each request need not query the registry. Changes made through this
-#: process (admin pages, account page) drop the entry at once (:func:`forget_user`); changes made
-#: elsewhere (the CLI, another worker) are seen within 10 s. Unknown ids are never cached.
+#: process (admin pages, account page) drop the entry at once (:func:`forget_user`); a change
+#: that ends sessions or tokens made elsewhere (the CLI, another worker) empties the cache within
+#: the revocation check interval (:mod:`crlm.web.revocation`, 1 s by default); other changes
+#: are seen within 10 s. Unknown ids are never cached.
 USER_CACHE_TTL_S = 10.0
 
 
@@ -118,6 +120,7 @@ async def cached_user(request: Request, user_id: object, generation: object) -> 
     """
     if type(user_id) is not int or type(generation) is not int:
         return None
+    await request.app.state.revocation_watch.ensure_fresh()
     cache: TtlCache[int, CurrentUser] = request.app.state.user_cache
     user, remaining = cache.get_with_remaining(user_id)
     if user is None or user.generation < generation:  # unknown here, or changed elsewhere
@@ -137,20 +140,37 @@ def _refresh_user(request: Request, user_id: int) -> asyncio.Future[CurrentUser 
         return future
     cache: TtlCache[int, CurrentUser] = request.app.state.user_cache
     factory = request.app.state.session_factory
+    watch = request.app.state.revocation_watch
 
     def lookup() -> CurrentUser | None:
         with factory() as db:
-            user = load_user(db, user_id)
-        if user is None:
-            cache.discard(user_id)
-        else:
-            cache.put(user_id, user)
+            return load_user(db, user_id)
+
+    async def refresh() -> CurrentUser | None:
+        epoch = watch.epoch
+        user = await run_in_threadpool(lookup)
+        if watch.epoch == epoch:  # else a revocation was noticed meanwhile: the read may be stale
+            if user is None:
+                cache.discard(user_id)
+            else:
+                cache.put(user_id, user)
         return user
 
-    future = asyncio.ensure_future(run_in_threadpool(lookup))
+    def done(_future: asyncio.Future[CurrentUser | None]) -> None:
+        if pending.get(user_id) is future:
+            del pending[user_id]
+
+    future = asyncio.ensure_future(refresh())
     pending[user_id] = future
-    future.add_done_callback(lambda _f: pending.pop(user_id, None))
+    future.add_done_callback(done)
     return future
+
+
+def forget_all_users(app: object) -> None:
+    """Empty the user cache and drop the reads in flight (a revocation was noticed)."""
+    state = app.state  # type: ignore[attr-defined]
+    state.user_cache.clear()
+    state.user_lookups.clear()
 
 
 def session_user_claims(request: Request) -> tuple[object, object]:
