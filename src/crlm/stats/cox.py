@@ -11,13 +11,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
 from crlm.stats import _kernels
+from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     Design,
     DroppedRows,
@@ -43,7 +43,7 @@ from crlm.stats.cox_counting import (
 )
 from crlm.stats.survival import km_survival
 
-Ties = Literal["efron", "breslow"]
+Ties = _defaults.Ties
 
 
 class ConvergenceError(StatsInputError):

@@ -1,0 +1,12 @@
+"""Default settings and choices of the analyses, importable before any analysis (fast CLI)."""
+
+from typing import Literal
+
+#: bootstrap draws and seed of the optimism-corrected C and the score comparisons
+BOOTSTRAP_SEED = 20231
+BOOTSTRAP_DRAWS = 200
+
+#: tie handling of the Cox partial likelihood (R ``coxph(ties=)``)
+Ties = Literal["efron", "breslow"]
+#: CI and p-value method of the Firth models (profile penalised likelihood or Wald)
+CiMethod = Literal["profile", "wald"]
