@@ -115,6 +115,9 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # pragma: no cover - last-resort guard
-        print(f"crlm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except Exception as exc:  # last-resort guard; a missing optional part says which
+        from crlm.extras import missing_extra_message
+
+        message = isinstance(exc, ImportError) and missing_extra_message(exc)
+        print(message or f"crlm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(EXIT_INTERNAL)
