@@ -29,6 +29,8 @@ test: install lint
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_startup.py
+	$(PY) benchmarks/bench_whole_process.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_report.py --n 100000
 	$(PY) benchmarks/bench_body_limit.py
