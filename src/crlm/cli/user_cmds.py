@@ -7,7 +7,6 @@ so at once in the registry, and a running server notices within its 10 s user ca
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -48,6 +47,8 @@ def _change(
 def _read_new_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
+    import getpass
+
     password = getpass.getpass("new password: ")
     if getpass.getpass("again: ") != password:
         fail_bad_input("password: the two entries differ")

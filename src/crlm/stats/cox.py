@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg
 
-from crlm.stats import _kernels
+from crlm.stats import _dist, _kernels
 from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     Design,
@@ -566,11 +566,11 @@ class CoxResult:
     @property
     def p(self) -> np.ndarray:
         """Two-sided Wald p-values."""
-        return 2.0 * stats.norm.sf(np.abs(self.z))
+        return 2.0 * _dist.norm_sf(np.abs(self.z))
 
     def ci(self, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
         """Confidence interval of the hazard ratios."""
-        q = stats.norm.ppf(0.5 + level / 2.0)
+        q = _dist.norm_ppf(0.5 + level / 2.0)
         with np.errstate(over="ignore"):  # an unbounded interval ends at infinity
             return np.exp(self.coef - q * self.se), np.exp(self.coef + q * self.se)
 
@@ -583,13 +583,13 @@ class CoxResult:
     def lr_test(self) -> tuple[float, int, float]:
         """Likelihood-ratio test (statistic, df, p)."""
         stat = 2.0 * (self.loglik - self.loglik_null)
-        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+        return stat, self.df, float(_dist.chi2_sf(stat, self.df))
 
     @property
     def wald_test(self) -> tuple[float, int, float]:
         """Wald test of all coefficients (uses the robust variance when robust, as R)."""
         stat = float(self.coef @ linalg.solve(self.var, self.coef, assume_a="sym"))
-        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+        return stat, self.df, float(_dist.chi2_sf(stat, self.df))
 
     @property
     def robust_score(self) -> tuple[float, int, float] | None:
@@ -597,12 +597,12 @@ class CoxResult:
         if self.robust_score_test is None:
             return None
         stat = self.robust_score_test
-        return stat, self.df, float(stats.chi2.sf(stat, self.df))
+        return stat, self.df, float(_dist.chi2_sf(stat, self.df))
 
     @property
     def score_logrank_test(self) -> tuple[float, int, float]:
         """Score (log-rank) test at beta = 0."""
-        return self.score_test, self.df, float(stats.chi2.sf(self.score_test, self.df))
+        return self.score_test, self.df, float(_dist.chi2_sf(self.score_test, self.df))
 
     def baseline_hazard(self, *, centered: bool = True) -> pd.DataFrame:
         """Cumulative baseline hazard per stratum (R ``basehaz(fit, centered=)``).
@@ -1045,5 +1045,5 @@ def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarra
     stat = float(full_u @ linalg.solve(imat, full_u, assume_a="sym"))
     rows.append(("GLOBAL", stat, p))
     table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
-    table["p"] = stats.chi2.sf(table["chisq"], table["df"])
+    table["p"] = _dist.chi2_sf(table["chisq"], table["df"])
     return ZphResult(table=table, transform="km")
