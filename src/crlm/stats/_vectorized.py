@@ -56,44 +56,36 @@ def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray)
     return order[np.lexsort((~dead, sorted_time))].astype(np.int64)
 
 
-def _count_before(point_pos: np.ndarray, point_val: np.ndarray, query_pos: np.ndarray,
-                  query_val: np.ndarray) -> np.ndarray:
-    """Per query: the number of points with ``pos < query_pos`` and ``val < query_val``.
+def _count_below_before(values: np.ndarray, prefix: np.ndarray, bound: np.ndarray
+                        ) -> np.ndarray:
+    """Per query k: ``#{j < prefix[k] : values[j] < bound[k]}`` (values, bounds ≥ 0).
 
-    Offline dominance counting by merge-sort levels: at each level a query in the right half
-    of a block counts the points in the left half below its value (one sort per level).
+    A wavelet matrix over ``values``: one stable partition by each bit, most significant
+    first, and every query walked down the levels at once (O((n + q) log max) numpy work).
     """
-    coord = np.concatenate((2 * np.asarray(point_pos, np.int64) + 1,
-                            2 * np.asarray(query_pos, np.int64)))
-    # values: a point of value v sorts after a query of value v (strictly below counts)
-    val = np.concatenate((2 * np.asarray(point_val, np.int64) + 1,
-                          2 * np.asarray(query_val, np.int64)))
-    is_point = np.zeros(coord.size, dtype=bool)
-    is_point[:point_pos.size] = True
-    counts = np.zeros(coord.size, dtype=np.int64)
-    span = int(val.max()) + 1 if val.size else 1
-    level = 0
-    top = int(coord.max()) if coord.size else 0
-    while (top >> level) > 0:
-        block = coord >> (level + 1)
-        right = ((coord >> level) & 1).astype(bool)
-        key = block * span + val
-        order = np.argsort(key, kind="stable")
-        left_point = (is_point & ~right)[order].astype(np.int64)
-        running = np.cumsum(left_point)
-        b_sorted = block[order]
-        block_start = np.searchsorted(b_sorted, b_sorted, side="left")
-        before = running - left_point  # left points strictly before this item in the order
-        base = np.where(block_start > 0, running[block_start - 1], 0)
-        ask = (~is_point & right)[order]
-        counts[order[ask]] += (before - base)[ask]
-        level += 1
-    return counts[point_pos.size:]
+    values = np.asarray(values, dtype=np.int64)
+    bound = np.asarray(bound, dtype=np.int64)
+    top = int(max(values.max(initial=0), bound.max(initial=0)))
+    lo = np.zeros(bound.size, dtype=np.int64)
+    hi = np.asarray(prefix, dtype=np.int64).copy()
+    count = np.zeros(bound.size, dtype=np.int64)
+    current = values
+    for level in range(top.bit_length() - 1, -1, -1):
+        bit = (current >> level) & 1
+        zeros_before = np.concatenate(([0], np.cumsum(bit == 0)))
+        n_zeros = zeros_before[-1]
+        lo0, hi0 = zeros_before[lo], zeros_before[hi]
+        one = ((bound >> level) & 1).astype(bool)
+        count += np.where(one, hi0 - lo0, 0)
+        lo = np.where(one, n_zeros + lo - lo0, lo0)
+        hi = np.where(one, n_zeros + hi - hi0, hi0)
+        current = np.concatenate((current[bit == 0], current[bit == 1]))
+    return count
 
 
 def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
                        n_ranks: int) -> np.ndarray:
-    """As :func:`crlm.stats._loops.concordance_counts`, by offline dominance counts."""
+    """As :func:`crlm.stats._loops.concordance_counts`, by wavelet-matrix rank counts."""
     n = rank.size
     out = np.zeros((n, 3))
     rank = np.asarray(rank, dtype=np.int64)
@@ -108,19 +100,19 @@ def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarra
     r = rank[deaths]
     q_pos = np.concatenate((b, b))
     q_val = np.concatenate((r, r + 1))
-    before = _count_before(positions, rank, q_pos, q_val)
+    before = _count_below_before(rank, q_pos, q_val)
     below = below_all[r] - before[:deaths.size]
     below_eq = below_all[r + 1] - before[deaths.size:]
     out[deaths, 0] += (n - b) - below_eq
     out[deaths, 1] += below
     out[deaths, 2] += below_eq - below
     # comparator side: row j against the deaths whose tied block ended at or before j
-    q_pos = np.concatenate((positions + 1, positions + 1))
+    # (block_end is non-decreasing along the rows, so those deaths are a prefix of them)
+    inserted = np.searchsorted(b, positions, side="right")
     q_val = np.concatenate((rank, rank + 1))
-    counted = _count_before(b, r, q_pos, q_val)
+    counted = _count_below_before(r, np.concatenate((inserted, inserted)), q_val)
     below = counted[:n]
     below_eq = counted[n:]
-    inserted = np.searchsorted(np.sort(b), positions, side="right")
     out[:, 0] += below
     out[:, 1] += inserted - below_eq
     out[:, 2] += below_eq - below
