@@ -108,11 +108,16 @@ def test_analyze_runs_from_a_read_only_install(install: Path, workdir: Path) -> 
     assert made.returncode == 0, made.stderr
     shutil.copy(REPO / "examples" / "tsh.toml", workdir / "tsh.toml")
     (workdir / "tsh.toml").chmod(0o644)
+    scratch = workdir / "tmp"  # numba's cache and matplotlib's config: a private temp folder
+    scratch.mkdir(mode=0o777)
+    scratch.chmod(0o777)
     done = _run(install, ["analyze", str(cohort), "--config", str(workdir / "tsh.toml"),
-                          "--out", str(workdir / "report")], workdir)
+                          "--out", str(workdir / "report")], workdir, {"TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stderr
     assert (workdir / "report" / "report.html").is_file()
     assert "Traceback" not in done.stderr
+    if _as_nobody():  # the compiled loops were cached in the private temporary folder
+        assert any((scratch / f"crlm-numba-{NOBODY}").rglob("*.nbi"))
 
 
 def test_the_package_imported_is_the_read_only_copy(install: Path, workdir: Path) -> None:
