@@ -41,9 +41,9 @@ def test_version_option() -> None:
 
 
 def test_help_shows_choices_and_flags_without_a_value() -> None:
-    assess = runner.invoke(app, ["assess", "--help"], terminal_width=200).output
+    assess = runner.invoke(app, ["assess", "--help"], env={"COLUMNS": "200"}).output
     assert "<mosteller|dubois>" in assess and "<bsa|weight>" in assess
-    cox = runner.invoke(app, ["stats", "cox", "--help"], terminal_width=200).output
+    cox = runner.invoke(app, ["stats", "cox", "--help"], env={"COLUMNS": "200"}).output
     assert "<efron|breslow>" in cox and "<profile|wald>" in cox
     assert "<bool>" not in cox and "<bool>" not in assess
     assert "--robust" in cox
@@ -64,3 +64,16 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip() == ("crlm: this needs the optional package 'weasyprint': "
                                    "pip install 'crlm[reports]' (or crlm[all])")
+
+
+def test_cli_choices_are_the_analyses_choices() -> None:
+    from typing import get_args
+
+    from crlm.reports.score_validation import TIME_UNITS_PER_YEAR
+    from crlm.stats.defaults import ConfType, TimeUnit
+    from crlm.stats.survival import CONF_TYPES
+
+    assert set(get_args(TimeUnit)) == set(TIME_UNITS_PER_YEAR)
+    assert get_args(ConfType) == CONF_TYPES
+    km = runner.invoke(app, ["stats", "km", "--help"], env={"COLUMNS": "200"}).output
+    assert "<log|log-log|plain|logit|arcsin>" in km

@@ -16,7 +16,7 @@ import typer
 
 from crlm.cli._common import fail_bad_input
 from crlm.safe_output import frame_to_csv
-from crlm.stats.defaults import CiMethod, Ties
+from crlm.stats.defaults import CiMethod, ConfType, Ties
 
 if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
     import pandas as pd
@@ -408,8 +408,8 @@ def km_cmd(
         str | None, typer.Option("--at", help="Times for survival/numbers at risk: 365,730.")
     ] = None,
     conf_type: Annotated[
-        str, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain, "
-                          "logit or arcsin (R survfit conf.type).")
+        ConfType, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain, "
+                               "logit or arcsin (R survfit conf.type).")
     ] = "log",
     conf_level: Annotated[
         float, typer.Option("--conf-level", help="Confidence level of the CIs, e.g. 0.9.")
@@ -421,10 +421,8 @@ def km_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Kaplan–Meier by group: median (CI), quartiles, survival and numbers at risk."""
-    from crlm.stats.survival import CONF_TYPES, kaplan_meier
+    from crlm.stats.survival import kaplan_meier
 
-    if conf_type not in CONF_TYPES:
-        fail_bad_input(f"--conf-type: must be one of {', '.join(CONF_TYPES)}, not {conf_type!r}")
     if not 0.0 < conf_level < 1.0:
         fail_bad_input(f"--conf-level: must be between 0 and 1 (e.g. 0.95), not {conf_level:g}")
     times = _parse_times(at, "--at")

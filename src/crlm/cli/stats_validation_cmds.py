@@ -31,7 +31,7 @@ from crlm.cli.stats_cmds import (
     split_list,
     stats_app,
 )
-from crlm.stats.defaults import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED
+from crlm.stats.defaults import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, TimeUnit
 
 StatusOpt = Annotated[str, typer.Option(
     "--status", help="Status column: 0 censored, 1, 2, … the cause of the event.")]
@@ -323,7 +323,7 @@ def validate_cmd(
     data: DataOpt,
     time: TimeOpt,
     event: EventOpt,
-    time_unit: Annotated[str, typer.Option(
+    time_unit: Annotated[TimeUnit, typer.Option(
         "--time-unit", help="Unit of --time: days, months or years.")] = "days",
     horizons: Annotated[str, typer.Option(
         "--horizons", help="AUC horizons in years.")] = "1,3,5",
@@ -351,10 +351,8 @@ def validate_cmd(
               crlm stats validate --data cohort.csv --time os_days --event os_event
               --figure validation.png
     """
-    from crlm.reports.score_validation import SCORES, TIME_UNITS_PER_YEAR, validate_cohort_scores
+    from crlm.reports.score_validation import SCORES, validate_cohort_scores
 
-    if time_unit not in TIME_UNITS_PER_YEAR:
-        fail_bad_input(f"--time-unit: must be days, months or years, not {time_unit!r}")
     years = _parse_times(horizons, "--horizons")
     if not years or min(years) <= 0:
         fail_bad_input("--horizons: give horizons > 0 in years, e.g. 1,3,5")

@@ -10,3 +10,7 @@ BOOTSTRAP_DRAWS = 200
 Ties = Literal["efron", "breslow"]
 #: CI and p-value method of the Firth models (profile penalised likelihood or Wald)
 CiMethod = Literal["profile", "wald"]
+#: scale of the Kaplan–Meier and predicted-survival CIs (R ``survfit(conf.type=)``)
+ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
+#: unit of a follow-up time column
+TimeUnit = Literal["days", "months", "years"]

@@ -15,13 +15,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
 from crlm.stats import _dist
+from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     DroppedRows,
     StatsInputError,
@@ -31,7 +32,7 @@ from crlm.stats._data import (
 )
 
 ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
-CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain", "logit", "arcsin")
+CONF_TYPES: tuple[str, ...] = get_args(_defaults.ConfType)
 _TOL = float(np.sqrt(np.finfo(float).eps))  # R's sqrt(.Machine$double.eps)
 
 
