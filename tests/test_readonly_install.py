@@ -60,6 +60,7 @@ def _run(target: Path, args: list[str], workdir: Path, extra_env: dict[str, str]
     deps = sysconfig.get_paths()["purelib"]
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8",
            "PYTHONPATH": os.pathsep.join([str(target), deps]), "PYTHONDONTWRITEBYTECODE": "",
+           "CRLM_NUMBA_MIN_ROWS": "0",  # the compiled loops (and their cache) even on small data
            **(extra_env or {})}
     python = Path(sys.base_prefix) / "bin" / Path(sys.executable).name
     if not python.exists():

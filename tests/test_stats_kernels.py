@@ -27,11 +27,12 @@ def _implementations() -> list[tuple[str, types.SimpleNamespace]]:
         time_sums=_vectorized.time_sums, scale_rows=_vectorized.scale_rows,
         subtract_at=_vectorized.subtract_at, deaths_first=_vectorized._deaths_first,
         concordance_counts=_vectorized.concordance_counts))]
-    if _kernels.USING_NUMBA:
+    jit = _kernels.compiled()
+    if jit is not None:
         impls.append(("numba", types.SimpleNamespace(
-            time_sums=_kernels.time_sums, scale_rows=_kernels.scale_rows,
-            subtract_at=_kernels.subtract_at, deaths_first=_kernels._deaths_first,
-            concordance_counts=_kernels.concordance_counts)))
+            time_sums=jit["time_sums"], scale_rows=jit["scale_rows"],
+            subtract_at=jit["subtract_at"], deaths_first=jit["_deaths_first"],
+            concordance_counts=jit["concordance_counts"])))
     return impls
 
 
@@ -115,7 +116,7 @@ heart = pd.read_csv(sys.argv[1])
 mgus = pd.read_csv(sys.argv[2])
 a = cox_ph(mgus, "futime", "death", ["age", "sex", "hgb"], ties="efron")
 b = cox_ph(heart, "stop", "event", ["age", "year", "surgery"], start="start")
-print(json.dumps({"numba": _kernels.USING_NUMBA, "fits": [
+print(json.dumps({"numba": _kernels._for(len(mgus)) is not None, "fits": [
     {"coef": r.to_frame()["coef"].tolist(), "se": r.to_frame()["se"].tolist(),
      "loglik": r.loglik, "c": r.concordance, "c_se": r.concordance_se} for r in (a, b)]}))
 """
@@ -123,6 +124,7 @@ print(json.dumps({"numba": _kernels.USING_NUMBA, "fits": [
 
 def _fits(no_numba: bool) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "CRLM_NO_NUMBA"}
+    env["CRLM_NUMBA_MIN_ROWS"] = "0"  # numba (when installed) even on these small files
     if no_numba:
         env["CRLM_NO_NUMBA"] = "1"
     done = subprocess.run([sys.executable, "-c", _FIT, str(FIXTURES / "heart.csv"),
@@ -135,13 +137,18 @@ def test_cox_fits_without_numba_equal_the_default_path() -> None:
     plain = _fits(no_numba=True)
     assert plain["numba"] is False
     default = _fits(no_numba=False)
-    assert default["numba"] is _kernels.USING_NUMBA
+    assert default["numba"] is (_kernels.compiled() is not None)
     for got, want in zip(plain["fits"], default["fits"], strict=True):
         assert got["coef"] == pytest.approx(want["coef"], rel=1e-9)
         assert got["se"] == pytest.approx(want["se"], rel=1e-9)
         assert got["loglik"] == pytest.approx(want["loglik"], rel=1e-12)
         assert got["c"] == pytest.approx(want["c"], rel=1e-12)
         assert got["c_se"] == pytest.approx(want["c_se"], rel=1e-9)
+
+
+def test_small_data_uses_numpy_and_large_data_the_compiled_loops() -> None:
+    assert _kernels._for(_kernels.NUMBA_MIN_ROWS - 1) is None
+    assert _kernels._for(_kernels.NUMBA_MIN_ROWS) is _kernels.compiled()
 
 
 def test_cache_dir_falls_back_to_a_private_temp_dir(monkeypatch: pytest.MonkeyPatch,

@@ -1,15 +1,17 @@
 """The survival estimators' inner loops: numba-compiled when available, numpy otherwise.
 
 With numba installed (``pip install crlm[fast]``) the loops of :mod:`crlm.stats._loops` are
-compiled, and cached in the first writable place among the package's ``__pycache__``,
-``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME``/``~/.cache`` and a private temporary directory; with
-none writable (read-only install, no HOME) they are compiled without a cache — never an
-error. Without numba, or with ``CRLM_NO_NUMBA=1``, :mod:`crlm.stats._vectorized` (numpy) and
-the plain-Python loops give the same results.
+compiled on first use for data of at least ``NUMBA_MIN_ROWS`` rows, and cached in the first
+writable place among the package's ``__pycache__``, ``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME``
+or ``~/.cache`` and a private temporary directory; with none writable (read-only install, no
+HOME) they are compiled without a cache — never an error. Without numba, with
+``CRLM_NO_NUMBA=1`` or on smaller data, :mod:`crlm.stats._vectorized` (numpy) and the
+plain-Python loops give the same results.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import tempfile
@@ -101,26 +103,65 @@ def _compiled() -> dict[str, Callable[..., Any]] | None:
     return {name: namespace[name] for name in _LOOPS}
 
 
-_jit = _compiled()
-#: True when the loops run numba-compiled
-USING_NUMBA = _jit is not None
+#: below this many rows the numpy loops run even with numba installed: loading the compiled
+#: loops costs about a second of CPU, more than they save on a small file (override:
+#: CRLM_NUMBA_MIN_ROWS; the (start, stop] sweeps, plain Python without numba, always use it)
+NUMBA_MIN_ROWS = int(os.environ.get("CRLM_NUMBA_MIN_ROWS", "100000"))
 
-if _jit is not None:
-    time_sums = _jit["time_sums"]
-    scale_rows = _jit["scale_rows"]
-    subtract_at = _jit["subtract_at"]
-    _deaths_first = _jit["_deaths_first"]
-    concordance_counts = _jit["concordance_counts"]
-    counting_sweep = _jit["counting_sweep"]
-    counting_concordance = _jit["counting_concordance"]
-else:
-    time_sums = _vectorized.time_sums
-    scale_rows = _vectorized.scale_rows
-    subtract_at = _vectorized.subtract_at
-    _deaths_first = _vectorized._deaths_first
-    concordance_counts = _vectorized.concordance_counts
-    counting_sweep = _loops.counting_sweep
-    counting_concordance = _loops.counting_concordance
+
+@functools.cache
+def compiled() -> dict[str, Callable[..., Any]] | None:
+    """The numba-compiled loops (made on first use), or None without numba."""
+    return _compiled()
+
+
+def _for(n_rows: int) -> dict[str, Callable[..., Any]] | None:
+    return compiled() if n_rows >= NUMBA_MIN_ROWS else None
+
+
+def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``)."""
+    jit = _for(x.shape[0])
+    return (jit["time_sums"] if jit else _vectorized.time_sums)(x, risk, first, dead_at)
+
+
+def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
+    """``out[i] = weight[i] · x[i]``."""
+    jit = _for(x.shape[0])
+    (jit["scale_rows"] if jit else _vectorized.scale_rows)(x, weight, out)
+
+
+def subtract_at(target: np.ndarray, positions: np.ndarray, scale: np.ndarray,
+                values: np.ndarray) -> None:
+    """``target[positions[k]] -= scale[positions[k]] · values[k]`` in place."""
+    jit = _for(target.size)
+    (jit["subtract_at"] if jit else _vectorized.subtract_at)(target, positions, scale, values)
+
+
+def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    jit = _for(order.size)
+    return (jit["_deaths_first"] if jit else _vectorized._deaths_first)(order, sorted_time, event)
+
+
+def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
+                       n_ranks: int) -> np.ndarray:
+    """Per row: concordant, discordant and tied pairs (see ``_loops.concordance_counts``)."""
+    jit = _for(rank.size)
+    return (jit["concordance_counts"] if jit else _vectorized.concordance_counts)(
+        rank, event, block_end, n_ranks)
+
+
+def counting_sweep(*args: Any) -> Any:
+    """The (start, stop] partial-likelihood sweep (see ``_loops.counting_sweep``)."""
+    jit = compiled()
+    return (jit["counting_sweep"] if jit else _loops.counting_sweep)(*args)
+
+
+def counting_concordance(*args: Any) -> Any:
+    """Weighted (start, stop] pair counts (see ``_loops.counting_concordance``)."""
+    jit = compiled()
+    return (jit["counting_concordance"] if jit else _loops.counting_concordance)(*args)
 
 
 def weighted_gram(x: np.ndarray, weight: np.ndarray, buffer: np.ndarray | None = None
