@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[all,dev]'
 	$(MAKE) install-federated
 	@touch $@
 
@@ -38,6 +38,8 @@ test: install lint
 
 bench: install
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_startup.py
+	$(PY) benchmarks/bench_whole_process.py
 	$(PY) benchmarks/bench_pipeline.py
 	$(PY) benchmarks/bench_report.py --n 100000
 	$(PY) benchmarks/bench_body_limit.py

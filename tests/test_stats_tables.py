@@ -209,3 +209,12 @@ def test_maxstat_cutpoint_matches_r_maxstat(colon: pd.DataFrame) -> None:
     assert age.statistic == pytest.approx(ref["age"]["statistic"], rel=1e-10)
     assert age.p == pytest.approx(ref["age"]["p"], rel=1e-8)
     assert OPTIMISM_WARNING in age.warnings
+
+
+def test_logistic_quasi_separation_is_a_clear_error() -> None:
+    # Heinze & Schemper's endometrial data: every NV = 1 patient has HG = 1 (ML diverges)
+    df = pd.read_csv(Path(__file__).resolve().parent / "fixtures" / "logistf_endometrial.csv")
+    with pytest.raises(StatsInputError, match="separation"):
+        logistic_regression(df, "HG", ["NV", "PI", "EH"])
+    fit = logistic_regression(df, "HG", ["PI", "EH"])
+    assert np.all(np.isfinite(fit.se)) and fit.n == len(df)

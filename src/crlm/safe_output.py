@@ -20,9 +20,10 @@ import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the functions that need it (fast start-up)
+    import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -75,6 +76,8 @@ def safe_dict_writer(fh: IO[str], fieldnames: Sequence[str], **kwargs: Any) -> _
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells (and column names) are neutralised."""
+    import pandas as pd
+
     out = frame.copy()
     for name in out.columns:
         if out[name].dtype == object or pd.api.types.is_string_dtype(out[name]):

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 2 bad input (stderr names the field and why), 1 internal error
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -27,9 +28,43 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from crlm import __version__
+
+        typer.echo(f"crlm {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the crlm version and exit.")] = False,
+) -> None:
     """crlm — care and study of colorectal liver metastases."""
+
+
+def _flags_show_no_value() -> None:
+    """In ``--help``, an on/off flag shows no value type (typer 0.29 prints ``<bool>``)."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # another typer: its own help layout
+        return
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_crlm_flags", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: object) -> str | None:
+        if getattr(self, "is_flag", False):
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._crlm_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_value()
 
 
 @app.command()
@@ -82,6 +117,9 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # pragma: no cover - last-resort guard
-        print(f"crlm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except Exception as exc:  # last-resort guard; a missing optional part says which
+        from crlm.extras import missing_extra_message
+
+        message = isinstance(exc, ImportError) and missing_extra_message(exc)
+        print(message or f"crlm: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(EXIT_INTERNAL)

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from crlm.cli._common import fail_bad_input
+from crlm.clinical.formulas import BsaMethod, TlvFormula
 
 
 class AssessFormat(StrEnum):
@@ -62,8 +63,9 @@ def assess_cmd(
     = None,
     contour_model: Annotated[str | None, typer.Option(
         help="Contour model file (else CRLM_CONTOUR_MODEL).")] = None,
-    bsa: Annotated[str, typer.Option(help="BSA formula: mosteller or dubois.")] = "mosteller",
-    tlv: Annotated[str, typer.Option(help="Standardized TLV formula: bsa or weight.")] = "bsa",
+    bsa: Annotated[BsaMethod, typer.Option(help="BSA formula.")] = "mosteller",
+    tlv: Annotated[TlvFormula, typer.Option(
+        help="Standardized TLV formula: from BSA, or from body weight.")] = "bsa",
 ) -> None:
     """Assess one patient: every published score side by side, liver volumetry, hepatectomy
     complexity, and the MDT advice with its reason and evidence.
@@ -78,10 +80,6 @@ def assess_cmd(
     from crlm.domain import format_validation_error, parse_patient
     from crlm.reports.tumour_board import Header, render, render_pdf
 
-    if bsa not in {"mosteller", "dubois"}:
-        fail_bad_input("--bsa: must be mosteller or dubois")
-    if tlv not in {"bsa", "weight"}:
-        fail_bad_input("--tlv: must be bsa or weight")
     try:
         text = patient_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -93,7 +91,7 @@ def assess_cmd(
     except ValueError as exc:
         fail_bad_input(f"{patient_file}: {exc}")
     assessment = assess(patient, contour_model=load_contour_model(contour_model),
-                        bsa_method=bsa, tlv_formula=tlv)  # type: ignore[arg-type]
+                        bsa_method=bsa, tlv_formula=tlv)
     if fmt == AssessFormat.pdf and out is None:
         fail_bad_input("--format pdf writes a file: give --out FILE.pdf")
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -107,6 +106,8 @@ def demo_cmd(
             typer.echo(f"loaded {n} synthetic patients (centre '{DEMO_CENTRE}') into "
                        f"{database_url(db)}")
         if not any(u.role == users.Role.admin for u in users.list_users(session)):
+            import secrets
+
             password = secrets.token_urlsafe(12)
             users.add_user(session, "admin", password, users.Role.admin)
             session.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from pathlib import Path
@@ -344,6 +343,8 @@ def user_add(
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
+        import getpass
+
         password = getpass.getpass("password: ")
         if getpass.getpass("again: ") != password:
             fail_bad_input("password: the two entries differ")

@@ -10,16 +10,18 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from crlm.cli._common import fail_bad_input
 from crlm.safe_output import frame_to_csv
+from crlm.stats.defaults import CiMethod, ConfType, Ties
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
 
 stats_app = typer.Typer(
     help="One analysis on a CSV file (Kaplan–Meier, log-rank, RMST, Cox, logistic, Table 1, "
@@ -33,7 +35,7 @@ EventOpt = Annotated[str, typer.Option("--event", help="Event column: 1 event, 0
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 FirthOpt = Annotated[bool, typer.Option(
     "--firth", help="Firth-penalised model (small samples, separation, monotone likelihood).")]
-CiOpt = Annotated[str | None, typer.Option(
+CiOpt = Annotated[CiMethod | None, typer.Option(
     "--ci", help="CI and p method: profile (Firth default: profile penalised likelihood, "
     "penalised LR tests) or wald (the only one without --firth).")]
 CI_HEADERS = {"profile": "95% CI (profile)", "wald": "95% CI (Wald)"}
@@ -41,8 +43,6 @@ CI_HEADERS = {"profile": "95% CI (profile)", "wald": "95% CI (Wald)"}
 
 def ci_method(firth: bool, ci: str | None) -> str:
     """The CI method for ``--firth``/``--ci``, or exit 2 saying why not."""
-    if ci not in (None, "profile", "wald"):
-        fail_bad_input(f"--ci: must be profile or wald, not {ci!r}")
     if not firth and ci == "profile":
         fail_bad_input("--ci profile: profile penalised-likelihood CIs need --firth")
     return ci or ("profile" if firth else "wald")
@@ -54,11 +54,15 @@ def register(app: typer.Typer) -> None:
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    """Read the ``--data`` CSV or exit 2 saying why."""
+    """Read the ``--data`` CSV (by pyarrow when installed) or exit 2 saying why."""
+    import pandas as pd
+
+    from crlm.csv_input import read_frame
+
     if not path.is_file():
         fail_bad_input(f"--data: file not found: {path}")
     try:
-        return pd.read_csv(path)
+        return read_frame(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         fail_bad_input(f"--data: cannot read {path} as CSV ({exc})")
 
@@ -129,21 +133,31 @@ def _p_eq(value: float) -> str:
     return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
-class DataTable(Table):
-    """A rich table whose text is data, never markup: ``approach[classic]`` prints as written."""
+def _data_table_class() -> type[Table]:
+    from rich.table import Table
+    from rich.text import Text
 
-    def add_row(self, *cells: Any, **kwargs: Any) -> None:
-        super().add_row(*[Text(c) if isinstance(c, str) else c for c in cells], **kwargs)
+    class DataTable(Table):
+        """A rich table whose text is data, never markup: ``approach[classic]`` as written."""
+
+        def add_row(self, *cells: Any, **kwargs: Any) -> None:
+            super().add_row(*[Text(c) if isinstance(c, str) else c for c in cells], **kwargs)
+
+    return DataTable
 
 
 def data_console() -> Console:
     """A console that prints data as written (no markup: ``[classic]`` is not a style tag)."""
+    from rich.console import Console
+
     return Console(markup=False)
 
 
 def _table(title: str, columns: tuple[str, ...]) -> Table:
     """A rich table: first column left-aligned (labels), the others right-aligned (numbers)."""
-    table = DataTable(title=Text(title))
+    from rich.text import Text
+
+    table = _data_table_class()(title=Text(title))
     for i, col in enumerate(columns):
         table.add_column(Text(col), justify="left" if i == 0 else "right")
     return table
@@ -170,7 +184,7 @@ def cox_cmd(
     time: TimeOpt,
     event: EventOpt,
     covariates: Annotated[str, typer.Option("--covariates", help="Comma-separated columns.")],
-    ties: Annotated[str | None, typer.Option(
+    ties: Annotated[Ties | None, typer.Option(
         "--ties", help="efron (R default) or breslow (the only one with --firth).")] = None,
     strata: Annotated[str | None, typer.Option("--strata", help="Stratify on COLUMN.")] = None,
     robust: Annotated[bool, typer.Option("--robust", help="Robust (sandwich) SE.")] = False,
@@ -220,8 +234,6 @@ def cox_cmd(
     from crlm.stats import cox_ph
 
     method = ci_method(firth, ci)
-    if ties not in (None, "efron", "breslow"):
-        fail_bad_input(f"--ties: must be efron or breslow, not {ties!r}")
     covs = split_list(covariates)
     if not covs:
         fail_bad_input("--covariates: at least one column is needed")
@@ -313,6 +325,8 @@ def _pooled_cox_output(frame: pd.DataFrame, column: str, time: str, event: str,
     if as_json:
         emit_json(pooled.to_dict() | {"n": n, "events": events, "ties": kwargs["ties"]})
         return
+    from rich.console import Console
+
     console = Console()
     table = _table(f"Cox model pooled over {pooled.m} imputations (Rubin's rules)",
                    ("term", "HR", "95% CI (t)", "coef", "SE", "df", "FMI", "p"))
@@ -339,7 +353,7 @@ def _cox_prediction(fit: Any, frame: pd.DataFrame, predict: str, times: list[flo
         if not sep or not col.strip() or not value.strip():
             fail_bad_input(f"--predict: expected COLUMN=VALUE, got {part!r}")
         col, value = col.strip(), value.strip()
-        numeric = col in frame.columns and pd.api.types.is_numeric_dtype(frame[col])
+        numeric = col in frame.columns and frame[col].dtype.kind in "biuf"
         try:
             values[col] = float(value) if numeric and col not in fit.references else value
         except ValueError:
@@ -394,8 +408,8 @@ def km_cmd(
         str | None, typer.Option("--at", help="Times for survival/numbers at risk: 365,730.")
     ] = None,
     conf_type: Annotated[
-        str, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain, "
-                          "logit or arcsin (R survfit conf.type).")
+        ConfType, typer.Option("--conf-type", help="CI scale: log (R default), log-log, plain, "
+                               "logit or arcsin (R survfit conf.type).")
     ] = "log",
     conf_level: Annotated[
         float, typer.Option("--conf-level", help="Confidence level of the CIs, e.g. 0.9.")
@@ -407,10 +421,8 @@ def km_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Kaplan–Meier by group: median (CI), quartiles, survival and numbers at risk."""
-    from crlm.stats.survival import CONF_TYPES, kaplan_meier
+    from crlm.stats.survival import kaplan_meier
 
-    if conf_type not in CONF_TYPES:
-        fail_bad_input(f"--conf-type: must be one of {', '.join(CONF_TYPES)}, not {conf_type!r}")
     if not 0.0 < conf_level < 1.0:
         fail_bad_input(f"--conf-level: must be between 0 and 1 (e.g. 0.95), not {conf_level:g}")
     times = _parse_times(at, "--at")
@@ -524,7 +536,7 @@ def cox_performance_cmd(
         "each).")],
     reference: Annotated[list[str] | None, typer.Option(
         "--reference", help="Reference level COLUMN=LEVEL (repeatable).")] = None,
-    ties: Annotated[str, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
+    ties: Annotated[Ties, typer.Option("--ties", help="efron (R default) or breslow.")] = "efron",
     validation: Annotated[Path | None, typer.Option(
         "--validation", help="CSV of other patients: Brier score and calibration slope are "
         "computed there (otherwise the Brier score is apparent, on --data).")] = None,
@@ -538,8 +550,6 @@ def cox_performance_cmd(
     from crlm.stats import cox_ph
     from crlm.stats.validation import calibration_slope, cox_brier, optimism_corrected_c
 
-    if ties not in ("efron", "breslow"):
-        fail_bad_input(f"--ties: must be efron or breslow, not {ties!r}")
     if bootstrap < 0:
         fail_bad_input("--bootstrap: must be 0 or more")
     times = _parse_times(at, "--at")
@@ -567,6 +577,8 @@ def cox_performance_cmd(
     if as_json:
         emit_json(payload)
         return
+    from rich.console import Console
+
     console = Console()
     console.print(f"Cox model on {fit.n} patients, {fit.events} events ({ties} ties)")
     if optimism is not None:

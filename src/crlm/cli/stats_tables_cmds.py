@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from crlm.cli._common import fail_bad_input
@@ -26,7 +25,8 @@ from crlm.cli.stats_cmds import (
     stats_app,
 )
 
-_console = data_console()
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _print_frame(title: str, frame: pd.DataFrame, notes: list[str]) -> None:
@@ -34,9 +34,10 @@ def _print_frame(title: str, frame: pd.DataFrame, notes: list[str]) -> None:
     table = _table(title, tuple(frame.columns))
     for row in frame.itertuples(index=False):
         table.add_row(*[str(v) for v in row])
-    _console.print(table)
+    console = data_console()
+    console.print(table)
     for note in notes:
-        _console.print(f"  {note}")
+        console.print(f"  {note}")
 
 
 @stats_app.command("table1")
@@ -131,12 +132,13 @@ def logistic_cmd(
         table.add_row(str(term), f"{row['or']:.2f}",
                       f"{bound_text(row['lower95'])}–{bound_text(row['upper95'])}",
                       f"{row['p']:.3f}")
-    _console.print(table)
+    console = data_console()
+    console.print(table)
     if fit.dropped is not None:
-        _console.print(f"  {fit.dropped.describe()}")
-    _console.print(f"  {CI_DESCRIPTIONS[method] if firth else 'Wald CIs and p values'}")
+        console.print(f"  {fit.dropped.describe()}")
+    console.print(f"  {CI_DESCRIPTIONS[method] if firth else 'Wald CIs and p values'}")
     for note in getattr(fit, "notes", []):
-        _console.print(f"  note: {note}")
+        console.print(f"  note: {note}")
 
 
 @stats_app.command("regression")
@@ -201,10 +203,11 @@ def roc_cmd(
     if as_json:
         emit_json(r.to_dict())
         return
-    _console.print(f"AUC {r.auc:.3f} (95% CI {r.auc_lower95:.3f}–{r.auc_upper95:.3f}), "
+    console = data_console()
+    console.print(f"AUC {r.auc:.3f} (95% CI {r.auc_lower95:.3f}–{r.auc_upper95:.3f}), "
                    f"n = {r.n}, events = {r.n_events}")
     sign = ">=" if r.direction == "higher" else "<="
-    _console.print(f"Youden cut-off: {marker} {sign} {r.cutoff:g} (sensitivity "
+    console.print(f"Youden cut-off: {marker} {sign} {r.cutoff:g} (sensitivity "
                    f"{100 * r.cutoff_sensitivity:.1f} %, specificity "
                    f"{100 * r.cutoff_specificity:.1f} %)")
     for w in r.warnings:
@@ -231,7 +234,8 @@ def cutpoint_cmd(
                    "cuts": r.cuts.tolist(), "statistics": r.statistics.tolist(),
                    "warnings": r.warnings})
         return
-    _console.print(f"{marker} ≤ {r.cutpoint:g} vs > {r.cutpoint:g}: maximally selected "
+    console = data_console()
+    console.print(f"{marker} ≤ {r.cutpoint:g} vs > {r.cutpoint:g}: maximally selected "
                    f"log-rank statistic {r.statistic:.3f}, adjusted p = {r.p:.3g} (n = {r.n})")
     for w in r.warnings:
         typer.echo(f"warning: {w}", err=True)

@@ -10,7 +10,6 @@ import math
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from crlm.cli._common import fail_bad_input
@@ -32,7 +31,7 @@ from crlm.cli.stats_cmds import (
     split_list,
     stats_app,
 )
-from crlm.stats.validation import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, Z95
+from crlm.stats.defaults import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, TimeUnit
 
 StatusOpt = Annotated[str, typer.Option(
     "--status", help="Status column: 0 censored, 1, 2, … the cause of the event.")]
@@ -71,6 +70,8 @@ def cif_cmd(
     times = _parse_times(at, "--at")
     if not times:
         fail_bad_input("--at: give at least one time, e.g. --at 365,730")
+    from crlm.stats.validation import Z95
+
     res = _run(cumulative_incidence, read_csv(data), time, status, group)
     rows = []
     for g, causes in res.items():
@@ -314,7 +315,7 @@ def calibration_cmd(
         console.print(f"observed/expected deaths {cal.oe_ratio:.2f} (95% CI "
                       f"{_ci(cal.oe_lower95, cal.oe_upper95, 2)}); calibration slope "
                       f"{cal.slope:.2f} (95% CI {_ci(cal.slope_lower95, cal.slope_upper95, 2)}); "
-                      f"recalibration factor exp(α) = {np.exp(cal.alpha):.2f} (n = {cal.n})")
+                      f"recalibration factor exp(α) = {math.exp(cal.alpha):.2f} (n = {cal.n})")
 
 
 @stats_app.command("validate")
@@ -322,7 +323,7 @@ def validate_cmd(
     data: DataOpt,
     time: TimeOpt,
     event: EventOpt,
-    time_unit: Annotated[str, typer.Option(
+    time_unit: Annotated[TimeUnit, typer.Option(
         "--time-unit", help="Unit of --time: days, months or years.")] = "days",
     horizons: Annotated[str, typer.Option(
         "--horizons", help="AUC horizons in years.")] = "1,3,5",
@@ -350,10 +351,8 @@ def validate_cmd(
               crlm stats validate --data cohort.csv --time os_days --event os_event
               --figure validation.png
     """
-    from crlm.reports.score_validation import SCORES, TIME_UNITS_PER_YEAR, validate_cohort_scores
+    from crlm.reports.score_validation import SCORES, validate_cohort_scores
 
-    if time_unit not in TIME_UNITS_PER_YEAR:
-        fail_bad_input(f"--time-unit: must be days, months or years, not {time_unit!r}")
     years = _parse_times(horizons, "--horizons")
     if not years or min(years) <= 0:
         fail_bad_input("--horizons: give horizons > 0 in years, e.g. 1,3,5")

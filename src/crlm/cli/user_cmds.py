@@ -8,7 +8,6 @@ revocation check interval (1 s by default, CRLM_REVOCATION_CHECK_S).
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 from collections.abc import Callable
@@ -49,6 +48,8 @@ def _change(
 def _read_new_password(password_stdin: bool) -> str:
     if password_stdin:
         return sys.stdin.readline().rstrip("\n")
+    import getpass
+
     password = getpass.getpass("new password: ")
     if getpass.getpass("again: ") != password:
         fail_bad_input("password: the two entries differ")

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from crlm.clinical.formulas import BsaMethod, TlvFormula
 from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.domain import Patient
 from crlm.domain.patient import LiverCondition
 from crlm.evidence import cite
-
-BsaMethod = Literal["mosteller", "dubois"]
-TlvFormula = Literal["bsa", "weight"]
 
 #: Minimum safe sFLR by liver condition (AHPBA guideline 2025): normal 20 %, after extensive
 #: chemotherapy

@@ -9,12 +9,14 @@ it words the plan with the vocabulary (labels, units, yes/no, one rounding rule 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 from crlm.clinical.assess import Assessment
 from crlm.clinical.plan import KeyNumber
@@ -297,13 +299,6 @@ def _short_citation(key: str) -> str:
     return text + (f" doi:{r.doi}" if r.doi else "")
 
 
-_env = Environment(
-    loader=PackageLoader("crlm.reports", "templates"),
-    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 _MD_SPECIAL = re.compile(r"([`|*])")
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 
@@ -315,14 +310,27 @@ def _md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-_env.filters["md"] = _md
+@functools.cache
+def _env() -> Environment:
+    """The template environment, made on first render (``crlm assess`` in JSON needs none)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("crlm.reports", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["md"] = _md
+    return env
 
 
 def render(assessment: Assessment, patient: Patient, fmt: str = "markdown",
            header: Header | None = None) -> str:
     """The tumour-board summary as ``markdown`` or ``html``."""
     name = {"markdown": "tumour_board.md", "html": "tumour_board.html"}[fmt]
-    return _env.get_template(name).render(**context(assessment, patient, header))
+    return _env().get_template(name).render(**context(assessment, patient, header))
 
 
 def render_pdf(assessment: Assessment, patient: Patient, header: Header | None = None) -> bytes:

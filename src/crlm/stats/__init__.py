@@ -32,27 +32,57 @@ Tables and further analyses (submodules; R references in tests/fixtures/r):
   :mod:`~crlm.stats.competing` — cumulative incidence, Gray's test, Fine–Gray.
 """
 
-from crlm.stats._data import (
-    Design,
-    DroppedRows,
-    StatsInputError,
-    complete_cases,
-    design_matrix,
-    factor_codes,
-    group_labels,
-    survival_outcome,
-)
-from crlm.stats.cox import ConvergenceError, CoxResult, ZphResult, concordance, cox_ph
-from crlm.stats.survival import (
-    KMCurve,
-    KMResult,
-    LogrankResult,
-    RMSTResult,
-    kaplan_meier,
-    km_curve,
-    logrank_test,
-    rmst,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# the names below are imported on first use (PEP 562): ``import crlm.stats.x`` and the CLI
+# do not pay for pandas, scipy and the compiled loops until an analysis runs
+_HOME = {
+    "Design": "_data", "DroppedRows": "_data", "StatsInputError": "_data",
+    "complete_cases": "_data", "design_matrix": "_data", "factor_codes": "_data",
+    "group_labels": "_data", "survival_outcome": "_data",
+    "ConvergenceError": "cox", "CoxResult": "cox", "ZphResult": "cox", "concordance": "cox",
+    "cox_ph": "cox",
+    "KMCurve": "survival", "KMResult": "survival", "LogrankResult": "survival",
+    "RMSTResult": "survival", "kaplan_meier": "survival", "km_curve": "survival",
+    "logrank_test": "survival", "rmst": "survival",
+}
+
+if TYPE_CHECKING:
+    from crlm.stats._data import (
+        Design,
+        DroppedRows,
+        StatsInputError,
+        complete_cases,
+        design_matrix,
+        factor_codes,
+        group_labels,
+        survival_outcome,
+    )
+    from crlm.stats.cox import ConvergenceError, CoxResult, ZphResult, concordance, cox_ph
+    from crlm.stats.survival import (
+        KMCurve,
+        KMResult,
+        LogrankResult,
+        RMSTResult,
+        kaplan_meier,
+        km_curve,
+        logrank_test,
+        rmst,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public names of the survival core on first use."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crlm.stats' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"crlm.stats.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ConvergenceError",

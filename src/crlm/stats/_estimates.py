@@ -6,14 +6,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from crlm.stats import _dist
 
 
 def wald(coef: np.ndarray, se: np.ndarray, level: float = 0.95
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Wald CI bounds (coefficient scale) at ``level`` and two-sided p values."""
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    return coef - z * se, coef + z * se, 2 * stats.norm.sf(np.abs(coef / se))
+    z = float(_dist.norm_ppf(0.5 + level / 2))
+    return coef - z * se, coef + z * se, 2 * _dist.norm_sf(np.abs(coef / se))
 
 
 def ci_columns(level: float = 0.95) -> tuple[str, str]:

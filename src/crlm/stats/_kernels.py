@@ -1,69 +1,167 @@
-"""Compiled loops (numba) for the survival estimators' linear and n·log n passes.
+"""The survival estimators' inner loops: numba-compiled when available, numpy otherwise.
 
-Only what numpy cannot do without large temporaries or Python-level loops lives here: the
-per-time risk sums of the Cox partial likelihood, the row scaling feeding the weighted Gram
-matrix, the deaths-first ordering of tied times, and the Fenwick-tree pair counts of
-Harrell's C. Each is checked against R ``survival`` through the estimators that use it.
+With numba installed (``pip install crlm[fast]``) the loops of :mod:`crlm.stats._loops` are
+compiled on first use for data of at least ``NUMBA_MIN_ROWS`` rows, and cached in the first
+writable place among the package's ``__pycache__``, ``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME``
+or ``~/.cache`` and a private temporary directory; with none writable (read-only install, no
+HOME) they are compiled without a cache — never an error. Without numba, with
+``CRLM_NO_NUMBA=1`` or on smaller data, :mod:`crlm.stats._vectorized` (numpy) and the
+plain-Python loops give the same results.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import stat
+import tempfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
-from numba import njit
+
+from crlm.stats import _loops, _vectorized
+
+#: set to 1 to use the numpy path even when numba is installed
+NO_NUMBA_ENV = "CRLM_NO_NUMBA"
+
+# callees first: a compiled function sees the compiled versions of the loops it calls
+_LOOPS = ("_fenwick_add", "_fenwick_count", "_fenwick_add_weight", "_fenwick_weight_below",
+          "time_sums", "scale_rows", "subtract_at", "_deaths_first", "concordance_counts",
+          "counting_sweep", "counting_concordance")
 
 
-@njit(cache=True, nogil=True)
+def _writable(directory: Path) -> bool:
+    """True when a file can be created in ``directory`` (made if missing)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory):
+            return True
+    except OSError:
+        return False
+
+
+def _private(directory: Path) -> bool:
+    """True for a directory owned by this user that nobody else can write to."""
+    info = directory.stat()
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return owner_ok and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def numba_cache_dir() -> Path | None:
+    """Where compiled loops may be cached: the package's own folder first, then user caches.
+
+    Returns the package directory when numba's default (``__pycache__`` beside the source)
+    is writable, another writable directory otherwise, or None: compile without a cache.
+    """
+    configured = os.environ.get("NUMBA_CACHE_DIR")
+    if configured:
+        return Path(configured) if _writable(Path(configured)) else None
+    here = Path(_loops.__file__).parent
+    if _writable(here / "__pycache__"):
+        return here
+    candidates = []
+    if os.environ.get("XDG_CACHE_HOME"):
+        candidates.append(Path(os.environ["XDG_CACHE_HOME"]) / "crlm" / "numba")
+    home = os.environ.get("HOME")
+    if home:
+        candidates.append(Path(home) / ".cache" / "crlm" / "numba")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    shared_tmp = Path(tempfile.gettempdir()) / f"crlm-numba-{uid}"
+    for directory in candidates:
+        if _writable(directory):
+            return directory
+    try:
+        shared_tmp.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    # a shared temporary folder is used only if it is ours alone (cached code is loaded)
+    return shared_tmp if _private(shared_tmp) and _writable(shared_tmp) else None
+
+
+def _compiled() -> dict[str, Callable[..., Any]] | None:
+    """The loops compiled by numba, or None when numba is absent or switched off."""
+    if os.environ.get(NO_NUMBA_ENV, "").strip() not in ("", "0"):
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    cache_dir = numba_cache_dir()
+    here = Path(_loops.__file__).parent
+    if cache_dir is not None and cache_dir != here:
+        numba.config.CACHE_DIR = str(cache_dir)
+    namespace = dict(vars(_loops))
+    for name in _LOOPS:
+        py = getattr(_loops, name)
+        fresh = types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__)
+        fresh.__module__ = py.__module__
+        fresh.__qualname__ = py.__qualname__
+        namespace[name] = numba.njit(cache=cache_dir is not None, nogil=True)(fresh)
+    return {name: namespace[name] for name in _LOOPS}
+
+
+#: below this many rows the numpy loops run even with numba installed: loading the compiled
+#: loops costs about a second of CPU, more than they save on a small file (override:
+#: CRLM_NUMBA_MIN_ROWS; the (start, stop] sweeps, plain Python without numba, always use it)
+NUMBA_MIN_ROWS = int(os.environ.get("CRLM_NUMBA_MIN_ROWS", "100000"))
+
+
+@functools.cache
+def compiled() -> dict[str, Callable[..., Any]] | None:
+    """The numba-compiled loops (made on first use), or None without numba."""
+    return _compiled()
+
+
+def _for(n_rows: int) -> dict[str, Callable[..., Any]] | None:
+    return compiled() if n_rows >= NUMBA_MIN_ROWS else None
+
+
 def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per distinct time g: sums of ``risk`` and ``risk·x`` over its deaths and over all rows.
-
-    Rows are time-sorted with the deaths of a time first: time g spans
-    ``[first[g], first[g+1])`` and its deaths ``[first[g], first[g] + dead_at[g])``.
-    Returns ``dead0 (G,), all0 (G,), dead1 (G, p), all1 (G, p)``.
-    """
-    n, p = x.shape
-    n_times = first.size
-    dead0 = np.zeros(n_times)
-    all0 = np.zeros(n_times)
-    dead1 = np.zeros((n_times, p))
-    all1 = np.zeros((n_times, p))
-    for g in range(n_times):
-        start = first[g]
-        mid = start + dead_at[g]
-        end = first[g + 1] if g + 1 < n_times else n
-        for i in range(start, mid):
-            r = risk[i]
-            dead0[g] += r
-            for k in range(p):
-                dead1[g, k] += r * x[i, k]
-        all0[g] = dead0[g]
-        for k in range(p):
-            all1[g, k] = dead1[g, k]
-        for i in range(mid, end):
-            r = risk[i]
-            all0[g] += r
-            for k in range(p):
-                all1[g, k] += r * x[i, k]
-    return dead0, all0, dead1, all1
+    """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``)."""
+    jit = _for(x.shape[0])
+    return (jit["time_sums"] if jit else _vectorized.time_sums)(x, risk, first, dead_at)
 
 
-@njit(cache=True, nogil=True)
 def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
-    """``out[i] = weight[i] · x[i]`` into a preallocated buffer (no temporary)."""
-    n, p = x.shape
-    for i in range(n):
-        w = weight[i]
-        for k in range(p):
-            out[i, k] = x[i, k] * w
+    """``out[i] = weight[i] · x[i]``."""
+    jit = _for(x.shape[0])
+    (jit["scale_rows"] if jit else _vectorized.scale_rows)(x, weight, out)
 
 
-@njit(cache=True, nogil=True)
 def subtract_at(target: np.ndarray, positions: np.ndarray, scale: np.ndarray,
                 values: np.ndarray) -> None:
     """``target[positions[k]] -= scale[positions[k]] · values[k]`` in place."""
-    for k in range(positions.size):
-        i = positions[k]
-        target[i] -= scale[i] * values[k]
+    jit = _for(target.size)
+    (jit["subtract_at"] if jit else _vectorized.subtract_at)(target, positions, scale, values)
+
+
+def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    jit = _for(order.size)
+    return (jit["_deaths_first"] if jit else _vectorized._deaths_first)(order, sorted_time, event)
+
+
+def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
+                       n_ranks: int) -> np.ndarray:
+    """Per row: concordant, discordant and tied pairs (see ``_loops.concordance_counts``)."""
+    jit = _for(rank.size)
+    return (jit["concordance_counts"] if jit else _vectorized.concordance_counts)(
+        rank, event, block_end, n_ranks)
+
+
+def counting_sweep(*args: Any) -> Any:
+    """The (start, stop] partial-likelihood sweep (see ``_loops.counting_sweep``)."""
+    jit = compiled()
+    return (jit["counting_sweep"] if jit else _loops.counting_sweep)(*args)
+
+
+def counting_concordance(*args: Any) -> Any:
+    """Weighted (start, stop] pair counts (see ``_loops.counting_concordance``)."""
+    jit = compiled()
+    return (jit["counting_concordance"] if jit else _loops.counting_concordance)(*args)
 
 
 def weighted_gram(x: np.ndarray, weight: np.ndarray, buffer: np.ndarray | None = None
@@ -76,319 +174,7 @@ def weighted_gram(x: np.ndarray, weight: np.ndarray, buffer: np.ndarray | None =
     return (gram + gram.T) / 2.0
 
 
-@njit(cache=True, nogil=True)
-def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
-    """Within each run of equal ``sorted_time``, move the rows with an event to the front."""
-    n = order.size
-    out = np.empty(n, dtype=np.int64)
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and sorted_time[end] == sorted_time[start]:
-            end += 1
-        k = start
-        for i in range(start, end):
-            if event[order[i]]:
-                out[k] = order[i]
-                k += 1
-        for i in range(start, end):
-            if not event[order[i]]:
-                out[k] = order[i]
-                k += 1
-        start = end
-    return out
-
-
 def time_order(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     """Row order by time ascending with, at a tied time, the events before the censored."""
     order = np.argsort(time).astype(np.int64)
     return _deaths_first(order, time[order], np.asarray(event, dtype=np.bool_))
-
-
-@njit(cache=True, nogil=True)
-def _fenwick_add(tree: np.ndarray, index: int) -> None:
-    i = index + 1
-    while i < tree.size:
-        tree[i] += 1
-        i += i & -i
-
-
-@njit(cache=True, nogil=True)
-def _fenwick_count(tree: np.ndarray, index: int) -> int:
-    """Number of inserted values with rank < ``index``."""
-    total = 0
-    i = index
-    while i > 0:
-        total += tree[i]
-        i -= i & -i
-    return total
-
-
-@njit(cache=True, nogil=True)
-def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
-                       n_ranks: int) -> np.ndarray:
-    """Per row: concordant, discordant and score-tied comparable pairs (Harrell's C).
-
-    Rows are sorted by time with deaths first at ties; ``rank`` is the dense rank of the
-    score (higher = longer predicted survival); ``block_end[i]`` is the first position after
-    the deaths tied with row i. Death i is comparable with every row j at position
-    ``>= block_end[i]``: concordant when ``rank[i] < rank[j]``. Two Fenwick trees over the
-    ranks give every count in O(n log n).
-    """
-    n = rank.size
-    out = np.zeros((n, 3))
-    tree = np.zeros(n_ranks + 1, dtype=np.int64)
-    # event side: scan deaths by decreasing block end, inserting rows from the back
-    inserted = n
-    for i in range(n - 1, -1, -1):
-        if not event[i]:
-            continue
-        b = block_end[i]
-        while inserted > b:
-            inserted -= 1
-            _fenwick_add(tree, rank[inserted])
-        below = _fenwick_count(tree, rank[i])
-        below_eq = _fenwick_count(tree, rank[i] + 1)
-        out[i, 0] += (n - b) - below_eq
-        out[i, 1] += below
-        out[i, 2] += below_eq - below
-    # comparator side: scan rows forward, inserting the deaths whose block has ended
-    tree[:] = 0
-    n_inserted = 0
-    next_death = 0
-    for j in range(n):
-        while next_death < n and (not event[next_death] or block_end[next_death] <= j):
-            if event[next_death]:
-                _fenwick_add(tree, rank[next_death])
-                n_inserted += 1
-            next_death += 1
-        below = _fenwick_count(tree, rank[j])
-        below_eq = _fenwick_count(tree, rank[j] + 1)
-        out[j, 0] += below
-        out[j, 1] += n_inserted - below_eq
-        out[j, 2] += below_eq - below
-    return out
-
-
-@njit(cache=True, nogil=True)
-def counting_sweep(x: np.ndarray, start: np.ndarray, stop: np.ndarray, event: np.ndarray,
-                   weight: np.ndarray, eta: np.ndarray, by_stop: np.ndarray,
-                   by_start: np.ndarray, efron: bool, want_info: bool
-                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                              np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted (start, stop] partial likelihood of one stratum (R ``agfit4``'s sweep).
-
-    Rows are added to the risk set in decreasing ``stop`` (``by_stop``) and removed once
-    ``start >= t`` (``by_start``, decreasing start), so the risk set at an event time t holds
-    the rows with start < t <= stop. ``eta`` = x·beta + offset. Efron: a tied group of d deaths
-    with total weight W gives d terms with weight W/d and denominator S0 − (k/d)·D0.
-    Returns loglik, score, information, and per distinct stop time (decreasing):
-    time, S0 (weighted risk sum), D0 (its deaths' part), S1, D1, weighted deaths, deaths, and
-    the weighted number at risk.
-    """
-    n, p = x.shape
-    shift = eta.max() if n else 0.0
-    risk = np.exp(eta - shift)
-    s0 = 0.0
-    s1 = np.zeros(p)
-    s2 = np.zeros((p, p))
-    at_risk_w = 0.0
-    loglik = 0.0
-    score = np.zeros(p)
-    info = np.zeros((p, p))
-    n_out = 0
-    out_time = np.empty(n)
-    out_s0 = np.empty(n)
-    out_d0 = np.empty(n)
-    out_s1 = np.empty((n, p))
-    out_d1 = np.empty((n, p))
-    out_dw = np.empty(n)
-    out_nd = np.empty(n)
-    out_nrisk = np.empty(n)
-    d1 = np.zeros(p)
-    d2 = np.zeros((p, p))
-    xbar = np.zeros(p)
-    i = 0
-    j = 0
-    while i < n:
-        t = stop[by_stop[i]]
-        d0 = 0.0
-        deadwt = 0.0
-        ndead = 0
-        for k in range(p):
-            d1[k] = 0.0
-            if want_info:
-                for m in range(p):
-                    d2[k, m] = 0.0
-        while i < n and stop[by_stop[i]] == t:
-            r = by_stop[i]
-            wr = weight[r] * risk[r]
-            s0 += wr
-            at_risk_w += weight[r]
-            for k in range(p):
-                s1[k] += wr * x[r, k]
-                if want_info:
-                    for m in range(k + 1):
-                        s2[k, m] += wr * x[r, k] * x[r, m]
-            if event[r]:
-                ndead += 1
-                deadwt += weight[r]
-                d0 += wr
-                loglik += weight[r] * eta[r]
-                for k in range(p):
-                    d1[k] += wr * x[r, k]
-                    score[k] += weight[r] * x[r, k]
-                    if want_info:
-                        for m in range(k + 1):
-                            d2[k, m] += wr * x[r, k] * x[r, m]
-            i += 1
-        while j < n and start[by_start[j]] >= t:
-            r = by_start[j]
-            wr = weight[r] * risk[r]
-            s0 -= wr
-            at_risk_w -= weight[r]
-            for k in range(p):
-                s1[k] -= wr * x[r, k]
-                if want_info:
-                    for m in range(k + 1):
-                        s2[k, m] -= wr * x[r, k] * x[r, m]
-            j += 1
-        out_time[n_out] = t
-        out_s0[n_out] = s0
-        out_d0[n_out] = d0
-        for k in range(p):
-            out_s1[n_out, k] = s1[k]
-            out_d1[n_out, k] = d1[k]
-        out_dw[n_out] = deadwt
-        out_nd[n_out] = ndead
-        out_nrisk[n_out] = at_risk_w
-        n_out += 1
-        if ndead == 0:
-            continue
-        terms = ndead if (efron and ndead > 1) else 1
-        meanwt = deadwt / terms
-        for step in range(terms):
-            frac = step / ndead if terms > 1 else 0.0
-            denom = s0 - frac * d0
-            loglik -= meanwt * (np.log(denom) + shift)
-            for k in range(p):
-                xbar[k] = (s1[k] - frac * d1[k]) / denom
-                score[k] -= meanwt * xbar[k]
-            if want_info:
-                for k in range(p):
-                    for m in range(k + 1):
-                        v = meanwt * ((s2[k, m] - frac * d2[k, m]) / denom - xbar[k] * xbar[m])
-                        info[k, m] += v
-    if want_info:
-        for k in range(p):
-            for m in range(k):
-                info[m, k] = info[k, m]
-    return (loglik, score, info, out_time[:n_out], out_s0[:n_out], out_d0[:n_out],
-            out_s1[:n_out], out_d1[:n_out], out_dw[:n_out],
-            np.stack((out_nd[:n_out], out_nrisk[:n_out])))
-
-
-@njit(cache=True, nogil=True)
-def _fenwick_add_weight(tree: np.ndarray, index: int, weight: float) -> None:
-    i = index + 1
-    while i < tree.size:
-        tree[i] += weight
-        i += i & -i
-
-
-@njit(cache=True, nogil=True)
-def _fenwick_weight_below(tree: np.ndarray, index: int) -> float:
-    """Total weight inserted with rank < ``index``."""
-    total = 0.0
-    i = index
-    while i > 0:
-        total += tree[i]
-        i -= i & -i
-    return total
-
-
-@njit(cache=True, nogil=True)
-def counting_concordance(rank: np.ndarray, n_ranks: int, start: np.ndarray, stop: np.ndarray,
-                         event: np.ndarray, weight: np.ndarray, death_times: np.ndarray,
-                         by_start: np.ndarray, by_stop: np.ndarray, lower: np.ndarray,
-                         upper: np.ndarray) -> np.ndarray:
-    """Per row: weighted counts of concordant, discordant and score-tied pairs, (start, stop].
-
-    A death i at time t is compared with every row j at risk at t (start < t <= stop) that
-    does not die at t; ``rank`` is the dense rank of the score with a higher rank predicting
-    longer survival (concordant: rank_i < rank_j). Each row gets its partners' weights, both
-    as the death and as the comparator (R ``concordance4``'s influence counts). ``lower[j]``
-    / ``upper[j]``: number of death times before row j's risk interval opens / closes.
-    """
-    n = rank.size
-    out = np.zeros((n, 3))
-    tree = np.zeros(n_ranks + 1)
-    total = 0.0
-    a = 0  # pointer into by_start (rows entering)
-    b = 0  # pointer into by_stop (rows leaving)
-    n_deaths = death_times.size
-    # event side: the tree holds the rows at risk
-    for k in range(n_deaths):
-        t = death_times[k]
-        while a < n and start[by_start[a]] < t:
-            r = by_start[a]
-            _fenwick_add_weight(tree, rank[r], weight[r])
-            total += weight[r]
-            a += 1
-        while b < n and stop[by_stop[b]] < t:
-            r = by_stop[b]
-            _fenwick_add_weight(tree, rank[r], -weight[r])
-            total -= weight[r]
-            b += 1
-        # the deaths at t leave the comparison set (tied in time)
-        first = b
-        while first < n and stop[by_stop[first]] == t:
-            r = by_stop[first]
-            if event[r] and start[r] < t:
-                _fenwick_add_weight(tree, rank[r], -weight[r])
-                total -= weight[r]
-            first += 1
-        i = b
-        while i < first:
-            r = by_stop[i]
-            if event[r]:
-                below = _fenwick_weight_below(tree, rank[r])
-                below_eq = _fenwick_weight_below(tree, rank[r] + 1)
-                out[r, 0] += total - below_eq
-                out[r, 1] += below
-                out[r, 2] += below_eq - below
-            i += 1
-        i = b
-        while i < first:
-            r = by_stop[i]
-            if event[r]:
-                _fenwick_add_weight(tree, rank[r], weight[r])
-                total += weight[r]
-            i += 1
-    # comparator side: the tree holds the deaths of the first m death times
-    tree[:] = 0.0
-    total = 0.0
-    queries = np.concatenate((lower, upper))
-    order = np.argsort(queries, kind="mergesort")
-    death_order = np.argsort(stop, kind="mergesort")
-    d = 0
-    m_added = 0
-    for q in order:
-        m = queries[q]
-        while m_added < m:
-            t = death_times[m_added]
-            while d < n and stop[death_order[d]] <= t:
-                r = death_order[d]
-                if event[r] and stop[r] == t:
-                    _fenwick_add_weight(tree, rank[r], weight[r])
-                    total += weight[r]
-                d += 1
-            m_added += 1
-        j = q if q < n else q - n
-        sign = -1.0 if q < n else 1.0
-        below = _fenwick_weight_below(tree, rank[j])
-        below_eq = _fenwick_weight_below(tree, rank[j] + 1)
-        out[j, 0] += sign * below
-        out[j, 1] += sign * (total - below_eq)
-        out[j, 2] += sign * (below_eq - below)
-    return out

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import linalg
 
 from crlm.stats import _kernels
+from crlm.stats import defaults as _defaults
 from crlm.stats._data import StatsInputError
 
-Ties = Literal["efron", "breslow"]
+Ties = _defaults.Ties
 
 
 @dataclass(frozen=True)

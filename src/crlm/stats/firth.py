@@ -22,17 +22,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
 from scipy.special import expit
 
+from crlm.stats import defaults as _defaults
 from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
 from crlm.stats._estimates import ratio_table, wald
 
-CiMethod = Literal["profile", "wald"]
+CiMethod = _defaults.CiMethod
 CI_METHODS: tuple[CiMethod, ...] = ("profile", "wald")
 CI_DESCRIPTIONS: dict[str, str] = {
     "profile": "profile penalised-likelihood CIs, penalised likelihood-ratio p values",

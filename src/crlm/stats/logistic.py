@@ -1,4 +1,4 @@
-"""Logistic regression with an odds-ratio table (statsmodels; matches R ``glm(binomial)``)."""
+"""Logistic regression with an odds-ratio table (Newton–Raphson; matches R ``glm(binomial)``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
 
 from crlm.stats._data import DroppedRows, StatsInputError, complete_cases, design_matrix
 from crlm.stats._estimates import ratio_table
@@ -57,6 +58,57 @@ def _outcome(series: pd.Series, name: str) -> np.ndarray:
     return values.to_numpy(dtype=float)
 
 
+class _SeparationError(Exception):
+    """The maximum-likelihood estimate does not exist (a coefficient runs to infinity)."""
+
+
+MAX_ITER = 100
+#: fitted probabilities this close to 0 or 1 for every row mean complete separation
+PERFECT_FIT = 1e-10
+
+
+def _loglik(x: np.ndarray, y: np.ndarray, beta: np.ndarray) -> float:
+    eta = x @ beta
+    return float(y @ eta - np.logaddexp(0.0, eta).sum())
+
+
+def _newton(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """ML fit by Newton–Raphson with step halving (R ``glm.fit``'s IRLS to full precision).
+
+    Returns coefficients, standard errors (inverse information) and the log-likelihood;
+    raises :class:`_SeparationError` when the coefficients do not converge or fit every row.
+    """
+    beta = np.zeros(x.shape[1])
+    loglik = _loglik(x, y, beta)
+    for _ in range(MAX_ITER):
+        p = expit(x @ beta)
+        info = x.T @ (x * (p * (1 - p))[:, None])
+        try:
+            step = np.linalg.solve(info, x.T @ (y - p))
+        except np.linalg.LinAlgError:
+            if np.any(np.minimum(p, 1 - p) < PERFECT_FIT):  # rows fitted exactly: diverging
+                raise _SeparationError from None
+            raise
+        new_beta, new_loglik = beta + step, _loglik(x, y, beta + step)
+        halvings = 0
+        while new_loglik < loglik - 1e-12 * abs(loglik) and halvings < 30:
+            step /= 2
+            new_beta, new_loglik = beta + step, _loglik(x, y, beta + step)
+            halvings += 1
+        converged = np.max(np.abs(step)) <= 1e-10 * (1 + np.max(np.abs(new_beta)))
+        beta, loglik = new_beta, new_loglik
+        if converged:
+            break
+    else:
+        raise _SeparationError
+    p = expit(x @ beta)
+    if np.all(np.abs(p - y) < PERFECT_FIT):
+        raise _SeparationError
+    info = x.T @ (x * (p * (1 - p))[:, None])
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    return beta, se, loglik
+
+
 def logistic_regression(
     df: pd.DataFrame,
     outcome: str,
@@ -66,42 +118,28 @@ def logistic_regression(
     categorical: Sequence[str] = (),
 ) -> LogisticResult:
     """Fit ``outcome ~ covariates`` by maximum likelihood (complete cases, reported)."""
-    import warnings
-
-    import statsmodels.api as sm
-    from statsmodels.tools.sm_exceptions import (
-        ConvergenceWarning,
-        PerfectSeparationError,
-        PerfectSeparationWarning,
-    )
-
     if not covariates:
         raise StatsInputError(None, "at least one covariate is needed")
     data, dropped = complete_cases(df, [outcome, *covariates])
     y = _outcome(data[outcome].astype("float") if data[outcome].dtype == bool
                  else data[outcome], outcome)
     design = design_matrix(data, covariates, reference, categorical)
-    x = sm.add_constant(design.matrix, has_constant="add")
+    x = np.column_stack([np.ones(len(y)), np.asarray(design.matrix, dtype=float)])
     if y.sum() in (0, len(y)):
         raise StatsInputError(outcome, "outcome has a single value: nothing to model")
     separation = StatsInputError(
         None, "separation: the outcome is perfectly predicted, so a coefficient is infinite; "
               "use a Firth-penalised model")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
-        warnings.simplefilter("error", ConvergenceWarning)
-        try:
-            fit = sm.Logit(y, x).fit(method="newton", maxiter=100, tol=1e-12, disp=False)
-        except (PerfectSeparationError, PerfectSeparationWarning, ConvergenceWarning):
-            raise separation from None
-        except np.linalg.LinAlgError as exc:
-            raise StatsInputError(None, f"model cannot be fitted: {exc}") from None
-    if not np.all(np.isfinite(fit.bse)):
-        raise separation
+    try:
+        beta, se, loglik = _newton(x, y)
+    except _SeparationError:
+        raise separation from None
+    except np.linalg.LinAlgError as exc:
+        raise StatsInputError(None, f"model cannot be fitted: {exc}") from None
     null = float(np.sum(y * np.log(y.mean()) + (1 - y) * np.log(1 - y.mean())))
     return LogisticResult(
-        names=design.names, coef=np.asarray(fit.params[1:]), se=np.asarray(fit.bse[1:]),
-        intercept=float(fit.params[0]), intercept_se=float(fit.bse[0]), loglik=float(fit.llf),
+        names=design.names, coef=beta[1:], se=se[1:],
+        intercept=float(beta[0]), intercept_se=float(se[0]), loglik=loglik,
         loglik_null=null, n=len(y), events=int(y.sum()), dropped=dropped, terms=design.terms,
         references=design.references,
     )

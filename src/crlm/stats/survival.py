@@ -15,12 +15,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg
 
+from crlm.stats import _dist
+from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     DroppedRows,
     StatsInputError,
@@ -30,7 +32,7 @@ from crlm.stats._data import (
 )
 
 ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
-CONF_TYPES: tuple[str, ...] = ("log", "log-log", "plain", "logit", "arcsin")
+CONF_TYPES: tuple[str, ...] = get_args(_defaults.ConfType)
 _TOL = float(np.sqrt(np.finfo(float).eps))  # R's sqrt(.Machine$double.eps)
 
 
@@ -80,7 +82,7 @@ def _confint(surv: np.ndarray, std_err: np.ndarray, conf_type: str, level: float
     log: exp(log S ± z·se); log-log: S^exp(∓z·se/log S); plain: S ± z·se·S; logit:
     logit S ± z·se/(1 − S); arcsin: asin(√S) ± ½·z·se·√(S/(1 − S)), clipped to [0, π/2].
     """
-    z = stats.norm.ppf(1.0 - (1.0 - level) / 2.0)
+    z = _dist.norm_ppf(1.0 - (1.0 - level) / 2.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         if conf_type == "plain":
             se2 = std_err * surv * z
@@ -372,12 +374,12 @@ class LogrankResult:
     @property
     def p(self) -> float:
         """p-value of the k-sample test."""
-        return float(stats.chi2.sf(self.chisq, self.df))
+        return float(_dist.chi2_sf(self.chisq, self.df))
 
     @property
     def trend_p(self) -> float | None:
         """p-value of the trend test (1 df)."""
-        return None if self.trend_chisq is None else float(stats.chi2.sf(self.trend_chisq, 1))
+        return None if self.trend_chisq is None else float(_dist.chi2_sf(self.trend_chisq, 1))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group: n, observed, expected, (O-E)^2/E, (O-E)^2/V."""
@@ -498,19 +500,19 @@ class RMSTResult:
 
     def differences(self) -> pd.DataFrame:
         """Every pair (b − a, groups in order) with SE = sqrt(se_a² + se_b²), CI and z-test p."""
-        z = stats.norm.ppf(0.5 + self.conf_level / 2.0)
+        z = _dist.norm_ppf(0.5 + self.conf_level / 2.0)
         rows = []
         for (a, (ma, sa)), (b, (mb, sb)) in itertools.combinations(self.groups.items(), 2):
             diff = mb - ma
             se = float(np.hypot(sa, sb))
             rows.append({"contrast": f"{b} - {a}", "difference": diff, "se": se,
                          "lower95": diff - z * se, "upper95": diff + z * se,
-                         "p": float(2 * stats.norm.sf(abs(diff / se))) if se > 0 else None})
+                         "p": float(2 * _dist.norm_sf(abs(diff / se))) if se > 0 else None})
         return pd.DataFrame(rows)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group: rmst, se, CI."""
-        z = stats.norm.ppf(0.5 + self.conf_level / 2.0)
+        z = _dist.norm_ppf(0.5 + self.conf_level / 2.0)
         return pd.DataFrame(
             [{"group": g, "rmst": m, "se": s, "lower95": m - z * s, "upper95": m + z * s}
              for g, (m, s) in self.groups.items()]).set_index("group")

@@ -25,6 +25,7 @@ from scipy import stats
 
 from crlm.stats._data import StatsInputError, complete_cases, survival_outcome
 from crlm.stats.cox import _concordance_influence, concordance_dfbeta
+from crlm.stats.defaults import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED
 from crlm.stats.survival import censoring_survival, kaplan_meier, km_curve, km_survival
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -356,8 +357,6 @@ def _strata(rows: pd.DataFrame, cox_kwargs: Mapping[str, object]) -> np.ndarray 
 
 # --------------------------------------------------------------------------- score validation
 
-BOOTSTRAP_SEED = 20231
-BOOTSTRAP_DRAWS = 200
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,91 @@
+"""Whole-process Cox on a CSV: ``crlm stats cox`` vs a pandas + lifelines script, side by side.
+
+Writes a 1M-row × 10-column CSV (8 covariates, time, event; tied integer-day times), then
+runs, alternating, ``crlm stats cox --json`` and a plain Python script doing
+``pandas.read_csv`` + lifelines ``CoxPHFitter().fit`` on the same file and covariates, each as
+a fresh process: wall time and CPU of the child, median of ``--runs`` runs after a warm-up of
+crlm (numba's cache). Target (issue 14): crlm ≥ 3× faster (wall). Usage:
+``python benchmarks/bench_whole_process.py [--rows 1000000] [--runs 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COVARIATES = [f"x{i}" for i in range(8)]
+LIFELINES = """
+import sys
+import pandas as pd
+from lifelines import CoxPHFitter
+frame = pd.read_csv(sys.argv[1])
+cph = CoxPHFitter().fit(frame[[*sys.argv[2].split(","), "time", "event"]], "time", "event")
+print(cph.params_.to_dict())
+"""
+
+
+def write_csv(path: Path, n: int, seed: int = 20240611) -> None:
+    """n rows: 8 covariates (two binary), integer-day times, ~55 % events."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(COVARIATES)))
+    x[:, 3] = rng.binomial(1, 0.3, n)
+    x[:, 6] = rng.binomial(1, 0.6, n)
+    beta = np.linspace(-0.4, 0.4, len(COVARIATES))
+    event_time = np.ceil(rng.exponential(900.0 * np.exp(-(x @ beta))))
+    censor_time = np.ceil(rng.uniform(30, 2500, n))
+    frame = pd.DataFrame(np.round(x, 6), columns=COVARIATES)
+    frame["time"] = np.minimum(event_time, censor_time)
+    frame["event"] = (event_time <= censor_time).astype(int)
+    frame.to_csv(path, index=False)
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    crlm = Path(sys.executable).parent / "crlm"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cohort.csv"
+        write_csv(path, args.rows)
+        covs = ",".join(COVARIATES)
+        ours = [str(crlm), "stats", "cox", "--data", str(path), "--time", "time", "--event",
+                "event", "--covariates", covs, "--json"]
+        theirs = [sys.executable, "-c", LIFELINES, str(path), covs]
+        timed(ours)  # warm-up: numba's cache, file cache
+        results: dict[str, list[tuple[float, float]]] = {"crlm": [], "lifelines": []}
+        for _ in range(args.runs):
+            results["crlm"].append(timed(ours))
+            results["lifelines"].append(timed(theirs))
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+           for k, v in results.items()}
+    ratio = med["lifelines"][0] / med["crlm"][0]
+    print(f"whole-process Cox, {args.rows:,} rows × 10 columns, median of {args.runs}")
+    print(f"{'':<28} {'wall s':>8} {'CPU s':>8}")
+    print(f"{'crlm stats cox --json':<28} {med['crlm'][0]:>8.2f} {med['crlm'][1]:>8.2f}")
+    print(f"{'pandas + lifelines script':<28} {med['lifelines'][0]:>8.2f} "
+          f"{med['lifelines'][1]:>8.2f}")
+    print(f"ratio (wall) {ratio:.1f}× — target ≥ 3×: {'met' if ratio >= 3 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""Default settings and choices of the analyses, importable before any analysis (fast CLI)."""
+
+from typing import Literal
+
+#: bootstrap draws and seed of the optimism-corrected C and the score comparisons
+BOOTSTRAP_SEED = 20231
+BOOTSTRAP_DRAWS = 200
+
+#: tie handling of the Cox partial likelihood (R ``coxph(ties=)``)
+Ties = Literal["efron", "breslow"]
+#: CI and p-value method of the Firth models (profile penalised likelihood or Wald)
+CiMethod = Literal["profile", "wald"]
+#: scale of the Kaplan–Meier and predicted-survival CIs (R ``survfit(conf.type=)``)
+ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
+#: unit of a follow-up time column
+TimeUnit = Literal["days", "months", "years"]

@@ -1,0 +1,79 @@
+"""Start-up and CLI polish: no heavy import at start, --version, choices in --help, extras."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import crlm
+from crlm.cli import app
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HEAVY = ("pandas", "numpy", "scipy", "matplotlib", "sqlalchemy", "numba", "pyarrow", "fastapi")
+runner = CliRunner()
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.split()
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    assert _loaded_after("import crlm.cli") == []
+
+
+def test_assess_and_help_load_no_heavy_library() -> None:
+    run = ("import sys\nfrom crlm.cli import app\nfrom typer.testing import CliRunner\n"
+           "r = CliRunner().invoke(app, {args!r})\nassert r.exit_code == 0, r.output")
+    assert _loaded_after(run.format(args=["assess", str(EXAMPLES / "conversion.json")])) == []
+    assert _loaded_after(run.format(args=["stats", "cox", "--help"])) == []
+
+
+def test_version_option() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"crlm {crlm.__version__}"
+
+
+def test_help_shows_choices_and_flags_without_a_value() -> None:
+    assess = runner.invoke(app, ["assess", "--help"], env={"COLUMNS": "200"}).output
+    assert "<mosteller|dubois>" in assess and "<bsa|weight>" in assess
+    cox = runner.invoke(app, ["stats", "cox", "--help"], env={"COLUMNS": "200"}).output
+    assert "<efron|breslow>" in cox and "<profile|wald>" in cox
+    assert "<bool>" not in cox and "<bool>" not in assess
+    assert "--robust" in cox
+
+
+def test_a_bad_choice_is_exit_2_naming_the_option() -> None:
+    result = runner.invoke(app, ["assess", str(EXAMPLES / "conversion.json"), "--bsa", "x"])
+    assert result.exit_code == 2
+    assert "--bsa" in result.stderr
+
+
+def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path) -> None:
+    code = ("import sys\nsys.modules['weasyprint'] = None\nfrom crlm.cli import main\n"
+            f"sys.argv = ['crlm', 'assess', {str(EXAMPLES / 'conversion.json')!r}, "
+            f"'--format', 'pdf', '--out', {str(tmp_path / 'a.pdf')!r}]\nmain()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("crlm: this needs the optional package 'weasyprint': "
+                                   "pip install 'crlm[reports]' (or crlm[all])")
+
+
+def test_cli_choices_are_the_analyses_choices() -> None:
+    from typing import get_args
+
+    from crlm.reports.score_validation import TIME_UNITS_PER_YEAR
+    from crlm.stats.defaults import ConfType, TimeUnit
+    from crlm.stats.survival import CONF_TYPES
+
+    assert set(get_args(TimeUnit)) == set(TIME_UNITS_PER_YEAR)
+    assert get_args(ConfType) == CONF_TYPES
+    km = runner.invoke(app, ["stats", "km", "--help"], env={"COLUMNS": "200"}).output
+    assert "<log|log-log|plain|logit|arcsin>" in km

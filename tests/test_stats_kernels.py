@@ -1,0 +1,174 @@
+"""The survival loops three ways: plain Python, numpy (no numba) and numba-compiled.
+
+The numpy path (``crlm.stats._vectorized``) is what runs when numba is not installed or
+``CRLM_NO_NUMBA=1``; it must give the loops' results. A subprocess fits Cox models with
+``CRLM_NO_NUMBA=1`` and must reproduce this process's fits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crlm.stats import _kernels, _loops, _vectorized
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _implementations() -> list[tuple[str, types.SimpleNamespace]]:
+    impls = [("numpy", types.SimpleNamespace(
+        time_sums=_vectorized.time_sums, scale_rows=_vectorized.scale_rows,
+        subtract_at=_vectorized.subtract_at, deaths_first=_vectorized._deaths_first,
+        concordance_counts=_vectorized.concordance_counts))]
+    jit = _kernels.compiled()
+    if jit is not None:
+        impls.append(("numba", types.SimpleNamespace(
+            time_sums=jit["time_sums"], scale_rows=jit["scale_rows"],
+            subtract_at=jit["subtract_at"], deaths_first=jit["_deaths_first"],
+            concordance_counts=jit["concordance_counts"])))
+    return impls
+
+
+IMPLS = _implementations()
+
+
+def _tied_data(seed: int, n: int, n_times: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    time = rng.integers(0, n_times, n).astype(float)
+    event = rng.random(n) < 0.55
+    return time, event
+
+
+def _sorted_design(seed: int, n: int, n_times: int, p: int):
+    time, event = _tied_data(seed, n, n_times)
+    order = _loops._deaths_first(np.argsort(time).astype(np.int64), np.sort(time), event)
+    t, ev = time[order], event[order]
+    new = np.r_[True, t[1:] != t[:-1]]
+    first = np.flatnonzero(new).astype(np.int64)
+    dead_at = np.add.reduceat(ev.astype(np.int64), first)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.normal(size=(n, p))
+    risk = np.exp(rng.normal(size=n))
+    return t, ev, x, risk, first, dead_at
+
+
+@pytest.mark.parametrize(("label", "impl"), IMPLS, ids=[i[0] for i in IMPLS])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_time_sums_and_gram_match_the_loops(label: str, impl, seed: int) -> None:
+    _, _, x, risk, first, dead_at = _sorted_design(seed, 400, 60 if seed else 400, 3)
+    dead_at[0] = 0  # a time with no death, and (seed 2) times made of deaths only
+    if seed == 2:
+        dead_at = np.diff(np.append(first, x.shape[0]))
+    expected = _loops.time_sums(x, risk, first, dead_at)
+    for got, want in zip(impl.time_sums(x, risk, first, dead_at), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    out, want_out = np.empty_like(x), np.empty_like(x)
+    impl.scale_rows(x, risk, out)
+    _loops.scale_rows(x, risk, want_out)
+    np.testing.assert_array_equal(out, want_out)
+    positions = np.array([3, 7, 7, 50, 3], dtype=np.int64)  # repeated positions add up
+    values = np.array([0.5, 1.0, 2.0, -1.0, 0.25])
+    target, want_target = risk.copy(), risk.copy()
+    impl.subtract_at(target, positions, x[:, 0], values)
+    _loops.subtract_at(want_target, positions, x[:, 0], values)
+    np.testing.assert_allclose(target, want_target, rtol=1e-15)
+
+
+@pytest.mark.parametrize(("label", "impl"), IMPLS, ids=[i[0] for i in IMPLS])
+@pytest.mark.parametrize(("n", "n_times", "n_scores"), [(1, 1, 1), (300, 40, 25),
+                                                        (500, 500, 500), (257, 3, 2)])
+def test_deaths_first_and_concordance_counts_match_the_loops(label: str, impl, n: int,
+                                                             n_times: int, n_scores: int
+                                                             ) -> None:
+    time, event = _tied_data(n, n, n_times)
+    order = np.argsort(time).astype(np.int64)
+    got = impl.deaths_first(order, time[order], event)
+    np.testing.assert_array_equal(got, _loops._deaths_first(order, time[order], event))
+    t, ev = time[got], event[got]
+    rank = np.random.default_rng(n).integers(0, n_scores, n).astype(np.int64)
+    first_at = np.searchsorted(t, t, side="left")
+    dead_cum = np.concatenate(([0], np.cumsum(ev)))
+    block_end = (first_at + dead_cum[np.searchsorted(t, t, side="right")]
+                 - dead_cum[first_at]).astype(np.int64)
+    want = _loops.concordance_counts(rank, ev, block_end, n_scores)
+    np.testing.assert_array_equal(impl.concordance_counts(rank, ev, block_end, n_scores), want)
+    assert want.sum() > 0 or ev.sum() == 0 or n == 1
+
+
+def test_concordance_counts_of_no_death_are_zero() -> None:
+    rank = np.array([0, 1, 2], dtype=np.int64)
+    got = _vectorized.concordance_counts(rank, np.zeros(3, bool), np.arange(1, 4), 3)
+    assert not got.any()
+
+
+_FIT = """
+import json, sys
+import pandas as pd
+from crlm.stats import _kernels, cox_ph
+heart = pd.read_csv(sys.argv[1])
+mgus = pd.read_csv(sys.argv[2])
+a = cox_ph(mgus, "futime", "death", ["age", "sex", "hgb"], ties="efron")
+b = cox_ph(heart, "stop", "event", ["age", "year", "surgery"], start="start")
+print(json.dumps({"numba": _kernels._for(len(mgus)) is not None, "fits": [
+    {"coef": r.to_frame()["coef"].tolist(), "se": r.to_frame()["se"].tolist(),
+     "loglik": r.loglik, "c": r.concordance, "c_se": r.concordance_se} for r in (a, b)]}))
+"""
+
+
+def _fits(no_numba: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "CRLM_NO_NUMBA"}
+    env["CRLM_NUMBA_MIN_ROWS"] = "0"  # numba (when installed) even on these small files
+    if no_numba:
+        env["CRLM_NO_NUMBA"] = "1"
+    done = subprocess.run([sys.executable, "-c", _FIT, str(FIXTURES / "heart.csv"),
+                           str(FIXTURES / "mgus2.csv")], env=env, capture_output=True,
+                          text=True, timeout=120, check=True)
+    return json.loads(done.stdout)
+
+
+def test_cox_fits_without_numba_equal_the_default_path() -> None:
+    plain = _fits(no_numba=True)
+    assert plain["numba"] is False
+    default = _fits(no_numba=False)
+    assert default["numba"] is (_kernels.compiled() is not None)
+    for got, want in zip(plain["fits"], default["fits"], strict=True):
+        assert got["coef"] == pytest.approx(want["coef"], rel=1e-9)
+        assert got["se"] == pytest.approx(want["se"], rel=1e-9)
+        assert got["loglik"] == pytest.approx(want["loglik"], rel=1e-12)
+        assert got["c"] == pytest.approx(want["c"], rel=1e-12)
+        assert got["c_se"] == pytest.approx(want["c_se"], rel=1e-9)
+
+
+def test_small_data_uses_numpy_and_large_data_the_compiled_loops() -> None:
+    assert _kernels._for(_kernels.NUMBA_MIN_ROWS - 1) is None
+    assert _kernels._for(_kernels.NUMBA_MIN_ROWS) is _kernels.compiled()
+
+
+def test_cache_dir_falls_back_to_a_private_temp_dir(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    unwritable = tmp_path / "no"
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(_kernels, "_writable",
+                        lambda d: not str(d).startswith((str(unwritable), str(_loops_dir()))))
+    assert _kernels.numba_cache_dir() == tmp_path / "xdg" / "crlm" / "numba"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(unwritable))
+    monkeypatch.setenv("HOME", str(unwritable))
+    monkeypatch.setattr(_kernels.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert _kernels.numba_cache_dir() == tmp_path / f"crlm-numba-{os.getuid()}"
+    # a temp folder someone else can write to is never used: no cache at all
+    (tmp_path / f"crlm-numba-{os.getuid()}").chmod(0o777)
+    assert _kernels.numba_cache_dir() is None
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(unwritable / "x"))
+    assert _kernels.numba_cache_dir() is None
+
+
+def _loops_dir() -> Path:
+    return Path(_loops.__file__).parent
