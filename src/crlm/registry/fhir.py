@@ -33,7 +33,7 @@ from crlm.domain import Patient
 from crlm.domain.dates import today
 from crlm.domain.patient import BrafStatus, Lesion, MsiStatus, Mutation, Operation
 from crlm.domain.treatment import TreatmentEvent, TreatmentKind
-from crlm.registry import fhir_terms as T
+from crlm.registry import fhir_terms as terms
 from crlm.registry.models import _base_type
 
 CRLM = "https://crlm.dev/fhir"
@@ -42,11 +42,11 @@ CODES = f"{CRLM}/CodeSystem/crlm"
 #: Identifier system of crlm's patient id (Patient.identifier).
 PATIENT_ID_SYSTEM = f"{CRLM}/patient-id"
 RFC3986 = "urn:ietf:rfc:3986"
-LOINC = T.LOINC
-UCUM = T.UCUM
-SNOMED = T.SNOMED
-HGNC = T.HGNC
-MCODE = T.MCODE_SD
+LOINC = terms.LOINC
+UCUM = terms.UCUM
+SNOMED = terms.SNOMED
+HGNC = terms.HGNC
+MCODE = terms.MCODE_SD
 PROFILE = {
     "patient": MCODE + "mcode-cancer-patient",
     "primary": MCODE + "mcode-primary-cancer-condition",
@@ -86,7 +86,7 @@ CRLM_OBSERVATIONS: dict[str, str] = {
     "volumetry.flr_volume_after_pve_ml": "mL",
     "volumetry.weeks_after_pve": "wk",
 }
-GENES = T.GENES
+GENES = terms.GENES
 #: Genes written as mCODE GenomicVariant observations (HER2 amplification is not a variant call).
 VARIANT_GENES = ("kras", "nras", "braf", "tp53", "smad4", "apc", "fbxw7")
 PATIENT_LIST_KEYS = ("operations", "treatments")
@@ -150,11 +150,11 @@ def _section_extensions(prefix: str, model: type[BaseModel], data: BaseModel,
     return out
 
 
-def _coding(code: T.Code) -> dict[str, str]:
+def _coding(code: terms.Code) -> dict[str, str]:
     return {"system": code[0], "code": code[1], "display": code[2]}
 
 
-def _concept(*codes: T.Code, text: str | None = None) -> dict[str, Any]:
+def _concept(*codes: terms.Code, text: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"coding": [_coding(c) for c in codes]}
     if text:
         out["text"] = text
@@ -180,7 +180,7 @@ def _get(patient: Patient, path: str) -> Any:
 
 
 def _absent(reason: str = "unknown") -> dict[str, Any]:
-    return {"coding": [{"system": T.DATA_ABSENT_CS, "code": reason}]}
+    return {"coding": [{"system": terms.DATA_ABSENT_CS, "code": reason}]}
 
 
 def validated(resource: dict[str, Any]) -> dict[str, Any]:
@@ -220,8 +220,8 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
     primary_id = b.rid("primary")
     secondary_id = b.rid("secondary")
     b.add(_primary_condition(patient, primary_id, b))
-    for field, role, category in (("t_category", "t", T.T_CATEGORY),
-                                  ("n_category", "n", T.N_CATEGORY)):
+    for field, role, category in (("t_category", "t", terms.T_CATEGORY),
+                                  ("n_category", "n", terms.N_CATEGORY)):
         value = getattr(patient.primary, field)
         if value is not None:
             b.add(_tnm(value, role, category, primary_id, b))
@@ -267,7 +267,7 @@ def _patient_resource(patient: Patient, b: _Bundle) -> dict[str, Any]:
         "resourceType": "Patient", "id": b.patient_id,
         "meta": {"profile": [PROFILE["patient"]]}, "identifier": [identifier],
         # crlm holds no names: US Core's data-absent-reason form of a required name.
-        "name": [{"extension": [{"url": T.DATA_ABSENT, "valueCode": "unknown"}]}],
+        "name": [{"extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]}],
         "gender": patient.sex.value if patient.sex is not None else "unknown",
     }
     if ext:
@@ -275,20 +275,20 @@ def _patient_resource(patient: Patient, b: _Bundle) -> dict[str, Any]:
     return resource
 
 
-def _condition_base(rid: str, profile: str, codes: tuple[T.Code, ...], text: str,
+def _condition_base(rid: str, profile: str, codes: tuple[terms.Code, ...], text: str,
                     b: _Bundle) -> dict[str, Any]:
     return {"resourceType": "Condition", "id": rid, "meta": {"profile": [PROFILE[profile]]},
-            "category": [_concept((T.CONDITION_CATEGORY, "problem-list-item",
+            "category": [_concept((terms.CONDITION_CATEGORY, "problem-list-item",
                                    "Problem List Item"))],
             "code": _concept(*codes, text=text), "subject": b.subject}
 
 
 def _site_body(site: Any) -> dict[str, Any]:
     """The SNOMED body site of a primary site (with the mCODE laterality qualifier)."""
-    structure, side = T.SITE_BODY[site]
+    structure, side = terms.SITE_BODY[site]
     body = _concept(structure, text=value_label(site))
     if side is not None:
-        body["extension"] = [{"url": T.LATERALITY_EXT, "valueCodeableConcept": _concept(side)}]
+        body["extension"] = [{"url": terms.LATERALITY_EXT, "valueCodeableConcept": _concept(side)}]
     return body
 
 
@@ -296,7 +296,7 @@ def _primary_condition(patient: Patient, rid: str, b: _Bundle) -> dict[str, Any]
     p = patient.primary
     text = ("Colorectal cancer" if p.site is None
             else f"Colorectal cancer ({value_label(p.site)})")
-    res = _condition_base(rid, "primary", T.PRIMARY_CODES[p.site], text, b)
+    res = _condition_base(rid, "primary", terms.PRIMARY_CODES[p.site], text, b)
     ext = _section_extensions("primary.", type(p), p,
                               {"site", "t_category", "n_category", "date_of_diagnosis"})
     if ext:
@@ -308,21 +308,22 @@ def _primary_condition(patient: Patient, rid: str, b: _Bundle) -> dict[str, Any]
     return res
 
 
-def _tnm(value: str, role: str, category: T.Code, primary_id: str,
+def _tnm(value: str, role: str, category: terms.Code, primary_id: str,
          b: _Bundle) -> dict[str, Any]:
     """mCODE TNM category: AJCC value (crlm does not record the c/p prefix), AJCC 8 method."""
     return {"resourceType": "Observation", "id": b.rid(role), "status": "final",
             "meta": {"profile": [PROFILE[role]]},
             "category": [_concept(STAGING_CATEGORY)], "code": _concept(category),
             "subject": b.subject, "focus": [_ref(primary_id)],
-            "valueCodeableConcept": _concept((T.AJCC, value, value), text=value),
-            "method": _concept(T.AJCC_8)}
+            "valueCodeableConcept": _concept((terms.AJCC, value, value), text=value),
+            "method": _concept(terms.AJCC_8)}
 
 
 def _secondary_condition(patient: Patient, rid: str, primary_id: str,
                          b: _Bundle) -> dict[str, Any]:
     liver = patient.liver
-    ext: list[dict[str, Any]] = [{"url": T.CONDITION_RELATED, "valueReference": _ref(primary_id)}]
+    ext: list[dict[str, Any]] = [{"url": terms.CONDITION_RELATED,
+                                  "valueReference": _ref(primary_id)}]
     ext += _section_extensions("liver.", type(liver), liver, {"lesions", "largest_diameter_cm"})
     if liver.lesions is not None:
         ext.append({"url": EXT + "liver.lesions.count", "valueInteger": len(liver.lesions)})
@@ -332,30 +333,31 @@ def _secondary_condition(patient: Patient, rid: str, primary_id: str,
     if liver.largest_diameter_cm is not None and liver.number_of_metastases is not None:
         tbs = math.hypot(liver.largest_diameter_cm, liver.number_of_metastases)
         ext.append({"url": EXT + "tumour-burden-score", "valueDecimal": round(tbs, 4)})
-    res = _condition_base(rid, "secondary", T.LIVER_METASTASES, "Colorectal liver metastases",
+    res = _condition_base(rid, "secondary", terms.LIVER_METASTASES, "Colorectal liver metastases",
                           b)
     res["extension"] = ext
-    res["bodySite"] = [_concept(T.LIVER_SITE)]
+    res["bodySite"] = [_concept(terms.LIVER_SITE)]
     return res
 
 
 def _tumor(rid: str, secondary_id: str, b: _Bundle) -> dict[str, Any]:
     """mCODE Tumor: the largest liver metastasis, the focus of the TumorSize observation."""
     return {"resourceType": "BodyStructure", "id": rid, "meta": {"profile": [PROFILE["tumor"]]},
-            "extension": [{"url": T.RELATED_CONDITION_EXT, "valueReference": _ref(secondary_id)}],
+            "extension": [{"url": terms.RELATED_CONDITION_EXT,
+                           "valueReference": _ref(secondary_id)}],
             "identifier": [{"use": "usual",
                             "type": _concept(("http://hl7.org/fhir/resource-types",
                                               "BodyStructure", "BodyStructure")),
                             "system": RFC3986, "value": f"urn:uuid:{rid}"}],
             "description": "Largest liver metastasis",
-            "location": _concept(T.LIVER_SITE), "patient": b.subject}
+            "location": _concept(terms.LIVER_SITE), "patient": b.subject}
 
 
 def _tumor_size(diameter_cm: float, tumor_id: str, b: _Bundle) -> dict[str, Any]:
     return {"resourceType": "Observation", "id": b.rid("size"), "status": "final",
-            "meta": {"profile": [PROFILE["size"]]}, "code": _concept(T.TUMOR_SIZE),
+            "meta": {"profile": [PROFILE["size"]]}, "code": _concept(terms.TUMOR_SIZE),
             "subject": b.subject, "focus": [_ref(tumor_id)],
-            "component": [{"code": _concept(T.LONGEST_DIMENSION),
+            "component": [{"code": _concept(terms.LONGEST_DIMENSION),
                            "valueQuantity": _quantity(diameter_cm, "cm")}]}
 
 
@@ -380,21 +382,21 @@ def _variant(field: str, value: Any, b: _Bundle) -> dict[str, Any]:
     hgnc, symbol = GENES[field]
     res: dict[str, Any] = {
         "resourceType": "Observation", "id": b.rid(f"gene-{field}"), "status": "final",
-        "meta": {"profile": [PROFILE["variant"]]}, "category": [_concept(T.LAB_CATEGORY)],
-        "code": _concept(T.VARIANT_CODE), "subject": b.subject,
-        "component": [{"code": _concept(T.GENE_STUDIED),
+        "meta": {"profile": [PROFILE["variant"]]}, "category": [_concept(terms.LAB_CATEGORY)],
+        "code": _concept(terms.VARIANT_CODE), "subject": b.subject,
+        "component": [{"code": _concept(terms.GENE_STUDIED),
                        "valueCodeableConcept": _concept((HGNC, hgnc, symbol))}],
     }
     if value in (Mutation.unknown, BrafStatus.unknown):
         res["dataAbsentReason"] = _absent()
     elif value in (Mutation.wildtype, BrafStatus.wildtype):
-        res["valueCodeableConcept"] = _concept(T.ABSENT)
+        res["valueCodeableConcept"] = _concept(terms.ABSENT)
     else:
-        res["valueCodeableConcept"] = _concept(T.PRESENT)
+        res["valueCodeableConcept"] = _concept(terms.PRESENT)
     if value == BrafStatus.v600e:
-        res["component"].append({"code": _concept(T.PROTEIN_HGVS),
+        res["component"].append({"code": _concept(terms.PROTEIN_HGVS),
                                  "valueCodeableConcept": _concept(
-                                     (T.HGVS, T.BRAF_V600E_HGVS, T.BRAF_V600E_HGVS))})
+                                     (terms.HGVS, terms.BRAF_V600E_HGVS, terms.BRAF_V600E_HGVS))})
     elif value == BrafStatus.non_v600e:  # a BRAF variant other than V600E: no standard answer
         res["extension"] = [_ext("molecular.braf", value, BrafStatus)]
     return res
@@ -410,17 +412,17 @@ def _molecular(patient: Patient, b: _Bundle) -> None:
         hgnc, symbol = GENES["her2"]
         b.add({"resourceType": "Observation", "id": b.rid("gene-her2"), "status": "final",
                "subject": b.subject, "code": _coded(CODES, "molecular.her2", symbol),
-               "component": [{"code": _concept(T.GENE_STUDIED),
+               "component": [{"code": _concept(terms.GENE_STUDIED),
                               "valueCodeableConcept": _concept((HGNC, hgnc, symbol))}],
                "valueCodeableConcept": _coded(CODES, m.her2.value, m.her2.value)})
     if m.msi is not None:
         res: dict[str, Any] = {"resourceType": "Observation", "id": b.rid("msi"),
-                               "status": "final", "category": [_concept(T.LAB_CATEGORY)],
-                               "code": _concept(T.MSI_CODE), "subject": b.subject}
+                               "status": "final", "category": [_concept(terms.LAB_CATEGORY)],
+                               "code": _concept(terms.MSI_CODE), "subject": b.subject}
         if m.msi == MsiStatus.unknown:
             res["dataAbsentReason"] = _absent()
         else:
-            answer = T.MSI_HIGH if m.msi == MsiStatus.msi_high else T.MSI_STABLE
+            answer = terms.MSI_HIGH if m.msi == MsiStatus.msi_high else terms.MSI_STABLE
             res["valueCodeableConcept"] = _concept(answer)
         b.add(res)
 
@@ -486,14 +488,15 @@ def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
                "medicationCodeableConcept": _coded(CODES, code, text), **base,
                # effective[x] is required: an unknown date says so (data-absent-reason)
                "effectivePeriod": _period(event) or {
-                   "extension": [{"url": T.DATA_ABSENT, "valueCode": "unknown"}]}}
+                   "extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]}}
         if primary_id:
             res["reasonReference"] = [_ref(primary_id)]
         return res
     if kind == TreatmentKind.recurrence:
         res = {"resourceType": "Observation", "status": "final",
                "meta": {"profile": [PROFILE["disease_status"]]},
-               "code": _concept(T.DISEASE_STATUS), "valueCodeableConcept": _concept(T.WORSENED),
+               "code": _concept(terms.DISEASE_STATUS),
+               "valueCodeableConcept": _concept(terms.WORSENED),
                **base}
         if primary_id:
             res["focus"] = [_ref(primary_id)]
@@ -504,10 +507,10 @@ def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
            **base}
     if kind == TreatmentKind.radiotherapy:
         res["meta"] = {"profile": [PROFILE["radiotherapy"]]}
-        res["code"] = _concept(T.RADIOTHERAPY_COURSE, text=label)
+        res["code"] = _concept(terms.RADIOTHERAPY_COURSE, text=label)
     elif kind in SURGICAL_KINDS:
         res["meta"] = {"profile": [PROFILE["surgery"]]}
-        res["code"] = _concept(T.EXCISION_OF_NEOPLASM, (CODES, kind.value, label), text=label)
+        res["code"] = _concept(terms.EXCISION_OF_NEOPLASM, (CODES, kind.value, label), text=label)
     else:  # PVE, ALPPS, ablation: no verified standard code, so no mCODE profile claimed
         res["code"] = _coded(CODES, kind.value, label)
     reason = primary_id if kind in PRIMARY_KINDS else secondary_id

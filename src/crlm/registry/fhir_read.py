@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from crlm.domain import Patient, parse_patient
 from crlm.domain.dates import EARLIEST_PLAUSIBLE_DATE, today
 from crlm.domain.patient import PrimaryTumour
-from crlm.registry import fhir_terms as T
+from crlm.registry import fhir_terms as terms
 from crlm.registry.fhir import (
     CODES,
     CRLM_OBSERVATIONS,
@@ -65,7 +65,7 @@ _SHAPES: dict[str, type] = {
 _LIST_CATEGORY = frozenset({"Condition", "Observation"})
 _SHAPE_NAMES = {dict: "an object", list: "a list", str: "text"}
 _LOINC_BY_CODE = {code: path for path, (code, _d, _u) in LOINC_OBSERVATIONS.items()}
-_GENE_BY_HGNC = {hgnc: name for name, (hgnc, _symbol) in T.GENES.items()}
+_GENE_BY_HGNC = {hgnc: name for name, (hgnc, _symbol) in terms.GENES.items()}
 #: Rank of a molecular result when several observations speak of one gene (a found variant
 #: outranks its absence elsewhere; any result outranks unknown).
 _RANK = {"v600e": 4, "non_v600e": 3, "mutant": 3, "wildtype": 2, "unknown": 1}
@@ -150,6 +150,8 @@ class _Reader:
     tnm_rank: dict[str, int] = field(default_factory=dict)
     sizes: list[float] = field(default_factory=list)
     birth: tuple[str, str] | None = None
+    #: One flag per primary cancer condition in the bundle: is it colorectal?
+    primaries: list[bool] = field(default_factory=list)
 
     def note(self, text: str) -> None:
         self.ignored.append(text)
@@ -238,7 +240,7 @@ class _Reader:
                 self.note(f"{where}.identifier[{i}]: identifier {system!r} not read "
                           "(crlm keeps only its own patient id) (ignored)")
         names = res.get("name", [])
-        if any(set(n) != {"extension"} or any(e.get("url") != T.DATA_ABSENT
+        if any(set(n) != {"extension"} or any(e.get("url") != terms.DATA_ABSENT
                                               for e in n["extension"]) for n in names):
             self.note(f"{where}.name: not an element crlm reads (crlm records no names) "
                       "(ignored)")
@@ -260,15 +262,15 @@ class _Reader:
     def _condition(self, res: dict[str, Any], where: str) -> set[str] | None:
         profiles = res.get("meta", {}).get("profile", [])
         codes = _codings(res.get("code"))
-        liver = {(s, c) for s, c, _d in T.LIVER_METASTASES}
+        liver = {(s, c) for s, c, _d in terms.LIVER_METASTASES}
         if PROFILE["secondary"] in profiles or liver & set(codes):
-            if not liver & set(codes) and not self._has_site(res, T.LIVER_SITE[1]):
+            if not liver & set(codes) and not self._has_site(res, terms.LIVER_SITE[1]):
                 self.note(f"{where}: a secondary cancer that is not in the liver (ignored)")
                 return None
             self.extensions(self.doc, res.get("extension", []), where,
-                            frozenset({T.CONDITION_RELATED}))
+                            frozenset({terms.CONDITION_RELATED}))
             return {"category", "code", "bodySite", "subject", "extension"}
-        colorectal = [T.COLORECTAL_CODES[c] for c in codes if c in T.COLORECTAL_CODES]
+        colorectal = [terms.COLORECTAL_CODES[c] for c in codes if c in terms.COLORECTAL_CODES]
         if not colorectal:
             what = "a primary cancer that is not colorectal" if (
                 PROFILE["primary"] in profiles) else "a condition crlm does not record"
@@ -287,19 +289,19 @@ class _Reader:
 
     @staticmethod
     def _has_site(res: dict[str, Any], code: str) -> bool:
-        return any((T.SNOMED, code) in _codings(b) for b in res.get("bodySite", []))
+        return any((terms.SNOMED, code) in _codings(b) for b in res.get("bodySite", []))
 
     def _site(self, body: dict[str, Any], where: str) -> Any:
-        codes = {c for s, c in _codings(body) if s == T.SNOMED}
-        sides = {c for e in body.get("extension", []) if e.get("url") == T.LATERALITY_EXT
-                 for s, c in _codings(e.get("valueCodeableConcept")) if s == T.SNOMED}
-        for site, (structure, side) in T.SITE_BODY.items():
+        codes = {c for s, c in _codings(body) if s == terms.SNOMED}
+        sides = {c for e in body.get("extension", []) if e.get("url") == terms.LATERALITY_EXT
+                 for s, c in _codings(e.get("valueCodeableConcept")) if s == terms.SNOMED}
+        for site, (structure, side) in terms.SITE_BODY.items():
             if structure[1] in codes and (side is None or side[1] in sides):
                 return site
         for code in codes:
-            if code in T.SEGMENT_SITES:
-                return T.SEGMENT_SITES[code]
-        if codes != {T.COLON_SITE[1]}:
+            if code in terms.SEGMENT_SITES:
+                return terms.SEGMENT_SITES[code]
+        if codes != {terms.COLON_SITE[1]}:
             self.note(f"{where}: body site {sorted(codes)} is not a site crlm records "
                       "(ignored)")
         return None
@@ -311,18 +313,18 @@ class _Reader:
         profiles = res.get("meta", {}).get("profile", [])
         codings = _codings(res.get("code"))
         codes = {c for _s, c in codings}
-        if PROFILE["size"] in profiles or T.TUMOR_SIZE[1] in codes:
+        if PROFILE["size"] in profiles or terms.TUMOR_SIZE[1] in codes:
             return self._tumor_size(res, where)
-        if codes & T.T_TYPES or PROFILE["t"] in profiles:
+        if codes & terms.T_TYPES or PROFILE["t"] in profiles:
             return self._tnm(res, where, "t_category", codes)
-        if codes & T.N_TYPES or PROFILE["n"] in profiles:
+        if codes & terms.N_TYPES or PROFILE["n"] in profiles:
             return self._tnm(res, where, "n_category", codes)
-        if T.VARIANT_CODE[1] in codes:
+        if terms.VARIANT_CODE[1] in codes:
             return self._variant(res, where)
-        if T.MSI_CODE[1] in codes:
+        if terms.MSI_CODE[1] in codes:
             return self._msi(res, where)
         system, code = codings[0] if codings else ("", "")
-        if system == T.LOINC and code in _LOINC_BY_CODE:
+        if system == terms.LOINC and code in _LOINC_BY_CODE:
             return self._quantity(res, where, _LOINC_BY_CODE[code])
         if system == CODES and code in CRLM_OBSERVATIONS:
             return self._quantity(res, where, code)
@@ -354,20 +356,25 @@ class _Reader:
         concept = res.get("valueCodeableConcept", {})
         value, rank = None, 1
         for system, code in _codings(concept):
-            if system == T.AJCC:
+            if system == terms.AJCC:
                 match = re.fullmatch(r"(c|p)?([TN].*)", code)
                 if match is None:
                     continue
                 value = match.group(2)
                 rank = {"c": 2, "p": 3}.get(match.group(1) or "", 1)
-            elif system == T.SNOMED and code in T.SNOMED_TNM:
-                value = T.SNOMED_TNM[code]
+            elif system == terms.SNOMED and code in terms.SNOMED_TNM:
+                value = terms.SNOMED_TNM[code]
         if value is None:
             self.note(f"{where}.valueCodeableConcept: not a T or N category crlm reads "
                       "(post-treatment, or another code system) (ignored)")
             return None
+        if not self._stages_colorectal_primary(res):
+            self.note(f"{where}: staging of a cancer that is not a colorectal primary (ignored)")
+            return None
         if types & {"384625004", "371494008", "21899-0", "21900-6"}:
             rank = 3  # pathological
+        elif types & {"399504009", "399534004", "21905-5", "21906-3"}:
+            rank = 2  # clinical
         value = value[0] + value[1:].replace("X", "x").replace("IS", "is")
         try:
             PrimaryTumour.model_validate({name: value})
@@ -384,15 +391,23 @@ class _Reader:
         return {"status", "category", "code", "subject", "focus", "valueCodeableConcept",
                 "method"}
 
+    def _stages_colorectal_primary(self, res: dict[str, Any]) -> bool:
+        """The staging's focus is a colorectal primary (or, without a focus, the bundle's only
+        primary cancer is colorectal)."""
+        focus = [self.resolve(f) for f in res.get("focus", [])]
+        if focus:
+            return any(f is not None and _is_colorectal(f) for f in focus)
+        return any(self.primaries) and all(self.primaries)
+
     def _tumor_size(self, res: dict[str, Any], where: str) -> set[str] | None:
         focus = [self.resolve(f) for f in res.get("focus", [])]
         if not any(f is not None and f.get("resourceType") == "BodyStructure"
-                   and (T.SNOMED, T.LIVER_SITE[1]) in _codings(f.get("location"))
+                   and (terms.SNOMED, terms.LIVER_SITE[1]) in _codings(f.get("location"))
                    for f in focus):
             self.note(f"{where}: size of a tumour that is not a liver metastasis (ignored)")
             return None
         for comp in res.get("component", []):
-            if T.LONGEST_DIMENSION[1] in _codes(comp.get("code")):
+            if terms.LONGEST_DIMENSION[1] in _codes(comp.get("code")):
                 quantity = comp.get("valueQuantity", {})
                 factor = {"cm": 1.0, "mm": 0.1}.get(quantity.get("code"))
                 if factor is None or not isinstance(quantity.get("value"), int | float):
@@ -403,14 +418,15 @@ class _Reader:
         return {"status", "code", "subject", "focus", "component", "category"}
 
     def _body_structure(self, res: dict[str, Any], where: str) -> set[str] | None:
-        if (T.SNOMED, T.LIVER_SITE[1]) not in _codings(res.get("location")):
+        if (terms.SNOMED, terms.LIVER_SITE[1]) not in _codings(res.get("location")):
             self.note(f"{where}: a body structure outside the liver (ignored)")
             return None
         return {"extension", "identifier", "location", "patient", "description"}
 
     def _variant(self, res: dict[str, Any], where: str) -> set[str]:
         values = _codes(res.get("valueCodeableConcept"))
-        result = ("mutant" if T.PRESENT[1] in values else "wildtype" if T.ABSENT[1] in values
+        result = ("mutant" if terms.PRESENT[1] in values
+                  else "wildtype" if terms.ABSENT[1] in values
                   else "unknown" if "dataAbsentReason" in res else None)
         crlm = {e.get("url"): e for e in res.get("extension", [])}
         protein = None
@@ -418,14 +434,14 @@ class _Reader:
         for i, comp in enumerate(res.get("component", [])):
             codes = _codes(comp.get("code"))
             value = comp.get("valueCodeableConcept", {})
-            if T.GENE_STUDIED[1] in codes:
+            if terms.GENE_STUDIED[1] in codes:
                 for system, code in _codings(value):
-                    if system in T.HGNC_ALIASES and code in _GENE_BY_HGNC:
+                    if system in terms.HGNC_ALIASES and code in _GENE_BY_HGNC:
                         genes.append(_GENE_BY_HGNC[code])
                     else:
                         self.note(f"{where}.component[{i}]: gene {code} is not one crlm "
                                   "records (ignored)")
-            elif T.PROTEIN_HGVS[1] in codes:
+            elif terms.PROTEIN_HGVS[1] in codes:
                 protein = " ".join(c for _s, c in _codings(value))
             else:
                 self.note(f"{where}.component[{i}]: {sorted(codes)} not read (ignored)")
@@ -455,9 +471,9 @@ class _Reader:
 
     def _msi(self, res: dict[str, Any], where: str) -> set[str] | None:
         values = _codes(res.get("valueCodeableConcept"))
-        if T.MSI_HIGH[1] in values:
+        if terms.MSI_HIGH[1] in values:
             _set(self.doc, "molecular.msi", "msi_high")
-        elif T.MSI_STABLE[1] in values:
+        elif terms.MSI_STABLE[1] in values:
             _set(self.doc, "molecular.msi", "mss")
         elif "dataAbsentReason" in res:
             _set(self.doc, "molecular.msi", "unknown")
@@ -537,6 +553,18 @@ class _Reader:
                                   f"date, but the age recorded is {stated}")
 
 
+def _profiles(res: dict[str, Any]) -> list[Any]:
+    meta = res.get("meta")
+    profiles = meta.get("profile") if isinstance(meta, dict) else None
+    return profiles if isinstance(profiles, list) else []
+
+
+def _is_colorectal(res: dict[str, Any]) -> bool:
+    """A Condition coded as a colorectal primary cancer."""
+    return res.get("resourceType") == "Condition" and any(
+        c in terms.COLORECTAL_CODES for c in _codings(res.get("code")))
+
+
 def _code(concept: dict[str, Any], where: str) -> str:
     try:
         return concept["coding"][0]["code"]
@@ -601,6 +629,9 @@ def _index(entries: list[Any]) -> tuple[_Reader, list[tuple[dict[str, Any], str]
             reader.index[entry["fullUrl"]] = res
         if isinstance(res.get("id"), str):
             reader.index[f"{res.get('resourceType')}/{res['id']}"] = res
+        if res.get("resourceType") == "Condition" and (
+                PROFILE["primary"] in _profiles(res) or _is_colorectal(res)):
+            reader.primaries.append(_is_colorectal(res))
         if res.get("resourceType") == "Patient":
             if reader.patient is not None:
                 raise FhirImportError(f"{where}: a second Patient (crlm reads one patient per "

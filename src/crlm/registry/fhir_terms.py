@@ -30,7 +30,7 @@ RELATED_CONDITION_EXT = MCODE_SD + "mcode-related-condition"
 
 Code = tuple[str, str, str]  # (system, code, display)
 
-# ---------------------------------------------------------------- conditions (PrimaryCancerCondition)
+# ---------------------------------------------------------------- PrimaryCancerCondition
 # SNOMED disorders are descendants of 363346000 (the IG's primary-malignant-neoplasm VS filter);
 # ICD-10-CM codes are enumerated in ValueSet mcode-primary-malignant-neoplasm-disorder-vs.
 RECTUM_CANCER: tuple[Code, ...] = (
