@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from crlm.domain import Patient, parse_patient
 from crlm.domain.dates import EARLIEST_PLAUSIBLE_DATE, today
-from crlm.domain.patient import PrimaryTumour
+from crlm.domain.patient import PrimarySite, PrimaryTumour
 from crlm.registry import fhir_terms as terms
 from crlm.registry.fhir import (
     CODES,
@@ -271,7 +271,7 @@ class _Reader:
                             frozenset({terms.CONDITION_RELATED}))
             return {"category", "code", "bodySite", "subject", "extension"}
         colorectal = [terms.COLORECTAL_CODES[c] for c in codes if c in terms.COLORECTAL_CODES]
-        if not colorectal:
+        if not _is_colorectal(res):
             what = "a primary cancer that is not colorectal" if (
                 PROFILE["primary"] in profiles) else "a condition crlm does not record"
             self.note(f"{where}.code: {what} (ignored)")
@@ -295,6 +295,9 @@ class _Reader:
         codes = {c for s, c in _codings(body) if s == terms.SNOMED}
         sides = {c for e in body.get("extension", []) if e.get("url") == terms.LATERALITY_EXT
                  for s, c in _codings(e.get("valueCodeableConcept")) if s == terms.SNOMED}
+        for code in {c for s, c in _codings(body) if s == CODES}:  # crlm before mCODE STU4
+            if code in PrimarySite.__members__:
+                return PrimarySite(code)
         for site, (structure, side) in terms.SITE_BODY.items():
             if structure[1] in codes and (side is None or side[1] in sides):
                 return site
@@ -328,7 +331,7 @@ class _Reader:
             return self._quantity(res, where, _LOINC_BY_CODE[code])
         if system == CODES and code in CRLM_OBSERVATIONS:
             return self._quantity(res, where, code)
-        if system == CODES and code == "molecular.her2":
+        if system == CODES and code.startswith("molecular."):  # HER2 (and bundles before 0.2)
             _set(self.doc, code, _code(res.get("valueCodeableConcept", {}),
                                        f"{where}.valueCodeableConcept"))
             return {"status", "code", "subject", "component", "valueCodeableConcept"}
@@ -364,6 +367,8 @@ class _Reader:
                 rank = {"c": 2, "p": 3}.get(match.group(1) or "", 1)
             elif system == terms.SNOMED and code in terms.SNOMED_TNM:
                 value = terms.SNOMED_TNM[code]
+            elif system == CODES:  # crlm before mCODE STU4
+                value = code
         if value is None:
             self.note(f"{where}.valueCodeableConcept: not a T or N category crlm reads "
                       "(post-treatment, or another code system) (ignored)")
@@ -401,9 +406,7 @@ class _Reader:
 
     def _tumor_size(self, res: dict[str, Any], where: str) -> set[str] | None:
         focus = [self.resolve(f) for f in res.get("focus", [])]
-        if not any(f is not None and f.get("resourceType") == "BodyStructure"
-                   and (terms.SNOMED, terms.LIVER_SITE[1]) in _codings(f.get("location"))
-                   for f in focus):
+        if not any(f is not None and _in_liver(f) for f in focus):
             self.note(f"{where}: size of a tumour that is not a liver metastasis (ignored)")
             return None
         for comp in res.get("component", []):
@@ -560,9 +563,30 @@ def _profiles(res: dict[str, Any]) -> list[Any]:
 
 
 def _is_colorectal(res: dict[str, Any]) -> bool:
-    """A Condition coded as a colorectal primary cancer."""
-    return res.get("resourceType") == "Condition" and any(
-        c in terms.COLORECTAL_CODES for c in _codings(res.get("code")))
+    """A Condition coded as a colorectal primary cancer (or crlm's, written before mCODE STU4
+    with crlm-coded body site and extensions)."""
+    if res.get("resourceType") != "Condition":
+        return False
+    if any(c in terms.COLORECTAL_CODES for c in _codings(res.get("code"))):
+        return True
+    return PROFILE["primary"] in _profiles(res) and any(
+        isinstance(e, dict) and str(e.get("url", "")).startswith(EXT + "primary.")
+        for e in _as_list(res.get("extension")))
+
+
+def _in_liver(res: dict[str, Any]) -> bool:
+    """A liver tumour (BodyStructure located in the liver) or the liver metastases Condition."""
+    liver = (terms.SNOMED, terms.LIVER_SITE[1])
+    if res.get("resourceType") == "BodyStructure":
+        return liver in _codings(res.get("location"))
+    return res.get("resourceType") == "Condition" and (
+        any(liver in _codings(b) for b in _as_list(res.get("bodySite")))
+        or bool({(s, c) for s, c, _d in terms.LIVER_METASTASES}
+                & set(_codings(res.get("code")))))
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _code(concept: dict[str, Any], where: str) -> str:
