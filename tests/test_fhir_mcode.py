@@ -303,3 +303,18 @@ def test_bundles_written_before_mcode_conformance_still_read_losslessly() -> Non
     codes for site, T/N and genes; focus on the Condition; ``Patient/<id>`` references)."""
     bundle = json.loads((FHIR / "crlm-bundle-before-mcode.json").read_text())
     assert fhir_to_patient(bundle) == rich_patient()
+
+
+def test_malformed_foreign_bundles_never_give_a_traceback() -> None:
+    """Every element of every resource of a foreign bundle replaced by a value of the wrong
+    shape: the reader maps, ignores or refuses (FhirImportError), never crashes."""
+    bundle = json.loads(CARL.read_text())
+    for i, entry in enumerate(bundle["entry"]):
+        for key in entry["resource"]:
+            for bad in (5, "x", [], {}, [5], None, [{}], {"coding": 5}):
+                broken = copy.deepcopy(bundle)
+                broken["entry"][i]["resource"][key] = bad
+                try:
+                    read_bundle(broken)
+                except FhirImportError:
+                    pass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import math
 import typing
 import uuid
@@ -185,8 +186,6 @@ def _absent(reason: str = "unknown") -> dict[str, Any]:
 
 def validated(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource after validation by its ``fhir.resources`` R4B model (JSON-ready dict)."""
-    import json
-
     from fhir.resources.R4B import get_fhir_model_class
 
     model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)

@@ -95,9 +95,10 @@ LIST_FIELDS = _list_fields()
 
 def _codings(concept: Any) -> list[tuple[str, str]]:
     """(system, code) pairs of a CodeableConcept (empty when it has none)."""
-    if not isinstance(concept, dict):
+    coding = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(coding, list):
         return []
-    return [(c.get("system", ""), c.get("code", "")) for c in concept.get("coding", [])
+    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in coding
             if isinstance(c, dict)]
 
 

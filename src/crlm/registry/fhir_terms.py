@@ -62,8 +62,11 @@ COLORECTAL_CODES: dict[tuple[str, str], PrimarySite | None] = {
     (SNOMED, "363406005"): None,
     (SNOMED, "363510005"): None,
     (ICD10CM, "C20"): PrimarySite.rectum,
+    (ICD10CM, "C18.0"): PrimarySite.right_colon,  # caecum
     (ICD10CM, "C18.2"): PrimarySite.right_colon,
+    (ICD10CM, "C18.3"): PrimarySite.right_colon,  # hepatic flexure
     (ICD10CM, "C18.4"): PrimarySite.transverse_colon,
+    (ICD10CM, "C18.5"): PrimarySite.left_colon,  # splenic flexure
     (ICD10CM, "C18.6"): PrimarySite.left_colon,
     (ICD10CM, "C18.7"): PrimarySite.left_colon,
     (ICD10CM, "C18.8"): None,
