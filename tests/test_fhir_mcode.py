@@ -114,6 +114,8 @@ def test_standard_codes_of_the_rich_patient() -> None:
     assert t["method"]["coding"][0]["code"] == "897275008"
     assert t["valueCodeableConcept"]["coding"][0] == {
         "system": "http://cancerstaging.org", "code": "T3", "display": "T3"}
+    (m,) = _with_profile(bundle, "m")  # synchronous, no extrahepatic disease
+    assert m["valueCodeableConcept"]["coding"][0]["code"] == "M1a"
     (secondary,) = _with_profile(bundle, "secondary")
     assert secondary["code"]["coding"][0]["code"] == "94381002"
     (size,) = _with_profile(bundle, "size")
@@ -129,6 +131,19 @@ def test_standard_codes_of_the_rich_patient() -> None:
     msi = next(r for r in _resources(bundle)
                if r.get("code", {}).get("coding", [{}])[0].get("code") == "81695-9")
     assert msi["valueCodeableConcept"]["coding"][0]["code"] == "LA14122-8"
+
+
+@pytest.mark.parametrize(("liver", "extrahepatic", "m"), [
+    ({"timing": "synchronous"}, True, "M1"), ({"timing": "metachronous"}, False, None),
+    ({"timing": "synchronous"}, None, None), ({}, False, None),
+])
+def test_m_category_only_when_the_metastases_were_found_with_the_primary(
+        liver: dict, extrahepatic: bool | None, m: str | None) -> None:
+    p = parse_patient({"liver": liver, "extrahepatic_disease": extrahepatic})
+    bundle = patient_to_fhir(p)
+    found = [r["valueCodeableConcept"]["coding"][0]["code"] for r in _with_profile(bundle, "m")]
+    assert found == ([m] if m else [])
+    assert fhir_to_patient(bundle) == p
 
 
 def test_unknown_sex_and_no_id_still_meet_us_core() -> None:

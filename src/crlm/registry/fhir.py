@@ -32,7 +32,7 @@ from pydantic import BaseModel
 from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.dates import today
-from crlm.domain.patient import BrafStatus, Lesion, MsiStatus, Mutation, Operation
+from crlm.domain.patient import BrafStatus, Lesion, MsiStatus, Mutation, Operation, Timing
 from crlm.domain.treatment import TreatmentEvent, TreatmentKind
 from crlm.registry import fhir_terms as terms
 from crlm.registry.models import _base_type
@@ -54,6 +54,7 @@ PROFILE = {
     "secondary": MCODE + "mcode-secondary-cancer-condition",
     "t": MCODE + "mcode-tnm-primary-tumor-category",
     "n": MCODE + "mcode-tnm-regional-nodes-category",
+    "m": MCODE + "mcode-tnm-distant-metastases-category",
     "tumor": MCODE + "mcode-tumor",
     "size": MCODE + "mcode-tumor-size",
     "variant": MCODE + "mcode-genomic-variant",
@@ -224,6 +225,11 @@ def patient_to_fhir(patient: Patient) -> dict[str, Any]:
         value = getattr(patient.primary, field)
         if value is not None:
             b.add(_tnm(value, role, category, primary_id, b))
+    m_category = synchronous_m_category(patient)
+    if m_category is not None:
+        m = _tnm(m_category, "m", terms.M_CATEGORY, primary_id, b)
+        m["extension"] = [{"url": EXT + "derived", "valueString": DERIVED_M}]
+        b.add(m)
     b.add(_secondary_condition(patient, secondary_id, primary_id, b))
     if patient.liver.largest_diameter_cm is not None:
         b.add(_tumor(b.rid("tumor"), secondary_id, b))
@@ -316,6 +322,19 @@ def _tnm(value: str, role: str, category: terms.Code, primary_id: str,
             "subject": b.subject, "focus": [_ref(primary_id)],
             "valueCodeableConcept": _concept((terms.AJCC, value, value), text=value),
             "method": _concept(terms.AJCC_8)}
+
+
+#: How crlm's M category is derived (it is not a field of its own).
+DERIVED_M = ("M1a when the liver metastases are synchronous and there is no extrahepatic "
+             "disease; M1 when there is")
+
+
+def synchronous_m_category(patient: Patient) -> str | None:
+    """The M category at diagnosis when the liver metastases were found with the primary: M1a
+    (liver only) or M1 (extrahepatic disease too); None when not synchronous or not known."""
+    if patient.liver.timing != Timing.synchronous or patient.extrahepatic_disease is None:
+        return None
+    return "M1" if patient.extrahepatic_disease else "M1a"
 
 
 def _secondary_condition(patient: Patient, rid: str, primary_id: str,

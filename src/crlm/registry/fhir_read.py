@@ -314,9 +314,15 @@ class _Reader:
         if _is_treatment(res):
             self.treatments.append(_read_treatment(self, res, where))
             return set(_TREATMENT_ELEMENTS)
+        if any(e.get("url") == EXT + "derived" for e in res.get("extension", [])):
+            return set(res)  # derived by crlm from fields read elsewhere (the M category)
         profiles = res.get("meta", {}).get("profile", [])
         codings = _codings(res.get("code"))
         codes = {c for _s, c in codings}
+        if codes & terms.M_TYPES or PROFILE["m"] in profiles:
+            self.note(f"{where}: an M category (crlm records the liver metastases and "
+                      "extrahepatic disease instead) (ignored)")
+            return None
         if PROFILE["size"] in profiles or terms.TUMOR_SIZE[1] in codes:
             return self._tumor_size(res, where)
         if codes & terms.T_TYPES or PROFILE["t"] in profiles:

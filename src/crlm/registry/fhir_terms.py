@@ -109,8 +109,10 @@ LIVER_METASTASES: tuple[Code, ...] = (
 # Staging types: ValueSets mcode-tnm-primary-tumor-staging-type-vs / -regional-nodes-...
 T_CATEGORY: Code = (SNOMED, "78873005", "T category")
 N_CATEGORY: Code = (SNOMED, "277206009", "N category")
+M_CATEGORY: Code = (SNOMED, "277208005", "M category")
 T_TYPES = frozenset({"78873005", "399504009", "384625004", "21905-5", "21899-0"})
 N_TYPES = frozenset({"277206009", "399534004", "371494008", "21906-3", "21900-6"})
+M_TYPES = frozenset({"277208005", "399387003", "371497001", "21907-1", "21901-4"})
 #: Staging method: ValueSet mcode-tnm-staging-method-vs (AJCC 8th edition).
 AJCC_8: Code = (SNOMED, "897275008",
                 "American Joint Commission on Cancer, Cancer Staging Manual, 8th edition "
