@@ -128,6 +128,9 @@ def test_standard_codes_of_the_rich_patient() -> None:
                for r in _with_profile(bundle, "variant") for c in r["component"][:1]}
     assert answers == {"HGNC:6407": "LA9633-4", "HGNC:7989": "LA9634-2",
                        "HGNC:1097": "LA9634-2", "HGNC:11998": "LA9633-4"}
+    (chemo,) = _with_profile(bundle, "medication")  # preoperative: curative intent
+    intent = next(e for e in chemo["extension"] if e["url"].endswith("mcode-procedure-intent"))
+    assert intent["valueCodeableConcept"]["coding"][0]["code"] == "373808002"
     msi = next(r for r in _resources(bundle)
                if r.get("code", {}).get("coding", [{}])[0].get("code") == "81695-9")
     assert msi["valueCodeableConcept"]["coding"][0]["code"] == "LA14122-8"

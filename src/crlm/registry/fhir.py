@@ -33,7 +33,7 @@ from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.dates import today
 from crlm.domain.patient import BrafStatus, Lesion, MsiStatus, Mutation, Operation, Timing
-from crlm.domain.treatment import TreatmentEvent, TreatmentKind
+from crlm.domain.treatment import TherapyIntent, TreatmentEvent, TreatmentKind
 from crlm.registry import fhir_terms as terms
 from crlm.registry.models import _base_type
 
@@ -509,6 +509,11 @@ def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
                    "extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]}}
         if primary_id:
             res["reasonReference"] = [_ref(primary_id)]
+        if event.intent is not None:
+            intent = (terms.PALLIATIVE if event.intent == TherapyIntent.palliative
+                      else terms.CURATIVE)
+            ext.append({"url": terms.PROCEDURE_INTENT_EXT,
+                        "valueCodeableConcept": _concept(intent)})
         return res
     if kind == TreatmentKind.recurrence:
         res = {"resourceType": "Observation", "status": "final",

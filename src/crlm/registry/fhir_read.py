@@ -614,7 +614,7 @@ def _read_treatment(reader: _Reader, res: dict[str, Any],
     """(position, fields) of a timeline resource written by crlm."""
     nested: dict[str, Any] = {}
     exts = [e for e in res.get("extension", []) if e.get("url") != EXT + "treatments.position"]
-    reader.extensions(nested, exts, where)
+    reader.extensions(nested, exts, where, frozenset({terms.PROCEDURE_INTENT_EXT}))
     item: dict[str, Any] = dict(nested.get("treatments", {}))
     period = res.get("effectivePeriod") or res.get("performedPeriod") or {}
     if "effectiveDateTime" in res:

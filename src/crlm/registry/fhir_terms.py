@@ -27,6 +27,7 @@ CONDITION_RELATED = "http://hl7.org/fhir/StructureDefinition/condition-related"
 MCODE_SD = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 LATERALITY_EXT = MCODE_SD + "mcode-laterality-qualifier"
 RELATED_CONDITION_EXT = MCODE_SD + "mcode-related-condition"
+PROCEDURE_INTENT_EXT = MCODE_SD + "mcode-procedure-intent"
 
 Code = tuple[str, str, str]  # (system, code, display)
 
@@ -166,3 +167,7 @@ WORSENED: Code = (SNOMED, "271299001", "Patient's condition worsened")
 RADIOTHERAPY_COURSE: Code = (SNOMED, "1217123003", "Radiotherapy course of treatment")
 #: A descendant of 387713003 |Surgical procedure| (cancer-related-surgical-procedure VS).
 EXCISION_OF_NEOPLASM: Code = (SNOMED, "370612006", "Excision of neoplasm")
+#: Treatment intent: ValueSet mcode-procedure-intent-vs. Preoperative, conversion and adjuvant
+#: systemic therapy aim at cure; palliative therapy does not.
+CURATIVE: Code = (SNOMED, "373808002", "Curative - procedure intent")
+PALLIATIVE: Code = (SNOMED, "363676003", "Palliative - procedure intent")
