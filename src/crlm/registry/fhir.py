@@ -487,58 +487,68 @@ PRIMARY_KINDS = frozenset({TreatmentKind.radiotherapy, TreatmentKind.primary_res
 
 
 def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
-                        subject: dict[str, str], primary_id: str = "",
-                        secondary_id: str = "") -> dict[str, Any]:
+                        subject: dict[str, str], primary_id: str,
+                        secondary_id: str) -> dict[str, Any]:
     """One timeline event as the mCODE resource of its kind, crlm extensions for the details."""
     ext = [{"url": EXT + "treatments.position", "valueInteger": position},
            _ext("treatments.kind", event.kind, TreatmentKind),
            *_section_extensions("treatments.", TreatmentEvent, event,
                                 {"kind", "date", "end_date"})]
     base: dict[str, Any] = {"id": rid, "subject": subject, "extension": ext}
-    kind = event.kind
-    label = value_label(kind)
-    if kind == TreatmentKind.systemic_therapy:
-        code = event.regimen.value if event.regimen else "systemic_therapy"
-        text = value_label(event.regimen) if event.regimen else label
-        res = {"resourceType": "MedicationAdministration",
-               "meta": {"profile": [PROFILE["medication"]]},
-               "status": "completed" if _done(event) else "unknown",
-               "medicationCodeableConcept": _coded(CODES, code, text), **base,
-               # effective[x] is required: an unknown date says so (data-absent-reason)
-               "effectivePeriod": _period(event) or {
-                   "extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]}}
-        if primary_id:
-            res["reasonReference"] = [_ref(primary_id)]
-        if event.intent is not None:
-            intent = (terms.PALLIATIVE if event.intent == TherapyIntent.palliative
-                      else terms.CURATIVE)
-            ext.append({"url": terms.PROCEDURE_INTENT_EXT,
-                        "valueCodeableConcept": _concept(intent)})
-        return res
-    if kind == TreatmentKind.recurrence:
-        res = {"resourceType": "Observation", "status": "final",
-               "meta": {"profile": [PROFILE["disease_status"]]},
-               "code": _concept(terms.DISEASE_STATUS),
-               "valueCodeableConcept": _concept(terms.WORSENED),
-               **base}
-        if primary_id:
-            res["focus"] = [_ref(primary_id)]
-        if event.date:
-            res["effectiveDateTime"] = event.date.isoformat()
-        return res
+    if event.kind == TreatmentKind.systemic_therapy:
+        return _systemic_therapy(event, base, primary_id)
+    if event.kind == TreatmentKind.recurrence:
+        return _recurrence(event, base, primary_id)
+    reason = primary_id if event.kind in PRIMARY_KINDS else secondary_id
+    return _procedure(event, base, reason)
+
+
+def _systemic_therapy(event: TreatmentEvent, base: dict[str, Any],
+                      primary_id: str) -> dict[str, Any]:
+    """mCODE CancerRelatedMedicationAdministration for one systemic-therapy line."""
+    code = event.regimen.value if event.regimen else "systemic_therapy"
+    text = value_label(event.regimen or event.kind)
+    if event.intent is not None:
+        intent = terms.PALLIATIVE if event.intent == TherapyIntent.palliative else terms.CURATIVE
+        base["extension"].append({"url": terms.PROCEDURE_INTENT_EXT,
+                                  "valueCodeableConcept": _concept(intent)})
+    return {"resourceType": "MedicationAdministration",
+            "meta": {"profile": [PROFILE["medication"]]},
+            "status": "completed" if _done(event) else "unknown",
+            "medicationCodeableConcept": _coded(CODES, code, text), **base,
+            # effective[x] is required: an unknown date says so (data-absent-reason)
+            "effectivePeriod": _period(event) or {
+                "extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]},
+            "reasonReference": [_ref(primary_id)]}
+
+
+def _recurrence(event: TreatmentEvent, base: dict[str, Any], primary_id: str) -> dict[str, Any]:
+    """mCODE CancerDiseaseStatus: the disease worsened (recurred) on the event's date."""
+    res = {"resourceType": "Observation", "status": "final",
+           "meta": {"profile": [PROFILE["disease_status"]]},
+           "code": _concept(terms.DISEASE_STATUS),
+           "valueCodeableConcept": _concept(terms.WORSENED), **base,
+           "focus": [_ref(primary_id)]}
+    if event.date:
+        res["effectiveDateTime"] = event.date.isoformat()
+    return res
+
+
+def _procedure(event: TreatmentEvent, base: dict[str, Any], reason_id: str) -> dict[str, Any]:
+    """A Procedure: radiotherapy course summary, surgical procedure, or (PVE, ALPPS, ablation)
+    a plain Procedure with crlm's code, as no verified standard code supports a profile."""
+    label = value_label(event.kind)
     res = {"resourceType": "Procedure", "status": "completed" if _done(event) else "unknown",
-           **base}
-    if kind == TreatmentKind.radiotherapy:
+           **base, "reasonReference": [_ref(reason_id)]}
+    if event.kind == TreatmentKind.radiotherapy:
         res["meta"] = {"profile": [PROFILE["radiotherapy"]]}
         res["code"] = _concept(terms.RADIOTHERAPY_COURSE, text=label)
-    elif kind in SURGICAL_KINDS:
+    elif event.kind in SURGICAL_KINDS:
         res["meta"] = {"profile": [PROFILE["surgery"]]}
-        res["code"] = _concept(terms.EXCISION_OF_NEOPLASM, (CODES, kind.value, label), text=label)
-    else:  # PVE, ALPPS, ablation: no verified standard code, so no mCODE profile claimed
-        res["code"] = _coded(CODES, kind.value, label)
-    reason = primary_id if kind in PRIMARY_KINDS else secondary_id
-    if reason:
-        res["reasonReference"] = [_ref(reason)]
+        res["code"] = _concept(terms.EXCISION_OF_NEOPLASM, (CODES, event.kind.value, label),
+                               text=label)
+    else:
+        res["code"] = _coded(CODES, event.kind.value, label)
     if _period(event):
         res["performedPeriod"] = _period(event)
     return res
