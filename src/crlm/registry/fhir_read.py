@@ -431,16 +431,49 @@ class _Reader:
         if (terms.SNOMED, terms.LIVER_SITE[1]) not in _codings(res.get("location")):
             self.note(f"{where}: a body structure outside the liver (ignored)")
             return None
+        self.extensions({}, res.get("extension", []), where,
+                        frozenset({terms.RELATED_CONDITION_EXT}))
         return {"extension", "identifier", "location", "patient", "description"}
 
     def _variant(self, res: dict[str, Any], where: str) -> set[str]:
+        """mCODE GenomicVariant: each gene studied is mutant (present) or wild type (absent)."""
         values = _codes(res.get("valueCodeableConcept"))
         result = ("mutant" if terms.PRESENT[1] in values
                   else "wildtype" if terms.ABSENT[1] in values
                   else "unknown" if "dataAbsentReason" in res else None)
-        crlm = {e.get("url"): e for e in res.get("extension", [])}
+        genes, protein = self._variant_components(res, where)
+        braf_ext = None
+        for i, ext in enumerate(res.get("extension", [])):
+            if ext.get("url") == EXT + "molecular.braf":
+                braf_ext = _read_x(ext, f"{where}.extension[{i}]")
+            else:
+                self.note(f"{where}.extension[{i}]: unsupported extension "
+                          f"{ext.get('url')!r} (ignored)")
+        if result is None:
+            self.note(f"{where}.valueCodeableConcept: not a presence/absence answer (ignored)")
+            genes = []
+        for gene in genes:
+            value = result
+            if gene == "her2":
+                self.note(f"{where}: an ERBB2 variant (crlm records HER2 amplification) "
+                          "(ignored)")
+                continue
+            if gene == "braf" and result == "mutant":
+                value = braf_ext or _braf_variant(protein)
+                if value is None:
+                    self.note(f"{where}: a BRAF variant without its protein change (crlm "
+                              "records V600E or another) (ignored)")
+                    continue
+            if _RANK.get(value, 0) > _RANK.get(self.molecular.get(gene, ""), 0):
+                self.molecular[gene] = value
+        return {"status", "category", "code", "subject", "component", "valueCodeableConcept",
+                "dataAbsentReason", "extension"}
+
+    def _variant_components(self, res: dict[str, Any],
+                            where: str) -> tuple[list[str], str | None]:
+        """(crlm fields of the genes studied, the protein change if given); notes the rest."""
+        genes: list[str] = []
         protein = None
-        genes = []
         for i, comp in enumerate(res.get("component", [])):
             codes = _codes(comp.get("code"))
             value = comp.get("valueCodeableConcept", {})
@@ -455,29 +488,7 @@ class _Reader:
                 protein = " ".join(c for _s, c in _codings(value))
             else:
                 self.note(f"{where}.component[{i}]: {sorted(codes)} not read (ignored)")
-        if result is None:
-            self.note(f"{where}.valueCodeableConcept: not a presence/absence answer (ignored)")
-            return {"status", "category", "code", "subject", "component", "valueCodeableConcept"}
-        for gene in genes:
-            value = result
-            if gene == "her2":
-                self.note(f"{where}: an ERBB2 variant (crlm records HER2 amplification) "
-                          "(ignored)")
-                continue
-            if gene == "braf" and result == "mutant":
-                if EXT + "molecular.braf" in crlm:
-                    value = _read_x(crlm[EXT + "molecular.braf"], f"{where}.extension")
-                elif protein is None:
-                    self.note(f"{where}: a BRAF variant without its protein change (crlm "
-                              "records V600E or another) (ignored)")
-                    continue
-                else:
-                    value = ("v600e" if "Val600Glu" in protein or "V600E" in protein
-                             else "non_v600e")
-            if _RANK[value] > _RANK.get(self.molecular.get(gene, ""), 0):
-                self.molecular[gene] = value
-        return {"status", "category", "code", "subject", "component", "valueCodeableConcept",
-                "dataAbsentReason", "extension"}
+        return genes, protein
 
     def _msi(self, res: dict[str, Any], where: str) -> set[str] | None:
         values = _codes(res.get("valueCodeableConcept"))
@@ -561,6 +572,13 @@ class _Reader:
         elif not isinstance(stated, int | float) or abs(math.floor(stated) - age) > 1:
             raise FhirImportError(f"{where}.birthDate: {text} gives age {age} at the assessment "
                                   f"date, but the age recorded is {stated}")
+
+
+def _braf_variant(protein: str | None) -> str | None:
+    """A BRAF variant by its protein change (HGVS or short form); None when not given."""
+    if protein is None:
+        return None
+    return "v600e" if "Val600Glu" in protein or "V600E" in protein else "non_v600e"
 
 
 def _profiles(res: dict[str, Any]) -> list[Any]:
