@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -335,3 +336,16 @@ def test_malformed_foreign_bundles_never_give_a_traceback() -> None:
                 broken["entry"][i]["resource"][key] = bad
                 with contextlib.suppress(FhirImportError):
                     read_bundle(broken)
+
+
+def test_a_planned_event_is_not_written_as_completed() -> None:
+    soon = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    p = parse_patient({"treatments": [
+        {"kind": "hepatectomy", "date": "2024-07-01"}, {"kind": "hepatectomy", "date": soon},
+        {"kind": "systemic_therapy", "date": "2024-01-01", "end_date": soon}]})
+    bundle = patient_to_fhir(p)
+    statuses = [r["status"] for r in _resources(bundle)
+                if r["resourceType"] in ("Procedure", "MedicationAdministration")]
+    assert statuses == ["completed", "unknown", "unknown"]
+    assert _conformance(bundle) == []
+    assert fhir_to_patient(bundle) == p
