@@ -60,9 +60,11 @@ def test_mcode_structure_loinc_ucum_hgnc() -> None:
     assert cea["code"]["coding"][0]["system"] == "http://loinc.org"
     assert cea["valueQuantity"] == {"value": 12.0, "unit": "ng/mL",
                                     "system": "http://unitsofmeasure.org", "code": "ng/mL"}
-    kras = next(r for r in res if r.get("code", {}).get("coding", [{}])[0].get("code")
-                == "molecular.kras")
-    assert kras["component"][0]["valueCodeableConcept"]["coding"][0]["code"] == "HGNC:6407"
+    kras = next(r for r in res if any(
+        c.get("valueCodeableConcept", {}).get("coding", [{}])[0].get("code") == "HGNC:6407"
+        for c in r.get("component", [])))
+    assert kras["code"]["coding"][0]["code"] == "69548-6"
+    assert kras["valueCodeableConcept"]["coding"][0]["code"] == "LA9633-4"  # present
     secondary = next(r for r in res if MCODE + "mcode-secondary-cancer-condition"
                      in r.get("meta", {}).get("profile", []))
     urls = {e["url"].rsplit("/", 1)[-1] for e in secondary["extension"]}
@@ -70,7 +72,8 @@ def test_mcode_structure_loinc_ucum_hgnc() -> None:
             "liver.lesions"} <= urls
     refs = {r["subject"]["reference"] for r in res if "subject" in r}
     patient_id = next(r["id"] for r in res if r["resourceType"] == "Patient")
-    assert refs == {f"Patient/{patient_id}"}
+    assert refs == {f"urn:uuid:{patient_id}"}
+    assert f"urn:uuid:{patient_id}" in {e["fullUrl"] for e in bundle["entry"]}
 
 
 def test_export_is_deterministic() -> None:
@@ -137,19 +140,21 @@ def test_valid_birth_date_gives_the_age_at_assessment() -> None:
     assert fhir_to_patient(bundle).age_years == 62
 
 
-@pytest.mark.parametrize(("mutate", "needle"), [
-    (lambda r: r.update(name=[{"family": "Kowalczyk"}]), "Patient).name: not an element"),
-    (lambda r: r.update(extension="x"), "Patient).extension: expected a list"),
-    (lambda r: r["extension"].append(5), "expected an object with a url"),
-    (lambda r: r.update(meta="x"), "Patient).meta: expected an object"),
-    (lambda r: r.update(gender=["male"]), "Patient).gender: expected text"),
+@pytest.mark.parametrize(("mutate", "needle", "options"), [
+    (lambda r: r.update(name=[{"family": "Kowalczyk"}]), "Patient).name: not an element",
+     ["--strict"]),
+    (lambda r: r.update(extension="x"), "Patient).extension: expected a list", []),
+    (lambda r: r["extension"].append(5), "expected an object with a url", []),
+    (lambda r: r.update(meta="x"), "Patient).meta: expected an object", []),
+    (lambda r: r.update(gender=["male"]), "Patient).gender: expected text", []),
 ])
-def test_malformed_bundles_exit_2_naming_the_element(tmp_path: Path, mutate, needle) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_bundles_exit_2_naming_the_element(tmp_path: Path, mutate, needle,  # type: ignore[no-untyped-def]
+                                                     options) -> None:
     bundle = patient_to_fhir(rich_patient())
     mutate(_patient_resource(bundle))
     path = tmp_path / "b.json"
     path.write_text(json.dumps(bundle))
-    res = CliRunner().invoke(app, ["fhir", "import", str(path)])
+    res = CliRunner().invoke(app, ["fhir", "import", str(path), *options])
     assert res.exit_code == 2, res.output
     assert needle in res.stderr
 

@@ -1,4 +1,4 @@
-"""CLI adapter: ``crlm fhir export|import`` (HL7 FHIR R4 with mCODE profiles)."""
+"""CLI adapter: ``crlm fhir export|import`` (HL7 FHIR R4 with mCODE STU4 profiles)."""
 
 from __future__ import annotations
 
@@ -52,13 +52,20 @@ def fhir_import(
     bundle_file: Annotated[Path, typer.Argument(metavar="BUNDLE.json")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Patient JSON (else stdout).")]
     = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Refuse the bundle if anything in it would be ignored.")] = False,
 ) -> None:
-    """Read a FHIR Bundle written by crlm back into patient JSON (exit 2 names the element)."""
-    from crlm.registry.fhir import FhirImportError, fhir_to_patient
+    """Read a FHIR Bundle (crlm's, or an mCODE bundle from another system) into patient JSON.
+
+    What crlm does not record is listed on stderr as ignored; a value it cannot accept exits 2
+    naming the element.
+    """
+    from crlm.registry.fhir import FhirImportError
+    from crlm.registry.fhir_read import read_bundle
 
     try:
         bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
-        patient = fhir_to_patient(bundle)
+        reading = read_bundle(bundle)
     except OSError as exc:
         fail_bad_input(f"{bundle_file}: {exc.strerror}")
     except json.JSONDecodeError as exc:
@@ -69,7 +76,14 @@ def fhir_import(
         fail_bad_input(f"{bundle_file}: JSON nested too deeply")
     except FhirImportError as exc:
         fail_bad_input(str(exc))
-    _write(patient.model_dump_json(indent=2, exclude_none=True), out)
+    if reading.ignored:
+        if strict:
+            fail_bad_input("\n".join(["not read (--strict):", *reading.ignored]))
+        typer.echo(f"{len(reading.ignored)} items ignored (crlm does not record them):",
+                   err=True)
+        for line in reading.ignored:
+            typer.echo(f"  {line}", err=True)
+    _write(reading.patient.model_dump_json(indent=2, exclude_none=True), out)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,55 +1,71 @@
-"""HL7 FHIR R4 interchange: a patient as a Bundle with mCODE profiles, and back, losslessly.
+"""HL7 FHIR R4 interchange: a patient as a Bundle that conforms to the mCODE STU4 profiles it
+claims, and back, losslessly.
 
-Standard homes are used where they exist (mCODE primary/secondary cancer condition, TNM
-categories, tumour size; LOINC-coded labs with UCUM units; genomic variant observations with HGNC
-gene ids). Everything crlm records without a standard home travels as a crlm extension
+Standard homes are used where they exist: US Core / mCODE CancerPatient (identifier, gender),
+Primary- and SecondaryCancerCondition (SNOMED CT and ICD-10-CM codes, SNOMED body sites), TNM
+T and N categories (AJCC values, AJCC 8th edition method), a Tumor BodyStructure with its
+TumorSize, GenomicVariant (LOINC 69548-6, presence/absence answers, HGNC genes), LOINC labs in
+UCUM units, MSI (LOINC 81695-9) and the treatment timeline as mCODE medication administrations,
+radiotherapy course summaries, surgical procedures and cancer disease status (codes:
+:mod:`crlm.registry.fhir_terms`). A resource claims a profile only when it meets the profile's
+required elements. Everything crlm records without a standard home travels as a crlm extension
 ``https://crlm.dev/fhir/StructureDefinition/<field.path>`` on the resource of its section, so
 ``fhir_to_patient(patient_to_fhir(p)) == p`` for every valid patient. Resource ids are uuid5
-values of the patient id and the resource's role, so exports are deterministic.
+values of the patient id and the resource's role (exports are deterministic); every reference is
+the ``urn:uuid:`` fullUrl of a resource in the same bundle. Each resource is validated with the
+``fhir.resources`` R4B models (the resources crlm writes have the same shape in R4 and R4B).
+Reading (any mCODE bundle, not only crlm's) lives in :mod:`crlm.registry.fhir_read`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import math
-import re
 import typing
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from crlm.clinical.vocabulary import value_label
-from crlm.domain import Patient, parse_patient
-from crlm.domain.dates import EARLIEST_PLAUSIBLE_DATE, today
-from crlm.domain.patient import Lesion, Operation
-from crlm.domain.treatment import TreatmentEvent, TreatmentKind
+from crlm.domain import Patient
+from crlm.domain.dates import today
+from crlm.domain.patient import BrafStatus, Lesion, MsiStatus, Mutation, Operation, Timing
+from crlm.domain.treatment import TherapyIntent, TreatmentEvent, TreatmentKind
+from crlm.registry import fhir_terms as terms
 from crlm.registry.models import _base_type
 
 CRLM = "https://crlm.dev/fhir"
 EXT = f"{CRLM}/StructureDefinition/"
 CODES = f"{CRLM}/CodeSystem/crlm"
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
-SNOMED = "http://snomed.info/sct"
-HGNC = "http://www.genenames.org/geneId"
-MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
+#: Identifier system of crlm's patient id (Patient.identifier).
+PATIENT_ID_SYSTEM = f"{CRLM}/patient-id"
+RFC3986 = "urn:ietf:rfc:3986"
+LOINC = terms.LOINC
+UCUM = terms.UCUM
+SNOMED = terms.SNOMED
+HGNC = terms.HGNC
+MCODE = terms.MCODE_SD
 PROFILE = {
+    "patient": MCODE + "mcode-cancer-patient",
     "primary": MCODE + "mcode-primary-cancer-condition",
     "secondary": MCODE + "mcode-secondary-cancer-condition",
     "t": MCODE + "mcode-tnm-primary-tumor-category",
     "n": MCODE + "mcode-tnm-regional-nodes-category",
+    "m": MCODE + "mcode-tnm-distant-metastases-category",
+    "tumor": MCODE + "mcode-tumor",
     "size": MCODE + "mcode-tumor-size",
-    "variant": "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/variant",
-    "patient": MCODE + "mcode-cancer-patient",
+    "variant": MCODE + "mcode-genomic-variant",
     "medication": MCODE + "mcode-cancer-related-medication-administration",
     "radiotherapy": MCODE + "mcode-radiotherapy-course-summary",
     "surgery": MCODE + "mcode-cancer-related-surgical-procedure",
     "disease_status": MCODE + "mcode-cancer-disease-status",
 }
-LIVER_SNOMED = ("10200004", "Liver structure")
-GENE_STUDIED_LOINC = ("48018-6", "Gene studied [ID]")
+#: Category crlm gives its TNM observations (the profiles require one; none of the standard
+#: observation categories says how crlm's staging was obtained).
+STAGING_CATEGORY = (CODES, "cancer-staging", "Cancer staging")
 
 #: field → (LOINC code, display, UCUM unit) for measured values with a standard code.
 LOINC_OBSERVATIONS: dict[str, tuple[str, str, str]] = {
@@ -72,15 +88,10 @@ CRLM_OBSERVATIONS: dict[str, str] = {
     "volumetry.flr_volume_after_pve_ml": "mL",
     "volumetry.weeks_after_pve": "wk",
 }
-GENES = {  # molecular field → HGNC id and symbol
-    "kras": ("HGNC:6407", "KRAS"), "nras": ("HGNC:7989", "NRAS"), "braf": ("HGNC:1097", "BRAF"),
-    "tp53": ("HGNC:11998", "TP53"), "smad4": ("HGNC:6770", "SMAD4"), "apc": ("HGNC:583", "APC"),
-    "fbxw7": ("HGNC:16712", "FBXW7"), "her2": ("HGNC:3430", "ERBB2"),
-}
-SECTION_RESOURCE = {  # section → role of the resource carrying its extensions
-    "": "patient", "primary": "primary", "liver": "secondary", "chemotherapy": "chemotherapy",
-    "volumetry": "patient", "outcome": "outcome", "molecular": "patient", "labs": "patient",
-}
+GENES = terms.GENES
+#: Genes written as mCODE GenomicVariant observations (HER2 amplification is not a variant call).
+VARIANT_GENES = ("kras", "nras", "braf", "tp53", "smad4", "apc", "fbxw7")
+PATIENT_LIST_KEYS = ("operations", "treatments")
 
 
 class FhirImportError(ValueError):
@@ -92,6 +103,10 @@ class FhirImportError(ValueError):
 
 def _rid(patient_key: str, role: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{CRLM}/{patient_key}/{role}"))
+
+
+def _ref(rid: str) -> dict[str, str]:
+    return {"reference": f"urn:uuid:{rid}"}
 
 
 def _leaf_type(model: type[BaseModel], name: str) -> Any:
@@ -111,14 +126,6 @@ def _value_x(value: Any, t: Any) -> dict[str, Any]:
     if t is dt.date:
         return {"valueDate": value.isoformat() if isinstance(value, dt.date) else value}
     return {"valueString": str(value)}
-
-
-def _read_x(element: dict[str, Any], where: str) -> Any:
-    for key in ("valueBoolean", "valueCode", "valueInteger", "valueDecimal", "valueDate",
-                "valueString"):
-        if key in element:
-            return element[key]
-    raise FhirImportError(f"{where}: no supported value[x]")
 
 
 def _ext(path: str, value: Any, t: Any) -> dict[str, Any]:
@@ -145,6 +152,17 @@ def _section_extensions(prefix: str, model: type[BaseModel], data: BaseModel,
     return out
 
 
+def _coding(code: terms.Code) -> dict[str, str]:
+    return {"system": code[0], "code": code[1], "display": code[2]}
+
+
+def _concept(*codes: terms.Code, text: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"coding": [_coding(c) for c in codes]}
+    if text:
+        out["text"] = text
+    return out
+
+
 def _coded(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding = {"system": system, "code": code}
     if display:
@@ -156,155 +174,298 @@ def _quantity(value: float, unit: str) -> dict[str, Any]:
     return {"value": value, "unit": unit, "system": UCUM, "code": unit}
 
 
+def _get(patient: Patient, path: str) -> Any:
+    obj: Any = patient
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _absent(reason: str = "unknown") -> dict[str, Any]:
+    return {"coding": [{"system": terms.DATA_ABSENT_CS, "code": reason}]}
+
+
+def validated(resource: dict[str, Any]) -> dict[str, Any]:
+    """The resource after validation by its ``fhir.resources`` R4B model (JSON-ready dict)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return json.loads(model.model_dump_json(exclude_none=True))
+
+
 # ---------------------------------------------------------------------------- export
 
 
+class _Bundle:
+    """The entries being written for one patient: ids, references, validation."""
+
+    def __init__(self, patient: Patient) -> None:
+        self.key = patient.id or "anonymous"
+        self.entries: list[dict[str, Any]] = []
+        self.patient_id = self.rid("patient")
+        self.subject = _ref(self.patient_id)
+
+    def rid(self, role: str) -> str:
+        return _rid(self.key, role)
+
+    def add(self, resource: dict[str, Any]) -> None:
+        resource = validated(resource)
+        self.entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
+
+
 def patient_to_fhir(patient: Patient) -> dict[str, Any]:
-    """The patient as a FHIR R4 collection Bundle (JSON-ready dict)."""
-    key = patient.id or "anonymous"
-    pid = _rid(key, "patient")
-    subject = {"reference": f"Patient/{pid}"}
-    entries: list[dict[str, Any]] = []
+    """The patient as a FHIR R4 collection Bundle of mCODE resources (JSON-ready dict)."""
+    b = _Bundle(patient)
+    b.add(_patient_resource(patient, b))
+    primary_id = b.rid("primary")
+    secondary_id = b.rid("secondary")
+    b.add(_primary_condition(patient, primary_id, b))
+    for field, role, category in (("t_category", "t", terms.T_CATEGORY),
+                                  ("n_category", "n", terms.N_CATEGORY)):
+        value = getattr(patient.primary, field)
+        if value is not None:
+            b.add(_tnm(value, role, category, primary_id, b))
+    m_category = synchronous_m_category(patient)
+    if m_category is not None:
+        m = _tnm(m_category, "m", terms.M_CATEGORY, primary_id, b)
+        m["extension"] = [{"url": EXT + "derived", "valueString": DERIVED_M}]
+        b.add(m)
+    b.add(_secondary_condition(patient, secondary_id, primary_id, b))
+    if patient.liver.largest_diameter_cm is not None:
+        b.add(_tumor(b.rid("tumor"), secondary_id, b))
+        b.add(_tumor_size(patient.liver.largest_diameter_cm, b.rid("tumor"), b))
+    _measurements(patient, b)
+    _molecular(patient, b)
+    _chemotherapy(patient, b)
+    for i, op in enumerate(patient.operations or []):
+        b.add(_operation(op, i, b))
+    for i, event in enumerate(patient.treatments or []):
+        b.add(_treatment_resource(event, i, b.rid(f"treatment-{i}"), b.subject,
+                                  primary_id, secondary_id))
+    out_ext = _section_extensions("outcome.", type(patient.outcome), patient.outcome, set())
+    if out_ext:
+        b.add({"resourceType": "Observation", "id": b.rid("outcome"), "status": "final",
+               "subject": b.subject,
+               "code": _coded(CODES, "outcome", "Follow-up and vital status"),
+               "extension": out_ext})
+    return {"resourceType": "Bundle", "id": b.rid("bundle"), "type": "collection",
+            "meta": {"tag": [{"system": CODES, "code": "crlm-patient"}]}, "entry": b.entries}
 
-    def add(resource: dict[str, Any]) -> None:
-        entries.append({"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource})
 
-    # Patient: sex as gender; crlm extensions for the top-level fields without a standard home.
-    top_ext = []
-    if patient.id is not None:
-        top_ext.append(_ext("id", patient.id, str))
+def _patient_resource(patient: Patient, b: _Bundle) -> dict[str, Any]:
+    """US Core / mCODE CancerPatient: identifier, gender, a name that says it is not known."""
+    ext = []
     for name in ("age_years", "assessment_date", "extrahepatic_disease", "notes"):
         value = getattr(patient, name)
         if value is not None:
-            top_ext.append(_ext(name, value, _leaf_type(Patient, name)))
+            ext.append(_ext(name, value, _leaf_type(Patient, name)))
     for key in PATIENT_LIST_KEYS:
         listed = getattr(patient, key)
         if listed is not None:
-            top_ext.append({"url": EXT + f"{key}.count", "valueInteger": len(listed)})
+            ext.append({"url": EXT + f"{key}.count", "valueInteger": len(listed)})
     if patient.volumetry.liver_condition is not None:
-        top_ext.append(_ext("volumetry.liver_condition", patient.volumetry.liver_condition,
-                            type(patient.volumetry.liver_condition)))
-    resource: dict[str, Any] = {"resourceType": "Patient", "id": pid,
-                                "meta": {"profile": [PROFILE["patient"]]}}
-    if patient.sex is not None:
-        resource["gender"] = patient.sex.value
-    if top_ext:
-        resource["extension"] = top_ext
-    add(resource)
-
-    # Primary cancer (mCODE PrimaryCancerCondition).
-    primary_id = _rid(key, "primary")
-    p = patient.primary
-    condition: dict[str, Any] = {
-        "resourceType": "Condition", "id": primary_id, "meta": {"profile": [PROFILE["primary"]]},
-        "subject": subject, "code": {"text": "Colorectal adenocarcinoma"},
-        "extension": _section_extensions("primary.", type(p), p,
-                                         {"t_category", "n_category", "date_of_diagnosis"}),
+        ext.append(_ext("volumetry.liver_condition", patient.volumetry.liver_condition,
+                        type(patient.volumetry.liver_condition)))
+    identifier = ({"system": PATIENT_ID_SYSTEM, "value": patient.id} if patient.id is not None
+                  else {"system": RFC3986, "value": f"urn:uuid:{b.patient_id}"})
+    resource: dict[str, Any] = {
+        "resourceType": "Patient", "id": b.patient_id,
+        "meta": {"profile": [PROFILE["patient"]]}, "identifier": [identifier],
+        # crlm holds no names: US Core's data-absent-reason form of a required name.
+        "name": [{"extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]}],
+        "gender": patient.sex.value if patient.sex is not None else "unknown",
     }
-    if p.site is not None:
-        condition["bodySite"] = [_coded(CODES, p.site.value, p.site.value.replace("_", " "))]
-    if p.date_of_diagnosis is not None:
-        condition["onsetDateTime"] = p.date_of_diagnosis.isoformat()
-    add(condition)
-    for field, role in (("t_category", "t"), ("n_category", "n")):
-        value = getattr(p, field)
-        if value is not None:
-            add({"resourceType": "Observation", "id": _rid(key, role), "status": "final",
-                 "meta": {"profile": [PROFILE[role]]}, "subject": subject,
-                 "code": _coded(CODES, f"primary.{field}"),
-                 "focus": [{"reference": f"Condition/{primary_id}"}],
-                 "valueCodeableConcept": _coded(CODES, value, value)})
+    if ext:
+        resource["extension"] = ext
+    return resource
 
-    # Liver metastases (mCODE SecondaryCancerCondition) + tumour size.
+
+def _condition_base(rid: str, profile: str, codes: tuple[terms.Code, ...], text: str,
+                    b: _Bundle) -> dict[str, Any]:
+    return {"resourceType": "Condition", "id": rid, "meta": {"profile": [PROFILE[profile]]},
+            "category": [_concept((terms.CONDITION_CATEGORY, "problem-list-item",
+                                   "Problem List Item"))],
+            "code": _concept(*codes, text=text), "subject": b.subject}
+
+
+def _site_body(site: Any) -> dict[str, Any]:
+    """The SNOMED body site of a primary site (with the mCODE laterality qualifier)."""
+    structure, side = terms.SITE_BODY[site]
+    body = _concept(structure, text=value_label(site))
+    if side is not None:
+        body["extension"] = [{"url": terms.LATERALITY_EXT, "valueCodeableConcept": _concept(side)}]
+    return body
+
+
+def _primary_condition(patient: Patient, rid: str, b: _Bundle) -> dict[str, Any]:
+    p = patient.primary
+    text = ("Colorectal cancer" if p.site is None
+            else f"Colorectal cancer ({value_label(p.site)})")
+    res = _condition_base(rid, "primary", terms.PRIMARY_CODES[p.site], text, b)
+    ext = _section_extensions("primary.", type(p), p,
+                              {"site", "t_category", "n_category", "date_of_diagnosis"})
+    if ext:
+        res["extension"] = ext
+    if p.site is not None:
+        res["bodySite"] = [_site_body(p.site)]
+    if p.date_of_diagnosis is not None:
+        res["onsetDateTime"] = p.date_of_diagnosis.isoformat()
+    return res
+
+
+def _tnm(value: str, role: str, category: terms.Code, primary_id: str,
+         b: _Bundle) -> dict[str, Any]:
+    """mCODE TNM category: AJCC value (crlm does not record the c/p prefix), AJCC 8 method."""
+    return {"resourceType": "Observation", "id": b.rid(role), "status": "final",
+            "meta": {"profile": [PROFILE[role]]},
+            "category": [_concept(STAGING_CATEGORY)], "code": _concept(category),
+            "subject": b.subject, "focus": [_ref(primary_id)],
+            "valueCodeableConcept": _concept((terms.AJCC, value, value), text=value),
+            "method": _concept(terms.AJCC_8)}
+
+
+#: How crlm's M category is derived (it is not a field of its own).
+DERIVED_M = ("M1a when the liver metastases are synchronous and there is no extrahepatic "
+             "disease; M1 when there is")
+
+
+def synchronous_m_category(patient: Patient) -> str | None:
+    """The M category at diagnosis when the liver metastases were found with the primary: M1a
+    (liver only) or M1 (extrahepatic disease too); None when not synchronous or not known."""
+    if patient.liver.timing != Timing.synchronous or patient.extrahepatic_disease is None:
+        return None
+    return "M1" if patient.extrahepatic_disease else "M1a"
+
+
+def _secondary_condition(patient: Patient, rid: str, primary_id: str,
+                         b: _Bundle) -> dict[str, Any]:
     liver = patient.liver
-    secondary_id = _rid(key, "secondary")
-    liver_ext = _section_extensions(
-        "liver.", type(liver), liver, {"lesions", "largest_diameter_cm"}
-    )
+    ext: list[dict[str, Any]] = [{"url": terms.CONDITION_RELATED,
+                                  "valueReference": _ref(primary_id)}]
+    ext += _section_extensions("liver.", type(liver), liver, {"lesions", "largest_diameter_cm"})
     if liver.lesions is not None:
-        liver_ext.append({"url": EXT + "liver.lesions.count", "valueInteger": len(liver.lesions)})
+        ext.append({"url": EXT + "liver.lesions.count", "valueInteger": len(liver.lesions)})
         for lesion in liver.lesions:
-            liver_ext.append({"url": EXT + "liver.lesions",
-                              "extension": _section_extensions("", Lesion, lesion, set())})
+            ext.append({"url": EXT + "liver.lesions",
+                        "extension": _section_extensions("", Lesion, lesion, set())})
     if liver.largest_diameter_cm is not None and liver.number_of_metastases is not None:
         tbs = math.hypot(liver.largest_diameter_cm, liver.number_of_metastases)
-        liver_ext.append({"url": EXT + "tumour-burden-score", "valueDecimal": round(tbs, 4)})
-    add({"resourceType": "Condition", "id": secondary_id,
-         "meta": {"profile": [PROFILE["secondary"]]}, "subject": subject,
-         "code": {"text": "Colorectal liver metastases"},
-         "bodySite": [_coded(SNOMED, *LIVER_SNOMED)], "extension": liver_ext})
-    if liver.largest_diameter_cm is not None:
-        add({"resourceType": "Observation", "id": _rid(key, "size"), "status": "final",
-             "meta": {"profile": [PROFILE["size"]]}, "subject": subject,
-             "code": _coded(LOINC, "21889-1", "Size Tumor"),
-             "focus": [{"reference": f"Condition/{secondary_id}"}],
-             "component": [{"code": _coded(LOINC, "33728-7", "Size.maximum dimension in Tumor"),
-                            "valueQuantity": _quantity(liver.largest_diameter_cm, "cm")}]})
+        ext.append({"url": EXT + "tumour-burden-score", "valueDecimal": round(tbs, 4)})
+    res = _condition_base(rid, "secondary", terms.LIVER_METASTASES, "Colorectal liver metastases",
+                          b)
+    res["extension"] = ext
+    res["bodySite"] = [_concept(terms.LIVER_SITE)]
+    return res
 
-    # Measurements: LOINC where certain, crlm codes otherwise.
+
+def _tumor(rid: str, secondary_id: str, b: _Bundle) -> dict[str, Any]:
+    """mCODE Tumor: the largest liver metastasis, the focus of the TumorSize observation."""
+    return {"resourceType": "BodyStructure", "id": rid, "meta": {"profile": [PROFILE["tumor"]]},
+            "extension": [{"url": terms.RELATED_CONDITION_EXT,
+                           "valueReference": _ref(secondary_id)}],
+            "identifier": [{"use": "usual",
+                            "type": _concept(("http://hl7.org/fhir/resource-types",
+                                              "BodyStructure", "BodyStructure")),
+                            "system": RFC3986, "value": f"urn:uuid:{rid}"}],
+            "description": "Largest liver metastasis",
+            "location": _concept(terms.LIVER_SITE), "patient": b.subject}
+
+
+def _tumor_size(diameter_cm: float, tumor_id: str, b: _Bundle) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": b.rid("size"), "status": "final",
+            "meta": {"profile": [PROFILE["size"]]}, "code": _concept(terms.TUMOR_SIZE),
+            "subject": b.subject, "focus": [_ref(tumor_id)],
+            "component": [{"code": _concept(terms.LONGEST_DIMENSION),
+                           "valueQuantity": _quantity(diameter_cm, "cm")}]}
+
+
+def _measurements(patient: Patient, b: _Bundle) -> None:
+    """Labs and body measurements: LOINC where certain, crlm codes otherwise; UCUM units."""
     for path, (code, display, unit) in LOINC_OBSERVATIONS.items():
         value = _get(patient, path)
         if value is not None:
-            add({"resourceType": "Observation", "id": _rid(key, path), "status": "final",
-                 "subject": subject, "code": _coded(LOINC, code, display),
-                 "valueQuantity": _quantity(value, unit)})
+            b.add({"resourceType": "Observation", "id": b.rid(path), "status": "final",
+                   "subject": b.subject, "code": _coded(LOINC, code, display),
+                   "valueQuantity": _quantity(value, unit)})
     for path, unit in CRLM_OBSERVATIONS.items():
         value = _get(patient, path)
         if value is not None:
-            add({"resourceType": "Observation", "id": _rid(key, path), "status": "final",
-                 "subject": subject, "code": _coded(CODES, path),
-                 "valueQuantity": _quantity(value, unit)})
+            b.add({"resourceType": "Observation", "id": b.rid(path), "status": "final",
+                   "subject": b.subject, "code": _coded(CODES, path),
+                   "valueQuantity": _quantity(value, unit)})
 
-    # Molecular results: genomic variant observations per gene; MSI as a crlm-coded result.
-    for field, (hgnc, symbol) in GENES.items():
-        value = getattr(patient.molecular, field)
+
+def _variant(field: str, value: Any, b: _Bundle) -> dict[str, Any]:
+    """mCODE GenomicVariant: presence (LA9633-4) or absence (LA9634-2) of a variant in a gene."""
+    hgnc, symbol = GENES[field]
+    res: dict[str, Any] = {
+        "resourceType": "Observation", "id": b.rid(f"gene-{field}"), "status": "final",
+        "meta": {"profile": [PROFILE["variant"]]}, "category": [_concept(terms.LAB_CATEGORY)],
+        "code": _concept(terms.VARIANT_CODE), "subject": b.subject,
+        "component": [{"code": _concept(terms.GENE_STUDIED),
+                       "valueCodeableConcept": _concept((HGNC, hgnc, symbol))}],
+    }
+    if value in (Mutation.unknown, BrafStatus.unknown):
+        res["dataAbsentReason"] = _absent()
+    elif value in (Mutation.wildtype, BrafStatus.wildtype):
+        res["valueCodeableConcept"] = _concept(terms.ABSENT)
+    else:
+        res["valueCodeableConcept"] = _concept(terms.PRESENT)
+    if value == BrafStatus.v600e:
+        res["component"].append({"code": _concept(terms.PROTEIN_HGVS),
+                                 "valueCodeableConcept": _concept(
+                                     (terms.HGVS, terms.BRAF_V600E_HGVS, terms.BRAF_V600E_HGVS))})
+    elif value == BrafStatus.non_v600e:  # a BRAF variant other than V600E: no standard answer
+        res["extension"] = [_ext("molecular.braf", value, BrafStatus)]
+    return res
+
+
+def _molecular(patient: Patient, b: _Bundle) -> None:
+    m = patient.molecular
+    for field in VARIANT_GENES:
+        value = getattr(m, field)
         if value is not None:
-            add({"resourceType": "Observation", "id": _rid(key, f"gene-{field}"),
-                 "status": "final", "meta": {"profile": [PROFILE["variant"]]},
-                 "subject": subject, "code": _coded(CODES, f"molecular.{field}", symbol),
-                 "component": [{"code": _coded(LOINC, *GENE_STUDIED_LOINC),
-                                "valueCodeableConcept": _coded(HGNC, hgnc, symbol)}],
-                 "valueCodeableConcept": _coded(CODES, value.value, value.value)})
-    if patient.molecular.msi is not None:
-        add({"resourceType": "Observation", "id": _rid(key, "msi"), "status": "final",
-             "subject": subject, "code": _coded(CODES, "molecular.msi", "Microsatellite status"),
-             "valueCodeableConcept": _coded(CODES, patient.molecular.msi.value)})
+            b.add(_variant(field, value, b))
+    if m.her2 is not None:
+        hgnc, symbol = GENES["her2"]
+        b.add({"resourceType": "Observation", "id": b.rid("gene-her2"), "status": "final",
+               "subject": b.subject, "code": _coded(CODES, "molecular.her2", symbol),
+               "component": [{"code": _concept(terms.GENE_STUDIED),
+                              "valueCodeableConcept": _concept((HGNC, hgnc, symbol))}],
+               "valueCodeableConcept": _coded(CODES, m.her2.value, m.her2.value)})
+    if m.msi is not None:
+        res: dict[str, Any] = {"resourceType": "Observation", "id": b.rid("msi"),
+                               "status": "final", "category": [_concept(terms.LAB_CATEGORY)],
+                               "code": _concept(terms.MSI_CODE), "subject": b.subject}
+        if m.msi == MsiStatus.unknown:
+            res["dataAbsentReason"] = _absent()
+        else:
+            answer = terms.MSI_HIGH if m.msi == MsiStatus.msi_high else terms.MSI_STABLE
+            res["valueCodeableConcept"] = _concept(answer)
+        b.add(res)
 
-    # Chemotherapy.
+
+def _chemotherapy(patient: Patient, b: _Bundle) -> None:
     chemo = patient.chemotherapy
     chemo_ext = _section_extensions("chemotherapy.", type(chemo), chemo, set())
     if chemo_ext:
         medication = (_coded(CODES, chemo.regimen.value, value_label(chemo.regimen))
                       if chemo.regimen is not None else {"text": "chemotherapy"})
-        add({"resourceType": "MedicationStatement", "id": _rid(key, "chemotherapy"),
-             "status": "completed", "subject": subject,
-             "medicationCodeableConcept": medication, "extension": chemo_ext})
+        b.add({"resourceType": "MedicationStatement", "id": b.rid("chemotherapy"),
+               "status": "completed", "subject": b.subject,
+               "medicationCodeableConcept": medication, "extension": chemo_ext})
 
-    # Operations (ordered).
-    for i, op in enumerate(patient.operations or []):
-        proc: dict[str, Any] = {
-            "resourceType": "Procedure", "id": _rid(key, f"operation-{i}"),
-            "status": "completed", "subject": subject, "code": _coded(CODES, op.kind),
-            "extension": [{"url": EXT + "operations.position", "valueInteger": i},
-                          *_section_extensions("operations.", Operation, op, {"date", "kind"})],
-        }
-        if op.date is not None:
-            proc["performedDateTime"] = op.date.isoformat()
-        add(proc)
 
-    # Treatment timeline (ordered): mCODE medication administration, radiotherapy course
-    # summary, surgical procedure or disease status, with crlm extensions for the details.
-    for i, event in enumerate(patient.treatments or []):
-        add(_treatment_resource(event, i, _rid(key, f"treatment-{i}"), subject))
-
-    # Outcome.
-    out_ext = _section_extensions("outcome.", type(patient.outcome), patient.outcome, set())
-    if out_ext:
-        add({"resourceType": "Observation", "id": _rid(key, "outcome"), "status": "final",
-             "subject": subject, "code": _coded(CODES, "outcome", "Follow-up and vital status"),
-             "extension": out_ext})
-    return {"resourceType": "Bundle", "id": _rid(key, "bundle"), "type": "collection",
-            "meta": {"tag": [{"system": CODES, "code": "crlm-patient"}]}, "entry": entries}
+def _operation(op: Operation, position: int, b: _Bundle) -> dict[str, Any]:
+    proc: dict[str, Any] = {
+        "resourceType": "Procedure", "id": b.rid(f"operation-{position}"),
+        "status": "completed", "subject": b.subject, "code": _coded(CODES, op.kind),
+        "extension": [{"url": EXT + "operations.position", "valueInteger": position},
+                      *_section_extensions("operations.", Operation, op, {"date", "kind"})],
+    }
+    if op.date is not None:
+        proc["performedDateTime"] = op.date.isoformat()
+    return proc
 
 
 def _period(event: TreatmentEvent) -> dict[str, str]:
@@ -314,339 +475,95 @@ def _period(event: TreatmentEvent) -> dict[str, str]:
     return period
 
 
+def _done(event: TreatmentEvent) -> bool:
+    """Whether the event is known to have happened (a past date), not merely planned."""
+    return event.last_day is not None and event.last_day <= today()
+
+
+#: Timeline kinds written as mCODE CancerRelatedSurgicalProcedure (code: excision of neoplasm).
+SURGICAL_KINDS = frozenset({TreatmentKind.hepatectomy, TreatmentKind.primary_resection})
+#: Timeline kinds that treat the primary tumour (the others treat the liver metastases).
+PRIMARY_KINDS = frozenset({TreatmentKind.radiotherapy, TreatmentKind.primary_resection})
+
+
 def _treatment_resource(event: TreatmentEvent, position: int, rid: str,
-                        subject: dict[str, str]) -> dict[str, Any]:
-    """One timeline event as the mCODE resource of its kind."""
+                        subject: dict[str, str], primary_id: str,
+                        secondary_id: str) -> dict[str, Any]:
+    """One timeline event as the mCODE resource of its kind, crlm extensions for the details."""
     ext = [{"url": EXT + "treatments.position", "valueInteger": position},
            _ext("treatments.kind", event.kind, TreatmentKind),
            *_section_extensions("treatments.", TreatmentEvent, event,
                                 {"kind", "date", "end_date"})]
     base: dict[str, Any] = {"id": rid, "subject": subject, "extension": ext}
-    kind = event.kind
-    if kind == TreatmentKind.systemic_therapy:
-        code = event.regimen.value if event.regimen else "systemic_therapy"
-        res = {"resourceType": "MedicationAdministration", "status": "completed",
-               "meta": {"profile": [PROFILE["medication"]]},
-               "medicationCodeableConcept": _coded(CODES, code), **base}
-        if event.date:
-            res["effectivePeriod"] = _period(event)
-        return res
-    if kind == TreatmentKind.recurrence:
-        res = {"resourceType": "Observation", "status": "final",
-               "meta": {"profile": [PROFILE["disease_status"]]},
-               "code": _coded(LOINC, "97509-4", "Cancer disease progression"), **base}
-        if event.date:
-            res["effectiveDateTime"] = event.date.isoformat()
-        return res
-    profile = PROFILE["radiotherapy" if kind == TreatmentKind.radiotherapy else "surgery"]
-    res = {"resourceType": "Procedure", "status": "completed", "meta": {"profile": [profile]},
-           "code": _coded(CODES, kind.value), **base}
+    if event.kind == TreatmentKind.systemic_therapy:
+        return _systemic_therapy(event, base, primary_id)
+    if event.kind == TreatmentKind.recurrence:
+        return _recurrence(event, base, primary_id)
+    reason = primary_id if event.kind in PRIMARY_KINDS else secondary_id
+    return _procedure(event, base, reason)
+
+
+def _systemic_therapy(event: TreatmentEvent, base: dict[str, Any],
+                      primary_id: str) -> dict[str, Any]:
+    """mCODE CancerRelatedMedicationAdministration for one systemic-therapy line."""
+    code = event.regimen.value if event.regimen else "systemic_therapy"
+    text = value_label(event.regimen or event.kind)
+    if event.intent is not None:
+        intent = terms.PALLIATIVE if event.intent == TherapyIntent.palliative else terms.CURATIVE
+        base["extension"].append({"url": terms.PROCEDURE_INTENT_EXT,
+                                  "valueCodeableConcept": _concept(intent)})
+    return {"resourceType": "MedicationAdministration",
+            "meta": {"profile": [PROFILE["medication"]]},
+            "status": "completed" if _done(event) else "unknown",
+            "medicationCodeableConcept": _coded(CODES, code, text), **base,
+            # effective[x] is required: an unknown date says so (data-absent-reason)
+            "effectivePeriod": _period(event) or {
+                "extension": [{"url": terms.DATA_ABSENT, "valueCode": "unknown"}]},
+            "reasonReference": [_ref(primary_id)]}
+
+
+def _recurrence(event: TreatmentEvent, base: dict[str, Any], primary_id: str) -> dict[str, Any]:
+    """mCODE CancerDiseaseStatus: the disease worsened (recurred) on the event's date."""
+    res = {"resourceType": "Observation", "status": "final",
+           "meta": {"profile": [PROFILE["disease_status"]]},
+           "code": _concept(terms.DISEASE_STATUS),
+           "valueCodeableConcept": _concept(terms.WORSENED), **base,
+           "focus": [_ref(primary_id)]}
     if event.date:
+        res["effectiveDateTime"] = event.date.isoformat()
+    return res
+
+
+def _procedure(event: TreatmentEvent, base: dict[str, Any], reason_id: str) -> dict[str, Any]:
+    """A Procedure: radiotherapy course summary, surgical procedure, or (PVE, ALPPS, ablation)
+    a plain Procedure with crlm's code, as no verified standard code supports a profile."""
+    label = value_label(event.kind)
+    res = {"resourceType": "Procedure", "status": "completed" if _done(event) else "unknown",
+           **base, "reasonReference": [_ref(reason_id)]}
+    if event.kind == TreatmentKind.radiotherapy:
+        res["meta"] = {"profile": [PROFILE["radiotherapy"]]}
+        res["code"] = _concept(terms.RADIOTHERAPY_COURSE, text=label)
+    elif event.kind in SURGICAL_KINDS:
+        res["meta"] = {"profile": [PROFILE["surgery"]]}
+        res["code"] = _concept(terms.EXCISION_OF_NEOPLASM, (CODES, event.kind.value, label),
+                               text=label)
+    else:
+        res["code"] = _coded(CODES, event.kind.value, label)
+    if _period(event):
         res["performedPeriod"] = _period(event)
     return res
 
 
-def _read_treatment(res: dict[str, Any], where: str) -> tuple[int, dict[str, Any]]:
-    """(position, fields) of a timeline resource written by :func:`_treatment_resource`."""
-    nested: dict[str, Any] = {}
-    exts = [e for e in res.get("extension", []) if e.get("url") != EXT + "treatments.position"]
-    _read_extensions(nested, exts, where)
-    item: dict[str, Any] = dict(nested.get("treatments", {}))
-    period = res.get("effectivePeriod") or res.get("performedPeriod") or {}
-    if "effectiveDateTime" in res:
-        period = {"start": res["effectiveDateTime"]}
-    if not isinstance(period, dict):
-        raise FhirImportError(f"{where}: period must be an object")
-    if "start" in period:
-        item["date"] = str(period["start"])[:10]
-    if "end" in period:
-        item["end_date"] = str(period["end"])[:10]
-    position = next(e.get("valueInteger") for e in res["extension"]
-                    if e.get("url") == EXT + "treatments.position")
-    if not isinstance(position, int):
-        raise FhirImportError(f"{where}.extension: treatments.position must be an integer")
-    return position, item
-
-
-def _get(patient: Patient, path: str) -> Any:
-    obj: Any = patient
-    for part in path.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-# ---------------------------------------------------------------------------- import
-
-
-def _set(doc: dict[str, Any], path: str, value: Any) -> None:
-    parts = path.split(".")
-    for part in parts[:-1]:
-        doc = doc.setdefault(part, {})
-    doc[parts[-1]] = value
-
-
-def _read_extensions(doc: dict[str, Any], extensions: list[dict[str, Any]], where: str,
-                     target: dict[str, Any] | None = None) -> None:
-    """Apply crlm extensions to ``doc`` (lists: ``.count`` then repeated items)."""
-    lists: dict[str, list[Any]] = {}
-    counts: dict[str, int] = {}
-    for i, ext in enumerate(extensions):
-        url = ext.get("url", "")
-        here = f"{where}.extension[{i}]"
-        if not url.startswith(EXT):
-            raise FhirImportError(f"{here}: unsupported extension {url!r}")
-        path = url[len(EXT):]
-        if path in {"tumour-burden-score", "operations.position", "treatments.position"}:
-            continue  # derived or structural, not patient data
-        if path.endswith(".count"):
-            counts[path[: -len(".count")]] = _read_x(ext, here)
-            continue
-        if path == "liver.lesions":
-            item: dict[str, Any] = {}
-            _read_extensions(item, ext.get("extension", []), here)
-            lists.setdefault(path, []).append(item)
-            continue
-        if path in LIST_FIELDS:
-            lists.setdefault(path, []).append(_read_x(ext, here))
-            continue
-        _set(target if target is not None else doc, path, _read_x(ext, here))
-    for path, n in counts.items():
-        items = lists.get(path, [])
-        if len(items) != n:
-            raise FhirImportError(f"{where}: {path} has {len(items)} items, count says {n}")
-        _set(target if target is not None else doc, path, items)
-
-
-def _list_fields() -> set[str]:
-    out = set()
-    for prefix, model in (("primary.", "PrimaryTumour"), ("liver.", "LiverDisease"),
-                          ("outcome.", "Outcome"), ("operations.", "Operation"),
-                          ("treatments.", "TreatmentEvent")):
-        cls = getattr(__import__("crlm.domain.patient", fromlist=[model]), model)
-        for name in cls.model_fields:
-            if typing.get_origin(_leaf_type(cls, name)) is list:
-                out.add(prefix + name)
-    return out
-
-
-LIST_FIELDS = _list_fields()
-PATIENT_LIST_KEYS = ("operations", "treatments")
-
-
-def _is_treatment(res: dict[str, Any]) -> bool:
-    exts = res.get("extension")
-    return isinstance(exts, list) and any(
-        isinstance(e, dict) and e.get("url") == EXT + "treatments.position" for e in exts)
-
-
-def _code(concept: dict[str, Any], where: str) -> str:
-    try:
-        return concept["coding"][0]["code"]
-    except (KeyError, IndexError, TypeError):
-        raise FhirImportError(f"{where}: expected a coding with a code") from None
-
-
-#: Elements crlm writes (and so reads); any other element would be lost, so it is an error.
-KNOWN_ELEMENTS = frozenset({
-    "resourceType", "id", "meta", "subject", "code", "extension", "status", "gender",
-    "birthDate", "bodySite", "onsetDateTime", "focus", "valueCodeableConcept", "component",
-    "valueQuantity", "medicationCodeableConcept", "performedDateTime", "performedPeriod",
-    "effectivePeriod", "effectiveDateTime",
-})
-_FHIR_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
-#: Element → the JSON type crlm expects there.
-_SHAPES: dict[str, type] = {
-    "meta": dict, "code": dict, "extension": list, "bodySite": list, "subject": dict,
-    "onsetDateTime": str, "performedDateTime": str, "effectiveDateTime": str, "gender": str,
-    "birthDate": str, "valueCodeableConcept": dict, "component": list, "valueQuantity": dict,
-    "medicationCodeableConcept": dict, "performedPeriod": dict, "effectivePeriod": dict,
-    "focus": list,
-}
-_SHAPE_NAMES = {dict: "an object", list: "a list", str: "text"}
-
-
-def _check_shape(res: dict[str, Any], where: str) -> None:
-    """Every element is one crlm reads, of the JSON type it reads (else the error names it)."""
-    for key, value in res.items():
-        if key not in KNOWN_ELEMENTS:
-            raise FhirImportError(f"{where}.{key}: not an element crlm reads (it would be lost)")
-        shape = _SHAPES.get(key)
-        if shape is not None and not isinstance(value, shape):
-            raise FhirImportError(f"{where}.{key}: expected {_SHAPE_NAMES[shape]}")
-    for i, ext in enumerate(res.get("extension", [])):
-        if not isinstance(ext, dict) or not isinstance(ext.get("url"), str):
-            raise FhirImportError(f"{where}.extension[{i}]: expected an object with a url")
-        if "extension" in ext:
-            _check_shape({"extension": ext["extension"]}, f"{where}.extension[{i}]")
-
-
-def _birth_date(text: str, where: str) -> dt.date | None:
-    """A FHIR birthDate (YYYY, YYYY-MM or YYYY-MM-DD): the full date, None if partial."""
-    if not _FHIR_DATE.fullmatch(text):
-        raise FhirImportError(f"{where}.birthDate: {text!r} is not a date (YYYY-MM-DD)")
-    parts = [int(x) for x in text.split("-")] + [1, 1]
-    try:
-        first = dt.date(parts[0], parts[1], parts[2])
-    except ValueError:
-        raise FhirImportError(f"{where}.birthDate: {text!r} is not a calendar date") from None
-    if first < EARLIEST_PLAUSIBLE_DATE or first > today():
-        raise FhirImportError(f"{where}.birthDate: {text} is not a plausible birth date")
-    return first if len(text) == 10 else None
-
-
-def _apply_birth_date(doc: dict[str, Any], text: str, where: str) -> None:
-    """crlm keeps the age at assessment, not the birth date: derive that age, or check it."""
-    born = _birth_date(text, where)
-    assessed = doc.get("assessment_date")
-    if born is None or not isinstance(assessed, str):
-        raise FhirImportError(
-            f"{where}.birthDate: crlm records the age at the assessment date, not a birth date; "
-            "a full birth date and the assessment date are needed to derive it")
-    try:
-        on = dt.date.fromisoformat(assessed)
-    except ValueError:
-        raise FhirImportError(f"{where}: assessment date {assessed!r} is not a date") from None
-    age = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-    stated = doc.get("age_years")
-    if stated is None:
-        doc["age_years"] = age
-    elif not isinstance(stated, int | float) or abs(math.floor(stated) - age) > 1:
-        raise FhirImportError(f"{where}.birthDate: {text} gives age {age} at the assessment "
-                              f"date, but the age recorded is {stated}")
-
-
 def fhir_to_patient(bundle: dict[str, Any]) -> Patient:
-    """Read a Bundle written by :func:`patient_to_fhir` back into a validated Patient.
+    """Read a Bundle into a validated Patient, refusing anything crlm would have to ignore.
 
-    Anything crlm cannot read — an unknown element, a value of the wrong shape, an invalid
-    birth date — is a :class:`FhirImportError` naming the element; nothing is silently dropped.
+    Use :func:`crlm.registry.fhir_read.read_bundle` to read a bundle from another system and get
+    the list of what was ignored instead.
     """
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise FhirImportError("Bundle: resourceType must be 'Bundle'")
-    entries = bundle.get("entry") or []
-    if not isinstance(entries, list):
-        raise FhirImportError("Bundle.entry: expected a list")
-    doc: dict[str, Any] = {}
-    operations: list[tuple[int, dict[str, Any]]] = []
-    treatments: list[tuple[int, dict[str, Any]]] = []
-    counts: dict[str, int] = {}
-    birth: tuple[str, str] | None = None
-    for i, entry in enumerate(entries):
-        res = entry.get("resource") if isinstance(entry, dict) else None
-        where = f"Bundle.entry[{i}]"
-        if not isinstance(res, dict):
-            raise FhirImportError(f"{where}.resource: missing")
-        where = f"{where}.resource({res.get('resourceType')})"
-        _check_shape(res, where)
-        try:
-            _read_resource(res, where, doc, operations, treatments, counts)
-        except FhirImportError:
-            raise
-        except (AttributeError, TypeError, KeyError, IndexError, ValueError, StopIteration):
-            raise FhirImportError(f"{where}: malformed (an element is missing or has the wrong "
-                                  "shape)") from None
-        if "birthDate" in res:
-            birth = (res["birthDate"], where)
-    for key, found in (("operations", operations), ("treatments", treatments)):
-        if key in counts:
-            if len(found) != counts[key]:
-                raise FhirImportError(f"Bundle: {len(found)} {key} resources, count says "
-                                      f"{counts[key]}")
-            doc[key] = [item for _, item in sorted(found, key=lambda x: x[0])]
-        elif found:
-            raise FhirImportError(f"Bundle.entry(Patient).extension: {key}.count missing")
-    if birth is not None:
-        _apply_birth_date(doc, *birth)
-    try:
-        return parse_patient(doc)
-    except ValidationError as exc:
-        from crlm.domain import format_validation_error
+    from crlm.registry.fhir_read import read_bundle
 
-        raise FhirImportError(f"Bundle: invalid patient data:\n{format_validation_error(exc)}") \
-            from None
-    except ValueError as exc:
-        raise FhirImportError(f"Bundle: invalid patient data: {exc}") from None
-
-
-def _read_resource(res: dict[str, Any], where: str, doc: dict[str, Any],
-                   operations: list[tuple[int, dict[str, Any]]],
-                   treatments: list[tuple[int, dict[str, Any]]], counts: dict[str, int]) -> None:
-    """Apply one resource of the bundle to the patient document being built."""
-    kind = res.get("resourceType")
-    code = res.get("code", {})
-    code_value = code.get("coding", [{}])[0].get("code") if code else None
-    if _is_treatment(res):
-        treatments.append(_read_treatment(res, where))
-    elif kind == "Patient":
-        if "gender" in res:
-            doc["sex"] = res["gender"]
-        exts = res.get("extension", [])
-        list_counts = {EXT + f"{k}.count": k for k in PATIENT_LIST_KEYS}
-        for e in exts:
-            if e.get("url") in list_counts:
-                counts[list_counts[e["url"]]] = _read_x(e, f"{where}.extension")
-        _read_extensions(doc, [e for e in exts if e.get("url") not in list_counts], where)
-    elif kind == "Condition":
-        profiles = res.get("meta", {}).get("profile", [])
-        if PROFILE["primary"] in profiles:
-            if "bodySite" in res:
-                _set(doc, "primary.site", _code(res["bodySite"][0], f"{where}.bodySite"))
-            if "onsetDateTime" in res:
-                _set(doc, "primary.date_of_diagnosis", res["onsetDateTime"][:10])
-        elif PROFILE["secondary"] not in profiles:
-            raise FhirImportError(f"{where}.meta.profile: not a crlm cancer condition")
-        _read_extensions(doc, res.get("extension", []), where)
-    elif kind == "Observation":
-        _read_observation(doc, res, code_value, where)
-    elif kind == "MedicationStatement":
-        _read_extensions(doc, res.get("extension", []), where)
-    elif kind == "Procedure":
-        op: dict[str, Any] = {"kind": code_value}
-        if "performedDateTime" in res:
-            op["date"] = res["performedDateTime"][:10]
-        position = next((e["valueInteger"] for e in res.get("extension", [])
-                         if e.get("url") == EXT + "operations.position"), None)
-        if position is None:
-            raise FhirImportError(f"{where}.extension: operations.position missing")
-        nested: dict[str, Any] = {}
-        _read_extensions(nested, res.get("extension", []), where)
-        op.update(nested.get("operations", {}))
-        operations.append((position, op))
-    else:
-        raise FhirImportError(f"{where}: unsupported resource type {kind!r}")
-
-
-_LOINC_BY_CODE = {code: path for path, (code, _d, _u) in LOINC_OBSERVATIONS.items()}
-
-
-def _read_observation(doc: dict[str, Any], res: dict[str, Any], code: str | None,
-                      where: str) -> None:
-    profiles = res.get("meta", {}).get("profile", [])
-    system = res.get("code", {}).get("coding", [{}])[0].get("system")
-    if PROFILE["size"] in profiles:
-        try:
-            value = res["component"][0]["valueQuantity"]["value"]
-        except (KeyError, IndexError, TypeError):
-            raise FhirImportError(f"{where}.component[0].valueQuantity: missing") from None
-        _set(doc, "liver.largest_diameter_cm", value)
-    elif PROFILE["t"] in profiles or PROFILE["n"] in profiles:
-        _set(doc, code or "", _code(res.get("valueCodeableConcept", {}),
-                                    f"{where}.valueCodeableConcept"))
-    elif system == LOINC and code in _LOINC_BY_CODE:
-        _set(doc, _LOINC_BY_CODE[code], _quantity_value(res, where))
-    elif system == CODES and code in CRLM_OBSERVATIONS:
-        _set(doc, code, _quantity_value(res, where))
-    elif system == CODES and code is not None and code.startswith("molecular."):
-        _set(doc, code, _code(res.get("valueCodeableConcept", {}),
-                              f"{where}.valueCodeableConcept"))
-    elif system == CODES and code == "outcome":
-        _read_extensions(doc, res.get("extension", []), where)
-    else:
-        raise FhirImportError(f"{where}.code: unsupported observation {system}|{code}")
-
-
-def _quantity_value(res: dict[str, Any], where: str) -> Any:
-    try:
-        return res["valueQuantity"]["value"]
-    except (KeyError, TypeError):
-        raise FhirImportError(f"{where}.valueQuantity.value: missing") from None
+    reading = read_bundle(bundle)
+    if reading.ignored:
+        more = f" (and {len(reading.ignored) - 1} more)" if len(reading.ignored) > 1 else ""
+        raise FhirImportError(reading.ignored[0] + more)
+    return reading.patient
