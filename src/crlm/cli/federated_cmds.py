@@ -10,7 +10,7 @@ import typer
 
 from crlm.cli._common import fail_bad_input
 from crlm.cli.stats_cmds import _parse_reference, emit_json, split_list
-from crlm.federated._disclosure import MIN_CELL
+from crlm.stats.defaults import SMALL_CELL_MIN as MIN_CELL
 
 federated_app = typer.Typer(
     help="Multi-centre analyses without pooling data: the vantage6 algorithm crlm.federated "

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from crlm.stats._data import StatsInputError
+from crlm.stats.defaults import SMALL_CELL_MIN
 
-MIN_CELL = 5  # smallest count a node releases (0 is released as 0)
+MIN_CELL = SMALL_CELL_MIN  # smallest count a node releases (0 is released as 0)
 
 log = logging.getLogger("crlm.federated")
 

@@ -6,6 +6,10 @@ from typing import Literal
 BOOTSTRAP_SEED = 20231
 BOOTSTRAP_DRAWS = 200
 
+#: statistical disclosure control: the smallest count an aggregate shown beyond its centre
+#: releases (web cross-centre cohort pages, federated node answers; 0 is released as 0)
+SMALL_CELL_MIN = 5
+
 #: tie handling of the Cox partial likelihood (R ``coxph(ties=)``)
 Ties = Literal["efron", "breslow"]
 #: CI and p-value method of the Firth models (profile penalised likelihood or Wald)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from crlm.stats.defaults import SMALL_CELL_MIN
+
 SECRET_ENV = "CRLM_SECRET_KEY"
 MIN_SECRET_CHARS = 32
 
@@ -81,7 +83,7 @@ CENTRE_TIMEZONES_ENV = "CRLM_CENTRE_TIMEZONES"
 SMALL_CELL_ENV = "CRLM_SMALL_CELL_MIN"
 #: Cross-centre aggregates shown to researchers hide counts below this (statistical
 #: disclosure control); ``CRLM_SMALL_CELL_MIN`` overrides it.
-DEFAULT_SMALL_CELL_MIN = 5
+DEFAULT_SMALL_CELL_MIN = SMALL_CELL_MIN
 
 
 def centre_timezone(centre: str | None, environ: dict[str, str] | None = None) -> str:
