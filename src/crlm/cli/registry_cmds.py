@@ -38,16 +38,34 @@ def _session(url: str | None):  # type: ignore[no-untyped-def]
 @db_app.command("init")
 def db_init(db: DbOption = None) -> None:
     """Create the database (or bring it to the newest schema)."""
-    from crlm.registry.db import current_revision, database_url, init_db
+    from crlm.registry import analysis
+    from crlm.registry.db import current_revision, database_url, init_db, make_session_factory
 
     engine = init_db(db)
-    typer.echo(f"database ready: {database_url(db)} (schema {current_revision(engine)})")
+    with make_session_factory(engine)() as session:
+        refreshed = analysis.refresh(session)
+        session.commit()
+    typer.echo(f"database ready: {database_url(db)} (schema {current_revision(engine)})"
+               + (f"; analysis table: {refreshed} patients computed" if refreshed else ""))
 
 
 @db_app.command("migrate")
 def db_migrate(db: DbOption = None) -> None:
     """Apply pending schema migrations (Alembic) — safe to run at any time."""
     db_init(db)
+
+
+@db_app.command("rebuild-analysis")
+def db_rebuild_analysis(db: DbOption = None) -> None:
+    """Recompute the analysis table (one row per patient read by the cohort views) from the
+    patient records: after restoring a backup written by another tool, or after an upgrade
+    that changed how a variable is derived."""
+    from crlm.registry import analysis
+
+    with _session(db) as session:
+        n = analysis.rebuild(session)
+        session.commit()
+    typer.echo(f"analysis table rebuilt: {n} patients")
 
 
 @db_app.command("import")

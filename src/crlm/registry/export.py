@@ -86,6 +86,21 @@ def aggregate_records(
     return records
 
 
+def aggregate_frame(
+    session: Session, columns: list[str], *, actor: str, centre: str | None = None,
+    purpose: str = "aggregate view",
+) -> Any:
+    """``columns`` of the analysis table for every patient of ``centre`` (or all), as a pandas
+    DataFrame in registry id order, for an aggregate view: ONE audit event (action
+    ``aggregate``) whose detail starts with the number of records it covered."""
+    from crlm.registry.analysis import read_frame
+
+    frame = read_frame(session, columns, centre)
+    audit.record(session, actor=actor, action="aggregate", entity="cohort", entity_id=None,
+                 detail=f"{len(frame)} records; {purpose}; centre={centre or 'all'}")
+    return frame
+
+
 def _get(doc: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         if not isinstance(doc, dict):

@@ -270,9 +270,9 @@ def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
 
 
 #: The cohort page and its plot image are two requests over the same patients: the second
-#: reuses the first read of the same user and centre (which wrote the audit rows) for 60 s.
+#: reuses the first read of the same user and centre (which wrote the audit event) for 60 s.
 COHORT_CACHE_TTL_S = 60.0
-CohortCache = TtlCache[tuple[str, str | None], list[Patient]]
+CohortCache = TtlCache[tuple[str, str | None], Any]
 
 
 def cohort_cache() -> CohortCache:
@@ -280,33 +280,33 @@ def cohort_cache() -> CohortCache:
     return TtlCache(ttl_s=COHORT_CACHE_TTL_S, max_entries=32)
 
 
-def cohort_patients(
+def cohort_frame(
     db: Session,
     user: CurrentUser,
+    columns: list[str],
     *,
     centre: str | None = None,
     purpose: str = "cohort",
     cache: CohortCache | None = None,
-) -> list[Patient]:
-    """Every patient of the cohort (one centre or all) for de-identified aggregate views.
+) -> Any:
+    """``columns`` of the analysis table for every patient of the cohort (one centre or all),
+    as a pandas DataFrame, for de-identified aggregate views.
 
-    Read through :func:`crlm.registry.export.aggregate_records`: ONE ``aggregate`` audit event
+    Read through :func:`crlm.registry.export.aggregate_frame`: ONE ``aggregate`` audit event
     names the purpose and the number of records covered (no row per patient). With ``cache``,
-    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused.
+    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused (the
+    cache is meant for one set of ``columns``).
     """
-    from crlm.registry.export import aggregate_records
+    from crlm.registry.export import aggregate_frame
 
     key = (user.username, centre)
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
-    patients = [
-        record.patient
-        for record in aggregate_records(db, actor=user.username, centre=centre, purpose=purpose)
-    ]
+    frame = aggregate_frame(db, columns, actor=user.username, centre=centre, purpose=purpose)
     db.commit()
     if cache is not None:
-        cache.put(key, patients)
-    return patients
+        cache.put(key, frame)
+    return frame
 
 
 def import_csv_upload(
