@@ -13,6 +13,8 @@ from dataclasses import asdict
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from tests import cohort_reference as old
+from tests.registry_support import *  # noqa: F403  (fixtures: db_url, session)
 
 from crlm.domain import parse_patient
 from crlm.registry import analysis, audit, repository
@@ -31,8 +33,6 @@ from crlm.web.cohort import (
     validate_scores,
 )
 from crlm.web.survival import kaplan_meier
-from tests import cohort_reference as old
-from tests.registry_support import *  # noqa: F403  (fixtures: db_url, session)
 
 N = 300
 
