@@ -184,3 +184,47 @@ def test_one_audit_event_per_view_with_the_records_covered(session: Session,
     events = audit.find_events(session, audit.AuditFilter(action="aggregate"))
     assert len(events) == before + 1
     assert events[0].detail.startswith(f"{N - 200} records;")
+
+
+# ---------------------------------------------------------------------------- disclosure control
+
+
+def _hand_table():  # type: ignore[no-untyped-def]
+    from crlm.web.cohort import CohortSummary
+
+    return CohortSummary("sex", columns=[
+        "Variable", "female (n = 20)", "male (n = 30)", "Overall (n = 50)", "p", "Test"], rows=[
+        ["Dead at last follow-up, n (%)", "3 (15.0)", "10 (33.3)", "13 (26.0)", "0.2", "χ²"],
+        ["RAS, n (%)", "", "", "", "0.01", "χ²"],
+        ["  mutant", "2 (10.0)", "12 (40.0)", "14 (28.0)", "", ""],
+        ["  unknown", "6 (30.0)", "0 (0.0)", "6 (12.0)", "", ""],
+        ["  wildtype", "12 (60.0)", "18 (60.0)", "30 (60.0)", "", ""],
+        ["Age, years, median (IQR)", "60 (50–70)", "61 (52–69)", "60 (51–70)", "0.5", "MW"],
+    ])
+
+
+def test_a_hidden_count_cannot_be_worked_out_from_the_others() -> None:
+    from crlm.web.cohort import suppress_small_cells
+
+    out = suppress_small_cells(_hand_table(), 5)
+    dead, _, mutant, unknown, wildtype, age = out.rows
+    # before: Overall 13 − male 10 = the hidden 3 female deaths
+    assert dead[1:4] == ["< 5", "10 (33.3)", "suppressed"]
+    # female levels add up to 20 = her n: a second female count goes, the smallest one
+    assert [mutant[1], unknown[1], wildtype[1]] == ["< 5", "suppressed", "12 (60.0)"]
+    assert [mutant[3], unknown[3], wildtype[3]] == ["suppressed"] * 3
+    assert [mutant[2], unknown[2], wildtype[2]] == ["12 (40.0)", "0 (0.0)", "18 (60.0)"]
+    assert age[1:4] == ["60 (50–70)", "61 (52–69)", "60 (51–70)"]  # nothing hidden there
+    assert "Overall of that variable" in out.footnotes[-1]
+
+
+def test_a_small_group_cannot_be_recovered_as_overall_minus_the_others() -> None:
+    from crlm.web.cohort import suppress_small_cells
+
+    table = _hand_table()
+    table.columns[1] = "female (n = 4)"
+    out = suppress_small_cells(table, 5)
+    assert out.columns[1] == "female (n < 5)"
+    for row in out.rows:
+        assert row[1] in ("", "suppressed") and row[3] in ("", "suppressed")
+    assert out.rows[0][2] == "10 (33.3)"

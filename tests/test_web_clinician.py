@@ -346,6 +346,8 @@ def test_researcher_sees_all_centres_with_small_cells_suppressed(client, monkeyp
     body = client.get("/api/v1/cohort/summary?grouping=sex", headers=api).json()
     assert "female (n < 5)" in body["columns"]
     assert not any("3 (33.3)" in row for row in body["rows"])
+    overall = [c.startswith("Overall") for c in body["columns"]].index(True)
+    assert all(row[overall] in ("", "suppressed") for row in body["rows"])  # not 9 − 6 = 3
     km = client.post("/api/v1/analysis/km", json={"grouping": "sex"}, headers=api).json()
     assert [c["group"] for c in km["curves"]] == ["male"]
     monkeypatch.setenv("CRLM_SMALL_CELL_MIN", "2")  # configurable

@@ -332,35 +332,70 @@ _COLUMN_N = re.compile(r"^(?P<name>.*)\(n = (?P<n>\d+)\)$")
 _COUNT_CELL = re.compile(r"^(?P<count>\d+) \([\d.]+\)$")
 
 
+def _blocks(rows: list[list[str]]) -> list[list[int]]:
+    """Row indices of each variable: a header row and its indented level rows."""
+    blocks: list[list[int]] = []
+    for i, row in enumerate(rows):
+        if row[0].startswith("  ") and blocks:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks
+
+
+def _count(value: str) -> int | None:
+    m = _COUNT_CELL.match(value)
+    return int(m["count"]) if m else None
+
+
 def suppress_small_cells(summary: CohortSummary, minimum: int) -> CohortSummary:
     """Table 1 with every count below ``minimum`` hidden (statistical disclosure control).
 
     A group column of fewer than ``minimum`` patients is blanked whole (its medians would
     describe a handful of people); an ``n (%)`` cell counting 1 to ``minimum - 1`` patients
     becomes ``< minimum``. Zero counts stay (they describe no one).
+
+    Complementary suppression, so that no hidden count can be worked out from those shown:
+    the Overall column is the sum of the groups, so every Overall cell of a variable with a
+    hidden group cell is hidden too; and the levels of a variable add up to their column's n,
+    so a column with a single hidden level also hides its next smallest count.
     """
     if summary.problem or not summary.columns:
         return summary
-    small_columns = {
-        i for i, c in enumerate(summary.columns)
-        if (m := _COLUMN_N.match(c)) and int(m["n"]) < minimum
-    }
+    overall = {i for i, c in enumerate(summary.columns) if c.startswith("Overall (n = ")}
+    counted = {i for i, c in enumerate(summary.columns) if _COLUMN_N.match(c)} - overall
+    small_columns = {i for i in counted
+                     if (m := _COLUMN_N.match(summary.columns[i])) and int(m["n"]) < minimum}
     columns = [
         f"{m['name']}(n < {minimum})" if i in small_columns and (m := _COLUMN_N.match(c)) else c
         for i, c in enumerate(summary.columns)
     ]
-    hidden = f"< {minimum}"
-
-    def cell(i: int, value: str) -> str:
-        if i in small_columns and value:
-            return "suppressed"
-        m = _COUNT_CELL.match(value)
-        return hidden if m and 0 < int(m["count"]) < minimum else value
-
-    rows = [[cell(i, v) if i else v for i, v in enumerate(row)] for row in summary.rows]
+    rows = [list(row) for row in summary.rows]
+    hidden_text, suppressed = f"< {minimum}", "suppressed"
+    for r, row in enumerate(rows):
+        for i in counted:
+            count = _count(row[i])
+            if i in small_columns and row[i]:
+                rows[r][i] = suppressed
+            elif count is not None and 0 < count < minimum:
+                rows[r][i] = hidden_text
+    for block in _blocks(rows):
+        levels = block[1:]
+        for i in counted - small_columns:
+            if levels and sum(rows[r][i] == hidden_text for r in levels) == 1:
+                shown = [(c, r) for r in levels if (c := _count(rows[r][i]))]
+                if shown:
+                    rows[min(shown)[1]][i] = suppressed
+        if any(rows[r][i] in (hidden_text, suppressed) for r in block for i in counted):
+            for r in block:
+                for i in overall:
+                    if rows[r][i]:
+                        rows[r][i] = suppressed
     return CohortSummary(
         summary.grouping, columns=columns, rows=rows,
         footnotes=[*summary.footnotes,
                    f"Counts of 1 to {minimum - 1} patients are shown as “< {minimum}”; "
-                   f"groups of fewer than {minimum} patients are suppressed."],
+                   f"groups of fewer than {minimum} patients are suppressed, and so are the "
+                   "counts from which a hidden count could be worked out (the Overall of that "
+                   "variable, or a second count of the same group)."],
     )
