@@ -228,3 +228,46 @@ def test_a_small_group_cannot_be_recovered_as_overall_minus_the_others() -> None
     for row in out.rows:
         assert row[1] in ("", "suppressed") and row[3] in ("", "suppressed")
     assert out.rows[0][2] == "10 (33.3)"
+
+
+# ---------------------------------------------------------------------------- streamed exports
+
+
+def test_exports_are_written_as_they_are_read(session: Session, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import json
+
+    from typer.testing import CliRunner
+
+    from crlm.cli import app
+    from crlm.registry import export
+    from crlm.registry.dataset import analysis_dataset, iter_analysis_frames
+    from crlm.safe_output import frame_csv_text
+
+    patients = demo_patients(45)
+    repository.save_patients(session, patients, centre="A", actor="t")
+    session.commit()
+    out = tmp_path / "all.jsonl"
+    res = CliRunner().invoke(app, ["db", "export", str(out), "--db", db_url])
+    assert res.exit_code == 0, res.output
+    lines = out.read_text().splitlines()
+    assert [json.loads(x) for x in lines] == [
+        p.model_dump(mode="json", exclude_none=True) for p in patients]
+    buffer = io.StringIO()
+    n = export.write_records(buffer, export.iter_records(session, actor="t"), "csv")
+    assert n == 45 and len(buffer.getvalue().splitlines()) == 46
+    # the analysis dataset in chunks of 7 writes the same text as in one piece
+    chunks = list(iter_analysis_frames(session, "diagnosis", chunk_rows=7))
+    assert len(chunks) == 7
+    text = "".join(frame_csv_text(f, header=i == 0) for i, f in enumerate(chunks))
+    assert text == frame_csv_text(analysis_dataset(session, "diagnosis"))
+    import csv
+
+    table = list(csv.DictReader(io.StringIO(text)))
+    counts = [r["number_of_metastases"] for r in table]
+    assert "" in counts and all(c == "" or c.isdigit() for c in counts)  # 3, never 3.0
+    analysis_out = tmp_path / "analysis.csv"
+    res = CliRunner().invoke(app, ["db", "export", str(analysis_out), "--db", db_url,
+                                   "--analysis", "--origin", "diagnosis"])
+    assert res.exit_code == 0, res.output
+    assert analysis_out.read_text() == text

@@ -204,7 +204,7 @@ def db_export(
     The file appears only when the export is complete (written beside it, then renamed).
     """
     from crlm.registry import export
-    from crlm.safe_output import atomic_write, frame_to_csv, safe_dict_writer
+    from crlm.safe_output import atomic_write, frame_csv_text
 
     if out.suffix not in {".csv", ".jsonl"} or (analysis and out.suffix != ".csv"):
         fail_bad_input(f"out: {out.name} must end in .csv" + ("" if analysis else " or .jsonl"))
@@ -217,41 +217,30 @@ def db_export(
         fail_bad_input("--secret-file: only used with --deidentify safe-harbor|limited")
     secret = _deid_secret(secret_file) if level else None
     done = f" (de-identified: {LEVEL_TITLES[level]})" if level else ""
-    with _session(db) as session:
+    with _session(db) as session, atomic_write(out, newline="", private=True) as fh:
+        # written as read, chunk by chunk; the audit rows are committed before the file
+        # appears under its name (atomic_write renames it when this block ends)
         if analysis:
-            from crlm.registry.dataset import analysis_dataset
+            from crlm.registry.dataset import iter_analysis_frames
 
             if origin not in {"last_hepatectomy", "first_hepatectomy", "diagnosis"}:
                 fail_bad_input("origin: last_hepatectomy, first_hepatectomy or diagnosis")
-            frame = analysis_dataset(session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
-                                     secret=secret, level=level)
+            n = 0
+            for i, frame in enumerate(iter_analysis_frames(
+                    session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
+                    secret=secret, level=level)):
+                fh.write(frame_csv_text(frame, header=i == 0))
+                n += len(frame)
             session.commit()
-            frame_to_csv(frame, out, private=True)
-            typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}{done}")
+            typer.echo(f"wrote analysis dataset: {n} patients → {out}{done}")
             return
-        records = list(export.iter_records(
+        records = export.iter_records(
             session, actor=actor, centre=centre,
-            purpose=f"de-identified export ({level.value})" if level else "export"))
+            purpose=f"de-identified export ({level.value})" if level else "export")
+        n = export.write_records(fh, records, "jsonl" if out.suffix == ".jsonl" else "csv",
+                                 secret=secret, level=level)
         session.commit()
-    with atomic_write(out, newline="", private=True) as fh:
-        if out.suffix == ".jsonl":
-            for rec in records:
-                doc = (export.deidentify(rec, secret, level) if secret and level
-                       else rec.patient.model_dump(mode="json", exclude_none=True))
-                fh.write(export.jsonl_line(doc) + "\n")
-        else:
-            from crlm.registry.dictionary import DataDictionary
-
-            if secret and level:
-                columns = export.deidentified_columns()
-                rows = [export.deidentified_flat_row(r, secret, level) for r in records]
-            else:
-                columns = [e.column for e in DataDictionary.crlm_export().entries]
-                rows = [export.flat_row(r.patient) for r in records]
-            writer = safe_dict_writer(fh, columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    typer.echo(f"exported {len(records)} patients → {out}{done}")
+    typer.echo(f"exported {n} patients → {out}{done}")
 
 
 @user_app.command("add")
