@@ -357,6 +357,27 @@ def test_researcher_sees_all_centres_with_small_cells_suppressed(client, monkeyp
     assert "female (n = 3)" in client.get("/cohort?grouping=sex").text
 
 
+def test_patient_list_filters_run_in_the_database_with_pagination(client):
+    _two_centres(client)  # leiden: 3 female; houston: 6 (sample sex)
+    adam = api_token(client, "adam")
+    body = client.get("/api/v1/patients?sex=female&limit=2", headers=adam).json()
+    assert body["total"] == 3 and len(body["items"]) == 2
+    assert {i["sex"] for i in body["items"]} == {"female"}
+    rest = client.get("/api/v1/patients?sex=female&limit=2&offset=2", headers=adam).json()
+    assert len(rest["items"]) == 1 and rest["items"][0]["id"] not in {
+        i["id"] for i in body["items"]}
+    houston = client.get("/api/v1/patients?centre=houston", headers=adam).json()
+    assert houston["total"] == 6 and {i["centre"] for i in houston["items"]} == {"houston"}
+    site = client.get("/api/v1/patients?site=rectum&centre=leiden", headers=adam).json()
+    assert site["total"] == 3 and {i["primary_site"] for i in site["items"]} == {"rectum"}
+    # a clinician's centre filter is fixed to their own, whatever they ask for
+    alice = api_token(client, "alice")
+    assert client.get("/api/v1/patients?centre=houston", headers=alice).json()["total"] == 3
+    page_login(client, "adam")
+    page = client.get("/patients?centre=houston&sex=female").text
+    assert "0 patients in centre houston" in page and 'name="centre"' in page
+
+
 # ---------------------------------------------------------------------------- MDT meeting
 
 

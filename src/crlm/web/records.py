@@ -214,15 +214,16 @@ def find_patients(
     search: str | None = None,
     primary_site: str | None = None,
     sex: str | None = None,
+    centre: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see (search, site and sex filters,
-    all applied in the database)."""
+    """Total count and one page of summaries the user may see (search, site, sex and — for
+    admins — centre filters, all applied in the database over every patient)."""
     from crlm.registry import repository
 
     _check_role(user)
-    centre = user.centre_filter
+    centre = user.centre_filter if user.centre_filter is not None else (centre or None)
     filters = {"search": search or None, "primary_site": primary_site, "sex": sex}
     rows = repository.list_patients(
         db, actor=user.username, centre=centre, limit=limit, offset=offset, **filters
