@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 VARIABLES = [c.name for c in patient_analysis.c if c.name not in {"patient_id", "version"}]
 #: the columns of :func:`crlm.registry.dataset.analysis_row` (origin: diagnosis) but its id
 ROW_VARIABLES = VARIABLES[: VARIABLES.index("rfs_event") + 1]
+#: the column of each prognostic score is this prefix + the score's name (score_fong_crs …)
+SCORE_PREFIX = "score_"
 REFRESH_CHUNK = 500  # patients recomputed per batch
 
 
@@ -44,6 +46,7 @@ def survival_column(name: str, origin: str) -> str:
 def analysis_values(patient: Patient) -> dict[str, Any]:
     """The analysis-table variables of one patient (pure: no database)."""
     from crlm.registry.dataset import analysis_row, survival_times
+    from crlm.reports.score_inputs import score_values
 
     row = analysis_row(patient, "diagnosis")
     del row["id"]
@@ -53,6 +56,8 @@ def analysis_values(patient: Patient) -> dict[str, Any]:
     row["disease_free_interval_months"] = patient.liver.disease_free_interval_months
     row["metastasis_count"] = patient.liver.metastasis_count
     row["recurred"] = patient.outcome.date_of_recurrence is not None
+    for name, value in score_values(row).items():
+        row[f"{SCORE_PREFIX}{name}"] = value
     return row
 
 

@@ -351,4 +351,9 @@ patient_analysis = sa.Table(
     sa.Column("disease_free_interval_months", sa.Double),
     sa.Column("metastasis_count", sa.Integer),
     sa.Column("recurred", sa.Boolean),
+    # the scores of crlm.reports.score_inputs.score_values (None: not computable)
+    sa.Column("score_fong_crs", sa.Integer),
+    sa.Column("score_game", sa.Integer),
+    sa.Column("score_tumor_burden_score", sa.Double),
+    sa.Column("score_mcs", sa.Integer),
 )

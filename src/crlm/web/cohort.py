@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from crlm.registry.analysis import ROW_VARIABLES, survival_column
+from crlm.registry.analysis import SCORE_PREFIX, survival_column
 
 if TYPE_CHECKING:
     import numpy as np
@@ -180,8 +180,10 @@ SUMMARY_COLUMNS = _unique([*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS, *GROUPING_CO
 SURVIVAL_COLUMNS = _unique([survival_columns(e, o)[i] for e in Endpoint for o in SurvivalOrigin
                             for i in (0, 1)])
 KM_COLUMNS = _unique([*GROUPING_COLUMNS, *SURVIVAL_COLUMNS])
-PAGE_COLUMNS = _unique([*ROW_VARIABLES, *SUMMARY_COLUMNS, *KM_COLUMNS,
-                        "disease_free_interval_months", "recurred"])
+#: the prognostic scores validated on the page (columns score_<name> of the analysis table)
+SCORE_NAMES = ("fong_crs", "game", "tumor_burden_score", "mcs")
+PAGE_COLUMNS = _unique([*SUMMARY_COLUMNS, *KM_COLUMNS, "disease_free_interval_months",
+                        "recurred", *(SCORE_PREFIX + name for name in SCORE_NAMES)])
 
 
 @dataclass
@@ -257,19 +259,25 @@ def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
     The page shows point estimates of the AUC (no bootstrap CI, to stay fast); ``crlm stats
     validate`` adds the CIs.
     """
+    import pandas as pd
+
     from crlm.reports.score_validation import validate_cohort_scores
     from crlm.stats import StatsInputError
 
     months, event, usable = survival_months(cohort, endpoint, origin)
     if int(usable.sum()) < 10:
         return ScoreTable(problem="Score validation needs at least 10 patients with follow-up.")
-    frame = cohort.loc[usable, ROW_VARIABLES].reset_index(drop=True)
-    frame["months"] = months[usable]
-    frame["event"] = event[usable].astype(int)
-    frame["disease_free_interval_months"] = cohort["disease_free_interval_months"].to_numpy()[
-        usable]
+    frame = pd.DataFrame({"months": months[usable], "event": event[usable].astype(int)})
+    # each patient's scores were derived from their analysis row when it was stored
+    # (crlm.reports.score_inputs, as derive_scores does row by row)
+    derived = pd.DataFrame({name: pd.to_numeric(pd.Series(
+        cohort[SCORE_PREFIX + name].to_numpy()[usable], dtype="object"))
+        for name in SCORE_NAMES})
+    empty = [name for name in SCORE_NAMES if derived[name].isna().all()]
+    problems = dict.fromkeys(empty, "no patient has every input of the score")
     try:
-        res = validate_cohort_scores(frame, "months", "event", time_unit="months", draws=0)
+        res = validate_cohort_scores(frame, "months", "event", time_unit="months", draws=0,
+                                     derived_scores=(derived.drop(columns=empty), problems))
     except StatsInputError as exc:
         return ScoreTable(problem=f"Score validation not computable: {exc}")
     if res.result is None:

@@ -63,6 +63,10 @@ def upgrade() -> None:
         sa.Column("disease_free_interval_months", sa.Double(), nullable=True),
         sa.Column("metastasis_count", sa.Integer(), nullable=True),
         sa.Column("recurred", sa.Boolean(), nullable=True),
+        sa.Column("score_fong_crs", sa.Integer(), nullable=True),
+        sa.Column("score_game", sa.Integer(), nullable=True),
+        sa.Column("score_tumor_burden_score", sa.Double(), nullable=True),
+        sa.Column("score_mcs", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["patient_id"], ["patients.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("patient_id"),
     )
