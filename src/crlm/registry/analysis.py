@@ -140,8 +140,45 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     if centre is not None:
         query = query.join(patients, patients.c.id == a.c.patient_id).where(
             patients.c.centre == centre)
-    rows = session.execute(query).all()
-    return pd.DataFrame.from_records(rows, columns=list(columns))
+    rows = _fetch_all(session, query)
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    return pd.DataFrame({name: _array(list(v), a.c[name].type)
+                         for name, v in zip(columns, values, strict=True)},
+                        columns=list(columns))
+
+
+def _array(values: list[Any], kind: sa.types.TypeEngine[Any]) -> Any:
+    """One column as numpy holds it: whole numbers as int64 (float with NaN when one is
+    missing), decimals as float (NaN: missing), booleans as bool (objects True/False/None when
+    one is missing; SQLite returns 0/1), text as objects (None: missing)."""
+    import numpy as np
+
+    missing = None in values
+    if isinstance(kind, sa.Boolean):
+        if missing:
+            return np.array([None if v is None else bool(v) for v in values], dtype=object)
+        return np.array(values, dtype=bool)
+    if isinstance(kind, sa.Integer):
+        return np.array(values, dtype=float if missing else np.int64)
+    if isinstance(kind, sa.Double):
+        return np.array(values, dtype=float)
+    return np.array(values, dtype=object)
+
+
+def _fetch_all(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of ``query`` as plain tuples, straight from the driver's cursor (in the
+    session's transaction): no per-row result objects, which cost more than the query."""
+    conn = session.connection()
+    compiled = query.compile(dialect=conn.dialect)
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup or [])
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(compiled.string, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def frame_of(batch: Sequence[Patient], columns: Sequence[str] = tuple(VARIABLES)

@@ -174,16 +174,26 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-#: analysis-table columns each view reads
-GROUPING_COLUMNS = _unique([g.column for g in GROUPINGS.values()])
-SUMMARY_COLUMNS = _unique([*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS, *GROUPING_COLUMNS])
-SURVIVAL_COLUMNS = _unique([survival_columns(e, o)[i] for e in Endpoint for o in SurvivalOrigin
-                            for i in (0, 1)])
-KM_COLUMNS = _unique([*GROUPING_COLUMNS, *SURVIVAL_COLUMNS])
 #: the prognostic scores validated on the page (columns score_<name> of the analysis table)
 SCORE_NAMES = ("fong_crs", "game", "tumor_burden_score", "mcs")
-PAGE_COLUMNS = _unique([*SUMMARY_COLUMNS, *KM_COLUMNS, "disease_free_interval_months",
-                        "recurred", *(SCORE_PREFIX + name for name in SCORE_NAMES)])
+
+
+def summary_columns(grouping: str) -> list[str]:
+    """The analysis-table columns Table 1 by ``grouping`` reads."""
+    return _unique([*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS, GROUPINGS[grouping].column])
+
+
+def km_columns(grouping: str, endpoint: Endpoint, origin: SurvivalOrigin) -> list[str]:
+    """The analysis-table columns the KM curves by ``grouping`` read."""
+    return [GROUPINGS[grouping].column, *survival_columns(endpoint, origin)]
+
+
+def page_columns(grouping: str, endpoint: Endpoint, origin: SurvivalOrigin) -> list[str]:
+    """The analysis-table columns the cohort page reads (Table 1, KM, score validation,
+    competing risks)."""
+    competing = [survival_column(n, origin.value) for n in ("os_days", "os_event", "rfs_days")]
+    return _unique([*summary_columns(grouping), *km_columns(grouping, endpoint, origin),
+                    *competing, "recurred", *(SCORE_PREFIX + name for name in SCORE_NAMES)])
 
 
 @dataclass

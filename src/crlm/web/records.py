@@ -273,7 +273,7 @@ def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
 #: The cohort page and its plot image are two requests over the same patients: the second
 #: reuses the first read of the same user and centre (which wrote the audit event) for 60 s.
 COHORT_CACHE_TTL_S = 60.0
-CohortCache = TtlCache[tuple[str, str | None], Any]
+CohortCache = TtlCache[tuple[str, str | None, tuple[str, ...]], Any]
 
 
 def cohort_cache() -> CohortCache:
@@ -295,12 +295,11 @@ def cohort_frame(
 
     Read through :func:`crlm.registry.export.aggregate_frame`: ONE ``aggregate`` audit event
     names the purpose and the number of records covered (no row per patient). With ``cache``,
-    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused (the
-    cache is meant for one set of ``columns``).
+    a read of the same user, centre and columns from the last ``cache.ttl_s`` seconds is reused.
     """
     from crlm.registry.export import aggregate_frame
 
-    key = (user.username, centre)
+    key = (user.username, centre, tuple(columns))
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     frame = aggregate_frame(db, columns, actor=user.username, centre=centre, purpose=purpose)

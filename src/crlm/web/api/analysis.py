@@ -13,12 +13,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from crlm.web.cohort import (
-    KM_COLUMNS,
-    SUMMARY_COLUMNS,
     Endpoint,
     GroupingName,
     SurvivalOrigin,
+    km_columns,
     summarise,
+    summary_columns,
     suppress_small_cells,
 )
 from crlm.web.deps import ApiUser, Db
@@ -61,7 +61,7 @@ def cohort_summary(
 ) -> CohortSummaryOut:
     """Table 1 of the registry cohort by a grouping, with an Overall column and tests."""
     scope = cohort_scope(user, centre)
-    cohort = cohort_frame(db, user, SUMMARY_COLUMNS, centre=scope.centre,
+    cohort = cohort_frame(db, user, summary_columns(grouping.value), centre=scope.centre,
                           purpose="cohort summary")
     s = summarise(cohort, grouping.value)
     if scope.small_cell_min is not None:
@@ -76,7 +76,8 @@ def cohort_summary(
 def km_analysis(body: KMRequest, user: ApiUser, db: Db) -> KMResult:
     """Kaplan–Meier curves and log-rank test of the registry cohort by a grouping."""
     scope = cohort_scope(user, body.centre)
-    cohort = cohort_frame(db, user, KM_COLUMNS, centre=scope.centre,
+    cohort = cohort_frame(db, user, km_columns(body.grouping.value, body.endpoint, body.origin),
+                          centre=scope.centre,
                           purpose="Kaplan-Meier analysis")
     km = kaplan_meier(cohort, body.grouping.value, body.endpoint, body.origin)
     if scope.small_cell_min is not None:

@@ -11,12 +11,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from crlm.web.cohort import (
     GROUPINGS,
-    PAGE_COLUMNS,
     Endpoint,
     GroupingName,
     ScoreTable,
     SurvivalOrigin,
     competing_risks,
+    page_columns,
     summarise,
     suppress_small_cells,
     validate_scores,
@@ -62,7 +62,8 @@ def _km(
     hidden."""
     scope = cohort_scope(user, q.centre)
     cohort = cohort_frame(
-        db, user, PAGE_COLUMNS, centre=scope.centre, purpose=purpose,
+        db, user, page_columns(q.grouping.value, q.endpoint, q.origin), centre=scope.centre,
+        purpose=purpose,
         cache=request.app.state.cohort_cache,
     )
     km = kaplan_meier(cohort, q.grouping.value, q.endpoint, q.origin)
