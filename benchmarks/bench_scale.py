@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -37,9 +36,9 @@ CRLM = [str(Path(sys.executable).with_name("crlm"))]
 TARGETS = {"demo_s": 60.0, "cohort_summary_s": 1.0, "km_s": 1.0, "cohort_page_s": 1.0,
            "export_peak_rss_mb": 300.0}
 #: peak RSS (MB) of a child process, printed by a small wrapper that runs only that child
-RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024); "
-               "sys.exit(r.returncode)")
+RSS_WRAPPER = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], "
+               "stdout=subprocess.DEVNULL); u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(u.ru_maxrss / 1024, u.ru_utime + u.ru_stime); sys.exit(r.returncode)")
 
 
 def fresh_database(url: str | None, tmp: Path) -> str:
@@ -56,38 +55,38 @@ def fresh_database(url: str | None, tmp: Path) -> str:
     return url
 
 
-def run_demo(url: str, n: int) -> float:
-    """Wall seconds of ``crlm demo --n N`` in a subprocess."""
+def run_child(*command: str) -> dict[str, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of one process."""
     t0 = time.perf_counter()
-    subprocess.run([*CRLM, "demo", "--n", str(n), "--db", url], check=True,
-                   stdout=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "100"})
-    return time.perf_counter() - t0
+    res = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *command], check=True,
+                         capture_output=True, text=True)
+    rss, cpu = map(float, res.stdout.split())
+    return {"seconds": round(time.perf_counter() - t0, 1), "cpu_s": round(cpu, 1),
+            "peak_rss_mb": round(rss, 1)}
 
 
 def run_export(url: str, out: Path, *extra: str) -> dict[str, float]:
-    """Wall seconds and peak RSS (MB) of one ``crlm db export`` process."""
-    t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *CRLM, "db", "export", str(out),
-                          "--db", url, *extra], check=True, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    rss = float(res.stdout.strip().splitlines()[-1])
-    size = out.stat().st_size / 2**20
+    """Wall and CPU seconds and peak RSS (MB) of one ``crlm db export`` process."""
+    result = run_child(*CRLM, "db", "export", str(out), "--db", url, *extra)
+    result["file_mb"] = round(out.stat().st_size / 2**20, 1)
     out.unlink()
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(rss, 1),
-            "file_mb": round(size, 1)}
+    return result
 
 
 def timed(call: Callable[[], Any], repeats: int, before: Callable[[], None]) -> dict[str, Any]:
-    """First call and the median of ``repeats`` more (``before`` runs ahead of each)."""
-    times = []
+    """First call, then the median wall and CPU seconds of ``repeats`` more (``before`` runs
+    ahead of each; CPU time is the steadier figure on a shared machine)."""
+    times, cpu = [], []
     for _ in range(repeats + 1):
         before()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         response = call()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if response.status_code != 200:
             raise RuntimeError(f"{response.request.url} answered {response.status_code}")
-    return {"first_s": round(times[0], 3), "median_s": round(statistics.median(times[1:]), 3)}
+    return {"first_s": round(times[0], 3), "median_s": round(statistics.median(times[1:]), 3),
+            "median_cpu_s": round(statistics.median(cpu[1:]), 3)}
 
 
 def web_views(url: str, repeats: int) -> dict[str, Any]:
@@ -134,20 +133,21 @@ def main() -> None:
     parser.add_argument("--db-url", default=None,
                         help="scratch PostgreSQL URL (its public schema is dropped!)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--exports", default="jsonl,csv,analysis",
+                        help="which exports to measure (comma-separated)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="crlm-scale-"))
     try:
         url = fresh_database(args.db_url, tmp)
         result: dict[str, Any] = {"n": args.n, "database": url.split(":")[0].split("+")[0]}
-        result["demo_s"] = round(run_demo(url, args.n), 1)
+        result["demo"] = run_child(*CRLM, "demo", "--n", str(args.n), "--db", url)
         result.update(web_views(url, args.repeats))
-        result["export"] = {
-            "jsonl": run_export(url, tmp / "all.jsonl"),
-            "csv": run_export(url, tmp / "all.csv"),
-            "analysis": run_export(url, tmp / "analysis.csv", "--analysis"),
-        }
+        kinds = {"jsonl": ("all.jsonl",), "csv": ("all.csv",),
+                 "analysis": ("analysis.csv", "--analysis")}
+        result["export"] = {kind: run_export(url, tmp / kinds[kind][0], *kinds[kind][1:])
+                            for kind in args.exports.split(",")}
         measured = {
-            "demo_s": result["demo_s"],
+            "demo_s": result["demo"]["seconds"],
             "cohort_summary_s": result["cohort_summary"]["median_s"],
             "km_s": result["km"]["median_s"],
             "cohort_page_s": result["cohort_page"]["median_s"],
