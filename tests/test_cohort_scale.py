@@ -274,3 +274,6 @@ def test_exports_are_written_as_they_are_read(session: Session, db_url: str, tmp
                                    "--analysis", "--origin", "diagnosis"])
     assert res.exit_code == 0, res.output
     assert analysis_out.read_text() == text
+    session.commit()
+    res = CliRunner().invoke(app, ["db", "rebuild-analysis", "--db", db_url])
+    assert res.exit_code == 0 and "analysis table rebuilt: 45 patients" in res.output
