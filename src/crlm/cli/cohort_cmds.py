@@ -84,9 +84,10 @@ def demo_cmd(
             with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
                 task = bar.add_task("loading demo cohort", total=n)
                 patients = to_patients(frame)  # validated and stored 1,000 at a time
+                # an empty registry has nothing to update: no look-up of stored patients
+                store = repository.save_patients if existing else repository.insert_patients
                 while batch := list(itertools.islice(patients, DEMO_BATCH)):
-                    repository.save_patients(session, batch, centre=DEMO_CENTRE,
-                                             actor="crlm-demo")
+                    store(session, batch, centre=DEMO_CENTRE, actor="crlm-demo")
                     bar.advance(task, len(batch))
             session.commit()
             typer.echo(f"loaded {n} synthetic patients (centre '{DEMO_CENTRE}') into "

@@ -325,6 +325,7 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
 
 CHUNK = 500  # rows per IN (...) list
 _INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES]}
+_INSERT_RETURNING_ID = sa.insert(patients).returning(patients.c.id, sort_by_parameter_order=True)
 _UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
@@ -461,10 +462,16 @@ def insert_patients(session: Session, batch: list[Patient], *, centre: str, acto
     now = _now()
     external_ids = [p.id for p in batch]
     n = len(batch)
-    _execute_many(session, _INSERT[patients.name], {
-        "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
-        "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)})
-    ids = _ids_of(session, centre, external_ids)
+    heads = {"centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
+             "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)}
+    if session.connection().dialect.name == "postgresql":
+        # the new ids straight from the INSERT, in order (a look-up by external id inside a
+        # long import transaction is planned without statistics for the rows just written)
+        ids = list(session.scalars(_INSERT_RETURNING_ID, [
+            dict(zip(heads, row, strict=True)) for row in zip(*heads.values(), strict=True)]))
+    else:
+        _execute_many(session, _INSERT[patients.name], heads)
+        ids = _ids_of(session, centre, external_ids)
     _write_children(session, batch, ids, [1] * n, replace=False)
     _audit_many(session, actor, "create", ids, [
         change_detail(import_id=import_id, external_id=x, centre=centre, version=1)
