@@ -47,6 +47,7 @@ bench: install
 	$(PY) benchmarks/bench_assess_asgi.py
 	$(PY) benchmarks/web_load.py --patients 0
 	$(PY) benchmarks/bench_federated.py
+	$(PY) benchmarks/bench_scale.py --n 100000
 
 docs: install
 	$(CRLM) rules --write docs/rules.md

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from crlm.registry.analysis import frame_of
 from crlm.synth import synthetic_rectal_cohort, to_patients
 from crlm.web.cohort import Endpoint, SurvivalOrigin, summarise, validate_scores
 
 
 @pytest.fixture(scope="module")
-def patients() -> list:
-    return list(to_patients(synthetic_rectal_cohort(120, seed=5)))
+def patients():  # type: ignore[no-untyped-def]  (the cohort frame)
+    return frame_of(list(to_patients(synthetic_rectal_cohort(120, seed=5))))
 
 
 @pytest.mark.parametrize(("grouping", "own"), [

@@ -86,6 +86,11 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def frame_csv_text(frame: pd.DataFrame, *, header: bool = True) -> str:
+    """``frame`` as safe CSV text without the index (``header=False``: a later chunk)."""
+    return safe_frame(frame).to_csv(index=False, header=header)  # type: ignore[no-any-return]
+
+
 def frame_to_csv(frame: pd.DataFrame, path: str | Path | None = None, *,
                  index: bool = False, private: bool = False) -> str:
     """``frame`` as safe CSV text; also written (atomically) to ``path`` when given."""

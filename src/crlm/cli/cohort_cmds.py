@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -13,6 +14,7 @@ from crlm.cli._common import fail_bad_input
 from crlm.safe_output import frame_to_csv
 
 DEMO_CENTRE = "demo"
+DEMO_BATCH = 1000  # patients validated and written per batch
 
 
 class CohortKind(StrEnum):
@@ -97,11 +99,12 @@ def demo_cmd(
         else:
             with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:
                 task = bar.add_task("loading demo cohort", total=n)
-                batch = list(to_patients(frame))
-                for i in range(0, len(batch), 1000):
-                    repository.save_patients(session, batch[i:i + 1000], centre=DEMO_CENTRE,
-                                             actor="crlm-demo")
-                    bar.advance(task, len(batch[i:i + 1000]))
+                patients = to_patients(frame)  # validated and stored 1,000 at a time
+                # an empty registry has nothing to update: no look-up of stored patients
+                store = repository.save_patients if existing else repository.insert_patients
+                while batch := list(itertools.islice(patients, DEMO_BATCH)):
+                    store(session, batch, centre=DEMO_CENTRE, actor="crlm-demo")
+                    bar.advance(task, len(batch))
             session.commit()
             typer.echo(f"loaded {n} synthetic patients (centre '{DEMO_CENTRE}') into "
                        f"{database_url(db)}")

@@ -37,10 +37,15 @@ def _session(url: str | None):  # type: ignore[no-untyped-def]
 @db_app.command("init")
 def db_init(db: DbOption = None) -> None:
     """Create the database (or bring it to the newest schema)."""
-    from crlm.registry.db import current_revision, database_url, init_db
+    from crlm.registry import analysis
+    from crlm.registry.db import current_revision, database_url, init_db, make_session_factory
 
     engine = init_db(db)
-    typer.echo(f"database ready: {database_url(db)} (schema {current_revision(engine)})")
+    with make_session_factory(engine)() as session:
+        refreshed = analysis.refresh(session)
+        session.commit()
+    typer.echo(f"database ready: {database_url(db)} (schema {current_revision(engine)})"
+               + (f"; analysis table: {refreshed} patients computed" if refreshed else ""))
 
 
 @db_app.command("migrate")
@@ -75,6 +80,19 @@ def _pull_redcap(url: str, token_file: Path | None):  # type: ignore[no-untyped-
         fail_bad_input(f"--redcap-url: {exc}")
     name = f"REDCap project {pulled.title!r}" if pulled.title else f"REDCap {url}"
     return pulled.records_csv, mapping, name
+
+
+@db_app.command("rebuild-analysis")
+def db_rebuild_analysis(db: DbOption = None) -> None:
+    """Recompute the analysis table (one row per patient read by the cohort views) from the
+    patient records: after restoring a backup written by another tool, or after an upgrade
+    that changed how a variable is derived."""
+    from crlm.registry import analysis
+
+    with _session(db) as session:
+        n = analysis.rebuild(session)
+        session.commit()
+    typer.echo(f"analysis table rebuilt: {n} patients")
 
 
 @db_app.command("import")
@@ -256,7 +274,7 @@ def db_export(
     The file appears only when the export is complete (written beside it, then renamed).
     """
     from crlm.registry import export
-    from crlm.safe_output import atomic_write, frame_to_csv, safe_dict_writer
+    from crlm.safe_output import atomic_write, frame_csv_text
 
     if redcap_dictionary is not None:
         _write_redcap_dictionary(redcap_dictionary)
@@ -276,41 +294,30 @@ def db_export(
         fail_bad_input("--secret-file: only used with --deidentify safe-harbor|limited")
     secret = _deid_secret(secret_file) if level else None
     done = f" (de-identified: {LEVEL_TITLES[level]})" if level else ""
-    with _session(db) as session:
+    with _session(db) as session, atomic_write(out, newline="", private=True) as fh:
+        # written as read, chunk by chunk; the audit rows are committed before the file
+        # appears under its name (atomic_write renames it when this block ends)
         if analysis:
-            from crlm.registry.dataset import analysis_dataset
+            from crlm.registry.dataset import iter_analysis_frames
 
             if origin not in {"last_hepatectomy", "first_hepatectomy", "diagnosis"}:
                 fail_bad_input("origin: last_hepatectomy, first_hepatectomy or diagnosis")
-            frame = analysis_dataset(session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
-                                     secret=secret, level=level)
+            n = 0
+            for i, frame in enumerate(iter_analysis_frames(
+                    session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
+                    secret=secret, level=level)):
+                fh.write(frame_csv_text(frame, header=i == 0))
+                n += len(frame)
             session.commit()
-            frame_to_csv(frame, out, private=True)
-            typer.echo(f"wrote analysis dataset: {len(frame)} patients → {out}{done}")
+            typer.echo(f"wrote analysis dataset: {n} patients → {out}{done}")
             return
-        records = list(export.iter_records(
+        records = export.iter_records(
             session, actor=actor, centre=centre,
-            purpose=f"de-identified export ({level.value})" if level else "export"))
+            purpose=f"de-identified export ({level.value})" if level else "export")
+        n = export.write_records(fh, records, "jsonl" if out.suffix == ".jsonl" else "csv",
+                                 secret=secret, level=level)
         session.commit()
-    with atomic_write(out, newline="", private=True) as fh:
-        if out.suffix == ".jsonl":
-            for rec in records:
-                doc = (export.deidentify(rec, secret, level) if secret and level
-                       else rec.patient.model_dump(mode="json", exclude_none=True))
-                fh.write(export.jsonl_line(doc) + "\n")
-        else:
-            from crlm.registry.dictionary import DataDictionary
-
-            if secret and level:
-                columns = export.deidentified_columns()
-                rows = [export.deidentified_flat_row(r, secret, level) for r in records]
-            else:
-                columns = [e.column for e in DataDictionary.crlm_export().entries]
-                rows = [export.flat_row(r.patient) for r in records]
-            writer = safe_dict_writer(fh, columns)
-            writer.writeheader()
-            writer.writerows(rows)
-    typer.echo(f"exported {len(records)} patients → {out}{done}")
+    typer.echo(f"exported {n} patients → {out}{done}")
 
 
 def _write_redcap_dictionary(path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -341,6 +341,22 @@ def find_events(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+def last_seq(session: Session) -> int:
+    """The number of the newest event (this transaction's own events included); 0 if none."""
+    append_pending(session)
+    return int(session.scalar(select(func.max(AuditEvent.seq))) or 0)
+
+
+def iter_events(session: Session, f: AuditFilter, *, up_to: int, chunk: int = 2000
+                ) -> Iterator[Any]:
+    """Events matching ``f`` numbered ``up_to`` or less, newest first, fetched ``chunk`` rows
+    at a time (a server-side cursor on PostgreSQL): for exports of any length."""
+    columns = [AuditEvent.seq, AuditEvent.at, *(getattr(AuditEvent, n) for n in _FIELDS)]
+    query = _where(select(*columns), f).where(AuditEvent.seq <= up_to).order_by(
+        AuditEvent.seq.desc())
+    yield from session.execute(query, execution_options={"yield_per": chunk})
 
 
 def count_events(session: Session, f: AuditFilter) -> int:

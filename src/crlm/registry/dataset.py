@@ -10,6 +10,7 @@ combined. A value that cannot be derived stays missing (NaN/None), never default
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import pandas as pd
@@ -114,21 +115,52 @@ def analysis_row(patient: Patient, origin: Origin = "last_hepatectomy") -> dict[
     }
 
 
+#: analysis columns holding whole numbers: nullable integers, so that 3 stays "3" (not "3.0")
+#: in every chunk of a streamed export, whether or not that chunk has a missing value
+INTEGER_COLUMNS = ("year_of_diagnosis", "number_of_metastases", "prehepatectomy_cycles",
+                   "os_days", "os_event", "rfs_days", "rfs_event")
+CHUNK_ROWS = 2000  # rows per frame of :func:`iter_analysis_frames`
+
+
+def _analysis_frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
+    for name in INTEGER_COLUMNS:
+        frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+    return frame
+
+
+def iter_analysis_frames(
+    session: Session, origin: Origin = "last_hepatectomy", *, actor: str = "analysis",
+    centre: str | None = None, secret: bytes | None = None, level: DeidLevel | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Iterator[pd.DataFrame]:
+    """The analysis dataset in frames of ``chunk_rows`` patients (at least one frame, maybe
+    empty): memory stays flat whatever the registry's size. Reads are audited as an export
+    for analysis; de-identified at ``level`` with ``secret`` when both are given."""
+    if (secret is None) != (level is None):
+        raise ValueError("de-identification needs both a secret and a level")
+    purpose = f"analysis dataset ({level.value})" if level else "analysis dataset"
+    columns = list(analysis_row(Patient(), origin))
+    rows: list[dict[str, Any]] = []
+    sent = False
+    for rec in iter_records(session, actor=actor, centre=centre, purpose=purpose):
+        row = analysis_row(rec.patient, origin)
+        if secret is not None and level is not None:
+            row = deidentify_analysis_row(row, rec, secret, level)
+        rows.append(row)
+        if len(rows) == chunk_rows:
+            yield _analysis_frame(rows, columns)
+            rows, sent = [], True
+    if rows or not sent:
+        yield _analysis_frame(rows, columns)
+
+
 def analysis_dataset(
     session: Session, origin: Origin = "last_hepatectomy", *, actor: str = "analysis",
     centre: str | None = None, secret: bytes | None = None, level: DeidLevel | None = None,
 ) -> pd.DataFrame:
     """One row per stored patient (reads are audited as an export for analysis); de-identified
     at ``level`` with ``secret`` when both are given."""
-    if (secret is None) != (level is None):
-        raise ValueError("de-identification needs both a secret and a level")
-    purpose = f"analysis dataset ({level.value})" if level else "analysis dataset"
-    rows = []
-    for rec in iter_records(session, actor=actor, centre=centre, purpose=purpose):
-        row = analysis_row(rec.patient, origin)
-        if secret is not None and level is not None:
-            row = deidentify_analysis_row(row, rec, secret, level)
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=list(analysis_row(Patient(), origin)))
-    frame["year_of_diagnosis"] = frame["year_of_diagnosis"].astype("Int64")  # 2024, not 2024.0
-    return frame
+    frames = list(iter_analysis_frames(session, origin, actor=actor, centre=centre,
+                                       secret=secret, level=level))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -86,6 +86,21 @@ def aggregate_records(
     return records
 
 
+def aggregate_frame(
+    session: Session, columns: list[str], *, actor: str, centre: str | None = None,
+    purpose: str = "aggregate view",
+) -> Any:
+    """``columns`` of the analysis table for every patient of ``centre`` (or all), as a pandas
+    DataFrame in registry id order, for an aggregate view: ONE audit event (action
+    ``aggregate``) whose detail starts with the number of records it covered."""
+    from crlm.registry.analysis import read_frame
+
+    frame = read_frame(session, columns, centre)
+    audit.record(session, actor=actor, action="aggregate", entity="cohort", entity_id=None,
+                 detail=f"{len(frame)} records; {purpose}; centre={centre or 'all'}")
+    return frame
+
+
 def _get(doc: dict[str, Any], path: str) -> Any:
     for part in path.split("."):
         if not isinstance(doc, dict):
@@ -226,3 +241,32 @@ def deidentify_analysis_row(row: dict[str, Any], record: PatientRecord, secret: 
 
 def jsonl_line(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, sort_keys=True)
+
+
+def write_records(fh: typing.TextIO, records: Iterator[PatientRecord], fmt: str, *,
+                  secret: bytes | None = None, level: DeidLevel | None = None) -> int:
+    """Write records to ``fh`` as they come (``fmt``: ``jsonl`` or ``csv``, crlm's flat
+    format), de-identified at ``level`` with ``secret`` when both are given; how many.
+
+    Nothing is held but the record being written: memory stays flat whatever the size.
+    """
+    from crlm.safe_output import safe_dict_writer
+
+    deid = secret is not None and level is not None
+    n = 0
+    if fmt == "jsonl":
+        for rec in records:
+            doc = (deidentify(rec, secret, level) if deid  # type: ignore[arg-type]
+                   else rec.patient.model_dump(mode="json", exclude_none=True))
+            fh.write(jsonl_line(doc) + "\n")
+            n += 1
+        return n
+    dictionary = DataDictionary.crlm_export()
+    columns = deidentified_columns() if deid else [e.column for e in dictionary.entries]
+    writer = safe_dict_writer(fh, columns)
+    writer.writeheader()
+    for rec in records:
+        writer.writerow(deidentified_flat_row(rec, secret, level) if deid  # type: ignore[arg-type]
+                        else flat_row(rec.patient, dictionary))
+        n += 1
+    return n

@@ -314,3 +314,59 @@ class MdtCase(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), nullable=True
     )
+
+
+# ---------------------------------------------------------------------------- analysis table
+
+#: Survival origins of the analysis table: diagnosis is stored as ``os_days`` …, the others
+#: with the origin as suffix (``os_days_first_hepatectomy`` …); see crlm.registry.analysis.
+SURVIVAL_ORIGINS = ("diagnosis", "first_hepatectomy", "last_hepatectomy")
+_SURVIVAL_COLUMNS = [
+    sa.Column(name if origin == "diagnosis" else f"{name}_{origin}", sa.Integer)
+    for origin in SURVIVAL_ORIGINS
+    for name in ("os_days", "os_event", "rfs_days", "rfs_event")
+]
+
+#: One row per patient with the variables of :func:`crlm.registry.dataset.analysis_row` (origin:
+#: diagnosis) and what the cohort views group or time by, kept in step with the patient tables
+#: in the same transaction (crlm.registry.analysis); ``version`` is the patient's version the
+#: row was computed from.
+patient_analysis = sa.Table(
+    "patient_analysis",
+    metadata,
+    sa.Column("patient_id", sa.Integer, sa.ForeignKey("patients.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("age_years", sa.Double),
+    sa.Column("sex", sa.String(40)),
+    sa.Column("year_of_diagnosis", sa.Integer),
+    sa.Column("primary_site", sa.String(40)),
+    sa.Column("distance_from_anal_verge_cm", sa.Double),
+    sa.Column("node_positive", sa.Boolean),
+    sa.Column("timing", sa.String(40)),
+    sa.Column("approach", sa.String(20)),
+    sa.Column("number_of_metastases", sa.Integer),
+    sa.Column("largest_diameter_cm", sa.Double),
+    sa.Column("bilobar", sa.Boolean),
+    sa.Column("extrahepatic_disease", sa.Boolean),
+    sa.Column("cea_ng_ml", sa.Double),
+    sa.Column("kras", sa.String(40)),
+    sa.Column("nras", sa.String(40)),
+    sa.Column("ras", sa.String(40)),
+    sa.Column("braf", sa.String(40)),
+    sa.Column("tp53", sa.String(40)),
+    sa.Column("prehepatectomy_cycles", sa.Integer),
+    sa.Column("anti_vegf", sa.Boolean),
+    sa.Column("planned_procedures", sa.Text),
+    sa.Column("hepatectomy_grade", sa.String(10)),
+    sa.Column("pve", sa.Boolean),
+    *_SURVIVAL_COLUMNS,
+    sa.Column("disease_free_interval_months", sa.Double),
+    sa.Column("metastasis_count", sa.Integer),
+    sa.Column("recurred", sa.Boolean),
+    # the scores of crlm.reports.score_inputs.score_values (None: not computable)
+    sa.Column("score_fong_crs", sa.Integer),
+    sa.Column("score_game", sa.Integer),
+    sa.Column("score_tumor_burden_score", sa.Double),
+    sa.Column("score_mcs", sa.Integer),
+)

@@ -25,11 +25,13 @@ from crlm.registry.models import (
     PATIENT_SCALARS,
     SECTIONS,
     lesions,
+    patient_analysis,
     patients,
 )
 
 LIST_TABLES = {"lesions": lesions, **PATIENT_LISTS}
-CHILD_TABLES = [t for t, _ in SECTIONS.values()] + list(LIST_TABLES.values())
+#: every table holding rows of a patient (the analysis table last: it is derived from the rest)
+CHILD_TABLES = [t for t, _ in SECTIONS.values()] + list(LIST_TABLES.values()) + [patient_analysis]
 LISTED_COLUMNS = {f"{key}_listed" for key in PATIENT_LISTS}
 
 
@@ -323,18 +325,23 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
 
 CHUNK = 500  # rows per IN (...) list
 _INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES]}
+_INSERT_RETURNING_ID = sa.insert(patients).returning(patients.c.id, sort_by_parameter_order=True)
 _UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
 def _write_children(session: Session, batch: list[Patient], ids: list[int],
-                    *, replace: bool) -> None:
-    """Insert the section and list rows of many patients (one executemany per table)."""
+                    versions: list[int], *, replace: bool) -> None:
+    """Insert the section, list and analysis rows of many patients (one executemany per
+    table); ``versions``: the versions the patients are stored at."""
+    from crlm.registry import analysis
+
     if replace:
         for i in range(0, len(ids), CHUNK):
             for table in CHILD_TABLES:
                 session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
     for name, columns in _child_columns(batch, ids).items():
         _execute_many(session, _INSERT[name], columns)
+    analysis.write_rows(session, batch, ids, versions, replace=False)
 
 
 def _audit_many(session: Session, actor: str, action: str, ids: list[int],
@@ -455,11 +462,17 @@ def insert_patients(session: Session, batch: list[Patient], *, centre: str, acto
     now = _now()
     external_ids = [p.id for p in batch]
     n = len(batch)
-    _execute_many(session, _INSERT[patients.name], {
-        "centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
-        "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)})
-    ids = _ids_of(session, centre, external_ids)
-    _write_children(session, batch, ids, replace=False)
+    heads = {"centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
+             "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)}
+    if session.connection().dialect.name == "postgresql":
+        # the new ids straight from the INSERT, in order (a look-up by external id inside a
+        # long import transaction is planned without statistics for the rows just written)
+        ids = list(session.scalars(_INSERT_RETURNING_ID, [
+            dict(zip(heads, row, strict=True)) for row in zip(*heads.values(), strict=True)]))
+    else:
+        _execute_many(session, _INSERT[patients.name], heads)
+        ids = _ids_of(session, centre, external_ids)
+    _write_children(session, batch, ids, [1] * n, replace=False)
     _audit_many(session, actor, "create", ids, [
         change_detail(import_id=import_id, external_id=x, centre=centre, version=1)
         for x in external_ids])
@@ -484,7 +497,7 @@ def apply_changes(session: Session, changes: list[PatientChange], *, actor: str,
     _execute_many(session, _UPDATE_PATIENT, {
         "pid": ids, "updated_at": [now] * len(ids), "external_id": [p.id for p in batch],
         "version": [c.version + 1 for c in changes], **_head_columns(batch)})
-    _write_children(session, batch, ids, replace=True)
+    _write_children(session, batch, ids, [c.version + 1 for c in changes], replace=True)
     _audit_many(session, actor, "update", ids, [
         change_detail(import_id=import_id, undo=undo, external_id=c.patient.id,
                       version=c.version + 1, changes=c.changes) for c in changes])
@@ -529,7 +542,7 @@ def add_patient(session: Session, patient: Patient, *, centre: str, actor: str) 
                 version=1, **_head_values(patient))
         .returning(patients.c.id)
     ).scalar_one()
-    _write_children(session, [patient], [patient_id], replace=False)
+    _write_children(session, [patient], [patient_id], [1], replace=False)
     _audit_many(session, actor, "create", [patient_id],
                 [change_detail(external_id=patient.id, centre=centre, version=1)])
     session.flush()

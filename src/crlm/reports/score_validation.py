@@ -11,20 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from crlm.clinical.scores import (
-    FONG_5Y_OS_PERCENT,
-    GAME_5Y_OS_PERCENT,
-    fong_clinical_risk_score,
-    game_score,
-    modified_clinical_score,
-    tumour_burden_score,
-)
-from crlm.domain.patient import Mutation
+from crlm.clinical.scores import FONG_5Y_OS_PERCENT, GAME_5Y_OS_PERCENT
+from crlm.reports.score_inputs import _SCORE_OF
 from crlm.stats.validation import BOOTSTRAP_DRAWS, BOOTSTRAP_SEED, ScoreValidation, validate_scores
 
 SCORES: dict[str, str] = {
@@ -59,66 +51,6 @@ _COLUMN_LABELS = {
     "number_of_metastases": "number of metastases", "cea_ng_ml": "CEA (ng/mL)",
     "largest_diameter_cm": "largest metastasis (cm)", "kras": "KRAS", "ras_mutant": "RAS mutated",
     "ras": "RAS", "extrahepatic_disease": "extrahepatic disease",
-}
-
-
-def _flag(value: Any) -> bool | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    text = str(value).strip().lower()
-    if text in {"true", "1", "1.0", "yes"}:
-        return True
-    if text in {"false", "0", "0.0", "no"}:
-        return False
-    return None
-
-
-def _num(value: Any) -> float | None:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(x) else x
-
-
-def _mutation(row: Mapping[str, Any], *columns: str) -> Mutation | None:
-    for col in columns:
-        if col not in row:
-            continue
-        value = row[col]
-        if col.endswith("_mutant"):
-            flag = _flag(value)
-            return None if flag is None else (Mutation.mutant if flag else Mutation.wildtype)
-        text = None if _num(value) is not None or pd.isna(value) else str(value).strip().lower()
-        return {"mutant": Mutation.mutant, "wildtype": Mutation.wildtype}.get(text or "")
-    return None
-
-
-def _dfi(row: Mapping[str, Any]) -> float | None:
-    if "disease_free_interval_months" in row and _num(row["disease_free_interval_months"]) \
-            is not None:
-        return _num(row["disease_free_interval_months"])
-    return 0.0 if str(row.get("timing", "")).strip().lower() == "synchronous" else None
-
-
-def _count(row: Mapping[str, Any]) -> int | None:
-    n = _num(row.get("number_of_metastases"))
-    return None if n is None else int(n)
-
-
-_SCORE_OF: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "fong_crs": lambda r: fong_clinical_risk_score(
-        _flag(r.get("node_positive")), _dfi(r), _count(r), _num(r.get("cea_ng_ml")),
-        _num(r.get("largest_diameter_cm"))),
-    "game": lambda r: game_score(
-        _mutation(r, "kras", "ras_mutant", "ras"), _num(r.get("cea_ng_ml")),
-        _flag(r.get("node_positive")), _num(r.get("largest_diameter_cm")), _count(r),
-        _flag(r.get("extrahepatic_disease"))),
-    "tumor_burden_score": lambda r: tumour_burden_score(_num(r.get("largest_diameter_cm")),
-                                                       _count(r)),
-    "mcs": lambda r: modified_clinical_score(
-        _mutation(r, "ras", "ras_mutant", "kras"), _flag(r.get("node_positive")),
-        _num(r.get("largest_diameter_cm"))),
 }
 
 
@@ -229,14 +161,20 @@ def validate_cohort_scores(
     df: pd.DataFrame, time: str, event: str, *, time_unit: str = "days",
     horizons_years: list[float] | None = None, score_columns: Mapping[str, str] | None = None,
     draws: int = BOOTSTRAP_DRAWS, seed: int = BOOTSTRAP_SEED,
+    derived_scores: tuple[pd.DataFrame, dict[str, str]] | None = None,
 ) -> CohortScoreValidation:
-    """Validate Fong, GAME, TBS and m-CS (derived, or taken from ``score_columns``)."""
+    """Validate Fong, GAME, TBS and m-CS (derived, or taken from ``score_columns``, or given
+    as ``derived_scores``: what :func:`derive_scores` returns, e.g. computed when the patients
+    were stored)."""
     horizons = list(horizons_years or [1.0, 3.0, 5.0])
     per_year = TIME_UNITS_PER_YEAR[time_unit]
-    if score_columns:
+    problems: dict[str, str]
+    if derived_scores is not None:
+        derived, problems = derived_scores
+    elif score_columns:
         derived = pd.DataFrame({name: pd.to_numeric(df[col], errors="coerce")
                                 for name, col in score_columns.items()}, index=df.index)
-        problems: dict[str, str] = {}
+        problems = {}
     else:
         derived, problems = derive_scores(df)
     names = [s for s in derived.columns if derived[s].notna().any()]

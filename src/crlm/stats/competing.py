@@ -63,16 +63,23 @@ def cumulative_incidence(
     return {g: _cif(t[labels == g], s[labels == g]) for g in sorted(set(labels))}
 
 
+def _count_at(values: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """How many of ``values`` equal each of ``times`` (as floats), by binary search."""
+    ordered = np.sort(values)
+    return (np.searchsorted(ordered, times, side="right")
+            - np.searchsorted(ordered, times, side="left")).astype(float)
+
+
 def _cif(t: np.ndarray, s: np.ndarray) -> dict[int, CumulativeIncidence]:
     times = np.unique(t[s > 0])
     causes = sorted(set(s[s > 0].tolist()))
-    n_risk = np.array([(t >= u).sum() for u in times], dtype=float)
-    d_all = np.array([((t == u) & (s > 0)).sum() for u in times], dtype=float)
+    n_risk = (t.size - np.searchsorted(np.sort(t), times, side="left")).astype(float)
+    d_all = _count_at(t[s > 0], times)
     surv = np.cumprod(1 - d_all / n_risk)
     s_before = np.concatenate([[1.0], surv[:-1]])
     out: dict[int, CumulativeIncidence] = {}
     for k in causes:
-        d_k = np.array([((t == u) & (s == k)).sum() for u in times], dtype=float)
+        d_k = _count_at(t[s == k], times)
         f = np.cumsum(s_before * d_k / n_risk)
         var = np.empty_like(f)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -200,8 +207,9 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     v_pairs = np.zeros((k - 1, k - 1))
     v_cross = np.zeros((k - 1, k))
     v_diag = np.zeros(k)
-    for u in np.unique(t):
-        here = t == u
+    order = np.argsort(t, kind="stable")
+    bounds = np.flatnonzero(np.diff(t[order])) + 1
+    for here in np.split(order, bounds):  # the patients at each distinct time, in turn
         d = np.zeros((3, k))
         np.add.at(d, (kind[here], g[here]), 1)
         n1, n2 = d[1].sum(), d[2].sum()

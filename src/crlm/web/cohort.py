@@ -1,19 +1,26 @@
 """De-identified cohort views: Table 1-like summary and Kaplan–Meier curves by a grouping.
 
-Works on a list of :class:`Patient` (no ids, names or dates leave this module: only counts,
-medians, and survival curves). Groupings follow the Fong clinical risk score criteria
-(node-positive primary, disease-free interval < 12 months, > 1 tumour, largest > 5 cm,
-CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
+Works on the cohort frame: columns of the analysis table (:mod:`crlm.registry.analysis`, one row
+per patient in registry id order, read with one SELECT), never on whole patients; no ids, names
+or dates leave this module: only counts, medians, and survival curves. Groupings follow the Fong
+clinical risk score criteria (node-positive primary, disease-free interval < 12 months, > 1
+tumour, largest > 5 cm, CEA > 200 ng/mL; CLINICAL_SPEC §1) and plain patient attributes.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
-from crlm.domain import Patient
+from crlm.registry.analysis import SCORE_PREFIX, survival_column
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 DAYS_PER_MONTH = 365.25 / 12
 UNKNOWN = "unknown"
@@ -31,47 +38,52 @@ def _threshold(value: float | None, cut: float, above: str, at_or_below: str) ->
     return above if value > cut else at_or_below
 
 
+def _known(value: Any) -> Any:
+    """None for a missing value of a frame column (None or NaN), else the value."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
 @dataclass(frozen=True)
 class Grouping:
-    """A way to split the cohort: a label and a function from patient to group (None=unknown)."""
+    """A way to split the cohort: a label, the analysis variable it reads, and the group of a
+    value of that variable (None = unknown)."""
 
     label: str
-    of: Callable[[Patient], str | None]
+    column: str
+    of_value: Callable[[Any], str | None]
+
+    def groups(self, cohort: pd.DataFrame) -> list[str | None]:
+        """The group of every patient of the cohort frame, in its order."""
+        return [self.of_value(_known(v)) for v in cohort[self.column].tolist()]
 
 
 GROUPINGS: dict[str, Grouping] = {
-    "sex": Grouping("Sex", lambda p: p.sex.value if p.sex else None),
-    "timing": Grouping(
-        "Timing of liver metastases", lambda p: p.liver.timing.value if p.liver.timing else None
-    ),
+    "sex": Grouping("Sex", "sex", lambda v: v),
+    "timing": Grouping("Timing of liver metastases", "timing", lambda v: v),
     "primary_site": Grouping(
-        "Primary site",
-        lambda p: None
-        if p.primary.site is None
-        else ("rectum" if p.primary.site.value == "rectum" else "colon"),
+        "Primary site", "primary_site",
+        lambda v: None if v is None else ("rectum" if v == "rectum" else "colon"),
     ),
     "node_positive": Grouping(
-        "Node-positive primary",
-        lambda p: _yes_no(p.primary.is_node_positive, "node-positive", "node-negative"),
+        "Node-positive primary", "node_positive",
+        lambda v: _yes_no(v, "node-positive", "node-negative"),
     ),
     "disease_free_interval": Grouping(
-        "Disease-free interval",
-        lambda p: None
-        if p.liver.disease_free_interval_months is None
-        else ("< 12 months" if p.liver.disease_free_interval_months < 12 else "≥ 12 months"),
+        "Disease-free interval", "disease_free_interval_months",
+        lambda v: None if v is None else ("< 12 months" if v < 12 else "≥ 12 months"),
     ),
     "number_of_metastases": Grouping(
-        "Number of metastases",
-        lambda p: _threshold(p.liver.metastasis_count, 1, "> 1", "1"),
+        "Number of metastases", "metastasis_count", lambda v: _threshold(v, 1, "> 1", "1"),
     ),
     "largest_diameter": Grouping(
-        "Largest metastasis", lambda p: _threshold(p.liver.largest_cm, 5, "> 5 cm", "≤ 5 cm")
+        "Largest metastasis", "largest_diameter_cm",
+        lambda v: _threshold(v, 5, "> 5 cm", "≤ 5 cm"),
     ),
     "cea": Grouping(
-        "CEA", lambda p: _threshold(p.labs.cea_ng_ml, 200, "> 200 ng/mL", "≤ 200 ng/mL")
+        "CEA", "cea_ng_ml", lambda v: _threshold(v, 200, "> 200 ng/mL", "≤ 200 ng/mL")
     ),
-    "ras": Grouping("RAS", lambda p: p.molecular.ras.value if p.molecular.ras else None),
-    "bilobar": Grouping("Distribution", lambda p: _yes_no(p.liver.bilobar, "bilobar", "unilobar")),
+    "ras": Grouping("RAS", "ras", lambda v: v),
+    "bilobar": Grouping("Distribution", "bilobar", lambda v: _yes_no(v, "bilobar", "unilobar")),
 }
 
 GroupingName = StrEnum("GroupingName", {name: name for name in GROUPINGS})  # type: ignore[misc]
@@ -92,34 +104,42 @@ class Endpoint(StrEnum):
     recurrence_free_survival = "recurrence_free_survival"
 
 
-def survival_time(
-    p: Patient, endpoint: Endpoint, origin: SurvivalOrigin
-) -> tuple[float, bool] | None:
-    """(months from origin, event happened), or None when it cannot be derived.
+def survival_columns(endpoint: Endpoint, origin: SurvivalOrigin) -> tuple[str, str]:
+    """The analysis-table columns of the days and the event of ``endpoint`` from ``origin``."""
+    prefix = "os" if endpoint == Endpoint.overall_survival else "rfs"
+    return (survival_column(f"{prefix}_days", origin.value),
+            survival_column(f"{prefix}_event", origin.value))
+
+
+def survival_months(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOrigin
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(months from origin, event happened, usable) for every patient of the cohort frame.
 
     The days and event come from :func:`crlm.registry.dataset.survival_times` (OS: death, else
     censored at last follow-up; RFS: recurrence or death); months = days / (365.25 / 12).
-    A negative time (e.g. recurrence before the chosen origin) is not derivable either, and a
-    time of 0 (no follow-up after the origin yet) carries no survival information: both are
-    left out and counted as excluded, as :mod:`crlm.stats` refuses times ≤ 0.
+    A time that cannot be derived, a negative time (e.g. recurrence before the chosen origin)
+    and a time of 0 (no follow-up after the origin yet, no survival information) are not
+    usable: left out and counted as excluded, as :mod:`crlm.stats` refuses times ≤ 0.
     """
-    from crlm.registry.dataset import survival_times
+    import numpy as np
 
-    times = survival_times(p, origin.value)  # type: ignore[arg-type]
-    prefix = "os" if endpoint == Endpoint.overall_survival else "rfs"
-    days, event = times[f"{prefix}_days"], times[f"{prefix}_event"]
-    if days is None or event is None or days <= 0:
-        return None
-    return days / DAYS_PER_MONTH, bool(event)
+    days_column, event_column = survival_columns(endpoint, origin)
+    days = cohort[days_column].to_numpy(dtype=float, na_value=np.nan)
+    event = cohort[event_column].to_numpy(dtype=float, na_value=np.nan)
+    usable = ~np.isnan(days) & ~np.isnan(event) & (days > 0)
+    return days / DAYS_PER_MONTH, event != 0, usable
 
 
-def split(patients: Sequence[Patient], grouping: str) -> dict[str, list[Patient]]:
-    """Patients by group (sorted by group name; 'unknown' last)."""
-    of = GROUPINGS[grouping].of
-    groups: dict[str, list[Patient]] = {}
-    for p in patients:
-        groups.setdefault(of(p) or UNKNOWN, []).append(p)
-    return dict(sorted(groups.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0])))
+def group_labels(cohort: pd.DataFrame, grouping: str) -> np.ndarray:
+    """Every patient's group (``unknown`` when it cannot be told), as an object array."""
+    import numpy as np
+
+    return np.array([g or UNKNOWN for g in GROUPINGS[grouping].groups(cohort)], dtype=object)
+
+
+def ordered_groups(labels: np.ndarray) -> list[str]:
+    """The groups present, sorted by name with 'unknown' last."""
+    return sorted(set(labels.tolist()), key=lambda g: (g == UNKNOWN, g))
 
 
 # ---------------------------------------------------------------------------- Table 1
@@ -150,6 +170,32 @@ GROUPING_COLUMN = {
 }
 
 
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+#: the prognostic scores validated on the page (columns score_<name> of the analysis table)
+SCORE_NAMES = ("fong_crs", "game", "tumor_burden_score", "mcs")
+
+
+def summary_columns(grouping: str) -> list[str]:
+    """The analysis-table columns Table 1 by ``grouping`` reads."""
+    return _unique([*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS, GROUPINGS[grouping].column])
+
+
+def km_columns(grouping: str, endpoint: Endpoint, origin: SurvivalOrigin) -> list[str]:
+    """The analysis-table columns the KM curves by ``grouping`` read."""
+    return [GROUPINGS[grouping].column, *survival_columns(endpoint, origin)]
+
+
+def page_columns(grouping: str, endpoint: Endpoint, origin: SurvivalOrigin) -> list[str]:
+    """The analysis-table columns the cohort page reads (Table 1, KM, score validation,
+    competing risks)."""
+    competing = [survival_column(n, origin.value) for n in ("os_days", "os_event", "rfs_days")]
+    return _unique([*summary_columns(grouping), *km_columns(grouping, endpoint, origin),
+                    *competing, "recurred", *(SCORE_PREFIX + name for name in SCORE_NAMES)])
+
+
 @dataclass
 class CohortSummary:
     """Table 1 by a grouping (``crlm.stats.table1``), or why it cannot be made."""
@@ -161,24 +207,20 @@ class CohortSummary:
     problem: str | None = None
 
 
-def summarise(patients: Sequence[Patient], grouping: str) -> CohortSummary:
-    """Table 1 of ``patients`` by ``grouping`` with an Overall column, tests and footnotes.
+def summarise(cohort: pd.DataFrame, grouping: str) -> CohortSummary:
+    """Table 1 of the cohort frame by ``grouping`` with an Overall column, tests and footnotes.
 
-    Rows come from :func:`crlm.registry.dataset.analysis_row` (origin: diagnosis) and the table
-    from :func:`crlm.stats.table1` (χ²/Fisher, Mann–Whitney/Kruskal–Wallis as the source papers
-    use).
+    Rows are the :func:`crlm.registry.dataset.analysis_row` variables (origin: diagnosis) of
+    the analysis table and the table comes from :func:`crlm.stats.table1` (χ²/Fisher,
+    Mann–Whitney/Kruskal–Wallis as the source papers use).
     """
     import pandas as pd
 
-    from crlm.registry.dataset import analysis_row
     from crlm.stats import StatsInputError
     from crlm.stats.table1 import table1
 
-    of = GROUPINGS[grouping].of
-    frame = pd.DataFrame(
-        [{**analysis_row(p, "diagnosis"), "group": of(p)} for p in patients],
-        columns=["group", *TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS],
-    )
+    frame = cohort[[*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS]].copy()
+    frame.insert(0, "group", GROUPINGS[grouping].groups(cohort))
     for column in TABLE1_CONTINUOUS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     grouped = frame[frame["group"].notna()]
@@ -220,7 +262,7 @@ class ScoreTable:
     problem: str | None = None
 
 
-def validate_scores(patients: Sequence[Patient], endpoint: Endpoint, origin: SurvivalOrigin
+def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOrigin
                     ) -> ScoreTable:
     """Harrell's C, time-dependent AUC (1, 3, 5 years) and calibration of the four scores.
 
@@ -229,21 +271,23 @@ def validate_scores(patients: Sequence[Patient], endpoint: Endpoint, origin: Sur
     """
     import pandas as pd
 
-    from crlm.registry.dataset import analysis_row
     from crlm.reports.score_validation import validate_cohort_scores
     from crlm.stats import StatsInputError
 
-    rows = []
-    for p in patients:
-        st = survival_time(p, endpoint, origin)
-        if st is not None:
-            rows.append({**analysis_row(p, "diagnosis"), "months": st[0], "event": int(st[1]),
-                         "disease_free_interval_months": p.liver.disease_free_interval_months})
-    if len(rows) < 10:
+    months, event, usable = survival_months(cohort, endpoint, origin)
+    if int(usable.sum()) < 10:
         return ScoreTable(problem="Score validation needs at least 10 patients with follow-up.")
+    frame = pd.DataFrame({"months": months[usable], "event": event[usable].astype(int)})
+    # each patient's scores were derived from their analysis row when it was stored
+    # (crlm.reports.score_inputs, as derive_scores does row by row)
+    derived = pd.DataFrame({name: pd.to_numeric(pd.Series(
+        cohort[SCORE_PREFIX + name].to_numpy()[usable], dtype="object"))
+        for name in SCORE_NAMES})
+    empty = [name for name in SCORE_NAMES if derived[name].isna().all()]
+    problems = dict.fromkeys(empty, "no patient has every input of the score")
     try:
-        res = validate_cohort_scores(pd.DataFrame(rows), "months", "event", time_unit="months",
-                                     draws=0)
+        res = validate_cohort_scores(frame, "months", "event", time_unit="months", draws=0,
+                                     derived_scores=(derived.drop(columns=empty), problems))
     except StatsInputError as exc:
         return ScoreTable(problem=f"Score validation not computable: {exc}")
     if res.result is None:
@@ -260,29 +304,30 @@ CIF_YEARS = (1, 3, 5)
 CAUSES = {1: "Recurrence", 2: "Death without recurrence"}
 
 
-def competing_risks(patients: Sequence[Patient], grouping: str, origin: SurvivalOrigin
+def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
                     ) -> ScoreTable:
     """Cumulative incidence of recurrence and of death without recurrence at 1, 3, 5 years by
     group (Aalen–Johansen), with Gray's test for recurrence."""
+    import numpy as np
     import pandas as pd
 
-    from crlm.registry.dataset import survival_times
     from crlm.stats import StatsInputError
     from crlm.stats.competing import cumulative_incidence, gray_test
 
-    of = GROUPINGS[grouping].of
-    rows = []
-    for p in patients:
-        t = survival_times(p, origin.value)  # type: ignore[arg-type]
-        group = of(p)
-        if group is None or t["os_days"] is None or t["rfs_days"] is None:
-            continue
-        recurred = p.outcome.date_of_recurrence is not None
-        days = t["rfs_days"] if recurred else t["os_days"]
-        status = 1 if recurred else (2 if t["os_event"] else 0)
-        if days > 0:
-            rows.append({"group": group, "months": days / DAYS_PER_MONTH, "status": status})
-    frame = pd.DataFrame(rows, columns=["group", "months", "status"])
+    groups = np.array(GROUPINGS[grouping].groups(cohort), dtype=object)
+    os_days = cohort[survival_column("os_days", origin.value)].to_numpy(float, na_value=np.nan)
+    os_event = cohort[survival_column("os_event", origin.value)].to_numpy(float,
+                                                                         na_value=np.nan)
+    rfs_days = cohort[survival_column("rfs_days", origin.value)].to_numpy(float,
+                                                                         na_value=np.nan)
+    recurred = cohort["recurred"].to_numpy(dtype=bool)
+    days = np.where(recurred, rfs_days, os_days)
+    status = np.where(recurred, 1, np.where(os_event == 1, 2, 0))
+    keep = (groups != None) & ~np.isnan(os_days) & ~np.isnan(rfs_days)  # noqa: E711
+    keep &= np.where(keep, days, 0) > 0
+    frame = pd.DataFrame({"group": groups[keep].tolist(), "months": days[keep] / DAYS_PER_MONTH,
+                          "status": status[keep].tolist()} if keep.any() else [],
+                         columns=["group", "months", "status"])
     try:
         cif = cumulative_incidence(frame, "months", "status", "group")
         gray = gray_test(frame, "months", "status", "group", cause=1)
@@ -305,35 +350,70 @@ _COLUMN_N = re.compile(r"^(?P<name>.*)\(n = (?P<n>\d+)\)$")
 _COUNT_CELL = re.compile(r"^(?P<count>\d+) \([\d.]+\)$")
 
 
+def _blocks(rows: list[list[str]]) -> list[list[int]]:
+    """Row indices of each variable: a header row and its indented level rows."""
+    blocks: list[list[int]] = []
+    for i, row in enumerate(rows):
+        if row[0].startswith("  ") and blocks:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
+    return blocks
+
+
+def _count(value: str) -> int | None:
+    m = _COUNT_CELL.match(value)
+    return int(m["count"]) if m else None
+
+
 def suppress_small_cells(summary: CohortSummary, minimum: int) -> CohortSummary:
     """Table 1 with every count below ``minimum`` hidden (statistical disclosure control).
 
     A group column of fewer than ``minimum`` patients is blanked whole (its medians would
     describe a handful of people); an ``n (%)`` cell counting 1 to ``minimum - 1`` patients
     becomes ``< minimum``. Zero counts stay (they describe no one).
+
+    Complementary suppression, so that no hidden count can be worked out from those shown:
+    the Overall column is the sum of the groups, so every Overall cell of a variable with a
+    hidden group cell is hidden too; and the levels of a variable add up to their column's n,
+    so a column with a single hidden level also hides its next smallest count.
     """
     if summary.problem or not summary.columns:
         return summary
-    small_columns = {
-        i for i, c in enumerate(summary.columns)
-        if (m := _COLUMN_N.match(c)) and int(m["n"]) < minimum
-    }
+    overall = {i for i, c in enumerate(summary.columns) if c.startswith("Overall (n = ")}
+    counted = {i for i, c in enumerate(summary.columns) if _COLUMN_N.match(c)} - overall
+    small_columns = {i for i in counted
+                     if (m := _COLUMN_N.match(summary.columns[i])) and int(m["n"]) < minimum}
     columns = [
         f"{m['name']}(n < {minimum})" if i in small_columns and (m := _COLUMN_N.match(c)) else c
         for i, c in enumerate(summary.columns)
     ]
-    hidden = f"< {minimum}"
-
-    def cell(i: int, value: str) -> str:
-        if i in small_columns and value:
-            return "suppressed"
-        m = _COUNT_CELL.match(value)
-        return hidden if m and 0 < int(m["count"]) < minimum else value
-
-    rows = [[cell(i, v) if i else v for i, v in enumerate(row)] for row in summary.rows]
+    rows = [list(row) for row in summary.rows]
+    hidden_text, suppressed = f"< {minimum}", "suppressed"
+    for r, row in enumerate(rows):
+        for i in counted:
+            count = _count(row[i])
+            if i in small_columns and row[i]:
+                rows[r][i] = suppressed
+            elif count is not None and 0 < count < minimum:
+                rows[r][i] = hidden_text
+    for block in _blocks(rows):
+        levels = block[1:]
+        for i in counted - small_columns:
+            if levels and sum(rows[r][i] == hidden_text for r in levels) == 1:
+                shown = [(c, r) for r in levels if (c := _count(rows[r][i]))]
+                if shown:
+                    rows[min(shown)[1]][i] = suppressed
+        if any(rows[r][i] in (hidden_text, suppressed) for r in block for i in counted):
+            for r in block:
+                for i in overall:
+                    if rows[r][i]:
+                        rows[r][i] = suppressed
     return CohortSummary(
         summary.grouping, columns=columns, rows=rows,
         footnotes=[*summary.footnotes,
                    f"Counts of 1 to {minimum - 1} patients are shown as “< {minimum}”; "
-                   f"groups of fewer than {minimum} patients are suppressed."],
+                   f"groups of fewer than {minimum} patients are suppressed, and so are the "
+                   "counts from which a hidden count could be worked out (the Overall of that "
+                   "variable, or a second count of the same group)."],
     )

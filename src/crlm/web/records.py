@@ -214,15 +214,16 @@ def find_patients(
     search: str | None = None,
     primary_site: str | None = None,
     sex: str | None = None,
+    centre: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Total count and one page of summaries the user may see (search, site and sex filters,
-    all applied in the database)."""
+    """Total count and one page of summaries the user may see (search, site, sex and — for
+    admins — centre filters, all applied in the database over every patient)."""
     from crlm.registry import repository
 
     _check_role(user)
-    centre = user.centre_filter
+    centre = user.centre_filter if user.centre_filter is not None else (centre or None)
     filters = {"search": search or None, "primary_site": primary_site, "sex": sex}
     rows = repository.list_patients(
         db, actor=user.username, centre=centre, limit=limit, offset=offset, **filters
@@ -270,9 +271,9 @@ def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
 
 
 #: The cohort page and its plot image are two requests over the same patients: the second
-#: reuses the first read of the same user and centre (which wrote the audit rows) for 60 s.
+#: reuses the first read of the same user and centre (which wrote the audit event) for 60 s.
 COHORT_CACHE_TTL_S = 60.0
-CohortCache = TtlCache[tuple[str, str | None], list[Patient]]
+CohortCache = TtlCache[tuple[str, str | None, tuple[str, ...]], Any]
 
 
 def cohort_cache() -> CohortCache:
@@ -280,33 +281,32 @@ def cohort_cache() -> CohortCache:
     return TtlCache(ttl_s=COHORT_CACHE_TTL_S, max_entries=32)
 
 
-def cohort_patients(
+def cohort_frame(
     db: Session,
     user: CurrentUser,
+    columns: list[str],
     *,
     centre: str | None = None,
     purpose: str = "cohort",
     cache: CohortCache | None = None,
-) -> list[Patient]:
-    """Every patient of the cohort (one centre or all) for de-identified aggregate views.
+) -> Any:
+    """``columns`` of the analysis table for every patient of the cohort (one centre or all),
+    as a pandas DataFrame, for de-identified aggregate views.
 
-    Read through :func:`crlm.registry.export.aggregate_records`: ONE ``aggregate`` audit event
+    Read through :func:`crlm.registry.export.aggregate_frame`: ONE ``aggregate`` audit event
     names the purpose and the number of records covered (no row per patient). With ``cache``,
-    a read of the same user and centre from the last ``cache.ttl_s`` seconds is reused.
+    a read of the same user, centre and columns from the last ``cache.ttl_s`` seconds is reused.
     """
-    from crlm.registry.export import aggregate_records
+    from crlm.registry.export import aggregate_frame
 
-    key = (user.username, centre)
+    key = (user.username, centre, tuple(columns))
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
-    patients = [
-        record.patient
-        for record in aggregate_records(db, actor=user.username, centre=centre, purpose=purpose)
-    ]
+    frame = aggregate_frame(db, columns, actor=user.username, centre=centre, purpose=purpose)
     db.commit()
     if cache is not None:
-        cache.put(key, patients)
-    return patients
+        cache.put(key, frame)
+    return frame
 
 
 def import_csv_upload(

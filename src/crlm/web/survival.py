@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from crlm.domain import Patient
-from crlm.web.cohort import GROUPINGS, UNKNOWN, Endpoint, SurvivalOrigin, split, survival_time
+from crlm.web.cohort import (
+    GROUPINGS,
+    UNKNOWN,
+    Endpoint,
+    SurvivalOrigin,
+    group_labels,
+    ordered_groups,
+    survival_months,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 class KMCurve(BaseModel):
@@ -49,30 +60,34 @@ def _finite(x: float) -> float | None:
 
 
 def kaplan_meier(
-    patients: Sequence[Patient],
+    cohort: pd.DataFrame,
     grouping: str,
     endpoint: Endpoint = Endpoint.overall_survival,
     origin: SurvivalOrigin = SurvivalOrigin.diagnosis,
 ) -> KMResult:
-    """KM curves and a log-rank p-value for every known group of ``grouping``."""
+    """KM curves and a log-rank p-value for every known group of ``grouping`` (``cohort``: a
+    frame of analysis-table columns, :data:`crlm.web.cohort.KM_COLUMNS`)."""
     import numpy as np
     import pandas as pd
 
     from crlm.stats import StatsInputError, km_curve, logrank_test
 
+    labels = group_labels(cohort, grouping)
+    months, event, usable = survival_months(cohort, endpoint, origin)
     curves: list[KMCurve] = []
-    rows: list[tuple[float, bool, str]] = []
+    parts: list[tuple[np.ndarray, np.ndarray, str]] = []
     excluded = 0
-    for group, members in split(patients, grouping).items():
-        data = [survival_time(p, endpoint, origin) for p in members]
-        usable = [d for d in data if d is not None]
-        excluded += len(members) - len(usable)
+    for group in ordered_groups(labels):
+        members = labels == group
+        taken = members & usable
+        n_usable = int(taken.sum())
+        excluded += int(members.sum()) - n_usable
         if group == UNKNOWN:
-            excluded += len(usable)
+            excluded += n_usable
             continue
-        if not usable:
+        if not n_usable:
             continue
-        fit = km_curve(np.array([d[0] for d in usable]), np.array([d[1] for d in usable]))
+        fit = km_curve(months[taken], event[taken])
         curves.append(
             KMCurve(
                 group=group,
@@ -88,11 +103,14 @@ def kaplan_meier(
                 ],
             )
         )
-        rows += [(t, e, group) for t, e in usable]
+        parts.append((months[taken], event[taken], group))
     p_value = None
-    if len(curves) >= 2 and any(e for _, e, _ in rows):
-        frame = pd.DataFrame(rows, columns=["time", "event", "group"])
-        frame["event"] = frame["event"].astype(int)
+    if len(curves) >= 2 and any(e.any() for _, e, _ in parts):
+        frame = pd.DataFrame({
+            "time": np.concatenate([t for t, _, _ in parts]),
+            "event": np.concatenate([e for _, e, _ in parts]).astype(int),
+            "group": [g for t, _, g in parts for _ in range(t.size)],
+        })
         try:
             p_value = _finite(logrank_test(frame, "time", "event", "group").p)
         except (StatsInputError, np.linalg.LinAlgError, ValueError):

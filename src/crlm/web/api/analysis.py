@@ -16,11 +16,13 @@ from crlm.web.cohort import (
     Endpoint,
     GroupingName,
     SurvivalOrigin,
+    km_columns,
     summarise,
+    summary_columns,
     suppress_small_cells,
 )
 from crlm.web.deps import ApiUser, Db
-from crlm.web.records import cohort_patients, cohort_scope
+from crlm.web.records import cohort_frame, cohort_scope
 from crlm.web.survival import KMResult, kaplan_meier, suppress_small_groups
 
 router = APIRouter(tags=["analysis"])
@@ -59,12 +61,13 @@ def cohort_summary(
 ) -> CohortSummaryOut:
     """Table 1 of the registry cohort by a grouping, with an Overall column and tests."""
     scope = cohort_scope(user, centre)
-    patients = cohort_patients(db, user, centre=scope.centre, purpose="cohort summary")
-    s = summarise(patients, grouping.value)
+    cohort = cohort_frame(db, user, summary_columns(grouping.value), centre=scope.centre,
+                          purpose="cohort summary")
+    s = summarise(cohort, grouping.value)
     if scope.small_cell_min is not None:
         s = suppress_small_cells(s, scope.small_cell_min)
     return CohortSummaryOut(
-        n=len(patients), grouping=s.grouping, columns=s.columns, rows=s.rows,
+        n=len(cohort), grouping=s.grouping, columns=s.columns, rows=s.rows,
         footnotes=s.footnotes, problem=s.problem,
     )
 
@@ -73,8 +76,10 @@ def cohort_summary(
 def km_analysis(body: KMRequest, user: ApiUser, db: Db) -> KMResult:
     """Kaplan–Meier curves and log-rank test of the registry cohort by a grouping."""
     scope = cohort_scope(user, body.centre)
-    patients = cohort_patients(db, user, centre=scope.centre, purpose="Kaplan-Meier analysis")
-    km = kaplan_meier(patients, body.grouping.value, body.endpoint, body.origin)
+    cohort = cohort_frame(db, user, km_columns(body.grouping.value, body.endpoint, body.origin),
+                          centre=scope.centre,
+                          purpose="Kaplan-Meier analysis")
+    km = kaplan_meier(cohort, body.grouping.value, body.endpoint, body.origin)
     if scope.small_cell_min is not None:
         km = suppress_small_groups(km, scope.small_cell_min)[0]
     return km

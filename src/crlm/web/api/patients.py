@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Resp
 from pydantic import BaseModel
 
 from crlm.domain import Patient
+from crlm.domain.patient import PrimarySite, Sex
 from crlm.web.api.body import PATIENT_BODY, PATIENT_BODY_ERRORS, patient_body
 from crlm.web.deps import CurrentUser, Db, Role, api_roles
 from crlm.web.records import (
@@ -103,11 +104,19 @@ def list_patients(
     user: Clinical,
     db: Db,
     search: Annotated[str | None, Query(max_length=100, description="Id or text to find")] = None,
+    site: Annotated[PrimarySite | None, Query(description="Primary site")] = None,
+    sex: Annotated[Sex | None, Query(description="Sex")] = None,
+    centre: Annotated[str | None, Query(max_length=64,
+                                        description="Centre (admins; others see their own)")
+                      ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> PatientListOut:
-    """Patients of the caller's centre (all centres for admins), newest first."""
-    total, rows = find_patients(db, user, search=search, limit=limit, offset=offset)
+    """Patients of the caller's centre (all centres for admins), newest first; every filter
+    is applied in the database over all patients, then the page is cut."""
+    total, rows = find_patients(
+        db, user, search=search, primary_site=site.value if site else None,
+        sex=sex.value if sex else None, centre=centre, limit=limit, offset=offset)
     return PatientListOut(
         total=total,
         limit=limit,

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from crlm.domain import Patient
 from crlm.web.cohort import (
     GROUPINGS,
     Endpoint,
@@ -18,13 +16,14 @@ from crlm.web.cohort import (
     ScoreTable,
     SurvivalOrigin,
     competing_risks,
+    page_columns,
     summarise,
     suppress_small_cells,
     validate_scores,
 )
 from crlm.web.deps import Db, PageUser
 from crlm.web.pages.common import render
-from crlm.web.records import CohortScope, cohort_patients, cohort_scope, known_centres
+from crlm.web.records import CohortScope, cohort_frame, cohort_scope, known_centres
 from crlm.web.survival import KMResult, kaplan_meier, plot_png, suppress_small_groups
 
 router = APIRouter(include_in_schema=False)
@@ -59,24 +58,27 @@ Cohort = Annotated[CohortQuery, Depends(cohort_query)]
 def _km(
     request: Request, db: Db, user: PageUser, q: CohortQuery, purpose: str
 ) -> tuple[CohortScope, Any, KMResult, int]:
-    """The scope, its patients, the KM curves shown and how many small groups were hidden."""
+    """The scope, its cohort frame, the KM curves shown and how many small groups were
+    hidden."""
     scope = cohort_scope(user, q.centre)
-    patients = cohort_patients(
-        db, user, centre=scope.centre, purpose=purpose, cache=request.app.state.cohort_cache
+    cohort = cohort_frame(
+        db, user, page_columns(q.grouping.value, q.endpoint, q.origin), centre=scope.centre,
+        purpose=purpose,
+        cache=request.app.state.cohort_cache,
     )
-    km = kaplan_meier(patients, q.grouping.value, q.endpoint, q.origin)
+    km = kaplan_meier(cohort, q.grouping.value, q.endpoint, q.origin)
     hidden = 0
     if scope.small_cell_min is not None:
         km, hidden = suppress_small_groups(km, scope.small_cell_min)
-    return scope, patients, km, hidden
+    return scope, cohort, km, hidden
 
 
-def _small_groups_dropped(table: ScoreTable, patients: Sequence[Patient], grouping: str,
+def _small_groups_dropped(table: ScoreTable, cohort: Any, grouping: str,
                           minimum: int | None) -> ScoreTable:
     """The competing-risks table without groups of fewer than ``minimum`` patients."""
     if minimum is None or table.problem:
         return table
-    counts = Counter(GROUPINGS[grouping].of(p) for p in patients)
+    counts = Counter(GROUPINGS[grouping].groups(cohort))
     rows = [r for r in table.rows if counts.get(r[0], 0) >= minimum]
     if len(rows) == len(table.rows):
         return table
@@ -87,20 +89,20 @@ def _small_groups_dropped(table: ScoreTable, patients: Sequence[Patient], groupi
 @router.get("/cohort")
 def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResponse:
     """Table 1 by the grouping, and the KM curves (image from /cohort/km.png)."""
-    scope, patients, km, hidden = _km(request, db, user, q, "cohort page")
-    summary = summarise(patients, q.grouping.value)
+    scope, cohort, km, hidden = _km(request, db, user, q, "cohort page")
+    summary = summarise(cohort, q.grouping.value)
     if scope.small_cell_min is not None:
         summary = suppress_small_cells(summary, scope.small_cell_min)
     query = request.url.query
-    n = len(patients)
+    n = len(cohort)
     return render(
         request, "cohort.html", user, n=n, centre=scope.centre, scope=scope,
         n_shown=n if scope.small_cell_min is None or n >= scope.small_cell_min else None,
         hidden_groups=hidden, summary=summary, km=km,
         centres=known_centres(db) if user.role.value != "clinician" else [],
-        scores=validate_scores(patients, q.endpoint, q.origin),
+        scores=validate_scores(cohort, q.endpoint, q.origin),
         competing=_small_groups_dropped(
-            competing_risks(patients, q.grouping.value, q.origin), patients, q.grouping.value,
+            competing_risks(cohort, q.grouping.value, q.origin), cohort, q.grouping.value,
             scope.small_cell_min),
         groupings=GROUPINGS, grouping=q.grouping.value, endpoint=q.endpoint, origin=q.origin,
         endpoints=list(Endpoint), origins=list(SurvivalOrigin),

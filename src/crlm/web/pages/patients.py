@@ -78,15 +78,18 @@ def patient_list(
     q: Annotated[str | None, Query(max_length=100)] = None,
     site: Annotated[PrimarySite | None, Query()] = None,
     sex: Annotated[Sex | None, Query()] = None,
+    centre: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
-    """Patients of the user's centre (all centres for admins)."""
+    """Patients of the user's centre (all centres for admins, who may pick one)."""
+    centre = centre if user.centre_filter is None and centre else None
     total, rows = find_patients(
         db, user, search=q, primary_site=site.value if site else None,
-        sex=sex.value if sex else None,
+        sex=sex.value if sex else None, centre=centre,
         limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
     )
-    params = {k: v for k, v in {"q": q, "site": site, "sex": sex}.items() if v}
+    params = {k: v for k, v in {"q": q, "site": site, "sex": sex, "centre": centre}.items()
+              if v}
 
     def page_url(n: int) -> str:
         return "/patients?" + urlencode({**params, "page": n})
@@ -94,7 +97,8 @@ def patient_list(
     return render(
         request, "patients.html", user, rows=rows, total=total, q=q,
         site=site.value if site else None, sex=sex.value if sex else None,
-        filtered=bool(site or sex),
+        filtered=bool(site or sex or centre), centre=centre,
+        centres=known_centres(db) if user.centre_filter is None else [],
         sites=[s.value for s in PrimarySite], sexes=[s.value for s in Sex],
         prev_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page * PAGE_SIZE < total else None,
