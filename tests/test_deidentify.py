@@ -404,8 +404,11 @@ def test_data_cells_are_left_alone(cell: object) -> None:
 def test_every_csv_writer_goes_through_the_safe_helper() -> None:
     src = Path(__file__).resolve().parents[1] / "src" / "crlm"
     unsafe = re.compile(r"csv\.writer\(|csv\.DictWriter\(|\.to_csv\(")
-    # calls of the safe methods Table1.to_csv / RegressionTable.to_csv (the CLI's ``t``)
-    allowed = {"cli/stats_tables_cmds.py": "t.to_csv("}
+    # calls of the safe methods Table1.to_csv / RegressionTable.to_csv (the CLI's ``t``); the
+    # REDCap Data Dictionary holds only text from crlm's code, and its "@CRLM=…" action tags
+    # must stay as REDCap reads them (a leading ' would break them)
+    allowed = {"cli/stats_tables_cmds.py": "t.to_csv(",
+               "registry/redcap.py": "csv.writer(buf, lineterminator=\"\\n\")  # text from code"}
     offenders = []
     for path in src.rglob("*.py"):
         name = str(path.relative_to(src))
