@@ -15,15 +15,14 @@ row, and ``crlm db rebuild-analysis`` recomputes every row (after a change of th
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient
+from crlm.registry.db import cyclic_gc_paused
 from crlm.registry.models import SURVIVAL_ORIGINS, patient_analysis, patients
 
 if TYPE_CHECKING:
@@ -142,26 +141,13 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     if centre is not None:
         query = query.join(patients, patients.c.id == a.c.patient_id).where(
             patients.c.centre == centre)
-    with _collector_paused():
+    with cyclic_gc_paused():
         rows = _fetch_all(session, query)
         values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
         del rows
         return pd.DataFrame({name: _array(list(v), a.c[name].type)
                              for name, v in zip(columns, values, strict=True)},
                             columns=list(columns))
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Hold the cyclic garbage collector while a million short-lived tuples are built (they
-    hold no cycles; in a large process its passes over them cost more than the query)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _array(values: list[Any], kind: sa.types.TypeEngine[Any]) -> Any:

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from crlm.domain import Patient, parse_patient
 from crlm.domain.errors import problems_from
 from crlm.registry import audit, repository
+from crlm.registry.db import cyclic_gc_paused
 from crlm.registry.dictionary import (
     CellError,
     DataDictionary,
@@ -135,24 +136,6 @@ def _file_error(reason: str, row: int = 1) -> ImportResult:
 
 
 # ---------------------------------------------------------------------------- reading
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while an import builds millions of objects.
-
-    Every full collection walks all live objects, which made validating a 100,000-row file
-    about three times slower. Reference counting still frees everything as usual; a reference
-    cycle made meanwhile is collected once the collector runs again. It is switched back on
-    only if it was on when the import started.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _excel_text(value: Any) -> str:
@@ -715,8 +698,8 @@ def _validate_chunk(records: list[_Record], plan: _Plan, dictionary: DataDiction
 def _collect_now_and_then(n_done: int) -> None:
     """Free the reference cycles the database layers leave behind, every ``GC_EVERY`` batches.
 
-    The cyclic collector is paused during an import (:func:`_cyclic_gc_paused`); with the
-    file staged on disk few objects are alive at a time, so a collection is cheap, and
+    The cyclic collector is paused during an import (:func:`~crlm.registry.db.cyclic_gc_paused`);
+    with the file staged on disk few objects are alive at a time, so a collection is cheap, and
     without one the cycles of each batch (≈ 10 MB per 100,000 rows) would pile up.
     """
     if n_done and n_done % (GC_EVERY * IMPORT_BATCH) < IMPORT_BATCH:
@@ -882,7 +865,7 @@ def _rows_table(rows: Iterable[dict[str, str]]) -> Table:
     return Table(header, ((n, r) for n, r in numbered))
 
 
-@_cyclic_gc_paused()
+@cyclic_gc_paused()
 def import_rows(
     session: Session,
     rows: Iterable[dict[str, str]],
@@ -909,7 +892,7 @@ def import_rows(
                          dag_centres=dag_centres)
 
 
-@_cyclic_gc_paused()
+@cyclic_gc_paused()
 def import_file(
     session: Session,
     source: Source,
