@@ -51,3 +51,20 @@ def reference_dir() -> Path:
     """``tests/fixtures/reference``: the colon data and R survival reference results."""
     require(REFERENCE.is_dir(), f"reference data not found at {REFERENCE}")
     return REFERENCE
+
+
+@pytest.fixture
+def app(tmp_path: Path):
+    """A web app on a new SQLite registry with the test users of ``web_support.USERS``."""
+    from web_support import make_app
+
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def client(app):
+    """A test client of :func:`app` (started and stopped around the test)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c

@@ -8,7 +8,6 @@ import asyncio
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,23 +22,11 @@ from web_support import (
     api_token,
     csrf_from,
     fresh_postgres_database,
-    make_app,
     make_app_on,
     page_login,
 )
 
 NEW_PASSWORD = "plum orchard lantern seventeen"
-
-
-@pytest.fixture
-def app(tmp_path: Path):
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app) -> TestClient:
-    with TestClient(app) as c:
-        yield c
 
 
 def _me(client: TestClient, headers: dict[str, str] | None = None) -> int:

@@ -12,18 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from crlm.web.security import LoginLimits, LoginRateLimiter, TooManyLoginAttemptsError
-from web_support import PASSWORD, api_token, make_app, page_login, route_table, sample_patient
-
-
-@pytest.fixture
-def app(tmp_path: Path):
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app) -> TestClient:
-    with TestClient(app) as c:
-        yield c
+from web_support import PASSWORD, api_token, page_login, route_table, sample_patient
 
 
 def _events(app, entity_id: str) -> list:

@@ -4,23 +4,11 @@ clinical words, delete confirmation, quick calculator, local API docs, error pag
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from web_support import api_token, csrf_from, make_app, page_login, sample_patient
-
-
-@pytest.fixture
-def app(tmp_path: Path):
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app) -> TestClient:
-    with TestClient(app) as c:
-        yield c
+from web_support import api_token, csrf_from, page_login, sample_patient
 
 
 def _block(html: str, name: str) -> str:

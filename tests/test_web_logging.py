@@ -7,12 +7,10 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -23,16 +21,11 @@ from crlm.web.logs import (
     accepted_request_id,
     configure_logging,
 )
-from web_support import api_token, csrf_from, make_app, page_login, sample_patient
+from web_support import api_token, csrf_from, page_login, sample_patient
 
 NAME = "Wilhelmina Quaggenbosch"
 MRN = "MRN-ZQX-774411"
 LOGGERS = ("crlm", "uvicorn", "uvicorn.error", "uvicorn.access", "")
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    return make_app(tmp_path)
 
 
 @pytest.fixture

@@ -4,31 +4,17 @@ rate limit, role enforcement, inline validation errors, assessment, cohort plot,
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from web_support import (
     PASSWORD,
     api_token,
     csrf_from,
-    make_app,
     page_login,
     route_table,
     sample_patient,
 )
-
-
-@pytest.fixture
-def app(tmp_path: Path):
-    return make_app(tmp_path)
-
-
-@pytest.fixture
-def client(app) -> TestClient:
-    with TestClient(app) as c:
-        yield c
 
 
 def _field_block(html: str, path: str) -> str:
