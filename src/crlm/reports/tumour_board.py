@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
 
 from crlm.clinical.assess import Assessment
-from crlm.clinical.plan import KeyNumber
+from crlm.clinical.plan import DecisionPoint, KeyNumber
 from crlm.clinical.vocabulary import (
     PHASES,
     SCORES,
@@ -260,11 +260,7 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "key_numbers": [_key_number(k) for k in plan.key_numbers][:4],
         "warnings_short": [_sentence(w.recommendation) for w in warnings],
         "steps": steps,
-        "decision_points": [{"question": _sentence(d.question),
-                             # the question may already say what it needs: not twice
-                             "needs": "" if "needs " in _sentence(d.question) else needs(d.missing),
-                             "missing": _labelled(d.missing), "source": cite(d.evidence)}
-                            for d in plan.decision_points],
+        "decision_points": [_decision_point(d) for d in plan.decision_points],
         "alternatives": [{"option": _sentence(o.option), "reason": _sentence(o.reason),
                           "source": cite(o.evidence)} for o in plan.alternatives],
         "disagreements": [{"statement": _sentence(d.statement), "reason": _sentence(d.reason),
@@ -286,6 +282,14 @@ def context(assessment: Assessment, patient: Patient, header: Header | None = No
         "references": [(numbers[k], resolve(k).short, _short_citation(k))
                        for k in assessment.evidence],
     }
+
+
+def _decision_point(point: DecisionPoint) -> dict[str, Any]:
+    """An open decision as rendered; a question that already says what it needs says it once."""
+    question = _sentence(point.question)
+    return {"question": question,
+            "needs": "" if "needs " in question else needs(point.missing),
+            "missing": _labelled(point.missing), "source": cite(point.evidence)}
 
 
 def _short_citation(key: str) -> str:

@@ -223,7 +223,7 @@ _NOT_WITH_PROGRESSION = ("resection.proceed_to_hepatectomy",
                          "unresectable.conversion_chemotherapy")
 
 
-def _given_text(findings: Findings) -> str:
+def _given_text(findings: Findings, therapy: str = "preoperative chemotherapy") -> str:
     """``preoperative chemotherapy given (6 cycles, 12 weeks); last dose 2025-03-01``."""
     exposure = findings.timeline.preoperative
     given = []
@@ -231,8 +231,7 @@ def _given_text(findings: Findings) -> str:
         given.append(f"{exposure.cycles} cycles")
     if exposure.weeks:
         given.append(f"{exposure.weeks:.0f} weeks")
-    text = ("preoperative chemotherapy given (" + ", ".join(given) + ")") if given else (
-        "preoperative chemotherapy given")
+    text = f"{therapy} given" + (f" ({', '.join(given)})" if given else "")
     return text + (f"; last dose {exposure.last_dose.isoformat()}" if exposure.last_dose else "")
 
 
@@ -322,8 +321,7 @@ def progression_on_systemic_therapy(patient: Patient, findings: Findings) -> Ite
     exposure = findings.timeline.preoperative
     if not exposure.given or exposure.response != Response.PD:
         return
-    given_text = _given_text(findings).replace("preoperative chemotherapy",
-                                               "systemic therapy", 1)
+    given_text = _given_text(findings, "systemic therapy")
     resectable_facts = ("for resectable progression during preoperative chemotherapy, "
                         "3-year survival was 49.3 % with hepatectomy vs 10.6 % with "
                         "chemotherapy alone (Shimizu 2024)")

@@ -11,6 +11,7 @@ from crlm.clinical.phase import Phase
 from crlm.clinical.rules._facts import add_months, ras_text
 from crlm.clinical.rules.base import Findings, Strength
 from crlm.clinical.rules.registry import Item, rule
+from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.patient import Mutation
 from crlm.domain.treatment import TreatmentKind
@@ -151,7 +152,7 @@ def ctdna_information(patient: Patient, findings: Findings) -> Iterator[Item]:
 def extrahepatic_recurrence(patient: Patient, findings: Findings) -> Iterator[Item]:
     """Recurrence outside the liver only: the liver-directed advice does not apply."""
     recurrence = findings.timeline.last(TreatmentKind.recurrence)
-    sites = [s.value.replace("_", " ") for s in (recurrence.recurrence_sites or [])] if (
+    sites = [value_label(s) for s in (recurrence.recurrence_sites or [])] if (
         recurrence is not None) else []
     when = f" on {recurrence.date.isoformat()}" if recurrence and recurrence.date else ""
     yield Item(
