@@ -282,7 +282,7 @@ def after_preoperative_chemotherapy(patient: Patient, findings: Findings) -> Ite
             code="resection.restage_after_chemotherapy",
             recommendation="Restage and let a liver surgeon judge whether the disease has become "
             "resectable; if so, hepatectomy 5–6 weeks after the last dose.",
-            rationale=(f"{given_text}; RECIST response {value_label(response)} after conversion "
+            rationale=(f"{given_text}; RECIST {value_label(response)} after conversion "
                        f"therapy; resectability {judged} → surgeons should stay involved to "
                        "resect once the disease is downstaged (AHPBA guideline 2025)."),
             strength=Strength.moderate,
@@ -293,7 +293,7 @@ def after_preoperative_chemotherapy(patient: Patient, findings: Findings) -> Ite
         code="resection.proceed_to_hepatectomy",
         recommendation="Proceed to hepatectomy 5–6 weeks after the last chemotherapy dose; do "
         "not prolong chemotherapy.",
-        rationale=(f"{given_text}; RECIST response {value_label(response)} → MD Anderson gives "
+        rationale=(f"{given_text}; RECIST {value_label(response)} → MD Anderson gives "
                    "FOLFOX + bevacizumab for 8–12 weeks and operates 5–6 weeks later "
                    "(Maki 2023b)."),
         strength=Strength.moderate,
