@@ -77,3 +77,23 @@ def test_cli_choices_are_the_analyses_choices() -> None:
     assert get_args(ConfType) == CONF_TYPES
     km = runner.invoke(app, ["stats", "km", "--help"], env={"COLUMNS": "200"}).output
     assert "<log|log-log|plain|logit|arcsin>" in km
+
+
+def _numpy_hugepage_after_main(env_value: str | None) -> str:
+    """numpy's huge-page setting in a process that ran ``crlm --version`` via ``main()``."""
+    import os
+
+    probe = ("import sys\nsys.argv = ['crlm', '--version']\nfrom crlm.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\nimport numpy\n"
+             "print(numpy._core.multiarray._set_madvise_hugepage(False))")
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if env_value is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = env_value
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True, env=env)
+    return done.stdout.split()[-1]
+
+
+def test_cli_turns_numpy_huge_pages_off_unless_told_otherwise() -> None:
+    assert _numpy_hugepage_after_main(None) == "False"
+    assert _numpy_hugepage_after_main("1") == "True"

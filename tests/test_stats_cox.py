@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crlm.stats import StatsInputError, cox_ph
+from crlm.stats.cox import concordance
 
 COVARIATES = ["rx", "sex", "age", "obstruct", "perfor", "adhere", "nodes", "differ", "extent",
               "surg"]
@@ -206,3 +210,29 @@ def test_numeric_factor_with_reference_matches_r(colon: pd.DataFrame) -> None:
     same = cox_ph(data, "time", "status", ["differ", "age"], categorical=["differ"],
                   reference={"differ": "2"})
     np.testing.assert_allclose(same.coef, fit.coef)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(5, 80), seed=st.integers(0, 2**32 - 1), n_strata=st.integers(1, 3),
+       clustered=st.booleans())
+def test_fit_concordance_equals_standalone_concordance(n: int, seed: int, n_strata: int,
+                                                       clustered: bool) -> None:
+    """The fit's C (from its own time order) is the standalone ``concordance`` exactly."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"time": rng.integers(1, 8, n).astype(float),  # heavy time ties
+                       "event": rng.integers(0, 2, n), "a": rng.integers(0, 3, n) * 1.0,
+                       "b": rng.normal(size=n), "s": rng.integers(0, n_strata, n),
+                       "c": rng.integers(0, max(2, n // 4), n)})
+    df.loc[0, "event"] = 1
+    df.loc[1, "a"] = 7.0  # a never constant
+    try:
+        fit = cox_ph(df, "time", "event", ["a", "b"], strata="s" if n_strata > 1 else None,
+                     cluster="c" if clustered else None)
+    except StatsInputError:
+        return  # e.g. no event in a stratum's rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = concordance(fit._time, fit._event, fit._linear_predictor,
+                               strata=fit._strata_codes, reverse=True,
+                               cluster=fit._cluster_codes)
+    np.testing.assert_array_equal(np.array(fit._harrell()), np.array(expected))

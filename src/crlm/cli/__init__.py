@@ -5,6 +5,7 @@ Exit codes: 0 ok, 2 bad input (stderr names the field and why), 1 internal error
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -111,8 +112,17 @@ def _register_all() -> None:
 _register_all()
 
 
+#: numpy asks the kernel for transparent huge pages on every large array; where the kernel
+#: compacts memory synchronously for such requests (THP ``defrag=madvise``, the usual
+#: default) and memory is fragmented, the first touch of each array stalls: on a 1M-row Cox
+#: fit this doubled the system time (benchmarks/RESULTS.md). The command-line process turns
+#: it off unless the environment says otherwise.
+HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
+
+
 def main() -> None:
     """Console-script entry point: map unexpected exceptions to exit code 1."""
+    os.environ.setdefault(HUGEPAGE_ENV, "0")  # read when numpy is first imported
     try:
         app()
     except SystemExit:
