@@ -10,6 +10,7 @@ stay pandas'. pyarrow comes with ``crlm[fast]``; without it pandas reads every f
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,15 +25,30 @@ _FALSE = ("False", "FALSE", "false")
 
 
 def read_frame(path: str | Path) -> pd.DataFrame:
-    """The CSV at ``path`` as pandas would read it, by pyarrow when it can."""
+    """The CSV at ``path`` as pandas would read it, by pyarrow when it can.
+
+    pyarrow parses the file in a background thread (its reader releases the GIL) while this
+    thread imports pandas, so a large file's parse and the import overlap.
+    """
+    path = Path(path)
+    parsed: list[object] = []
+    reader = threading.Thread(target=lambda: parsed.append(_arrow_table(path)), daemon=True)
+    reader.start()
     import pandas as pd
 
-    frame = _read_arrow(Path(path))
-    return frame if frame is not None else pd.read_csv(path)
+    reader.join()
+    table = parsed[0] if parsed else None
+    return _to_pandas(table) if table is not None else pd.read_csv(path)
 
 
 def _read_arrow(path: Path) -> pd.DataFrame | None:
     """The frame by pyarrow, or None when pyarrow is absent or reads the file differently."""
+    table = _arrow_table(path)
+    return _to_pandas(table) if table is not None else None
+
+
+def _arrow_table(path: Path) -> object | None:
+    """The file as a pyarrow table typed as pandas would type it, or None (see module doc)."""
     try:
         import pyarrow as pa
         from pyarrow import csv
@@ -51,9 +67,9 @@ def _read_arrow(path: Path) -> pd.DataFrame | None:
         if temporal:  # pandas keeps dates and times as the text written
             convert.column_types = dict.fromkeys(temporal, pa.string())
             table = csv.read_csv(path, convert_options=convert)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, OSError):
         return None
-    return _to_pandas(table)
+    return table
 
 
 def _to_pandas(table: object) -> pd.DataFrame:
