@@ -97,3 +97,22 @@ def _numpy_hugepage_after_main(env_value: str | None) -> str:
 def test_cli_turns_numpy_huge_pages_off_unless_told_otherwise() -> None:
     assert _numpy_hugepage_after_main(None) == "False"
     assert _numpy_hugepage_after_main("1") == "True"
+
+
+def test_fixed_choices_are_listed_in_help_and_refused_otherwise() -> None:
+    from typing import get_args
+
+    from crlm.cli.rules_cmds import RulesFormat
+    from crlm.clinical.rules.catalogue import FORMATS
+
+    assert get_args(RulesFormat) == FORMATS
+    for args, shown in ((["rules", "--help"], "text|markdown|json"),
+                        (["stats", "regression", "--help"], "cox|logistic"),
+                        (["db", "export", "--help"],
+                         "last_hepatectomy|first_hepatectomy|diagnosis")):
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+        assert shown in result.output.replace(" ", ""), args
+    refused = runner.invoke(app, ["rules", "--format", "html"])
+    assert refused.exit_code == 2
+    assert "html" in refused.output

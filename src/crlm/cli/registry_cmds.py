@@ -11,6 +11,7 @@ import typer
 
 from crlm.cli._common import fail_bad_input
 from crlm.registry.deid_level import LEVEL_TITLES, DeidLevel
+from crlm.stats.defaults import SurvivalOrigin
 
 db_app = typer.Typer(
     help="The CRLM registry: create/migrate the database, import and export patients.\n\n"
@@ -257,7 +258,7 @@ def db_export(
         bool, typer.Option(help="Write the analysis dataset (one row per patient, .csv).")
     ] = False,
     origin: Annotated[
-        str, typer.Option(help="Survival origin for --analysis.")
+        SurvivalOrigin, typer.Option(help="Survival origin for --analysis.")
     ] = "last_hepatectomy",
     centre: Annotated[str | None, typer.Option(help="Only this centre.")] = None,
     redcap_dictionary: Annotated[
@@ -300,11 +301,9 @@ def db_export(
         if analysis:
             from crlm.registry.dataset import iter_analysis_frames
 
-            if origin not in {"last_hepatectomy", "first_hepatectomy", "diagnosis"}:
-                fail_bad_input("origin: last_hepatectomy, first_hepatectomy or diagnosis")
             n = 0
             for i, frame in enumerate(iter_analysis_frames(
-                    session, origin, actor=actor, centre=centre,  # type: ignore[arg-type]
+                    session, origin, actor=actor, centre=centre,
                     secret=secret, level=level)):
                 fh.write(frame_csv_text(frame, header=i == 0))
                 n += len(frame)

@@ -24,6 +24,7 @@ from crlm.cli.stats_cmds import (
     split_list,
     stats_app,
 )
+from crlm.stats.defaults import ModelKind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +146,7 @@ def logistic_cmd(
 def regression_cmd(
     data: DataOpt,
     factors: Annotated[str, typer.Option("--factors", help="Candidate factors: a,b,c.")],
-    kind: Annotated[str, typer.Option("--kind", help="cox or logistic.")] = "cox",
+    kind: Annotated[ModelKind, typer.Option("--kind", help="Cox or logistic model.")] = "cox",
     time: Annotated[str | None, typer.Option("--time", help="Time COLUMN (cox).")] = None,
     event: Annotated[str | None, typer.Option("--event", help="Event COLUMN 0/1 (cox).")] = None,
     outcome: Annotated[str | None, typer.Option("--outcome", help="Outcome 0/1 (logistic).")]
@@ -168,8 +169,6 @@ def regression_cmd(
     """
     from crlm.stats.regression_table import regression_table
 
-    if kind not in {"cox", "logistic"}:
-        fail_bad_input("--kind: cox or logistic")
     if not 0 < threshold <= 1:
         fail_bad_input("--threshold: must be in (0, 1]")
     method = ci_method(firth, ci)

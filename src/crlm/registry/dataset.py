@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient
 from crlm.registry.export import DeidLevel, deidentify_analysis_row, iter_records
+from crlm.stats.defaults import SurvivalOrigin
 
-Origin = Literal["last_hepatectomy", "first_hepatectomy", "diagnosis"]
+Origin = SurvivalOrigin
 
 
 def _dates(patient: Patient, kind: str) -> list[dt.date]:

@@ -18,3 +18,8 @@ CiMethod = Literal["profile", "wald"]
 ConfType = Literal["log", "log-log", "plain", "logit", "arcsin"]
 #: unit of a follow-up time column
 TimeUnit = Literal["days", "months", "years"]
+#: time zero of the registry's survival times (Maki 2023a: last hepatectomy; Shimizu 2024:
+#: first hepatectomy; or diagnosis)
+SurvivalOrigin = Literal["last_hepatectomy", "first_hepatectomy", "diagnosis"]
+#: the model of a univariable → multivariable regression table
+ModelKind = Literal["cox", "logistic"]
