@@ -311,17 +311,21 @@ def cohort_frame(
 
 def import_csv_upload(
     session_factory: Any, user: CurrentUser, filename: str, data: Any,
-    centre: str | None = None, *, replace: bool = False,
+    centre: str | None = None, *, replace: bool = False, dictionary: Any = None,
+    dag_centres: bool = False,
 ) -> Any:
     """Import an uploaded CSV or Excel file (``data``: bytes or a binary file, read row by
     row) into the user's centre (admins: ``centre``); ``replace`` clears stored fields the
-    file does not have.
+    file does not have. ``dictionary`` (a :class:`~crlm.registry.dictionary.DataDictionary`,
+    e.g. a REDCap project's) names the file's columns; ``dag_centres`` (admins only) sends a
+    record in a REDCap data access group to the centre of that name.
 
     :func:`crlm.registry.importer.import_file` validates every row first; the transaction is
     committed only when no row has an error, so either every row lands or none does. Returns
     the registry's ``ImportResult`` (row-by-row errors naming the column).
     """
     from crlm.registry.importer import ImportResult, RowError, import_file
+    from crlm.registry.users import Role
 
     _check_role(user)
     try:
@@ -331,10 +335,15 @@ def import_csv_upload(
             exc, CentreRequiredError) else str(exc)
         problem = RowError(1, None, "centre", message)
         return ImportResult(ok=False, n_rows=0, errors=[problem])
+    if dag_centres and user.role != Role.admin:
+        problem = RowError(1, None, "centre", "only an administrator imports into the centres "
+                           "of REDCap data access groups; a clinician imports into their own")
+        return ImportResult(ok=False, n_rows=0, errors=[problem])
     with session_factory() as db:
         fmt = "xlsx" if filename.lower().endswith((".xlsx", ".xlsm")) else "csv"
         result = import_file(db, data, centre=target, actor=user.username, fmt=fmt,
-                             source_name=filename, replace=replace)
+                             source_name=filename, replace=replace, dictionary=dictionary,
+                             dag_centres=dag_centres)
         if result.ok:
             db.commit()
         else:
