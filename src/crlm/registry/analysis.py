@@ -141,31 +141,37 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     if centre is not None:
         query = query.join(patients, patients.c.id == a.c.patient_id).where(
             patients.c.centre == centre)
-    with cyclic_gc_paused():
-        rows = _fetch_all(session, query)
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-        del rows
-        return pd.DataFrame({name: _array(list(v), a.c[name].type)
-                             for name, v in zip(columns, values, strict=True)},
-                            columns=list(columns))
-
-
-def _array(values: list[Any], kind: sa.types.TypeEngine[Any]) -> Any:
-    """One column as numpy holds it: whole numbers as int64 (float with NaN when one is
-    missing), decimals as float (NaN: missing), booleans as bool (objects True/False/None when
-    one is missing; SQLite returns 0/1), text as objects (None: missing)."""
     import numpy as np
 
-    missing = None in values
-    if isinstance(kind, sa.Boolean):
-        if missing:
-            return np.array([None if v is None else bool(v) for v in values], dtype=object)
-        return np.array(values, dtype=bool)
-    if isinstance(kind, sa.Integer):
-        return np.array(values, dtype=float if missing else np.int64)
+    with cyclic_gc_paused():
+        rows = _fetch_all(session, query)
+        cells = np.empty((len(rows), len(columns)), dtype=object)  # one C-level transposition
+        if rows:
+            cells[:] = rows
+        del rows
+        return pd.DataFrame({name: _array(cells[:, i], a.c[name].type)
+                             for i, name in enumerate(columns)}, columns=list(columns), copy=False)
+
+
+def _array(values: Any, kind: sa.types.TypeEngine[Any]) -> Any:
+    """One column (an object array of the driver's values) as numpy holds it: whole numbers
+    as int64 (float with NaN when one is missing), decimals as float (NaN: missing), booleans
+    as bool (objects True/False/None when one is missing; SQLite returns 0/1), text as objects
+    (None: missing)."""
+    import numpy as np
+
+    if isinstance(kind, sa.Boolean | sa.Integer):
+        missing = np.isnan(numbers := values.astype(float))
+        if isinstance(kind, sa.Integer):
+            return numbers if missing.any() else values.astype(np.int64)
+        if missing.any():
+            out = (numbers != 0).astype(object)
+            out[missing] = None
+            return out
+        return numbers != 0
     if isinstance(kind, sa.Double):
-        return np.array(values, dtype=float)
-    return np.array(values, dtype=object)
+        return values.astype(float)
+    return values.copy()
 
 
 def _fetch_all(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]:

@@ -207,7 +207,7 @@ def table1(
         if col not in continuous:
             raise StatsInputError(col, "mean_sd variables must also be continuous")
     no_group = int(df[group].isna().sum())
-    data = df[df[group].notna()]
+    data = df[df[group].notna()] if no_group else df
     codes, levels = factor_codes(data[group])
     if len(levels) < 2:
         raise StatsInputError(group, "needs at least two groups")

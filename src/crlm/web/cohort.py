@@ -53,8 +53,14 @@ class Grouping:
     of_value: Callable[[Any], str | None]
 
     def groups(self, cohort: pd.DataFrame) -> list[str | None]:
-        """The group of every patient of the cohort frame, in its order."""
-        return [self.of_value(_known(v)) for v in cohort[self.column].tolist()]
+        """The group of every patient of the cohort frame, in its order (``of_value`` is
+        called once per distinct value)."""
+        import numpy as np
+        import pandas as pd
+
+        codes, distinct = pd.factorize(cohort[self.column], use_na_sentinel=True)
+        of = [self.of_value(_known(v)) for v in distinct.tolist()] + [self.of_value(None)]
+        return np.array(of, dtype=object)[codes].tolist()  # code -1 (missing): the last
 
 
 GROUPINGS: dict[str, Grouping] = {
@@ -219,14 +225,15 @@ def summarise(cohort: pd.DataFrame, grouping: str) -> CohortSummary:
     from crlm.stats import StatsInputError
     from crlm.stats.table1 import table1
 
-    frame = cohort[[*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS]].copy()
-    frame.insert(0, "group", GROUPINGS[grouping].groups(cohort))
-    for column in TABLE1_CONTINUOUS:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    grouped = frame[frame["group"].notna()]
+    frame = pd.DataFrame({
+        "group": GROUPINGS[grouping].groups(cohort),
+        **{c: cohort[c] for c in TABLE1_CATEGORICAL},
+        **{c: pd.to_numeric(cohort[c], errors="coerce") for c in TABLE1_CONTINUOUS},
+    })
+    grouped = frame["group"].notna().to_numpy()
     own = GROUPING_COLUMN.get(grouping)
     empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS)
-             if c != own and grouped[c].isna().all()]
+             if c != own and frame[c].isna().to_numpy()[grouped].all()]
     skip = {*empty, *([own] if own else [])}
     try:
         result = table1(
