@@ -287,9 +287,8 @@ def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
     frame = pd.DataFrame({"months": months[usable], "event": event[usable].astype(int)})
     # each patient's scores were derived from their analysis row when it was stored
     # (crlm.reports.score_inputs, as derive_scores does row by row)
-    derived = pd.DataFrame({name: pd.to_numeric(pd.Series(
-        cohort[SCORE_PREFIX + name].to_numpy()[usable], dtype="object"))
-        for name in SCORE_NAMES})
+    derived = pd.DataFrame({name: _numbers(cohort[SCORE_PREFIX + name].to_numpy()[usable])
+                            for name in SCORE_NAMES})
     empty = [name for name in SCORE_NAMES if derived[name].isna().all()]
     problems = dict.fromkeys(empty, "no patient has every input of the score")
     try:
@@ -303,6 +302,15 @@ def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
     table = res.table()
     return ScoreTable([str(c) for c in table.columns],
                       [[str(v) for v in r] for r in table.itertuples(index=False)], res.notes())
+
+
+def _numbers(values: np.ndarray) -> pd.Series:
+    """``values`` as a numeric series: numbers as they are, objects (None: missing) parsed."""
+    import pandas as pd
+
+    if values.dtype.kind in "iuf":
+        return pd.Series(values)
+    return pd.to_numeric(pd.Series(values, dtype="object"))
 
 
 # ---------------------------------------------------------------------------- competing risks
