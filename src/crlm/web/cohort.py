@@ -52,15 +52,17 @@ class Grouping:
     column: str
     of_value: Callable[[Any], str | None]
 
-    def groups(self, cohort: pd.DataFrame) -> list[str | None]:
-        """The group of every patient of the cohort frame, in its order (``of_value`` is
-        called once per distinct value)."""
+    def groups(self, cohort: pd.DataFrame, unknown: str | None = None) -> np.ndarray:
+        """The group of every patient of the cohort frame, in its order, as an object array
+        (``unknown`` where it cannot be told; ``of_value`` is called once per distinct value)."""
         import numpy as np
         import pandas as pd
 
         codes, distinct = pd.factorize(cohort[self.column], use_na_sentinel=True)
-        of = [self.of_value(_known(v)) for v in distinct.tolist()] + [self.of_value(None)]
-        return np.array(of, dtype=object)[codes].tolist()  # code -1 (missing): the last
+        of = [self.of_value(_known(v)) for v in [*distinct.tolist(), None]]  # code -1: last
+        if unknown is not None:
+            of = [g or unknown for g in of]
+        return np.array(of, dtype=object)[codes]
 
 
 GROUPINGS: dict[str, Grouping] = {
@@ -138,9 +140,8 @@ def survival_months(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
 
 def group_labels(cohort: pd.DataFrame, grouping: str) -> np.ndarray:
     """Every patient's group (``unknown`` when it cannot be told), as an object array."""
-    import numpy as np
 
-    return np.array([g or UNKNOWN for g in GROUPINGS[grouping].groups(cohort)], dtype=object)
+    return GROUPINGS[grouping].groups(cohort, UNKNOWN)
 
 
 def ordered_groups(labels: np.ndarray) -> list[str]:
@@ -229,7 +230,7 @@ def summarise(cohort: pd.DataFrame, grouping: str) -> CohortSummary:
         "group": GROUPINGS[grouping].groups(cohort),
         **{c: cohort[c] for c in TABLE1_CATEGORICAL},
         **{c: pd.to_numeric(cohort[c], errors="coerce") for c in TABLE1_CONTINUOUS},
-    })
+    }, copy=False)
     grouped = frame["group"].notna().to_numpy()
     own = GROUPING_COLUMN.get(grouping)
     empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS)
@@ -329,7 +330,7 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     from crlm.stats import StatsInputError
     from crlm.stats.competing import cumulative_incidence, gray_test
 
-    groups = np.array(GROUPINGS[grouping].groups(cohort), dtype=object)
+    groups = GROUPINGS[grouping].groups(cohort)
     os_days = cohort[survival_column("os_days", origin.value)].to_numpy(float, na_value=np.nan)
     os_event = cohort[survival_column("os_event", origin.value)].to_numpy(float,
                                                                          na_value=np.nan)
