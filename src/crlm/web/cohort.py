@@ -341,8 +341,8 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     status = np.where(recurred, 1, np.where(os_event == 1, 2, 0))
     keep = (groups != None) & ~np.isnan(os_days) & ~np.isnan(rfs_days)  # noqa: E711
     keep &= np.where(keep, days, 0) > 0
-    frame = pd.DataFrame({"group": groups[keep].tolist(), "months": days[keep] / DAYS_PER_MONTH,
-                          "status": status[keep].tolist()} if keep.any() else [],
+    frame = pd.DataFrame({"group": groups[keep], "months": days[keep] / DAYS_PER_MONTH,
+                          "status": status[keep]} if keep.any() else [],
                          columns=["group", "months", "status"])
     try:
         cif = cumulative_incidence(frame, "months", "status", "group")
