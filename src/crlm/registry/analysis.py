@@ -182,7 +182,9 @@ def _fetch_all(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]
     params: Any = compiled.params
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup or [])
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection
+    # psycopg: values sent in binary (the same Python values, no text to parse)
+    cursor = driver.cursor(**({"binary": True} if conn.dialect.driver == "psycopg" else {}))
     try:
         cursor.execute(compiled.string, params)
         return list(cursor.fetchall())
