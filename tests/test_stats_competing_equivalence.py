@@ -85,3 +85,14 @@ def test_gray_and_cif_equal_the_loops_on_small_tied_cohorts(cohort: tuple, rho: 
     if (df.status > 0).any():
         _same_cif(df.time.to_numpy(), df.status.to_numpy())
         assert cumulative_incidence(df, "time", "status").keys() == {"all"}
+
+
+@pytest.mark.parametrize("block", [1, 20, 2**21])
+def test_gray_blocks_of_event_times_give_the_same_test(monkeypatch: pytest.MonkeyPatch,
+                                                       block: int) -> None:
+    from crlm.stats import competing
+
+    monkeypatch.setattr(competing, "GRAY_BLOCK_VALUES", block)  # 1: one event time per block
+    df = _frame(np.random.default_rng(7), 600, 3, 150)
+    for cause in (1, 2):
+        _same_gray(df, cause, 0.5)

@@ -220,6 +220,10 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     return GrayTestResult(cause, stat, k - 1, float(stats.chi2.sf(stat, k - 1)), labels)
 
 
+#: event times per block of Gray's k × k arrays (blocks × k² values stay near 2 million)
+GRAY_BLOCK_VALUES = 2**21
+
+
 def _gray_score_variance(t: np.ndarray, kind: np.ndarray, g: np.ndarray, k: int, rho: float
                          ) -> tuple[np.ndarray, np.ndarray]:
     """Gray's score (groups 1 … k − 1) and its variance; ``kind``: 1 the cause, 2 another
@@ -243,35 +247,45 @@ def _gray_score_variance(t: np.ndarray, kind: np.ndarray, g: np.ndarray, k: int,
     pooled_after = np.cumsum(n1 / tr)
     pooled_before = _before(pooled_after)
     weight = (1 - pooled_before) ** rho
-    both = live[:, :, None] & live[:, None, :]
-    a = np.where(both, (-weight)[:, None, None] * (h[:, :, None] * h[:, None, :])
-                 / tr[:, None, None], 0.0)
-    diagonal = np.arange(k)
-    a[:, diagonal, diagonal] = np.where(live, weight[:, None] * h * (1 - h / tr[:, None]), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c = np.cumsum(a * n1[:, None, None] / (tr * (1 - pooled_before))[:, None, None], axis=0)
         score = np.where(live, weight[:, None] * (d1 - n1[:, None] * h * (1 - f_before)
                                                   / tq[:, None]), 0.0)[:, : k - 1].sum(axis=0)
         # events of the cause: every group at risk
-        on = (n1 > 0)[:, None] & live
-        t4 = np.where(surv_after > 0, 1 - (1 - pooled_after)[:, None] / surv_after, 1.0)
+        on1 = (n1 > 0)[:, None] & live
+        t4_1 = np.where(on1, np.where(surv_after > 0, 1 - (1 - pooled_after)[:, None]
+                                      / surv_after, 1.0), 0.0)
         t5 = np.where((n1 > 1)[:, None], 1 - (n1 - 1)[:, None]
                       / (tr[:, None] * surv_before - 1), 1.0)
-        t4 = np.where(on, t4, 0.0)
-        t3 = np.where(on, t5 * surv_before * n1[:, None] / (tr[:, None] * n), 0.0)
-        t1 = np.where(on[:, None, :], a[:, : k - 1, :] - t4[:, None, :] * c[:, : k - 1, :], 0.0)
-        v_diag = (t4 * t4 * t3).sum(axis=0)
-        v_cross = (t1 * (t4 * t3)[:, None, :]).sum(axis=0)
-        v_pairs = np.einsum("eaj,ebj,ej->ab", t1, t1, t3)
+        t3_1 = np.where(on1, t5 * surv_before * n1[:, None] / (tr[:, None] * n), 0.0)
         # events of other causes: the groups where they happened
-        on = live & (surv_after > 0) & (d2 > 0)
-        t4 = np.where(on, (1 - pooled_after)[:, None] / surv_after, 0.0)
+        on2 = live & (surv_after > 0) & (d2 > 0)
+        t4_2 = np.where(on2, (1 - pooled_after)[:, None] / surv_after, 0.0)
         t5 = np.where(d2 > 1, 1 - (d2 - 1) / (n - 1), 1.0)
-        t3 = np.where(on, t5 * surv_before**2 * d2 / n**2, 0.0)
-        t1 = np.where(on[:, None, :], t4[:, None, :] * c[:, : k - 1, :], 0.0)
-        v_diag += (t4 * t4 * t3).sum(axis=0)
-        v_cross -= (t1 * (t4 * t3)[:, None, :]).sum(axis=0)
-        v_pairs += np.einsum("eaj,ebj,ej->ab", t1, t1, t3)
-    cc = c[-1, : k - 1, :] if len(c) else np.zeros((k - 1, k))
+        t3_2 = np.where(on2, t5 * surv_before**2 * d2 / n**2, 0.0)
+    c_scale = tr * (1 - pooled_before)  # c grows by a · n1 / c_scale at each event time
+    v_diag = (t4_1 * t4_1 * t3_1).sum(axis=0) + (t4_2 * t4_2 * t3_2).sum(axis=0)
+    v_cross = np.zeros((k - 1, k))
+    v_pairs = np.zeros((k - 1, k - 1))
+    c_last = np.zeros((k, k))
+    step = max(1, GRAY_BLOCK_VALUES // (k * k))
+    diagonal = np.arange(k)
+    for lo in range(0, len(n), step):  # the k × k arrays, a block of event times at a time
+        b = slice(lo, lo + step)
+        a = np.where(live[b, :, None] & live[b, None, :], (-weight[b])[:, None, None]
+                     * (h[b, :, None] * h[b, None, :]) / tr[b, None, None], 0.0)
+        a[:, diagonal, diagonal] = np.where(live[b], weight[b, None] * h[b]
+                                            * (1 - h[b] / tr[b, None]), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.cumsum(np.concatenate([c_last[None], a * n1[b, None, None]
+                                          / c_scale[b, None, None]]), axis=0)[1:]
+        c_last = c[-1]
+        t1 = np.where(on1[b, None, :], a[:, : k - 1, :] - t4_1[b, None, :] * c[:, : k - 1, :],
+                      0.0)
+        v_cross += (t1 * (t4_1[b] * t3_1[b])[:, None, :]).sum(axis=0)
+        v_pairs += np.einsum("eaj,ebj,ej->ab", t1, t1, t3_1[b])
+        t1 = np.where(on2[b, None, :], t4_2[b, None, :] * c[:, : k - 1, :], 0.0)
+        v_cross -= (t1 * (t4_2[b] * t3_2[b])[:, None, :]).sum(axis=0)
+        v_pairs += np.einsum("eaj,ebj,ej->ab", t1, t1, t3_2[b])
+    cc = c_last[: k - 1, :]
     var = v_pairs + (cc * v_diag) @ cc.T + cc @ v_cross.T + v_cross @ cc.T
     return score, var
