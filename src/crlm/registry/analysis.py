@@ -130,6 +130,7 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     Stale rows are recomputed first (:func:`refresh`). Not audited: the caller writes the one
     aggregate event (:func:`crlm.registry.export.aggregate_frame`).
     """
+    import numpy as np
     import pandas as pd
 
     unknown = [c for c in columns if c not in VARIABLES]
@@ -141,16 +142,18 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     if centre is not None:
         query = query.join(patients, patients.c.id == a.c.patient_id).where(
             patients.c.centre == centre)
-    import numpy as np
-
     with cyclic_gc_paused():
         rows = _fetch_all(session, query)
-        cells = np.empty((len(rows), len(columns)), dtype=object)  # one C-level transposition
-        if rows:
-            cells[:] = rows
+        # the rows' values column by column, in one C-level pass (a record of objects per row)
+        cells = np.fromiter(rows, dtype=np.dtype([(f"c{i}", object) for i in range(len(columns))]),
+                            count=len(rows))
         del rows
-        return pd.DataFrame({name: _array(cells[:, i], a.c[name].type)
+        return pd.DataFrame({name: _array(cells[f"c{i}"], a.c[name].type)
                              for i, name in enumerate(columns)}, columns=list(columns), copy=False)
+
+
+#: integers up to this size are exact as floats (larger ones are converted from the objects)
+_EXACT_IN_FLOAT = 2**53
 
 
 def _array(values: Any, kind: sa.types.TypeEngine[Any]) -> Any:
@@ -163,7 +166,11 @@ def _array(values: Any, kind: sa.types.TypeEngine[Any]) -> Any:
     if isinstance(kind, sa.Boolean | sa.Integer):
         missing = np.isnan(numbers := values.astype(float))
         if isinstance(kind, sa.Integer):
-            return numbers if missing.any() else values.astype(np.int64)
+            if missing.any():
+                return numbers
+            if not numbers.size or np.abs(numbers).max() < _EXACT_IN_FLOAT:
+                return numbers.astype(np.int64)
+            return values.astype(np.int64)
         if missing.any():
             out = (numbers != 0).astype(object)
             out[missing] = None
