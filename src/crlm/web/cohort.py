@@ -140,7 +140,6 @@ def survival_months(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
 
 def group_labels(cohort: pd.DataFrame, grouping: str) -> np.ndarray:
     """Every patient's group (``unknown`` when it cannot be told), as an object array."""
-
     return GROUPINGS[grouping].groups(cohort, UNKNOWN)
 
 
