@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -175,6 +176,41 @@ def test_stale_or_missing_rows_are_recomputed_before_a_view(session: Session) ->
     session.execute(sa.delete(patient_analysis))
     assert analysis.rebuild(session) == 30
     assert _table_rows(session) == _expected(session)
+
+
+def _previous_array(values: list, kind: sa.types.TypeEngine) -> object:
+    """The column conversion of read_frame before 2026-11-30 13:00 (verbatim)."""
+    import numpy as np
+
+    missing = None in values
+    if isinstance(kind, sa.Boolean):
+        if missing:
+            return np.array([None if v is None else bool(v) for v in values], dtype=object)
+        return np.array(values, dtype=bool)
+    if isinstance(kind, sa.Integer):
+        return np.array(values, dtype=float if missing else np.int64)
+    if isinstance(kind, sa.Double):
+        return np.array(values, dtype=float)
+    return np.array(values, dtype=object)
+
+
+def test_analysis_read_gives_the_columns_the_previous_read_gave(session: Session,
+                                                                stored: list) -> None:
+    a = patient_analysis
+    rows = session.execute(sa.select(*(a.c[c] for c in analysis.VARIABLES))
+                           .order_by(a.c.patient_id)).all()
+    frame = analysis.read_frame(session, analysis.VARIABLES)
+    assert list(frame.columns) == analysis.VARIABLES and len(frame) == N
+    kinds = set()
+    for i, name in enumerate(analysis.VARIABLES):
+        want = _previous_array([r[i] for r in rows], a.c[name].type)
+        got = frame[name].to_numpy()
+        assert got.dtype == want.dtype, name  # type: ignore[attr-defined]
+        assert frame[name].equals(pd.Series(want)), name
+        kinds.add(str(got.dtype))
+    assert kinds == {"object", "float64", "int64", "bool"}
+    empty = analysis.read_frame(session, ["sex", "os_days", "bilobar"], centre="nowhere")
+    assert len(empty) == 0 and list(empty.columns) == ["sex", "os_days", "bilobar"]
 
 
 def test_one_audit_event_per_view_with_the_records_covered(session: Session,

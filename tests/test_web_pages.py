@@ -390,6 +390,24 @@ def test_cohort_plot_reuses_the_page_read(client):
     assert next(e.detail for e in events if e.action == "aggregate").startswith("3 records;")
 
 
+def test_every_cohort_page_view_is_audited_even_from_the_cache(client):
+    """A second view within the cache's lifetime reuses the read but still writes its event."""
+    from crlm.registry import audit
+
+    api = api_token(client, "alice")
+    for n in range(3):
+        client.post("/api/v1/patients", json=sample_patient(id=f"C-{n}"), headers=api)
+    page_login(client, "rita")
+    for _ in range(3):
+        assert client.get("/cohort?grouping=sex").status_code == 200
+    assert client.get("/cohort/km.png?grouping=sex").status_code == 200  # the page's own plot
+    with client.app.state.session_factory() as s:
+        events = [e for e in audit.list_events(s, actor="rita", limit=100, offset=0)
+                  if e.action == "aggregate"]
+    assert len(events) == 3
+    assert all(e.detail.startswith("3 records; cohort page;") for e in events)
+
+
 def test_patient_form_never_fails_on_arbitrary_input(app):
     """Random text in every form field: the answer is a redirect or the form with errors."""
     from hypothesis import HealthCheck, given, settings

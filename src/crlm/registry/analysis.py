@@ -130,6 +130,7 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
     Stale rows are recomputed first (:func:`refresh`). Not audited: the caller writes the one
     aggregate event (:func:`crlm.registry.export.aggregate_frame`).
     """
+    import numpy as np
     import pandas as pd
 
     unknown = [c for c in columns if c not in VARIABLES]
@@ -143,29 +144,41 @@ def read_frame(session: Session, columns: Sequence[str], centre: str | None = No
             patients.c.centre == centre)
     with cyclic_gc_paused():
         rows = _fetch_all(session, query)
-        values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        # the rows' values column by column, in one C-level pass (a record of objects per row)
+        cells = np.fromiter(rows, dtype=np.dtype([(f"c{i}", object) for i in range(len(columns))]),
+                            count=len(rows))
         del rows
-        return pd.DataFrame({name: _array(list(v), a.c[name].type)
-                             for name, v in zip(columns, values, strict=True)},
-                            columns=list(columns))
+        return pd.DataFrame({name: _array(cells[f"c{i}"], a.c[name].type)
+                             for i, name in enumerate(columns)}, columns=list(columns), copy=False)
 
 
-def _array(values: list[Any], kind: sa.types.TypeEngine[Any]) -> Any:
-    """One column as numpy holds it: whole numbers as int64 (float with NaN when one is
-    missing), decimals as float (NaN: missing), booleans as bool (objects True/False/None when
-    one is missing; SQLite returns 0/1), text as objects (None: missing)."""
+#: integers up to this size are exact as floats (larger ones are converted from the objects)
+_EXACT_IN_FLOAT = 2**53
+
+
+def _array(values: Any, kind: sa.types.TypeEngine[Any]) -> Any:
+    """One column (an object array of the driver's values) as numpy holds it: whole numbers
+    as int64 (float with NaN when one is missing), decimals as float (NaN: missing), booleans
+    as bool (objects True/False/None when one is missing; SQLite returns 0/1), text as objects
+    (None: missing)."""
     import numpy as np
 
-    missing = None in values
-    if isinstance(kind, sa.Boolean):
-        if missing:
-            return np.array([None if v is None else bool(v) for v in values], dtype=object)
-        return np.array(values, dtype=bool)
-    if isinstance(kind, sa.Integer):
-        return np.array(values, dtype=float if missing else np.int64)
+    if isinstance(kind, sa.Boolean | sa.Integer):
+        missing = np.isnan(numbers := values.astype(float))
+        if isinstance(kind, sa.Integer):
+            if missing.any():
+                return numbers
+            if not numbers.size or np.abs(numbers).max() < _EXACT_IN_FLOAT:
+                return numbers.astype(np.int64)
+            return values.astype(np.int64)
+        if missing.any():
+            out = (numbers != 0).astype(object)
+            out[missing] = None
+            return out
+        return numbers != 0
     if isinstance(kind, sa.Double):
-        return np.array(values, dtype=float)
-    return np.array(values, dtype=object)
+        return values.astype(float)
+    return values.copy()
 
 
 def _fetch_all(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
@@ -176,7 +189,9 @@ def _fetch_all(session: Session, query: sa.Select[Any]) -> list[tuple[Any, ...]]
     params: Any = compiled.params
     if compiled.positional:
         params = tuple(params[name] for name in compiled.positiontup or [])
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver: Any = conn.connection.driver_connection
+    # psycopg: values sent in binary (the same Python values, no text to parse)
+    cursor = driver.cursor(**({"binary": True} if conn.dialect.driver == "psycopg" else {}))
     try:
         cursor.execute(compiled.string, params)
         return list(cursor.fetchall())

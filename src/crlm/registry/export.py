@@ -96,9 +96,15 @@ def aggregate_frame(
     from crlm.registry.analysis import read_frame
 
     frame = read_frame(session, columns, centre)
-    audit.record(session, actor=actor, action="aggregate", entity="cohort", entity_id=None,
-                 detail=f"{len(frame)} records; {purpose}; centre={centre or 'all'}")
+    record_aggregate(session, len(frame), actor=actor, centre=centre, purpose=purpose)
     return frame
+
+
+def record_aggregate(session: Session, n_records: int, *, actor: str, centre: str | None,
+                     purpose: str) -> None:
+    """The ONE ``aggregate`` audit event of an aggregate view of ``n_records`` patients."""
+    audit.record(session, actor=actor, action="aggregate", entity="cohort", entity_id=None,
+                 detail=f"{n_records} records; {purpose}; centre={centre or 'all'}")
 
 
 def _get(doc: dict[str, Any], path: str) -> Any:

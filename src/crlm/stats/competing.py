@@ -77,21 +77,37 @@ def _cif(t: np.ndarray, s: np.ndarray) -> dict[int, CumulativeIncidence]:
     d_all = _count_at(t[s > 0], times)
     surv = np.cumprod(1 - d_all / n_risk)
     s_before = np.concatenate([[1.0], surv[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        greenwood = np.where(n_risk > d_all, d_all / (n_risk * (n_risk - d_all)), 0.0)
     out: dict[int, CumulativeIncidence] = {}
     for k in causes:
         d_k = _count_at(t[s == k], times)
         f = np.cumsum(s_before * d_k / n_risk)
-        var = np.empty_like(f)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            greenwood = np.where(n_risk > d_all, d_all / (n_risk * (n_risk - d_all)), 0.0)
         own = s_before**2 * d_k * (n_risk - d_k) / n_risk**3
         cross = s_before * d_k / n_risk**2
-        for j in range(times.size):
-            diff = f[j] - f[: j + 1]
-            var[j] = np.sum(diff**2 * greenwood[: j + 1] + own[: j + 1]
-                            - 2 * diff * cross[: j + 1])
-        out[k] = CumulativeIncidence(k, times, f, var)
+        out[k] = CumulativeIncidence(k, times, f, _cif_variance(f, greenwood, own, cross))
     return out
+
+
+def _before(x: np.ndarray) -> np.ndarray:
+    """``x`` shifted one step later (0 first): the value just before each time."""
+    return np.concatenate([[0.0], x[:-1]])
+
+
+def _cif_variance(f: np.ndarray, greenwood: np.ndarray, own: np.ndarray, cross: np.ndarray
+                  ) -> np.ndarray:
+    """Σ_{i ≤ j} (f_j − f_i)² greenwood_i + own_i − 2 (f_j − f_i) cross_i at every j.
+
+    In one pass: with δ_j = f_j − f_{j−1}, the sums Σ_{i ≤ j} (f_j − f_i) w_i grow by
+    δ_j Σ_{i < j} w_i and Σ_{i ≤ j} (f_j − f_i)² w_i by 2 δ_j Σ_{i < j} (f_{j−1} − f_i) w_i
+    + δ_j² Σ_{i < j} w_i — sums of non-negative terms (f never decreases), so no cancellation.
+    """
+    step = np.diff(f, prepend=0.0)
+    g_before = _before(np.cumsum(greenwood))
+    linear = np.cumsum(step * g_before)  # Σ (f_j − f_i) greenwood_i
+    square = np.cumsum(step * (2 * _before(linear) + step * g_before))
+    crossed = np.cumsum(step * _before(np.cumsum(cross)))  # Σ (f_j − f_i) cross_i
+    return square + np.cumsum(own) - 2 * crossed
 
 
 @dataclass
@@ -186,7 +202,8 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     """Gray (1988) test comparing the cumulative incidence of ``cause`` among groups.
 
     Scores compare each group's subdistribution hazard with the pooled one, weighted by
-    (1 − F(t−))^rho; the variance follows Gray's estimator. χ² on k − 1 df.
+    (1 − F(t−))^rho; the variance follows Gray's estimator (``cmprsk``'s ``crstm``). χ² on
+    k − 1 df. Computed for every event time at once (cumulative sums over the times).
     """
     from scipy import stats
 
@@ -198,59 +215,77 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
         raise StatsInputError(group, "needs at least two groups")
     g = np.searchsorted(labels, used[group].astype(str).to_numpy())
     k = len(labels)
-    at_risk = np.bincount(g, minlength=k).astype(float)
-    f_before = np.zeros(k)  # group cumulative incidence, left-continuous
-    surv_before = np.ones(k)  # group all-cause KM, left-continuous
-    pooled_before = 0.0
-    score = np.zeros(k - 1)
-    c = np.zeros((k, k))
-    v_pairs = np.zeros((k - 1, k - 1))
-    v_cross = np.zeros((k - 1, k))
-    v_diag = np.zeros(k)
-    order = np.argsort(t, kind="stable")
-    bounds = np.flatnonzero(np.diff(t[order])) + 1
-    for here in np.split(order, bounds):  # the patients at each distinct time, in turn
-        d = np.zeros((3, k))
-        np.add.at(d, (kind[here], g[here]), 1)
-        n1, n2 = d[1].sum(), d[2].sum()
-        live = at_risk > 0
-        if n1 > 0 or n2 > 0:
-            surv_after = surv_before.copy()
-            f_after = f_before.copy()
-            surv_after[live] = surv_before[live] * (at_risk[live] - d[1, live] - d[2, live]) \
-                / at_risk[live]
-            f_after[live] = f_before[live] + surv_before[live] * d[1, live] / at_risk[live]
-            h = np.where(live, at_risk / np.where(live, surv_before, 1.0), 0.0)
-            tr = h.sum()
-            tq = (h * (1 - f_before)).sum()
-            pooled_after = pooled_before + n1 / tr
-            weight = (1 - pooled_before) ** rho
-            a = np.where(np.outer(live, live), -weight * np.outer(h, h) / tr, 0.0)
-            np.fill_diagonal(a, np.where(live, weight * h * (1 - h / tr), 0.0))
-            c += a * n1 / (tr * (1 - pooled_before))
-            idx = np.flatnonzero(live[: k - 1])
-            score[idx] += weight * (d[1, idx] - n1 * h[idx] * (1 - f_before[idx]) / tq)
-            if n1 > 0:
-                for j in np.flatnonzero(live):
-                    t4 = 1 - (1 - pooled_after) / surv_after[j] if surv_after[j] > 0 else 1.0
-                    t5 = 1 - (n1 - 1) / (tr * surv_before[j] - 1) if n1 > 1 else 1.0
-                    t3 = t5 * surv_before[j] * n1 / (tr * at_risk[j])
-                    v_diag[j] += t4 * t4 * t3
-                    t1 = a[: k - 1, j] - t4 * c[: k - 1, j]
-                    v_cross[:, j] += t1 * t4 * t3
-                    v_pairs += np.outer(t1, t1) * t3
-            if n2 > 0:
-                for j in np.flatnonzero(live & (surv_after > 0) & (d[2] > 0)):
-                    t4 = (1 - pooled_after) / surv_after[j]
-                    t5 = 1 - (d[2, j] - 1) / (at_risk[j] - 1) if d[2, j] > 1 else 1.0
-                    t3 = t5 * surv_before[j] ** 2 * d[2, j] / at_risk[j] ** 2
-                    v_diag[j] += t4 * t4 * t3
-                    t1 = t4 * c[: k - 1, j]
-                    v_cross[:, j] -= t1 * t4 * t3
-                    v_pairs += np.outer(t1, t1) * t3
-            surv_before, f_before, pooled_before = surv_after, f_after, pooled_after
-        np.subtract.at(at_risk, g[here], 1)
-    cc = c[: k - 1, :]
-    var = v_pairs + (cc * v_diag) @ cc.T + cc @ v_cross.T + v_cross @ cc.T
+    score, var = _gray_score_variance(t, kind, g, k, rho)
     stat = float(score @ np.linalg.solve(var, score))
     return GrayTestResult(cause, stat, k - 1, float(stats.chi2.sf(stat, k - 1)), labels)
+
+
+#: event times per block of Gray's k × k arrays (blocks × k² values stay near 2 million)
+GRAY_BLOCK_VALUES = 2**21
+
+
+def _gray_score_variance(t: np.ndarray, kind: np.ndarray, g: np.ndarray, k: int, rho: float
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Gray's score (groups 1 … k − 1) and its variance; ``kind``: 1 the cause, 2 another
+    cause, 0 censored; ``g``: group index 0 … k − 1. Rows of the arrays: the event times."""
+    times, at = np.unique(t, return_inverse=True)
+    d = np.bincount((kind * times.size + at) * k + g, minlength=3 * times.size * k
+                    ).reshape(3, times.size, k).astype(float)
+    at_risk = np.cumsum(d.sum(axis=0)[::-1], axis=0)[::-1]  # patients with t ≥ each time
+    rows = (d[1] + d[2]).sum(axis=1) > 0  # times with an event of any cause
+    d1, d2, n = d[1][rows], d[2][rows], at_risk[rows]
+    n1 = d1.sum(axis=1)
+    live = n > 0
+    safe_n = np.where(live, n, 1.0)
+    surv_after = np.cumprod(np.where(live, (n - d1 - d2) / safe_n, 1.0), axis=0)
+    surv_before = np.vstack([np.ones((1, k)), surv_after])[:-1]
+    f_before = np.vstack([np.zeros((1, k)),
+                          np.cumsum(np.where(live, surv_before * d1 / safe_n, 0.0), axis=0)])[:-1]
+    h = np.where(live, n / np.where(live, surv_before, 1.0), 0.0)
+    tr = h.sum(axis=1)
+    tq = (h * (1 - f_before)).sum(axis=1)
+    pooled_after = np.cumsum(n1 / tr)
+    pooled_before = _before(pooled_after)
+    weight = (1 - pooled_before) ** rho
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.where(live, weight[:, None] * (d1 - n1[:, None] * h * (1 - f_before)
+                                                  / tq[:, None]), 0.0)[:, : k - 1].sum(axis=0)
+        # events of the cause: every group at risk
+        on1 = (n1 > 0)[:, None] & live
+        t4_1 = np.where(on1, np.where(surv_after > 0, 1 - (1 - pooled_after)[:, None]
+                                      / surv_after, 1.0), 0.0)
+        t5 = np.where((n1 > 1)[:, None], 1 - (n1 - 1)[:, None]
+                      / (tr[:, None] * surv_before - 1), 1.0)
+        t3_1 = np.where(on1, t5 * surv_before * n1[:, None] / (tr[:, None] * n), 0.0)
+        # events of other causes: the groups where they happened
+        on2 = live & (surv_after > 0) & (d2 > 0)
+        t4_2 = np.where(on2, (1 - pooled_after)[:, None] / surv_after, 0.0)
+        t5 = np.where(d2 > 1, 1 - (d2 - 1) / (n - 1), 1.0)
+        t3_2 = np.where(on2, t5 * surv_before**2 * d2 / n**2, 0.0)
+    c_scale = tr * (1 - pooled_before)  # c grows by a · n1 / c_scale at each event time
+    v_diag = (t4_1 * t4_1 * t3_1).sum(axis=0) + (t4_2 * t4_2 * t3_2).sum(axis=0)
+    v_cross = np.zeros((k - 1, k))
+    v_pairs = np.zeros((k - 1, k - 1))
+    c_last = np.zeros((k, k))
+    step = max(1, GRAY_BLOCK_VALUES // (k * k))
+    diagonal = np.arange(k)
+    for lo in range(0, len(n), step):  # the k × k arrays, a block of event times at a time
+        b = slice(lo, lo + step)
+        a = np.where(live[b, :, None] & live[b, None, :], (-weight[b])[:, None, None]
+                     * (h[b, :, None] * h[b, None, :]) / tr[b, None, None], 0.0)
+        a[:, diagonal, diagonal] = np.where(live[b], weight[b, None] * h[b]
+                                            * (1 - h[b] / tr[b, None]), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.cumsum(np.concatenate([c_last[None], a * n1[b, None, None]
+                                          / c_scale[b, None, None]]), axis=0)[1:]
+        c_last = c[-1]
+        t1 = np.where(on1[b, None, :], a[:, : k - 1, :] - t4_1[b, None, :] * c[:, : k - 1, :],
+                      0.0)
+        v_cross += (t1 * (t4_1[b] * t3_1[b])[:, None, :]).sum(axis=0)
+        v_pairs += np.einsum("eaj,ebj,ej->ab", t1, t1, t3_1[b])
+        t1 = np.where(on2[b, None, :], t4_2[b, None, :] * c[:, : k - 1, :], 0.0)
+        v_cross -= (t1 * (t4_2[b] * t3_2[b])[:, None, :]).sum(axis=0)
+        v_pairs += np.einsum("eaj,ebj,ej->ab", t1, t1, t3_2[b])
+    cc = c_last[: k - 1, :]
+    var = v_pairs + (cc * v_diag) @ cc.T + cc @ v_cross.T + v_cross @ cc.T
+    return score, var

@@ -169,8 +169,9 @@ def continuous_test(samples: list[np.ndarray], mean_sd: bool, *, var_equal: bool
     return "kruskal", float(r.statistic), float(r.pvalue)
 
 
-def _is_binary(series: pd.Series) -> bool:
-    values = set(series.dropna().unique().tolist())
+def _is_binary(series: pd.Series, ok: np.ndarray) -> bool:
+    """Only 0/1 (or false/true) among the values present (``ok``: not missing)."""
+    values = set(pd.unique(series.to_numpy()[ok]).tolist())
     return bool(values) and values <= {0, 1}
 
 
@@ -207,7 +208,7 @@ def table1(
         if col not in continuous:
             raise StatsInputError(col, "mean_sd variables must also be continuous")
     no_group = int(df[group].isna().sum())
-    data = df[df[group].notna()]
+    data = df[df[group].notna()] if no_group else df
     codes, levels = factor_codes(data[group])
     if len(levels) < 2:
         raise StatsInputError(group, "needs at least two groups")
@@ -224,12 +225,12 @@ def table1(
     for var in [*categorical, *continuous]:
         label = labels.get(var, var)
         series = data[var]
-        n_missing = int(series.isna().sum())
+        ok = series.notna().to_numpy()
+        n_missing = int(ok.size - ok.sum())
         if n_missing:
             missing_notes.append(f"{label} in {n_missing} patients")
-        ok = series.notna().to_numpy()
         if var in categorical:
-            if _is_binary(series):
+            if _is_binary(series, ok):
                 yes = series.astype("float").to_numpy() == 1
                 table = np.array([[np.sum(ok & yes & (codes == i)),
                                    np.sum(ok & ~yes & (codes == i))] for i in range(len(levels))])

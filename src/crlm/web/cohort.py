@@ -52,9 +52,17 @@ class Grouping:
     column: str
     of_value: Callable[[Any], str | None]
 
-    def groups(self, cohort: pd.DataFrame) -> list[str | None]:
-        """The group of every patient of the cohort frame, in its order."""
-        return [self.of_value(_known(v)) for v in cohort[self.column].tolist()]
+    def groups(self, cohort: pd.DataFrame, unknown: str | None = None) -> np.ndarray:
+        """The group of every patient of the cohort frame, in its order, as an object array
+        (``unknown`` where it cannot be told; ``of_value`` is called once per distinct value)."""
+        import numpy as np
+        import pandas as pd
+
+        codes, distinct = pd.factorize(cohort[self.column], use_na_sentinel=True)
+        of = [self.of_value(_known(v)) for v in [*distinct.tolist(), None]]  # code -1: last
+        if unknown is not None:
+            of = [g or unknown for g in of]
+        return np.array(of, dtype=object)[codes]
 
 
 GROUPINGS: dict[str, Grouping] = {
@@ -132,9 +140,7 @@ def survival_months(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
 
 def group_labels(cohort: pd.DataFrame, grouping: str) -> np.ndarray:
     """Every patient's group (``unknown`` when it cannot be told), as an object array."""
-    import numpy as np
-
-    return np.array([g or UNKNOWN for g in GROUPINGS[grouping].groups(cohort)], dtype=object)
+    return GROUPINGS[grouping].groups(cohort, UNKNOWN)
 
 
 def ordered_groups(labels: np.ndarray) -> list[str]:
@@ -219,14 +225,15 @@ def summarise(cohort: pd.DataFrame, grouping: str) -> CohortSummary:
     from crlm.stats import StatsInputError
     from crlm.stats.table1 import table1
 
-    frame = cohort[[*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS]].copy()
-    frame.insert(0, "group", GROUPINGS[grouping].groups(cohort))
-    for column in TABLE1_CONTINUOUS:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    grouped = frame[frame["group"].notna()]
+    frame = pd.DataFrame({
+        "group": GROUPINGS[grouping].groups(cohort),
+        **{c: cohort[c] for c in TABLE1_CATEGORICAL},
+        **{c: pd.to_numeric(cohort[c], errors="coerce") for c in TABLE1_CONTINUOUS},
+    }, copy=False)
+    grouped = frame["group"].notna().to_numpy()
     own = GROUPING_COLUMN.get(grouping)
     empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS)
-             if c != own and grouped[c].isna().all()]
+             if c != own and frame[c].isna().to_numpy()[grouped].all()]
     skip = {*empty, *([own] if own else [])}
     try:
         result = table1(
@@ -280,9 +287,8 @@ def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
     frame = pd.DataFrame({"months": months[usable], "event": event[usable].astype(int)})
     # each patient's scores were derived from their analysis row when it was stored
     # (crlm.reports.score_inputs, as derive_scores does row by row)
-    derived = pd.DataFrame({name: pd.to_numeric(pd.Series(
-        cohort[SCORE_PREFIX + name].to_numpy()[usable], dtype="object"))
-        for name in SCORE_NAMES})
+    derived = pd.DataFrame({name: _numbers(cohort[SCORE_PREFIX + name].to_numpy()[usable])
+                            for name in SCORE_NAMES})
     empty = [name for name in SCORE_NAMES if derived[name].isna().all()]
     problems = dict.fromkeys(empty, "no patient has every input of the score")
     try:
@@ -296,6 +302,15 @@ def validate_scores(cohort: pd.DataFrame, endpoint: Endpoint, origin: SurvivalOr
     table = res.table()
     return ScoreTable([str(c) for c in table.columns],
                       [[str(v) for v in r] for r in table.itertuples(index=False)], res.notes())
+
+
+def _numbers(values: np.ndarray) -> pd.Series:
+    """``values`` as a numeric series: numbers as they are, objects (None: missing) parsed."""
+    import pandas as pd
+
+    if values.dtype.kind in "iuf":
+        return pd.Series(values)
+    return pd.to_numeric(pd.Series(values, dtype="object"))
 
 
 # ---------------------------------------------------------------------------- competing risks
@@ -314,7 +329,7 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     from crlm.stats import StatsInputError
     from crlm.stats.competing import cumulative_incidence, gray_test
 
-    groups = np.array(GROUPINGS[grouping].groups(cohort), dtype=object)
+    groups = GROUPINGS[grouping].groups(cohort)
     os_days = cohort[survival_column("os_days", origin.value)].to_numpy(float, na_value=np.nan)
     os_event = cohort[survival_column("os_event", origin.value)].to_numpy(float,
                                                                          na_value=np.nan)
@@ -325,8 +340,8 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     status = np.where(recurred, 1, np.where(os_event == 1, 2, 0))
     keep = (groups != None) & ~np.isnan(os_days) & ~np.isnan(rfs_days)  # noqa: E711
     keep &= np.where(keep, days, 0) > 0
-    frame = pd.DataFrame({"group": groups[keep].tolist(), "months": days[keep] / DAYS_PER_MONTH,
-                          "status": status[keep].tolist()} if keep.any() else [],
+    frame = pd.DataFrame({"group": groups[keep], "months": days[keep] / DAYS_PER_MONTH,
+                          "status": status[keep]} if keep.any() else [],
                          columns=["group", "months", "status"])
     try:
         cif = cumulative_incidence(frame, "months", "status", "group")

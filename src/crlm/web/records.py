@@ -271,7 +271,8 @@ def cohort_scope(user: CurrentUser, centre: str | None) -> CohortScope:
 
 
 #: The cohort page and its plot image are two requests over the same patients: the second
-#: reuses the first read of the same user and centre (which wrote the audit event) for 60 s.
+#: reuses the first read of the same user and centre for 60 s (the page's audit event covers
+#: its plot; every page view still writes its own event).
 COHORT_CACHE_TTL_S = 60.0
 CohortCache = TtlCache[tuple[str, str | None, tuple[str, ...]], Any]
 
@@ -289,18 +290,24 @@ def cohort_frame(
     centre: str | None = None,
     purpose: str = "cohort",
     cache: CohortCache | None = None,
+    audit_reuse: bool = True,
 ) -> Any:
     """``columns`` of the analysis table for every patient of the cohort (one centre or all),
     as a pandas DataFrame, for de-identified aggregate views.
 
     Read through :func:`crlm.registry.export.aggregate_frame`: ONE ``aggregate`` audit event
     names the purpose and the number of records covered (no row per patient). With ``cache``,
-    a read of the same user, centre and columns from the last ``cache.ttl_s`` seconds is reused.
+    a read of the same user, centre and columns from the last ``cache.ttl_s`` seconds is reused
+    and the view still writes its event, unless ``audit_reuse`` is False (the plot image of a
+    page, covered by the page's event).
     """
-    from crlm.registry.export import aggregate_frame
+    from crlm.registry.export import aggregate_frame, record_aggregate
 
     key = (user.username, centre, tuple(columns))
     if cache is not None and (hit := cache.get(key)) is not None:
+        if audit_reuse:
+            record_aggregate(db, len(hit), actor=user.username, centre=centre, purpose=purpose)
+            db.commit()
         return hit
     frame = aggregate_frame(db, columns, actor=user.username, centre=centre, purpose=purpose)
     db.commit()

@@ -109,7 +109,8 @@ def kaplan_meier(
         frame = pd.DataFrame({
             "time": np.concatenate([t for t, _, _ in parts]),
             "event": np.concatenate([e for _, e, _ in parts]).astype(int),
-            "group": [g for t, _, g in parts for _ in range(t.size)],
+            "group": np.repeat(np.array([g for _, _, g in parts], dtype=object),
+                               [t.size for t, _, _ in parts]),
         })
         try:
             p_value = _finite(logrank_test(frame, "time", "event", "group").p)

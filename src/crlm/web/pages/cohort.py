@@ -56,7 +56,8 @@ Cohort = Annotated[CohortQuery, Depends(cohort_query)]
 
 
 def _km(
-    request: Request, db: Db, user: PageUser, q: CohortQuery, purpose: str
+    request: Request, db: Db, user: PageUser, q: CohortQuery, purpose: str,
+    audit_reuse: bool = True,
 ) -> tuple[CohortScope, Any, KMResult, int]:
     """The scope, its cohort frame, the KM curves shown and how many small groups were
     hidden."""
@@ -64,7 +65,7 @@ def _km(
     cohort = cohort_frame(
         db, user, page_columns(q.grouping.value, q.endpoint, q.origin), centre=scope.centre,
         purpose=purpose,
-        cache=request.app.state.cohort_cache,
+        cache=request.app.state.cohort_cache, audit_reuse=audit_reuse,
     )
     km = kaplan_meier(cohort, q.grouping.value, q.endpoint, q.origin)
     hidden = 0
@@ -112,6 +113,7 @@ def cohort_page(request: Request, user: PageUser, db: Db, q: Cohort) -> HTMLResp
 
 @router.get("/cohort/km.png")
 def cohort_km_png(request: Request, user: PageUser, db: Db, q: Cohort) -> Response:
-    """The KM plot as PNG (reuses the cohort read of the page that embeds it)."""
-    km = _km(request, db, user, q, "Kaplan-Meier plot")[2]
+    """The KM plot as PNG (reuses the cohort read of the page that embeds it, and the page's
+    audit event; a plot without a recent page read reads and writes its own)."""
+    km = _km(request, db, user, q, "Kaplan-Meier plot", audit_reuse=False)[2]
     return Response(plot_png(km), media_type="image/png")
