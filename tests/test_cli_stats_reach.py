@@ -170,3 +170,18 @@ def test_every_new_command_teaches(command: str) -> None:
     result = runner.invoke(app, ["stats", command, "--help"], env={"COLUMNS": "120"})
     assert result.exit_code == 0
     assert "Example:" in result.output and "--json" in result.output
+
+
+def test_gray_without_a_statistic_says_so(tmp_path: Path) -> None:
+    """Group c has no event while at risk: R cuminc gives stat −1; crlm says why, exit 0."""
+    data = tmp_path / "small.csv"
+    data.write_text("time,status,group\n5,2,a\n7,2,a\n7,1,a\n1,0,b\n3,0,b\n4,1,b\n5,2,b\n"
+                    "7,2,b\n9,1,b\n11,2,b\n1,0,c\n3,0,c\n3,0,c\n")
+    args = ["stats", "gray", "--data", str(data), "--time", "time", "--status", "status",
+            "--group", "group"]
+    shown = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "not computable" in shown.output and "no event while at risk" in shown.output
+    as_json = _json("gray", "--data", str(data), "--time", "time", "--status", "status",
+                    "--group", "group")
+    assert as_json["computable"] is False and as_json["statistic"] is None

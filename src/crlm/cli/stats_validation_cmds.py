@@ -109,12 +109,16 @@ def gray_cmd(
     Example:  crlm stats gray --data cohort.csv --time rfs_days --status rfs_status
               --group approach --cause 1
     """
-    from crlm.stats.competing import gray_test
+    from crlm.stats.competing import GRAY_NOT_COMPUTABLE, gray_test
 
     res = _run(gray_test, read_csv(data), time, status, group, cause=cause, rho=rho)
     if as_json:
         emit_json({"cause": res.cause, "statistic": res.statistic, "df": res.df, "p": res.p,
-                   "groups": res.groups, "rho": rho})
+                   "groups": res.groups, "rho": rho, "computable": res.computable})
+        return
+    if not res.computable:
+        data_console().print(f"{GRAY_NOT_COMPUTABLE} (cause {res.cause} by {group}: "
+                             f"{', '.join(res.groups)})")
         return
     data_console().print(f"Gray's test, cause {res.cause} by {group} "
                          f"({', '.join(res.groups)}): χ² = {res.statistic:.3f} on {res.df} df, "

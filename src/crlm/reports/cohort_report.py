@@ -402,7 +402,12 @@ def _competing(ctx: Context) -> list[Section]:
     if spec is None:
         return []
     ctx.progress("competing risks")
-    from crlm.stats.competing import cumulative_incidence, fine_gray, gray_test
+    from crlm.stats.competing import (
+        GRAY_NOT_COMPUTABLE,
+        cumulative_incidence,
+        fine_gray,
+        gray_test,
+    )
 
     group = spec.group or ctx.group
     for col in (spec.time, spec.status, group, *spec.covariates):
@@ -420,8 +425,9 @@ def _competing(ctx: Context) -> list[Section]:
     fig = figures.cif_figure(curves, time_scale=spec.time_scale, time_label=spec.time_label,
                              y_label=f"Cumulative incidence of {cause_label.lower()}",
                              p_text=ctx.style.text(gray.p))
-    notes = [f"Gray's test for {cause_label.lower()}: χ² = {gray.statistic:.2f} on {gray.df} "
-             f"df, {ctx.style.text(gray.p)}. Cumulative incidence by Aalen–Johansen; competing "
+    test = (f"Gray's test for {cause_label.lower()}: χ² = {gray.statistic:.2f} on {gray.df} "
+            f"df, {ctx.style.text(gray.p)}." if gray.computable else f"{GRAY_NOT_COMPUTABLE}.")
+    notes = [f"{test} Cumulative incidence by Aalen–Johansen; competing "
              "events: " + ", ".join(v for k, v in spec.causes.items()
                                     if k != str(spec.cause)) + "."]
     sections = [Section(f"Competing risks: cumulative incidence of {cause_label.lower()}",

@@ -188,13 +188,48 @@ def fine_gray(
 
 @dataclass(frozen=True)
 class GrayTestResult:
-    """Gray's k-sample test of equal cumulative incidence for one cause (R ``cuminc`` Tests)."""
+    """Gray's k-sample test of equal cumulative incidence for one cause (R ``cuminc`` Tests).
+
+    ``statistic`` and ``p`` are NaN when the test is not computable: the groups' variance
+    matrix is rank-deficient (e.g. a group with no event while at risk), where R gives −1.
+    """
 
     cause: int
     statistic: float
     df: int
     p: float
     groups: list[str]
+
+    @property
+    def computable(self) -> bool:
+        """False when the variance matrix was rank-deficient (no statistic)."""
+        return not np.isnan(self.statistic)
+
+
+#: what a reader is told when Gray's test has no statistic
+GRAY_NOT_COMPUTABLE = ("Gray's test is not computable: the variance matrix of the groups is "
+                       "singular (for example, a group with no event while at risk)")
+
+
+#: R ``qr()``'s default tolerance, which ``cuminc`` uses to decide the variance's rank
+QR_RANK_TOLERANCE = 1e-7
+
+
+def qr_rank(matrix: np.ndarray, tol: float = QR_RANK_TOLERANCE) -> int:
+    """Rank as R ``qr(x, tol)`` (LINPACK dqrdc2) decides it: a column whose part orthogonal
+    to the columns kept before it has a norm below ``tol`` times its own norm does not count."""
+    kept: list[np.ndarray] = []
+    for column in np.asarray(matrix, dtype=float).T:
+        norm = float(np.linalg.norm(column))
+        rest = column.copy()
+        for q in kept:  # twice: orthogonal to rounding level
+            rest -= (q @ rest) * q
+        for q in kept:
+            rest -= (q @ rest) * q
+        left = float(np.linalg.norm(rest))
+        if norm > 0 and left >= tol * norm:
+            kept.append(rest / left)
+    return len(kept)
 
 
 def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: int = 1,
@@ -203,7 +238,8 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
 
     Scores compare each group's subdistribution hazard with the pooled one, weighted by
     (1 − F(t−))^rho; the variance follows Gray's estimator (``cmprsk``'s ``crstm``). χ² on
-    k − 1 df. Computed for every event time at once (cumulative sums over the times).
+    k − 1 df. Computed for every event time at once (cumulative sums over the times). A
+    rank-deficient variance (R ``qr`` rank, tolerance 1e-7) gives no statistic (NaN), as R.
     """
     from scipy import stats
 
@@ -216,6 +252,8 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     g = np.searchsorted(labels, used[group].astype(str).to_numpy())
     k = len(labels)
     score, var = _gray_score_variance(t, kind, g, k, rho)
+    if qr_rank(var) < k - 1:  # as R cuminc: no statistic (R reports -1)
+        return GrayTestResult(cause, float("nan"), k - 1, float("nan"), labels)
     stat = float(score @ np.linalg.solve(var, score))
     return GrayTestResult(cause, stat, k - 1, float(stats.chi2.sf(stat, k - 1)), labels)
 

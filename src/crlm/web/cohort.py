@@ -327,7 +327,7 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     import pandas as pd
 
     from crlm.stats import StatsInputError
-    from crlm.stats.competing import cumulative_incidence, gray_test
+    from crlm.stats.competing import GRAY_NOT_COMPUTABLE, cumulative_incidence, gray_test
 
     groups = GROUPINGS[grouping].groups(cohort)
     os_days = cohort[survival_column("os_days", origin.value)].to_numpy(float, na_value=np.nan)
@@ -353,10 +353,11 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
         [12.0 * y for y in CIF_YEARS])["estimate"]]]
              for g, causes in cif.items() for cause, curve in causes.items() if cause in CAUSES]
     p_text = "p < 0.001" if gray.p < 0.001 else f"p = {gray.p:.3f}"
+    test = (f"Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, {p_text}."
+            if gray.computable else f"{GRAY_NOT_COMPUTABLE}.")
     return ScoreTable(columns, table, [
         "Cumulative incidence (Aalen–Johansen): recurrence and death without recurrence "
-        f"compete. Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, "
-        f"{p_text}. {len(frame)} patients with follow-up."])
+        f"compete. {test} {len(frame)} patients with follow-up."])
 
 
 # ---------------------------------------------------------------------------- disclosure control
