@@ -27,6 +27,7 @@ def uses_copy(session: Session) -> bool:
 def copy_rows(session: Session, table: sa.Table, columns: Columns) -> None:
     """Append rows (python values by column name) to ``table`` with one ``COPY``, in the
     session's transaction. Only for PostgreSQL through psycopg (:func:`uses_copy`)."""
+    import psycopg
     from psycopg import sql
 
     keys = list(columns)
@@ -48,10 +49,15 @@ def copy_rows(session: Session, table: sa.Table, columns: Columns) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, keys)))
     raw = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        write = copy.write_row
-        for row in zip(*ordered, strict=True):
-            write(row)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            write = copy.write_row
+            for row in zip(*ordered, strict=True):
+                write(row)
+    except psycopg.Error as exc:  # raised as SQLAlchemy raises it for an INSERT
+        text = statement.as_string(raw)
+        raise sa.exc.DBAPIError.instance(text, None, exc, psycopg.Error,
+                                         dialect=dialect) from exc  # type: ignore[misc]
 
 
 def next_ids(session: Session, table: sa.Table, n: int) -> list[int]:
