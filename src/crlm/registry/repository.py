@@ -158,7 +158,7 @@ LIST_COLUMNS = {key: [c.name for c in table.c if c.name not in {"id", "patient_i
                 for key, table in LIST_TABLES.items()}
 
 
-Columns = dict[str, Sequence[Any]]  # column name → its value in each row
+Columns = bulk.Columns  # column name → its value in each row
 
 
 def _values(models: list[Any], names: list[str]) -> Columns:
@@ -341,8 +341,8 @@ def insert_rows(session: Session, table: sa.Table, columns: Columns) -> None:
 
 def _write_children(session: Session, batch: list[Patient], ids: list[int],
                     versions: list[int], *, replace: bool) -> None:
-    """Insert the section, list and analysis rows of many patients (one executemany per
-    table); ``versions``: the versions the patients are stored at."""
+    """Insert the section, list and analysis rows of many patients (one COPY or executemany
+    per table); ``versions``: the versions the patients are stored at."""
     from crlm.registry import analysis
 
     if replace:
