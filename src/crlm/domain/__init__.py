@@ -1,6 +1,11 @@
 """Typed clinical inputs (pydantic). See :mod:`crlm.domain.patient`."""
 
-from crlm.domain.errors import ValidationProblem, format_validation_error, parse_patient
+from crlm.domain.errors import (
+    ValidationProblem,
+    format_validation_error,
+    parse_patient,
+    parse_patients,
+)
 from crlm.domain.patient import (
     BrafStatus,
     Chemotherapy,
@@ -46,5 +51,5 @@ __all__ = [
     "PrimaryTumour", "RadiotherapyCourse", "RecurrenceSite", "Regimen", "Resectability",
     "Response", "Sex", "Symptom", "TherapyIntent", "Timing", "TreatmentEvent", "TreatmentKind",
     "ValidationProblem",
-    "VitalStatus", "Volumetry", "format_validation_error", "parse_patient",
+    "VitalStatus", "Volumetry", "format_validation_error", "parse_patient", "parse_patients",
 ]

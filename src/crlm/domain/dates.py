@@ -14,6 +14,7 @@ patient model adds the relative rule (diagnosis on or before the assessment date
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -24,8 +25,19 @@ PLANNING_MARGIN = dt.timedelta(days=365)
 
 
 def today() -> dt.date:
-    """The validating machine's date (one function, so tests can pin it)."""
-    return dt.date.today()
+    """The validating machine's date (one function, so tests can pin it).
+
+    Read again once a second at most: the local date costs a time-zone conversion, and a
+    patient's validation asks for it about five times.
+    """
+    global _today
+    second = int(time.time())
+    if _today[0] != second:
+        _today = (second, dt.date.fromtimestamp(second))
+    return _today[1]
+
+
+_today: tuple[int, dt.date] = (-1, dt.date.min)  # (the second it was read, the date)
 
 
 def _not_too_early(value: dt.date) -> dt.date:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -75,3 +76,21 @@ def parse_patient(data: str | bytes | dict[str, Any]) -> Any:
         raise ValueError("patient JSON must be an object")
     # Strict JSON validation: "5" is not a number and 1 is not true; nothing is coerced.
     return Patient.model_validate_json(json.dumps(data), strict=True)
+
+
+def parse_patients(docs: list[dict[str, Any]]) -> list[Any]:
+    """Many patient dicts validated at once, exactly as :func:`parse_patient` validates each
+    (strict JSON validation); a ``pydantic.ValidationError`` locates a problem by list index.
+
+    One JSON text and one validator call for the lot cost less than one call per patient.
+    """
+    return list(_patient_list().validate_json(json.dumps(docs), strict=True))
+
+
+@functools.cache
+def _patient_list() -> Any:
+    from pydantic import TypeAdapter
+
+    from crlm.domain.patient import Patient
+
+    return TypeAdapter(list[Patient])

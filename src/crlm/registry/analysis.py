@@ -73,7 +73,7 @@ def analysis_columns(batch: Sequence[Patient], ids: Sequence[int], versions: Seq
 def write_rows(session: Session, batch: Sequence[Patient], ids: Sequence[int],
                versions: Sequence[int], *, replace: bool) -> None:
     """Write the rows of patients ``ids`` (``replace``: their old rows are deleted first)."""
-    from crlm.registry.repository import CHUNK, _execute_many
+    from crlm.registry.repository import CHUNK, insert_rows
 
     ids = list(ids)
     if replace:
@@ -81,10 +81,7 @@ def write_rows(session: Session, batch: Sequence[Patient], ids: Sequence[int],
             session.execute(sa.delete(patient_analysis)
                             .where(patient_analysis.c.patient_id.in_(ids[i:i + CHUNK])))
     if ids:
-        _execute_many(session, _INSERT, analysis_columns(batch, ids, versions))
-
-
-_INSERT = sa.insert(patient_analysis)
+        insert_rows(session, patient_analysis, analysis_columns(batch, ids, versions))
 
 
 def stale_ids(session: Session, centre: str | None = None) -> list[int]:

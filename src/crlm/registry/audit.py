@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import Select, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from crlm.registry import bulk
 from crlm.registry.models import AuditChainHead, AuditEvent
 
 ACTIONS = frozenset(
@@ -155,9 +156,13 @@ _UNNEST = sa.text(
 
 
 def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """SQLite: one executemany (its trigger works row by row). PostgreSQL: one INSERT of
-    arrays, so its statement-level trigger checks and advances the anchor once per batch."""
-    if session.get_bind().dialect.name == "postgresql":
+    """SQLite: one executemany (its trigger works row by row). PostgreSQL: one COPY (or,
+    through another driver, one INSERT of arrays), so its statement-level trigger checks and
+    advances the anchor once per batch."""
+    if bulk.uses_copy(session):
+        bulk.copy_rows(session, AuditEvent.__table__,  # type: ignore[arg-type]
+                       {name: [row[name] for row in rows] for name in _COLUMNS})
+    elif session.get_bind().dialect.name == "postgresql":
         session.execute(_UNNEST, {name: [row[name] for row in rows] for name in _COLUMNS})
     else:
         session.execute(sa.insert(AuditEvent.__table__), rows)

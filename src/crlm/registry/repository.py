@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from crlm.domain import Patient, parse_patient
-from crlm.registry import audit
+from crlm.registry import audit, bulk
 from crlm.registry.models import (
     PATIENT_LISTS,
     PATIENT_SCALARS,
@@ -158,7 +158,7 @@ LIST_COLUMNS = {key: [c.name for c in table.c if c.name not in {"id", "patient_i
                 for key, table in LIST_TABLES.items()}
 
 
-Columns = dict[str, Sequence[Any]]  # column name → its value in each row
+Columns = bulk.Columns  # column name → its value in each row
 
 
 def _values(models: list[Any], names: list[str]) -> Columns:
@@ -324,15 +324,25 @@ def _load(session: Session, patient_id: int) -> tuple[Any, Patient]:
 
 
 CHUNK = 500  # rows per IN (...) list
-_INSERT = {t.name: sa.insert(t) for t in [patients, *CHILD_TABLES]}
+TABLES = {t.name: t for t in [patients, *CHILD_TABLES]}
+_INSERT = {name: sa.insert(t) for name, t in TABLES.items()}
 _INSERT_RETURNING_ID = sa.insert(patients).returning(patients.c.id, sort_by_parameter_order=True)
 _UPDATE_PATIENT = sa.update(patients).where(patients.c.id == sa.bindparam("pid"))
 
 
+def insert_rows(session: Session, table: sa.Table, columns: Columns) -> None:
+    """Insert rows (python values by column name) into a patient table: one COPY on
+    PostgreSQL, one executemany elsewhere."""
+    if bulk.uses_copy(session):
+        bulk.copy_rows(session, table, columns)
+    else:
+        _execute_many(session, _INSERT[table.name], columns)
+
+
 def _write_children(session: Session, batch: list[Patient], ids: list[int],
                     versions: list[int], *, replace: bool) -> None:
-    """Insert the section, list and analysis rows of many patients (one executemany per
-    table); ``versions``: the versions the patients are stored at."""
+    """Insert the section, list and analysis rows of many patients (one COPY or executemany
+    per table); ``versions``: the versions the patients are stored at."""
     from crlm.registry import analysis
 
     if replace:
@@ -340,7 +350,7 @@ def _write_children(session: Session, batch: list[Patient], ids: list[int],
             for table in CHILD_TABLES:
                 session.execute(sa.delete(table).where(table.c.patient_id.in_(ids[i:i + CHUNK])))
     for name, columns in _child_columns(batch, ids).items():
-        _execute_many(session, _INSERT[name], columns)
+        insert_rows(session, TABLES[name], columns)
     analysis.write_rows(session, batch, ids, versions, replace=False)
 
 
@@ -464,9 +474,13 @@ def insert_patients(session: Session, batch: list[Patient], *, centre: str, acto
     n = len(batch)
     heads = {"centre": [centre] * n, "external_id": external_ids, "created_at": [now] * n,
              "updated_at": [now] * n, "version": [1] * n, **_head_columns(batch)}
-    if session.connection().dialect.name == "postgresql":
-        # the new ids straight from the INSERT, in order (a look-up by external id inside a
-        # long import transaction is planned without statistics for the rows just written)
+    if bulk.uses_copy(session):
+        # the new ids drawn from the sequence first, then every row in one COPY (no look-up
+        # by external id: inside a long import transaction it is planned without statistics
+        # for the rows just written)
+        ids = bulk.next_ids(session, patients, n)
+        bulk.copy_rows(session, patients, {"id": ids, **heads})
+    elif session.connection().dialect.name == "postgresql":
         ids = list(session.scalars(_INSERT_RETURNING_ID, [
             dict(zip(heads, row, strict=True)) for row in zip(*heads.values(), strict=True)]))
     else:

@@ -6,6 +6,7 @@ registry can store each patient's scores in its analysis table when the patient 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +23,8 @@ from crlm.domain.patient import Mutation
 
 
 def _flag(value: Any) -> bool | None:
+    if value is True or value is False:  # as its text "true"/"false" below, without the text
+        return value  # type: ignore[no-any-return]
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     text = str(value).strip().lower()
@@ -37,7 +40,7 @@ def _num(value: Any) -> float | None:
         x = float(value)
     except (TypeError, ValueError):
         return None
-    return None if np.isnan(x) else x
+    return None if math.isnan(x) else x
 
 
 def _mutation(row: Mapping[str, Any], *columns: str) -> Mutation | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crlm.domain import Patient, parse_patient
+from crlm.domain import Patient, parse_patients
 
 APPROACHES = ("classic", "combined", "reverse")
 
@@ -290,8 +291,19 @@ def _opt(value: Any) -> Any:
 GRADE_PROCEDURE = {"I": "wedge_resection", "II": "left_hepatectomy", "III": "right_hepatectomy"}
 
 
+VALIDATION_CHUNK = 1000  #: patients validated per call of the patient model
+
+
 def to_patients(frame: pd.DataFrame) -> Iterator[Patient]:
-    """Registry patients from a synthetic rectal cohort (validated by the patient model)."""
+    """Registry patients from a synthetic rectal cohort (validated by the patient model,
+    :data:`VALIDATION_CHUNK` at a time)."""
+    docs = patient_docs(frame)
+    while chunk := list(itertools.islice(docs, VALIDATION_CHUNK)):
+        yield from parse_patients(chunk)
+
+
+def patient_docs(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    """The patient JSON documents (not yet validated) of a synthetic rectal cohort."""
     for row in frame.itertuples(index=False):
         dx = row.date_of_diagnosis
         hep = row.date_of_hepatectomy
@@ -345,7 +357,7 @@ def to_patients(frame: pd.DataFrame) -> Iterator[Patient]:
                 **({"date_of_recurrence": recurrence.isoformat()} if recurrence else {}),
             },
         }
-        yield parse_patient(_drop_none(doc))
+        yield _drop_none(doc)
 
 
 def _drop_none(doc: Any) -> Any:
