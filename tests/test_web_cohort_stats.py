@@ -44,3 +44,15 @@ def test_cohort_page_competing_risks(patients: list) -> None:
     assert {row[1] for row in table.rows} == {"Recurrence"}
     assert {row[0] for row in table.rows} == {"female", "male"}
     assert "Gray's test for recurrence" in table.footnotes[0]
+
+
+def test_competing_risks_of_one_group_or_none_say_what_is_missing(patients: list) -> None:
+    from crlm.web.cohort import competing_risks
+
+    one_sex = patients[patients["sex"] == "female"]
+    table = competing_risks(one_sex, "sex", SurvivalOrigin.diagnosis)
+    assert table.problem is None and {row[0] for row in table.rows} == {"female"}
+    assert "Gray's test needs two groups or more." in table.footnotes[0]
+    empty = competing_risks(patients.iloc[:0], "sex", SurvivalOrigin.diagnosis)
+    assert empty.problem == ("Competing risks not computable: no patient has follow-up and a "
+                             "known group.")

@@ -343,18 +343,26 @@ def competing_risks(cohort: pd.DataFrame, grouping: str, origin: SurvivalOrigin
     frame = pd.DataFrame({"group": groups[keep], "months": days[keep] / DAYS_PER_MONTH,
                           "status": status[keep]} if keep.any() else [],
                          columns=["group", "months", "status"])
+    if frame.empty:
+        return ScoreTable(problem="Competing risks not computable: no patient has follow-up "
+                                  "and a known group.")
     try:
         cif = cumulative_incidence(frame, "months", "status", "group")
-        gray = gray_test(frame, "months", "status", "group", cause=1)
+        gray = (gray_test(frame, "months", "status", "group", cause=1)
+                if frame["group"].nunique() > 1 else None)
     except (StatsInputError, ValueError, KeyError) as exc:
         return ScoreTable(problem=f"Competing risks not computable: {exc}")
     columns = ["Group", "Event", *[f"{y} year{'s' if y > 1 else ''} (%)" for y in CIF_YEARS]]
     table = [[g, CAUSES[cause], *[f"{100 * v:.1f}" for v in curve.at(
         [12.0 * y for y in CIF_YEARS])["estimate"]]]
              for g, causes in cif.items() for cause, curve in causes.items() if cause in CAUSES]
-    p_text = "p < 0.001" if gray.p < 0.001 else f"p = {gray.p:.3f}"
-    test = (f"Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, {p_text}."
-            if gray.computable else f"{GRAY_NOT_COMPUTABLE}.")
+    if gray is None:
+        test = "Gray's test needs two groups or more."
+    elif not gray.computable:
+        test = f"{GRAY_NOT_COMPUTABLE}."
+    else:
+        p_text = "p < 0.001" if gray.p < 0.001 else f"p = {gray.p:.3f}"
+        test = f"Gray's test for recurrence: χ² = {gray.statistic:.2f} on {gray.df} df, {p_text}."
     return ScoreTable(columns, table, [
         "Cumulative incidence (Aalen–Johansen): recurrence and death without recurrence "
         f"compete. {test} {len(frame)} patients with follow-up."])
