@@ -56,3 +56,11 @@ def test_competing_risks_of_one_group_or_none_say_what_is_missing(patients: list
     empty = competing_risks(patients.iloc[:0], "sex", SurvivalOrigin.diagnosis)
     assert empty.problem == ("Competing risks not computable: no patient has follow-up and a "
                              "known group.")
+
+
+def test_table1_of_one_group_says_so_in_words(patients: list) -> None:
+    one = summarise(patients[patients["sex"] == "female"], "sex")
+    assert one.problem == ("Table 1 compares groups (Sex): this cohort has only female; "
+                           "choose another grouping.")
+    none = summarise(patients.iloc[:0], "sex")
+    assert none.problem is not None and "no patient with a known value" in none.problem

@@ -235,6 +235,12 @@ def summarise(cohort: pd.DataFrame, grouping: str) -> CohortSummary:
     empty = [c for c in (*TABLE1_CATEGORICAL, *TABLE1_CONTINUOUS)
              if c != own and frame[c].isna().to_numpy()[grouped].all()]
     skip = {*empty, *([own] if own else [])}
+    present = frame["group"].dropna().unique()
+    if len(present) < 2:
+        found = f"only {present[0]}" if len(present) else "no patient with a known value"
+        label = GROUPINGS[grouping].label
+        return CohortSummary(grouping, problem=f"Table 1 compares groups ({label}): this "
+                                               f"cohort has {found}; choose another grouping.")
     try:
         result = table1(
             frame, "group",
