@@ -116,3 +116,25 @@ def test_fixed_choices_are_listed_in_help_and_refused_otherwise() -> None:
     refused = runner.invoke(app, ["rules", "--format", "html"])
     assert refused.exit_code == 2
     assert "html" in refused.output
+
+
+def _main_output(*args: str) -> str:
+    """What ``crlm ARGS`` prints through the console entry point (a process of its own)."""
+    import os
+
+    probe = ("import sys\nsys.argv = ['crlm', *sys.argv[1:]]\nfrom crlm.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n")
+    done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                          text=True, timeout=60, env=os.environ | {"COLUMNS": "100"})
+    return done.stdout + done.stderr
+
+
+def test_the_entry_point_builds_only_what_the_command_line_names_with_the_same_output() -> None:
+    """main() builds the invoked group only (or, for the overview, the groups' help texts):
+    the output is the one of the fully built app."""
+    for args in (["--help"], [], ["stats", "--help"], ["rules", "--help"],
+                 ["stats", "cox", "--help"], ["db", "export", "--help"], ["nosuch"],
+                 ["stats", "nosuch"]):
+        full = runner.invoke(app, args, env={"COLUMNS": "100"})
+        assert _main_output(*args) == full.output, args
+    assert "crlm 0" in _main_output("--version")
