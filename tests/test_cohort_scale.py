@@ -81,8 +81,22 @@ def stored(session: Session) -> list:
     return patients
 
 
+ONE_GROUP = "not computable: group: needs at least two groups"  # the reference's wording
+NO_FOLLOW_UP = "Competing risks not computable: months: follow-up time must be numeric"
+
+
 def _same(new, reference) -> bool:  # type: ignore[no-untyped-def]
-    """Equal field by field (the reference has its own copies of the result classes)."""
+    """Equal field by field (the reference has its own copies of the result classes), except
+    where the reference gave up in a column's words: a cohort of one group (Table 1 now says
+    it in words, competing risks show the curves without Gray's test) or of none."""
+    if reference.problem == NO_FOLLOW_UP:
+        return new.problem == ("Competing risks not computable: no patient has follow-up and "
+                               "a known group.")
+    if (reference.problem or "").endswith(ONE_GROUP):
+        if reference.problem.startswith("Table 1"):
+            return new.problem.startswith("Table 1 compares groups (")
+        return (new.problem is None and bool(new.rows)
+                and "Gray's test needs two groups or more." in new.footnotes[0])
     return asdict(new) == asdict(reference)
 
 
