@@ -138,3 +138,13 @@ def test_the_entry_point_builds_only_what_the_command_line_names_with_the_same_o
         full = runner.invoke(app, args, env={"COLUMNS": "100"})
         assert _main_output(*args) == full.output, args
     assert "crlm 0" in _main_output("--version")
+
+
+def test_the_overview_help_loads_no_pydantic() -> None:
+    """pydantic (≈ 0.04 s) is loaded by the commands that validate, not by ``crlm --help``."""
+    probe = ("import sys\nsys.argv = ['crlm', '--help']\nfrom crlm.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print('LOADED' if 'pydantic' in sys.modules else 'CLEAN', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stderr.strip().endswith("CLEAN"), done.stderr

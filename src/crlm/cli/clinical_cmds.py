@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from crlm.cli._common import fail_bad_input
 from crlm.clinical.formulas import BsaMethod, TlvFormula
@@ -31,6 +30,8 @@ class EvidenceFormat(StrEnum):
 
 def load_contour_model(path: str | None):  # type: ignore[no-untyped-def]
     """The contour model named by ``path`` (or CRLM_CONTOUR_MODEL); None when not configured."""
+    from pydantic import ValidationError
+
     from crlm.clinical.scores import ContourModel
 
     path = path or os.environ.get("CRLM_CONTOUR_MODEL")
@@ -76,6 +77,8 @@ def assess_cmd(
 
     Example:  crlm assess examples/synchronous_rectal.json --format markdown
     """
+    from pydantic import ValidationError
+
     from crlm.clinical.assess import assess
     from crlm.domain import format_validation_error, parse_patient
     from crlm.reports.tumour_board import Header, render, render_pdf

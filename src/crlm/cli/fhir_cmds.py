@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from crlm.cli._common import fail_bad_input
 
@@ -33,6 +32,8 @@ def fhir_export(
     = None,
 ) -> None:
     """Write a patient as a FHIR collection Bundle (lossless: `crlm fhir import` reads it back)."""
+    from pydantic import ValidationError
+
     from crlm.domain import format_validation_error, parse_patient
     from crlm.registry.fhir import patient_to_fhir
 
