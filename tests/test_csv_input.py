@@ -57,7 +57,7 @@ def test_fixtures_read_as_pandas_reads_them(name: str) -> None:
 
 def test_pyarrow_reads_the_plain_files() -> None:
     pytest.importorskip("pyarrow")
-    assert csv_input._read_arrow(FIXTURES / "heart.csv") is not None
+    assert csv_input._arrow_table(FIXTURES / "heart.csv") is not None
 
 
 def test_unreadable_files_raise_pandas_errors(tmp_path: Path) -> None:

@@ -41,12 +41,6 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     return _to_pandas(table) if table is not None else pd.read_csv(path)
 
 
-def _read_arrow(path: Path) -> pd.DataFrame | None:
-    """The frame by pyarrow, or None when pyarrow is absent or reads the file differently."""
-    table = _arrow_table(path)
-    return _to_pandas(table) if table is not None else None
-
-
 def _arrow_table(path: Path) -> object | None:
     """The file as a pyarrow table typed as pandas would type it, or None (see module doc)."""
     try:

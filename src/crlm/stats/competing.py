@@ -222,10 +222,9 @@ def qr_rank(matrix: np.ndarray, tol: float = QR_RANK_TOLERANCE) -> int:
     for column in np.asarray(matrix, dtype=float).T:
         norm = float(np.linalg.norm(column))
         rest = column.copy()
-        for q in kept:  # twice: orthogonal to rounding level
-            rest -= (q @ rest) * q
-        for q in kept:
-            rest -= (q @ rest) * q
+        for _ in range(2):  # twice: orthogonal to rounding level
+            for q in kept:
+                rest -= (q @ rest) * q
         left = float(np.linalg.norm(rest))
         if norm > 0 and left >= tol * norm:
             kept.append(rest / left)
