@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crlm.stats import _kernels, _loops, _vectorized
 
@@ -100,6 +102,54 @@ def test_deaths_first_and_concordance_counts_match_the_loops(label: str, impl, n
     want = _loops.concordance_counts(rank, ev, block_end, n_scores)
     np.testing.assert_array_equal(impl.concordance_counts(rank, ev, block_end, n_scores), want)
     assert want.sum() > 0 or ev.sum() == 0 or n == 1
+
+
+def _sorted_pairs_input(seed: int, n: int, n_times: int, n_scores: int, death_share: float):
+    rng = np.random.default_rng(seed)
+    time = rng.integers(0, n_times, n).astype(float)
+    event = rng.random(n) < death_share
+    order = _loops._deaths_first(np.argsort(time).astype(np.int64), np.sort(time), event)
+    t, ev = time[order], event[order]
+    first_at = np.searchsorted(t, t, side="left")
+    dead_cum = np.concatenate(([0], np.cumsum(ev)))
+    block_end = (first_at + dead_cum[np.searchsorted(t, t, side="right")]
+                 - dead_cum[first_at]).astype(np.int64)
+    return rng.integers(0, n_scores, n).astype(np.int64), ev, block_end
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 90), n_times=st.integers(1, 90),
+       n_scores=st.integers(1, 90), death_share=st.floats(0.0, 1.0),
+       over=st.sampled_from(["ranks", "keys"]), two_threads=st.booleans())
+def test_wavelet_concordance_counts_equal_the_fenwick_loops(
+        seed: int, n: int, n_times: int, n_scores: int, death_share: float, over: str,
+        two_threads: bool) -> None:
+    """Either coordinate (ranks or time keys), one thread or the two halves in two threads:
+    the loops' counts exactly, for any ties in times and scores."""
+    rank, ev, block_end = _sorted_pairs_input(seed, n, n_times, n_scores, death_share)
+    want = _loops.concordance_counts(rank, ev, block_end, n_scores)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_vectorized, "PARALLEL_MIN_ROWS", 0 if two_threads else 10**9)
+        got = _vectorized.concordance_counts(rank, ev, block_end, n_scores, over=over)
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.integers(0, 40), min_size=1, max_size=80),
+       dead=st.lists(st.booleans(), min_size=80, max_size=80), two_threads=st.booleans())
+def test_rank_counts_are_the_rows_before_of_smaller_and_equal_rank(
+        values: list[int], dead: list[bool], two_threads: bool) -> None:
+    rank = np.array(values, dtype=np.int64)
+    died = np.array(dead[:rank.size])
+    given_rank = rank.copy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_vectorized, "PARALLEL_MIN_ROWS", 0 if two_threads else 10**9)
+        smaller, smaller_dead, equal, equal_dead = _vectorized._rank_counts(rank, died)
+    np.testing.assert_array_equal(rank, given_rank)  # the input is not reused as scratch
+    for i, r in enumerate(rank):
+        before, before_dead = rank[:i], rank[:i][died[:i]]
+        assert (smaller[i], smaller_dead[i]) == ((before < r).sum(), (before_dead < r).sum())
+        assert (equal[i], equal_dead[i]) == ((before == r).sum(), (before_dead == r).sum())
 
 
 def test_concordance_counts_of_no_death_are_zero() -> None:

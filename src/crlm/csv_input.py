@@ -10,7 +10,9 @@ stay pandas'. pyarrow comes with ``crlm[fast]``; without it pandas reads every f
 
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,17 +26,21 @@ _TRUE = ("True", "TRUE", "true")
 _FALSE = ("False", "FALSE", "false")
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
+def read_frame(path: str | Path, *, import_meanwhile: Sequence[str] = ()) -> pd.DataFrame:
     """The CSV at ``path`` as pandas would read it, by pyarrow when it can.
 
     pyarrow parses the file in a background thread (its reader releases the GIL) while this
-    thread imports pandas, so a large file's parse and the import overlap.
+    thread imports pandas and then the modules named in ``import_meanwhile`` (the analysis
+    that will use the frame), so a large file's parse and those imports overlap.
     """
     path = Path(path)
     parsed: list[object] = []
     reader = threading.Thread(target=lambda: parsed.append(_arrow_table(path)), daemon=True)
     reader.start()
     import pandas as pd
+
+    for module in import_meanwhile:
+        importlib.import_module(module)
 
     reader.join()
     table = parsed[0] if parsed else None

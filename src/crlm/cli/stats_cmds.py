@@ -53,17 +53,20 @@ def register(app: typer.Typer) -> None:
     app.add_typer(stats_app, name="stats")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """Read the ``--data`` CSV (by pyarrow when installed) or exit 2 saying why."""
-    import pandas as pd
+def read_csv(path: Path, *, analysis: str | None = None) -> pd.DataFrame:
+    """Read the ``--data`` CSV (by pyarrow when installed) or exit 2 saying why.
 
+    ``analysis`` names the module that will analyse the frame: it is imported while the file
+    is parsed (see :func:`crlm.csv_input.read_frame`).
+    """
     from crlm.csv_input import read_frame
 
     if not path.is_file():
         fail_bad_input(f"--data: file not found: {path}")
+    meanwhile = ("crlm.stats._dist", *([analysis] if analysis else []))
     try:
-        return read_frame(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return read_frame(path, import_meanwhile=meanwhile)
+    except (UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError, EmptyDataError
         fail_bad_input(f"--data: cannot read {path} as CSV ({exc})")
 
 
@@ -231,8 +234,6 @@ def cox_cmd(
 
     Also (start, stop] input, case weights and offsets, and a patient's predicted survival.
     """
-    from crlm.stats import cox_ph
-
     method = ci_method(firth, ci)
     covs = split_list(covariates)
     if not covs:
@@ -256,7 +257,7 @@ def cox_cmd(
     times = _parse_times(at, "--at")
     if times and predict is None:
         fail_bad_input("--at: needs --predict (the patient whose survival to predict)")
-    frame = read_csv(data)
+    frame = read_csv(data, analysis="crlm.stats.cox")
     if imputations is not None:
         for option, given in {"--predict": predict is not None, "--ph-test": ph_test,
                               "--basehaz": basehaz is not None}.items():
@@ -268,6 +269,8 @@ def cox_cmd(
                            categorical=split_list(categorical), start=start, weights=weights,
                            offset=offset)
         return
+    from crlm.stats import cox_ph
+
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
                cluster=cluster, reference=_parse_reference(reference or []),
                categorical=split_list(categorical), ph_test=ph_test, start=start,
@@ -560,6 +563,8 @@ def cox_performance_cmd(
         fail_bad_input("--covariates: at least one column is needed")
     refs = _parse_reference(reference or [])
     frame = read_csv(data)
+    from crlm.stats import cox_ph
+
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, reference=refs)
     target = read_csv(validation) if validation is not None else frame
     model_cols = [time, event, *covs]

@@ -104,9 +104,11 @@ def _compiled() -> dict[str, Callable[..., Any]] | None:
 
 
 #: below this many rows the numpy loops run even with numba installed: loading the compiled
-#: loops costs about a second of CPU, more than they save on a small file (override:
-#: CRLM_NUMBA_MIN_ROWS; the (start, stop] sweeps, plain Python without numba, always use it)
-NUMBA_MIN_ROWS = int(os.environ.get("CRLM_NUMBA_MIN_ROWS", "100000"))
+#: loops costs about a second of CPU, which they save back only from about two million rows
+#: (whole-process ``crlm stats cox``, 2026-11-30: 1M rows 2.9 s numpy vs 2.8-3.4 s numba,
+#: 2M rows 5.0 s vs 4.8-5.3 s). Override: CRLM_NUMBA_MIN_ROWS. The (start, stop] sweeps,
+#: plain Python without numba, always use it.
+NUMBA_MIN_ROWS = int(os.environ.get("CRLM_NUMBA_MIN_ROWS", "2000000"))
 
 
 @functools.cache
@@ -119,11 +121,15 @@ def _for(n_rows: int) -> dict[str, Callable[..., Any]] | None:
     return compiled() if n_rows >= NUMBA_MIN_ROWS else None
 
 
-def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.ndarray
+def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.ndarray,
+              scratch: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``)."""
+    """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``);
+    ``scratch`` (x's shape) spares the numpy path a temporary."""
     jit = _for(x.shape[0])
-    return (jit["time_sums"] if jit else _vectorized.time_sums)(x, risk, first, dead_at)
+    if jit:
+        return jit["time_sums"](x, risk, first, dead_at)
+    return _vectorized.time_sums(x, risk, first, dead_at, scratch)
 
 
 def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:

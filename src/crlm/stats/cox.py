@@ -108,11 +108,15 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     else:
         frac = np.zeros(death_pos.size)
     sizes = np.diff(np.append(group_start, death_pos.size))
-    xs = np.take(x, rows, axis=0)  # row-major result: one gather, ~3x faster than x[rows]
+    # column-major, as the design: each column's sums, scalings and BLAS products run over
+    # contiguous memory (a row-major (n, p) array makes numpy loop over rows of p values)
+    xs = np.empty((rows.size, x.shape[1]), order="F")
+    for k in range(x.shape[1]):
+        np.take(x[:, k], rows, out=xs[:, k], mode="clip")  # "clip": unbuffered
     dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
     return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
                     group_start, frac, dg_time, sizes, ev.astype(float) @ xs, dead_at,
-                    np.empty_like(xs))
+                    np.empty_like(xs, order="F"))
 
 
 def _rev_cumsum(a: np.ndarray) -> np.ndarray:
@@ -165,7 +169,7 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
         return _StratumTerms(0.0, np.zeros(p), np.zeros((p, p)), risk, np.empty((0, p)),
                              np.empty((0, p)), empty, empty, empty, empty, empty)
     # per distinct time: sums over its deaths and its rows; risk sets by reverse cumsum
-    dead0, all0, dead1, all1 = _kernels.time_sums(s.x, risk, s.first, s.dead_at)
+    dead0, all0, dead1, all1 = _kernels.time_sums(s.x, risk, s.first, s.dead_at, s.buffer)
     s0 = _rev_cumsum(all0)
     s1 = _rev_cumsum(all1)[s.group_time]
     d1 = dead1[s.group_time]
