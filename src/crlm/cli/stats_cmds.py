@@ -563,8 +563,6 @@ def cox_performance_cmd(
         fail_bad_input("--covariates: at least one column is needed")
     refs = _parse_reference(reference or [])
     frame = read_csv(data)
-    from crlm.stats import cox_ph
-
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, reference=refs)
     target = read_csv(validation) if validation is not None else frame
     model_cols = [time, event, *covs]
