@@ -67,16 +67,17 @@ PARALLEL_MIN_ROWS = 200_000
 
 def _wavelet_levels(arrays: tuple[np.ndarray, ...], top: int, bottom: int = 0
                     ) -> tuple[np.ndarray, ...]:
-    """Levels ``top`` … ``bottom`` of :func:`_smaller_before` on ``(value, inc, origin, acc)``.
+    """Levels ``top`` … ``bottom`` of :func:`_rank_counts` on ``(key, inc, acc)``.
 
-    The rows are in position order within each group of values sharing the bits above the
-    current level (a wavelet matrix: each level stably puts the 0-bit rows first). A row
-    whose bit is 1 gains the rows before it in its group whose bit is 0 — smaller values
-    that differ first at this bit; ``inc`` counts each row as 1 (+ 2³² for a death).
-    Returns the four arrays reordered, ``acc`` increased.
+    ``key`` packs each row's value (high 32 bits) and first position (low 32 bits). The rows
+    are in position order within each group of values sharing the bits above the current
+    level (a wavelet matrix: each level stably puts the 0-bit rows first). A row whose bit is
+    1 gains the rows before it in its group whose bit is 0 — smaller values that differ first
+    at this bit; ``inc`` counts each row as 1 (+ 2³² for a death). Returns the three arrays
+    reordered, ``acc`` increased.
     """
-    value, inc, origin, acc = arrays
-    n = value.size
+    key, inc, acc = arrays
+    n = key.size
     scan = np.zeros(n + 1, dtype=np.int64)
     before = scan[:-1]  # per row: the 0-bit rows before it, packed
     bit = np.empty(n, dtype=np.int64)
@@ -85,11 +86,11 @@ def _wavelet_levels(arrays: tuple[np.ndarray, ...], top: int, bottom: int = 0
     new_group = np.ones(n, dtype=bool)
     one = np.empty(n, dtype=bool)
     order = np.empty(n, dtype=np.intp)
-    current = [value, inc, origin, acc]
+    current = [key, inc, acc]
     spare = [np.empty_like(a) for a in current]
     for level in range(top, bottom - 1, -1):
-        value, inc, acc = current[0], current[1], current[3]
-        np.right_shift(value, level, out=group)
+        key, inc, acc = current
+        np.right_shift(key, _HIGH + level, out=group)
         np.bitwise_and(group, 1, out=bit)
         np.not_equal(bit, 0, out=one)
         np.subtract(1, bit, out=work)
@@ -106,7 +107,7 @@ def _wavelet_levels(arrays: tuple[np.ndarray, ...], top: int, bottom: int = 0
         order[zeros:] = np.flatnonzero(one)
         np.logical_not(one, out=one)
         order[:zeros] = np.flatnonzero(one)
-        for k in range(4):  # mode="clip": np.take buffers ``out`` when it checks bounds
+        for k in range(3):  # mode="clip": np.take buffers ``out`` when it checks bounds
             np.take(current[k], order, out=spare[k], mode="clip")
         current, spare = spare, current
     return tuple(current)
@@ -121,13 +122,13 @@ def _rank_counts(rank: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, ...]:
     (numpy releases the GIL), which nearly halves the wall time on two cores.
     """
     n = rank.size
-    value = np.array(rank, dtype=np.int64)  # a copy: the levels reuse their inputs' memory
-    arrays = (value, (np.asarray(dead, dtype=np.int64) << _HIGH) | 1,
-              np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
-    top = int(value.max(initial=0)).bit_length() - 1
+    key = np.asarray(rank, dtype=np.int64) << _HIGH  # a new array: the levels reuse it
+    key |= np.arange(n, dtype=np.int64)
+    arrays = (key, (np.asarray(dead, dtype=np.int64) << _HIGH) | 1, np.zeros(n, dtype=np.int64))
+    top = (int(key.max(initial=0)) >> _HIGH).bit_length() - 1
     if top >= 1 and n >= PARALLEL_MIN_ROWS:
         arrays = _wavelet_levels(arrays, top, top)  # the top bit splits the rows in two
-        cut = n - int(np.count_nonzero(arrays[0] >> top))
+        cut = n - int(np.count_nonzero(arrays[0] >> (_HIGH + top)))
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -137,7 +138,8 @@ def _rank_counts(rank: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, ...]:
         arrays = tuple(np.concatenate(pair) for pair in zip(low, high, strict=True))
     elif top >= 0:
         arrays = _wavelet_levels(arrays, top)
-    value, inc, origin, smaller = arrays
+    key, inc, smaller = arrays
+    value, origin = key >> _HIGH, key & _LOW
     # now grouped by rank, in position order within a rank: rows of equal rank before a row
     scan = np.cumsum(inc)
     scan -= inc
