@@ -148,3 +148,12 @@ def test_the_overview_help_loads_no_pydantic() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60)
     assert done.stderr.strip().endswith("CLEAN"), done.stderr
+
+
+def test_main_freezes_the_objects_left_on_exit_out_of_the_last_collection() -> None:
+    """The interpreter's last collection would walk every object the command imported."""
+    probe = ("import gc, sys\nsys.argv = ['crlm', '--version']\nfrom crlm.cli import main\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert int(done.stdout.split()[-1]) > 1000

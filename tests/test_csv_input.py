@@ -69,3 +69,23 @@ def test_unreadable_files_raise_pandas_errors(tmp_path: Path) -> None:
     ragged.write_text("a,b\n1,2\n3,4,5,6\n")
     with pytest.raises(pd.errors.ParserError):
         csv_input.read_frame(ragged)
+
+
+def test_the_analysis_is_imported_while_the_file_is_parsed(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """``import_meanwhile`` imports the named modules and leaves the frame as it was."""
+    import sys
+
+    path = tmp_path / "a.csv"
+    path.write_text("time,event,age\n5,1,60.5\n7,0,71\n")
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    frame = csv_input.read_frame(path, import_meanwhile=("colorsys",))
+    assert "colorsys" in sys.modules
+    pd.testing.assert_frame_equal(frame, pd.read_csv(path))
+
+
+@pytest.mark.parametrize("threads", [True, False])
+def test_one_thread_or_many_the_parse_is_the_same(threads: bool) -> None:
+    path = FIXTURES / "mgus2.csv"
+    assert csv_input._arrow_table(path, threads).equals(csv_input._arrow_table(path))
