@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import crlm
@@ -157,3 +158,27 @@ def test_main_freezes_the_objects_left_on_exit_out_of_the_last_collection() -> N
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, check=True)
     assert int(done.stdout.split()[-1]) > 1000
+
+
+def _kept_freed_memory(*argv: str) -> bool:
+    probe = ("import sys\nimport crlm.cli as cli\ncalls = []\n"
+             "cli.keep_freed_memory = lambda: calls.append(1)\n"
+             f"sys.argv = ['crlm', *{list(argv)!r}]\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\nprint(len(calls))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    return done.stdout.split()[-1] == "1"
+
+
+def test_commands_keep_freed_memory_for_reuse_but_the_server_gives_it_back() -> None:
+    assert _kept_freed_memory("stats", "--help")
+    assert not _kept_freed_memory("serve", "--help")
+    assert not _kept_freed_memory("--version")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_glibc_accepts_the_malloc_settings() -> None:
+    probe = "from crlm.cli import keep_freed_memory\nprint(keep_freed_memory())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.split()[-1] == "True"

@@ -121,6 +121,29 @@ _register_all()
 HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 
 
+#: glibc malloc: blocks up to this size come from the heap, and freed heap memory is kept for
+#: reuse (M_TRIM_THRESHOLD), instead of each large array being mapped fresh from the kernel
+#: and unmapped on free. A page fault costs microseconds (more in a virtual machine): on a
+#: 1M-row ``crlm stats cox`` this cut the system time from 0.76-1.10 s to 0.57-0.62 s and
+#: the wall time by 0.2-0.5 s. 32 MiB is glibc's ceiling for the mmap threshold on 64-bit.
+MALLOC_HEAP_MAX_BLOCK = 32 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep freed memory for reuse in this short-lived process; False
+    where the C library has no ``mallopt`` (musl, macOS, Windows) or refuses."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return (mallopt(_M_MMAP_THRESHOLD, MALLOC_HEAP_MAX_BLOCK) == 1
+            and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1)
+
+
 def _only_the_group_invoked(argv: list[str]) -> None:
     """Build only the command group the command line names (``crlm stats cox …`` → ``stats``;
     ``crlm assess …`` → none; ``crlm --help``: the groups' names and help texts only): typer
@@ -154,7 +177,10 @@ def main() -> None:
     Output files are closed by the commands themselves, not by that collection.
     """
     os.environ.setdefault(HUGEPAGE_ENV, "0")  # read when numpy is first imported
-    _only_the_group_invoked(sys.argv[1:])
+    argv = sys.argv[1:]
+    if argv and not argv[0].startswith("-") and argv[0] != "serve":  # a server gives it back
+        keep_freed_memory()
+    _only_the_group_invoked(argv)
     try:
         app()
     except SystemExit:
