@@ -65,29 +65,24 @@ _LOW = (1 << _HIGH) - 1
 PARALLEL_MIN_ROWS = 200_000
 
 
-def _wavelet_levels(arrays: tuple[np.ndarray, ...], top: int, bottom: int = 0
-                    ) -> tuple[np.ndarray, ...]:
-    """Levels ``top`` … ``bottom`` of :func:`_rank_counts` on ``(key, inc, acc)``.
+def _wavelet_levels(arrays: tuple[np.ndarray, ...], spare: tuple[np.ndarray, ...],
+                    scratch: tuple[np.ndarray, ...], top: int, bottom: int = 0) -> None:
+    """Levels ``top`` … ``bottom`` of :func:`_rank_counts` on ``(key, inc, acc)``, in place.
 
     ``key`` packs each row's value (high 32 bits) and first position (low 32 bits). The rows
     are in position order within each group of values sharing the bits above the current
     level (a wavelet matrix: each level stably puts the 0-bit rows first). A row whose bit is
     1 gains the rows before it in its group whose bit is 0 — smaller values that differ first
-    at this bit; ``inc`` counts each row as 1 (+ 2³² for a death). Returns the three arrays
-    reordered, ``acc`` increased.
+    at this bit; ``inc`` counts each row as 1 (+ 2³² for a death). ``spare`` (arrays like
+    ``arrays``) and ``scratch`` (``scan`` of n + 1, then bit, work, group, new group, one,
+    order of n) are working memory, so that the caller's can be reused.
     """
-    key, inc, acc = arrays
-    n = key.size
-    scan = np.zeros(n + 1, dtype=np.int64)
+    n = arrays[0].size
+    scan, bit, work, group, new_group, one, order = scratch
+    scan[0] = 0
     before = scan[:-1]  # per row: the 0-bit rows before it, packed
-    bit = np.empty(n, dtype=np.int64)
-    work = np.empty(n, dtype=np.int64)
-    group = np.empty(n, dtype=np.int64)
-    new_group = np.ones(n, dtype=bool)
-    one = np.empty(n, dtype=bool)
-    order = np.empty(n, dtype=np.intp)
-    current = [key, inc, acc]
-    spare = [np.empty_like(a) for a in current]
+    new_group[:1] = True
+    current, other = list(arrays), list(spare)
     for level in range(top, bottom - 1, -1):
         key, inc, acc = current
         np.right_shift(key, _HIGH + level, out=group)
@@ -108,9 +103,11 @@ def _wavelet_levels(arrays: tuple[np.ndarray, ...], top: int, bottom: int = 0
         np.logical_not(one, out=one)
         order[:zeros] = np.flatnonzero(one)
         for k in range(3):  # mode="clip": np.take buffers ``out`` when it checks bounds
-            np.take(current[k], order, out=spare[k], mode="clip")
-        current, spare = spare, current
-    return tuple(current)
+            np.take(current[k], order, out=other[k], mode="clip")
+        current, other = other, current
+    if current[0] is not arrays[0]:  # an odd number of levels: the result back in place
+        for k in range(3):
+            arrays[k][:] = current[k]
 
 
 def _rank_counts(rank: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -119,34 +116,45 @@ def _rank_counts(rank: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, ...]:
     (a wavelet matrix over the ranks).
 
     Below the top bit the two halves are independent; on large data they run in two threads
-    (numpy releases the GIL), which nearly halves the wall time on two cores.
+    (numpy releases the GIL) on the two halves of the same memory.
     """
     n = rank.size
     key = np.asarray(rank, dtype=np.int64) << _HIGH  # a new array: the levels reuse it
     key |= np.arange(n, dtype=np.int64)
     arrays = (key, (np.asarray(dead, dtype=np.int64) << _HIGH) | 1, np.zeros(n, dtype=np.int64))
+    spare = tuple(np.empty(n, dtype=np.int64) for _ in range(3))
+    scan = np.empty(n + 2, dtype=np.int64)  # n + 1 for one pass, or two halves of cut + 1
+    rest = (*(np.empty(n, dtype=np.int64) for _ in range(3)), np.empty(n, dtype=bool),
+            np.empty(n, dtype=bool), np.empty(n, dtype=np.intp))
     top = (int(key.max(initial=0)) >> _HIGH).bit_length() - 1
     if top >= 1 and n >= PARALLEL_MIN_ROWS:
-        arrays = _wavelet_levels(arrays, top, top)  # the top bit splits the rows in two
-        cut = n - int(np.count_nonzero(arrays[0] >> (_HIGH + top)))
+        # the top bit splits the rows in two
+        _wavelet_levels(arrays, spare, (scan[:n + 1], *rest), top, top)
+        cut = n - int(np.count_nonzero(key >> (_HIGH + top)))
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=2) as pool:
-            halves = [pool.submit(_wavelet_levels, tuple(a[part] for a in arrays), top - 1)
-                      for part in (slice(0, cut), slice(cut, n))]
-            low, high = (half.result() for half in halves)
-        arrays = tuple(np.concatenate(pair) for pair in zip(low, high, strict=True))
+            halves = [pool.submit(_wavelet_levels, tuple(a[part] for a in arrays),
+                                  tuple(a[part] for a in spare),
+                                  (scan[part.start + offset:part.stop + 1 + offset],
+                                   *(a[part] for a in rest)), top - 1)
+                      for part, offset in ((slice(0, cut), 0), (slice(cut, n), 1))]
+            for half in halves:
+                half.result()
     elif top >= 0:
-        arrays = _wavelet_levels(arrays, top)
+        _wavelet_levels(arrays, spare, (scan[:n + 1], *rest), top)
     key, inc, smaller = arrays
-    value, origin = key >> _HIGH, key & _LOW
     # now grouped by rank, in position order within a rank: rows of equal rank before a row
-    scan = np.cumsum(inc)
+    value = np.right_shift(key, _HIGH, out=spare[0])
+    origin = np.bitwise_and(key, _LOW, out=spare[1])
+    scan = np.cumsum(inc, out=spare[2])
     scan -= inc
-    new_rank = np.empty(n, dtype=bool)
+    new_rank = rest[3]
     new_rank[:1] = True
     np.not_equal(value[1:], value[:-1], out=new_rank[1:])
-    equal = scan - np.maximum.accumulate(scan * new_rank)
+    equal = np.multiply(scan, new_rank, out=rest[0])
+    np.maximum.accumulate(equal, out=equal)
+    np.subtract(scan, equal, out=equal)
     counts = np.empty((2, n), dtype=np.int64)
     counts[0, origin] = smaller
     counts[1, origin] = equal
