@@ -198,3 +198,23 @@ def test_an_open_decision_names_what_it_needs_once_and_only_what_is_missing() ->
                 if x.startswith("- Cannot weigh staged vs simultaneous"))
     assert line.count("needs") == 1
     assert "site of the primary" not in line and "anal verge" not in line
+
+
+def test_conversion_example_plans_the_two_stage_only_once_resectable_and_no_false_decision(
+        ) -> None:
+    """examples/conversion.json: unresectable bilobar disease on conversion therapy. The next
+    step is more conversion therapy; the two-stage hepatectomy is the strategy for when the
+    liver becomes resectable; the Oslo score's missing cut-offs are crlm's limit, not an open
+    decision for the MDT."""
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / "examples" / "conversion.json")
+                     .read_text())
+    a, _steps, headline = plan_codes(doc)
+    assert a.phase == Phase.conversion
+    assert headline[0] == "unresectable.conversion_chemotherapy"
+    two_stage = next(s for s in a.plan.steps if "resection.two_stage" in s.codes)
+    assert two_stage.action.startswith("If conversion therapy makes the liver resectable")
+    assert not [p for p in a.plan.decision_points
+                if "transplant.oslo_score_components" in p.codes]

@@ -151,6 +151,27 @@ def test_two_stage_for_bilateral_extensive_disease() -> None:
         assert "resection.two_stage" not in codes({"liver": liver})
 
 
+@pytest.mark.parametrize("resectability", ["unresectable", "borderline", None])
+def test_two_stage_on_conversion_therapy_is_the_strategy_once_resectable(
+        resectability: str | None) -> None:
+    """Beside "continue conversion therapy" a plain "plan a two-stage hepatectomy" reads as a
+    decision to operate now: until a surgeon judges the liver resectable it is conditional."""
+    liver = {"bilobar": True, "extensive_disease": True, "number_of_metastases": 14}
+    if resectability is not None:
+        liver["resectability"] = resectability
+    advice = run({"liver": liver}, phase=Phase.conversion)
+    item = one(advice, "resection.two_stage")
+    assert item.recommendation.startswith("If conversion therapy makes the liver resectable, "
+                                          "plan a two-stage hepatectomy")
+    assert item.details["conditional"] is True
+    assert one(advice, "resection.completion_ablation_option").recommendation.startswith(
+        "Alternative once resectable:")
+    resectable = run({"liver": {**liver, "resectability": "resectable"}},
+                     phase=Phase.conversion)
+    assert one(resectable, "resection.two_stage").recommendation.startswith("Plan a two-stage")
+    assert "conditional" not in one(resectable, "resection.two_stage").details
+
+
 def test_ablation_with_major_hepatectomy_is_avoided() -> None:
     got = codes({"liver": {"planned_ablation": True}}, major_hepatectomy=True)
     assert "warning.avoid_ablation_with_major_hepatectomy" in got

@@ -189,10 +189,24 @@ def test_hai_and_transplant_only_when_unresectable() -> None:
 def test_oslo_score_is_components_only() -> None:
     item = one(run(TRANSPLANT_OK), "transplant.oslo_score_components")
     assert item.kind == "information"
-    assert item.details["missing"] == ["Oslo score definition (cut-offs)"]
+    assert "missing" not in item.details  # crlm's sources lack the cut-offs: no MDT decision
     values = {c["component"]: c["value"] for c in item.details["components"]}
     assert values["tumour size (largest diameter)"] == "4 cm"
     assert values["CEA level"] == "12 ng/mL"
+    assert values["response to chemotherapy"] == "partial response"
+    # "listed for the transplant team": in the words a reader sees, no field paths
+    assert "Components: tumour size (largest diameter) 4 cm; CEA level 12 ng/mL" in (
+        item.rationale)
+    assert "[" not in item.rationale and "_" not in item.rationale
+
+
+def test_oslo_interval_from_the_dated_primary_resection_on_the_timeline() -> None:
+    dated = _with(treatments=[{"kind": "primary_resection", "date": "2024-03-15"}])
+    item = one(run(dated), "transplant.oslo_score_components")
+    values = {c["component"]: c["value"] for c in item.details["components"]}
+    assert values["interval from resection of the primary tumour"] == "351 days"
+    undated = one(run(TRANSPLANT_OK), "transplant.oslo_score_components")
+    assert "date of the primary resection not recorded" in undated.rationale
 
 
 def test_imaging_items() -> None:

@@ -600,25 +600,33 @@ def fiducial_marker(patient: Patient, findings: Findings) -> Iterator[Item]:
 @rule(
     topic=TOPIC,
     codes=["resection.two_stage", "resection.completion_ablation_option"],
-    trigger="bilobar and MDT-judged extensive liver disease",
+    trigger=("bilobar and MDT-judged extensive liver disease (on conversion therapy, until the "
+             "liver is judged resectable: as the strategy for when it is)"),
     evidence=["maki2023_locoregional", "nishioka2021_fasttrack", "okuno2021_completion",
               "shimizu2024"],
     phases=(Phase.workup, Phase.preoperative_therapy, Phase.conversion),
     compatible=[("resection.two_stage", "resection.completion_ablation_option")],
 )
 def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """Bilateral extensive disease: two-stage hepatectomy with PVE; completion ablation option."""
+    """Bilateral extensive disease: two-stage hepatectomy with PVE; completion ablation option.
+
+    On conversion therapy, until a surgeon judges the liver resectable, both are the surgical
+    strategy for when it becomes so — worded as such, beside "continue conversion therapy".
+    """
     liver = patient.liver
     if liver.bilobar is not True or liver.extensive_disease is not True:
         return
     n = liver.metastasis_count
     burden = f"bilobar extensive disease ({n} metastases)" if n is not None else (
         "bilobar extensive disease")
+    conditional = (findings.phase == Phase.conversion
+                   and liver.resectability != Resectability.resectable)
+    condition = "If conversion therapy makes the liver resectable, p" if conditional else "P"
     yield Item(
         code="resection.two_stage",
         recommendation=(
-            "Plan a two-stage hepatectomy with portal vein embolization between the stages "
-            "(fast-track where a hybrid room exists); ALPPS is not advised."
+            condition + "lan a two-stage hepatectomy with portal vein embolization between the "
+            "stages (fast-track where a hybrid room exists); ALPPS is not advised."
         ),
         rationale=(
             f"{burden} → two-stage hepatectomy: 5-y OS 45.5 % after completed TSH at MD "
@@ -629,13 +637,15 @@ def two_stage(patient: Patient, findings: Findings) -> Iterator[Item]:
         ),
         strength=Strength.moderate,
         evidence=("maki2023_locoregional", "nishioka2021_fasttrack", "shimizu2024"),
-        details={"fast_track_second_stage_within_weeks": 4, "alpps_advised": False},
+        details={"fast_track_second_stage_within_weeks": 4, "alpps_advised": False}
+        | ({"conditional": True} if conditional else {}),
     )
     yield Item(
         code="resection.completion_ablation_option",
         recommendation=(
-            "Alternative: planned incomplete resection with postoperative image-guided "
-            "completion ablation of the intentionally untreated small lesions."
+            "Alternative" + (" once resectable" if conditional else "") + ": planned "
+            "incomplete resection with postoperative image-guided completion ablation of the "
+            "intentionally untreated small lesions."
         ),
         rationale=(
             f"{burden} → completion ablation had lower 5-y local tumour progression than "

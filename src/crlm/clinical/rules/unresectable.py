@@ -13,6 +13,7 @@ from crlm.clinical.timeline import SystemicExposure, build_timeline
 from crlm.clinical.vocabulary import value_label
 from crlm.domain import Patient
 from crlm.domain.patient import BrafStatus, Resectability, Response
+from crlm.domain.treatment import TreatmentKind
 
 TOPIC = "unresectable"
 
@@ -216,14 +217,15 @@ def transplant(patient: Patient, findings: Findings) -> Iterator[Item]:
         )
 
 
-def _primary_resection_interval(patient: Patient) -> str:
-    """Days from the latest primary resection to the assessment, or what is missing."""
-    dates = [op.date for op in patient.operations or []
-             if op.kind == "primary_resection" and op.date is not None]
+def _primary_resection_interval(patient: Patient, findings: Findings) -> str:
+    """Days from the latest primary resection on the timeline to the assessment, or what is
+    missing, in words."""
+    dates = [e.date for e in findings.timeline.of(TreatmentKind.primary_resection)
+             if e.date is not None]
     if not dates:
-        return "unknown (needs operations[kind=primary_resection].date)"
+        return "unknown (date of the primary resection not recorded)"
     if patient.assessment_date is None:
-        return f"primary resected {max(dates)}; needs assessment_date"
+        return f"primary resected {max(dates)}; assessment date not recorded"
     return f"{(patient.assessment_date - max(dates)).days} days"
 
 
@@ -246,19 +248,21 @@ def oslo_score_components(patient: Patient, findings: Findings) -> Iterator[Item
          "value": f"{fmt(largest)} cm" if largest is not None else "unknown"},
         {"component": "CEA level", "value": f"{fmt(cea)} ng/mL" if cea is not None else "unknown"},
         {"component": "interval from resection of the primary tumour",
-         "value": _primary_resection_interval(patient)},
+         "value": _primary_resection_interval(patient, findings)},
         {"component": "response to chemotherapy",
-         "value": resp.value if resp is not None else "unknown"},
+         "value": value_label(resp) if resp is not None else "unknown"},
     ]
+    listed = "; ".join(f"{c['component']} {c['value']}" for c in components)
     yield Item(
         code="transplant.oslo_score_components",
         recommendation="Oslo score not computed: its cut-offs are not in crlm's sources; its "
         "components are listed for the transplant team.",
-        rationale="SECA-I identified tumour size, CEA level, disease-free interval from primary "
-        "resection and response to chemotherapy as determinants of poor outcome (AHPBA guideline "
-        "2025); the "
-        "score's exact thresholds were not verifiable (missing definition).",
+        rationale=f"Components: {listed}. SECA-I identified tumour size, CEA level, "
+        "disease-free interval from primary resection and response to chemotherapy as "
+        "determinants of poor outcome (AHPBA guideline 2025); the score's exact thresholds "
+        "were not verifiable (missing definition).",
         strength=Strength.information,
         kind="information",
-        details={"components": components, "missing": ["Oslo score definition (cut-offs)"]},
+        # a limit of crlm's sources, not data the MDT could add: context, not an open decision
+        details={"components": components},
     )
