@@ -182,3 +182,28 @@ def test_glibc_accepts_the_malloc_settings() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.split()[-1] == "True"
+
+
+def _numba_min_rows_after_main(*argv: str, env_value: str | None = None) -> str:
+    import os
+
+    probe = ("import os, sys\nimport crlm.cli as cli\ncli.keep_freed_memory = lambda: True\n"
+             f"sys.argv = ['crlm', *{list(argv)!r}]\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             "print(os.environ.get('CRLM_NUMBA_MIN_ROWS', 'unset'))")
+    env = {k: v for k, v in os.environ.items() if k != "CRLM_NUMBA_MIN_ROWS"}
+    if env_value is not None:
+        env["CRLM_NUMBA_MIN_ROWS"] = env_value
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True, env=env)
+    return done.stdout.split()[-1]
+
+
+def test_one_shot_commands_load_numba_only_for_very_large_data() -> None:
+    """Each run of a command loads the compiled loops afresh; the server keeps the library's
+    default, and the environment wins."""
+    from crlm.cli import CLI_NUMBA_MIN_ROWS
+
+    assert _numba_min_rows_after_main("stats", "--help") == str(CLI_NUMBA_MIN_ROWS)
+    assert _numba_min_rows_after_main("serve", "--help") == "unset"
+    assert _numba_min_rows_after_main("stats", "--help", env_value="0") == "0"

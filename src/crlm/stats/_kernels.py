@@ -103,12 +103,14 @@ def _compiled() -> dict[str, Callable[..., Any]] | None:
     return {name: namespace[name] for name in _LOOPS}
 
 
+#: the environment variable that overrides :data:`NUMBA_MIN_ROWS`
+NUMBA_MIN_ROWS_ENV = "CRLM_NUMBA_MIN_ROWS"
 #: below this many rows the numpy loops run even with numba installed: loading the compiled
-#: loops costs about a second of CPU, which they save back only from about two million rows
-#: (whole-process ``crlm stats cox``, 2026-11-30: 1M rows 2.9 s numpy vs 2.8-3.4 s numba,
-#: 2M rows 5.0 s vs 4.8-5.3 s). Override: CRLM_NUMBA_MIN_ROWS. The (start, stop] sweeps,
+#: loops costs about a second of CPU, more than they save on a small file. A long-lived
+#: process (a notebook, the web server) pays that once; the ``crlm`` command pays it on every
+#: run and sets 2,000,000 (:data:`crlm.cli.CLI_NUMBA_MIN_ROWS`). The (start, stop] sweeps,
 #: plain Python without numba, always use it.
-NUMBA_MIN_ROWS = int(os.environ.get("CRLM_NUMBA_MIN_ROWS", "2000000"))
+NUMBA_MIN_ROWS = int(os.environ.get(NUMBA_MIN_ROWS_ENV, "100000"))
 
 
 @functools.cache
