@@ -80,19 +80,30 @@ def test_cli_choices_are_the_analyses_choices() -> None:
     assert "<log|log-log|plain|logit|arcsin>" in km
 
 
-def _numpy_hugepage_after_main(env_value: str | None) -> str:
-    """numpy's huge-page setting in a process that ran ``crlm --version`` via ``main()``."""
+def _after_main(argv: list[str], then: str, *, before: str = "",
+                env: dict[str, str | None] | None = None) -> str:
+    """The last word printed by ``then`` in a fresh process that ran ``main()`` with ``argv``
+    (``before`` runs first; ``env`` sets variables, ``None`` removes one)."""
     import os
 
-    probe = ("import sys\nsys.argv = ['crlm', '--version']\nfrom crlm.cli import main\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\nimport numpy\n"
-             "print(numpy._core.multiarray._set_madvise_hugepage(False))")
-    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    if env_value is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = env_value
+    probe = (f"import gc, os, sys\nimport crlm.cli as cli\n{before}\n"
+             f"sys.argv = ['crlm', *{argv!r}]\n"
+             f"try:\n    cli.main()\nexcept SystemExit:\n    pass\n{then}")
+    environ = dict(os.environ)
+    for name, value in (env or {}).items():
+        environ.pop(name, None)
+        if value is not None:
+            environ[name] = value
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=True, env=env)
+                          timeout=60, check=True, env=environ)
     return done.stdout.split()[-1]
+
+
+def _numpy_hugepage_after_main(env_value: str | None) -> str:
+    """numpy's huge-page setting in a process that ran ``crlm --version`` via ``main()``."""
+    return _after_main(["--version"],
+                       "import numpy\nprint(numpy._core.multiarray._set_madvise_hugepage(False))",
+                       env={"NUMPY_MADVISE_HUGEPAGE": env_value})
 
 
 def test_cli_turns_numpy_huge_pages_off_unless_told_otherwise() -> None:
@@ -153,21 +164,12 @@ def test_the_overview_help_loads_no_pydantic() -> None:
 
 def test_main_freezes_the_objects_left_on_exit_out_of_the_last_collection() -> None:
     """The interpreter's last collection would walk every object the command imported."""
-    probe = ("import gc, sys\nsys.argv = ['crlm', '--version']\nfrom crlm.cli import main\n"
-             "try:\n    main()\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=True)
-    assert int(done.stdout.split()[-1]) > 1000
+    assert int(_after_main(["--version"], "print(gc.get_freeze_count())")) > 1000
 
 
 def _kept_freed_memory(*argv: str) -> bool:
-    probe = ("import sys\nimport crlm.cli as cli\ncalls = []\n"
-             "cli.keep_freed_memory = lambda: calls.append(1)\n"
-             f"sys.argv = ['crlm', *{list(argv)!r}]\n"
-             "try:\n    cli.main()\nexcept SystemExit:\n    pass\nprint(len(calls))")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=True)
-    return done.stdout.split()[-1] == "1"
+    return _after_main(list(argv), "print(len(calls))", before="calls = []\n"
+                       "cli.keep_freed_memory = lambda: calls.append(1)") == "1"
 
 
 def test_commands_keep_freed_memory_for_reuse_but_the_server_gives_it_back() -> None:
@@ -185,18 +187,9 @@ def test_glibc_accepts_the_malloc_settings() -> None:
 
 
 def _numba_min_rows_after_main(*argv: str, env_value: str | None = None) -> str:
-    import os
-
-    probe = ("import os, sys\nimport crlm.cli as cli\ncli.keep_freed_memory = lambda: True\n"
-             f"sys.argv = ['crlm', *{list(argv)!r}]\n"
-             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
-             "print(os.environ.get('CRLM_NUMBA_MIN_ROWS', 'unset'))")
-    env = {k: v for k, v in os.environ.items() if k != "CRLM_NUMBA_MIN_ROWS"}
-    if env_value is not None:
-        env["CRLM_NUMBA_MIN_ROWS"] = env_value
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, check=True, env=env)
-    return done.stdout.split()[-1]
+    return _after_main(list(argv), "print(os.environ.get('CRLM_NUMBA_MIN_ROWS', 'unset'))",
+                       before="cli.keep_freed_memory = lambda: True",
+                       env={"CRLM_NUMBA_MIN_ROWS": env_value})
 
 
 def test_one_shot_commands_load_numba_only_for_very_large_data() -> None:
