@@ -219,3 +219,17 @@ def test_imaging_items() -> None:
     assert "imaging.volumetry" in codes({"liver": {"planned_procedures": ["right_hepatectomy"]}})
     assert "imaging.volumetry" in codes({}, major_hepatectomy=True)
     assert "imaging.volumetry" not in codes({"liver": {"planned_procedures": ["left_hepatectomy"]}})
+
+
+def test_volumetry_is_not_asked_again_once_measured_after_pve() -> None:
+    """After PVE the measured remnant is judged (adequate, slow growth, too small): a step
+    "CT volumetry; repeat after PVE" would ask for what is done. A remnant measured at work-up
+    is still to be measured after chemotherapy."""
+    right = {"liver": {"planned_procedures": ["right_hepatectomy"]}, "height_cm": 170,
+             "weight_kg": 70}
+    measured = {**right, "volumetry": {"flr_volume_ml": 400}}
+    item = one(run(measured, flr_percent=30.0), "imaging.volumetry")
+    assert "at the last measurement" in item.rationale
+    after_pve = {**right, "volumetry": {"flr_volume_ml": 400, "flr_volume_after_pve_ml": 560,
+                                        "weeks_after_pve": 4}}
+    assert "imaging.volumetry" not in codes(after_pve, flr_percent=42.0)

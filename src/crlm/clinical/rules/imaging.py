@@ -102,18 +102,24 @@ def pet_selective(patient: Patient, findings: Findings) -> Iterator[Item]:
 @rule(
     topic=TOPIC,
     codes=["imaging.volumetry"],
-    trigger="right hepatectomy or more extensive resection planned, or a major hepatectomy",
+    trigger=("right hepatectomy or more extensive resection planned, or a major hepatectomy, "
+             "and the remnant not yet measured after portal vein embolization"),
     evidence=["ahpba2025", "vauthey2002"],
     phases=BEFORE_LIVER_TREATMENT | {Phase.between_stages},
 )
 def volumetry(patient: Patient, findings: Findings) -> Iterator[Item]:
-    """CT volumetry of the future liver remnant before right hepatectomy or more."""
+    """CT volumetry of the future liver remnant before right hepatectomy or more — unless the
+    remnant was measured after portal vein embolization: that is the measurement the remnant
+    rules judge, and nothing is left to repeat. (A remnant measured at work-up is measured
+    again after chemotherapy, which changes its threshold.)"""
     planned = [p.value for p in patient.liver.planned_procedures or []
                if p in VOLUMETRY_PROCEDURES]
     if not planned and findings.major_hepatectomy is not True:
         return
+    if patient.volumetry.flr_volume_after_pve_ml is not None:
+        return
     what = ", ".join(planned) if planned else "major hepatectomy"
-    done = (f"; standardized FLR already computed ({findings.flr_percent:.1f} %)"
+    done = (f"; standardized FLR {findings.flr_percent:.1f} % at the last measurement"
             if findings.flr_percent is not None else "")
     yield Item(
         code="imaging.volumetry",
