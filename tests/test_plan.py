@@ -193,6 +193,20 @@ def test_phase_from_the_timeline() -> None:
     assert assess(parse_patient(old)).phase == Phase.after_pve
 
 
+def test_workup_after_a_resected_primary_says_so() -> None:
+    """Metachronous disease after colectomy: the primary was treated; "no treatment given yet"
+    would be false."""
+    doc = {"primary": {"site": "left_colon", "resected": True},
+           "liver": {"timing": "metachronous", "resectability": "resectable"},
+           "chemotherapy": {"prehepatectomy_cycles": 0}}
+    a = assess(parse_patient(doc))
+    assert a.phase == Phase.workup
+    assert a.plan.phase_reasons == ["primary tumour resected; no treatment of the liver "
+                                    "metastases yet"]
+    doc["primary"]["resected"] = False
+    assert assess(parse_patient(doc)).plan.phase_reasons == ["no treatment given yet"]
+
+
 def test_unknown_history_is_said_not_assumed_silently() -> None:
     a = assess(parse_patient({"liver": {"resectability": "resectable"}}))
     assert a.phase == Phase.workup and a.plan.phase_assumed

@@ -119,4 +119,7 @@ def current_phase(patient: Patient, timeline: Timeline) -> PhaseResult:
     if not timeline.recorded:
         return PhaseResult(Phase.workup, ("no treatment history recorded",), assumed=True,
                            missing=("treatments",))
+    if timeline.primary_resected or patient.primary.resected is True:  # metachronous, often
+        return PhaseResult(Phase.workup, ("primary tumour resected; no treatment of the liver "
+                                          "metastases yet",))
     return PhaseResult(Phase.workup, ("no treatment given yet",))
