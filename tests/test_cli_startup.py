@@ -184,19 +184,3 @@ def test_glibc_accepts_the_malloc_settings() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=60, check=True)
     assert done.stdout.split()[-1] == "True"
-
-
-def _numba_min_rows_after_main(*argv: str, env_value: str | None = None) -> str:
-    return _after_main(list(argv), "print(os.environ.get('CRLM_NUMBA_MIN_ROWS', 'unset'))",
-                       before="cli.keep_freed_memory = lambda: True",
-                       env={"CRLM_NUMBA_MIN_ROWS": env_value})
-
-
-def test_one_shot_commands_load_numba_only_for_very_large_data() -> None:
-    """Each run of a command loads the compiled loops afresh; the server keeps the library's
-    default, and the environment wins."""
-    from crlm.cli import CLI_NUMBA_MIN_ROWS
-
-    assert _numba_min_rows_after_main("stats", "--help") == str(CLI_NUMBA_MIN_ROWS)
-    assert _numba_min_rows_after_main("serve", "--help") == "unset"
-    assert _numba_min_rows_after_main("stats", "--help", env_value="0") == "0"

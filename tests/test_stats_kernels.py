@@ -222,3 +222,32 @@ def test_cache_dir_falls_back_to_a_private_temp_dir(monkeypatch: pytest.MonkeyPa
 
 def _loops_dir() -> Path:
     return Path(_loops.__file__).parent
+
+
+def test_a_single_fit_uses_numba_only_for_very_large_data(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """One model per process (``crlm stats cox``): numba's load pays off only from 2M rows;
+    repeated fits keep the library's threshold; the environment wins."""
+    monkeypatch.delenv(_kernels.NUMBA_MIN_ROWS_ENV, raising=False)
+    monkeypatch.setattr(_kernels, "NUMBA_MIN_ROWS", 100_000)
+    _kernels.expect_single_fit()
+    assert _kernels.NUMBA_MIN_ROWS == _kernels.SINGLE_FIT_NUMBA_MIN_ROWS
+    assert _kernels._for(_kernels.SINGLE_FIT_NUMBA_MIN_ROWS - 1) is None
+    monkeypatch.setenv(_kernels.NUMBA_MIN_ROWS_ENV, "0")
+    monkeypatch.setattr(_kernels, "NUMBA_MIN_ROWS", 0)
+    _kernels.expect_single_fit()
+    assert _kernels.NUMBA_MIN_ROWS == 0
+
+
+def test_the_cox_command_declares_its_single_fit() -> None:
+    """Run in a fresh process: the threshold after ``crlm stats cox`` on a small file."""
+    probe = ("import os, sys\nos.environ.pop('CRLM_NUMBA_MIN_ROWS', None)\n"
+             "import crlm.cli as cli\n"
+             f"sys.argv = ['crlm', 'stats', 'cox', '--data', {str(FIXTURES / 'mgus2.csv')!r}, "
+             "'--time', 'futime', '--event', 'death', '--covariates', 'age', '--json']\n"
+             "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+             "from crlm.stats import _kernels\nprint(_kernels.NUMBA_MIN_ROWS)")
+    env = {k: v for k, v in os.environ.items() if k != "CRLM_NUMBA_MIN_ROWS"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True, env=env)
+    assert done.stdout.split()[-1] == str(_kernels.SINGLE_FIT_NUMBA_MIN_ROWS)

@@ -120,12 +120,6 @@ _register_all()
 #: it off unless the environment says otherwise.
 HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 
-#: rows from which a ``crlm`` command uses the numba-compiled survival loops (the library's
-#: default is 100,000): each run loads them afresh (about a second of CPU), which the numpy
-#: loops' extra time on one fit and its Harrell's C makes up only from about two million rows
-#: (whole-process ``crlm stats cox``, 2026-11-30: 1M rows 2.5-2.9 s numpy vs 2.8-3.4 s numba;
-#: 2M rows 5.0 s vs 4.8-5.3 s). The environment's ``CRLM_NUMBA_MIN_ROWS`` wins.
-CLI_NUMBA_MIN_ROWS = 2_000_000
 
 
 #: glibc malloc: blocks up to this size come from the heap, and freed heap memory is kept for
@@ -185,11 +179,8 @@ def main() -> None:
     """
     os.environ.setdefault(HUGEPAGE_ENV, "0")  # read when numpy is first imported
     argv = sys.argv[1:]
-    # a one-shot command, not the long-lived server (which gives memory back and keeps the
-    # compiled loops loaded once)
-    if argv and not argv[0].startswith("-") and argv[0] != "serve":
+    if argv and not argv[0].startswith("-") and argv[0] != "serve":  # a server gives it back
         keep_freed_memory()
-        os.environ.setdefault("CRLM_NUMBA_MIN_ROWS", str(CLI_NUMBA_MIN_ROWS))  # read at import
     _only_the_group_invoked(argv)
     try:
         app()

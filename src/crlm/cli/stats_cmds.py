@@ -270,7 +270,9 @@ def cox_cmd(
                            offset=offset)
         return
     from crlm.stats import cox_ph
+    from crlm.stats._kernels import expect_single_fit
 
+    expect_single_fit()  # one model: numba's load would not pay for itself below 2M rows
     fit = _run(cox_ph, frame, time, event, covs, ties=ties, strata=strata, robust=robust,
                cluster=cluster, reference=_parse_reference(reference or []),
                categorical=split_list(categorical), ph_test=ph_test, start=start,

@@ -106,11 +106,24 @@ def _compiled() -> dict[str, Callable[..., Any]] | None:
 #: the environment variable that overrides :data:`NUMBA_MIN_ROWS`
 NUMBA_MIN_ROWS_ENV = "CRLM_NUMBA_MIN_ROWS"
 #: below this many rows the numpy loops run even with numba installed: loading the compiled
-#: loops costs about a second of CPU, more than they save on a small file. A long-lived
-#: process (a notebook, the web server) pays that once; the ``crlm`` command pays it on every
-#: run and sets 2,000,000 (:data:`crlm.cli.CLI_NUMBA_MIN_ROWS`). The (start, stop] sweeps,
-#: plain Python without numba, always use it.
+#: loops costs about a second of CPU, more than they save on a small file — or, in a process
+#: that declared one fit (:func:`expect_single_fit`), below :data:`SINGLE_FIT_NUMBA_MIN_ROWS`.
+#: The (start, stop] sweeps, plain Python without numba, always use it.
 NUMBA_MIN_ROWS = int(os.environ.get(NUMBA_MIN_ROWS_ENV, "100000"))
+#: a process that fits one model (and its Harrell's C) gets numba's load back only from about
+#: two million rows: whole-process ``crlm stats cox``, 2026-11-30, 1M rows 2.5-2.9 s numpy vs
+#: 2.8-3.4 s numba, 2M rows 5.0 s vs 4.8-5.3 s. Repeated fits (bootstrap, imputations, a
+#: pipeline, a server) load it once for many: they keep :data:`NUMBA_MIN_ROWS`.
+SINGLE_FIT_NUMBA_MIN_ROWS = 2_000_000
+
+
+def expect_single_fit() -> None:
+    """Declare that this process runs the loops for one model (a one-shot command): numba is
+    then used only from :data:`SINGLE_FIT_NUMBA_MIN_ROWS` rows. ``CRLM_NUMBA_MIN_ROWS``, when
+    set, still wins."""
+    global NUMBA_MIN_ROWS
+    if NUMBA_MIN_ROWS_ENV not in os.environ:
+        NUMBA_MIN_ROWS = max(NUMBA_MIN_ROWS, SINGLE_FIT_NUMBA_MIN_ROWS)
 
 
 @functools.cache
