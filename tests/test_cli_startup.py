@@ -172,9 +172,11 @@ def _kept_freed_memory(*argv: str) -> bool:
                        "cli.keep_freed_memory = lambda: calls.append(1)") == "1"
 
 
-def test_commands_keep_freed_memory_for_reuse_but_the_server_gives_it_back() -> None:
+def test_analyses_keep_freed_memory_for_reuse_but_the_server_and_registry_do_not() -> None:
     assert _kept_freed_memory("stats", "--help")
+    assert _kept_freed_memory("analyze", "--help")
     assert not _kept_freed_memory("serve", "--help")
+    assert not _kept_freed_memory("db", "--help")
     assert not _kept_freed_memory("--version")
 
 

@@ -129,6 +129,10 @@ HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 #: the wall time by 0.2-0.5 s. 32 MiB is glibc's ceiling for the mmap threshold on 64-bit.
 MALLOC_HEAP_MAX_BLOCK = 32 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+#: the commands that analyse large numeric arrays in one short process — where this was
+#: measured. Not the server (it gives memory back) nor the registry's long imports, whose
+#: bounded memory was measured with glibc's defaults.
+KEEP_FREED_MEMORY_FOR = frozenset({"stats", "analyze", "federated"})
 
 
 def keep_freed_memory() -> bool:
@@ -179,7 +183,7 @@ def main() -> None:
     """
     os.environ.setdefault(HUGEPAGE_ENV, "0")  # read when numpy is first imported
     argv = sys.argv[1:]
-    if argv and not argv[0].startswith("-") and argv[0] != "serve":  # a server gives it back
+    if argv and argv[0] in KEEP_FREED_MEMORY_FOR:
         keep_freed_memory()
     _only_the_group_invoked(argv)
     try:
