@@ -1,7 +1,10 @@
-"""numpy equivalents of the loops in :mod:`crlm.stats._loops`, used when numba is absent.
+"""numpy equivalents of the loops in :mod:`crlm.stats._loops`: used when numba is absent or
+switched off, and wherever loading it would cost more than it saves (see
+:mod:`crlm.stats._kernels`).
 
-Same inputs, same outputs (equal up to the order of floating-point additions); checked
-against the loops in tests/test_stats_kernels.py. The two (start, stop] sweeps of
+Same inputs, same outputs (equal up to the order of floating-point additions; the pair counts
+exactly); checked against the loops in tests/test_stats_kernels.py. Harrell's C pair counts
+run on two threads from :data:`PARALLEL_MIN_ROWS` rows. The two (start, stop] sweeps of
 :mod:`crlm.stats.cox_counting` have no vectorised form here: they run as plain Python.
 """
 
