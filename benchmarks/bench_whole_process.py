@@ -87,10 +87,13 @@ def main() -> None:
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
            for k, v in results.items()}
     ours_wall = med["crlm stats cox --json"][0]
+    # this machine's speed drifts by 20-30 % within an hour: the range shows how much
     print(f"whole-process Cox, {args.rows:,} rows × 10 columns, median of {args.runs}")
-    print(f"{'':<28} {'wall s':>8} {'CPU s':>8} {'ratio':>6}")
+    print(f"{'':<28} {'wall s':>8} {'range':>11} {'CPU s':>8} {'ratio':>6}")
     for label, (wall, cpu) in med.items():
-        print(f"{label:<28} {wall:>8.2f} {cpu:>8.2f} {wall / ours_wall:>5.1f}×")
+        walls = [w for w, _ in results[label]]
+        spread = f"{min(walls):.2f}–{max(walls):.2f}"
+        print(f"{label:<28} {wall:>8.2f} {spread:>11} {cpu:>8.2f} {wall / ours_wall:>5.1f}×")
     ratio = med["pandas + lifelines script"][0] / ours_wall
     print(f"ratio (wall) {ratio:.1f}× — target ≥ 3×: {'met' if ratio >= 3 else 'NOT met'}")
 
