@@ -37,8 +37,8 @@ def read_frame(path: str | Path, *, import_meanwhile: Sequence[str] = ()) -> pd.
     path = Path(path)
     parsed: list[object] = []
     # with imports to do on two cores or fewer, the parse takes one core and the imports the
-    # other: on two cores a 1M-row file's parse and imports end 0.1-0.4 s sooner so than
-    # with the parse on both
+    # other: on two cores a 1M-row file's parse and imports end 0.1-0.4 s sooner than with
+    # the parse on both
     threads = not import_meanwhile or (os.cpu_count() or 1) > 2
     reader = threading.Thread(target=lambda: parsed.append(_arrow_table(path, threads)),
                               daemon=True)

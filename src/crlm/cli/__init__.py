@@ -120,8 +120,6 @@ _register_all()
 #: it off unless the environment says otherwise.
 HUGEPAGE_ENV = "NUMPY_MADVISE_HUGEPAGE"
 
-
-
 #: glibc malloc: blocks up to this size come from the heap, and freed heap memory is kept for
 #: reuse (M_TRIM_THRESHOLD), instead of each large array being mapped fresh from the kernel
 #: and unmapped on free. A page fault costs microseconds (more in a virtual machine): on a

@@ -66,7 +66,7 @@ def read_csv(path: Path, *, analysis: str | None = None) -> pd.DataFrame:
     meanwhile = ("crlm.stats._dist", *([analysis] if analysis else []))
     try:
         return read_frame(path, import_meanwhile=meanwhile)
-    except (UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError, EmptyDataError
+    except ValueError as exc:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
         fail_bad_input(f"--data: cannot read {path} as CSV ({exc})")
 
 
