@@ -1,7 +1,8 @@
 """Gray's test and the cumulative incidence as they were before being computed over all times
 at once (crlm 2026-11-30, commit 3463ab1, crlm.stats.competing): one pass per distinct time in
 Python. Kept verbatim as the reference the vectorised versions must reproduce
-(tests/test_stats_competing_equivalence.py)."""
+(tests/test_stats_competing_equivalence.py) — except ``_count_at``, which did not change and
+is imported."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ import numpy as np
 import pandas as pd
 
 from crlm.stats._data import StatsInputError, complete_cases
-from crlm.stats.competing import CumulativeIncidence, GrayTestResult, competing_outcome
-
-
-def _count_at(values: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """How many of ``values`` equal each of ``times`` (as floats), by binary search."""
-    ordered = np.sort(values)
-    return (np.searchsorted(ordered, times, side="right")
-            - np.searchsorted(ordered, times, side="left")).astype(float)
+from crlm.stats.competing import (
+    CumulativeIncidence,
+    GrayTestResult,
+    _count_at,
+    competing_outcome,
+)
 
 
 def _cif(t: np.ndarray, s: np.ndarray) -> dict[int, CumulativeIncidence]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crlm.stats import _dist
 from crlm.stats._data import StatsInputError, complete_cases, follow_up_times
 from crlm.stats._estimates import ratio_table
 from crlm.stats.survival import censoring_survival
@@ -240,8 +241,6 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     k − 1 df. Computed for every event time at once (cumulative sums over the times). A
     rank-deficient variance (R ``qr`` rank, tolerance 1e-7) gives no statistic (NaN), as R.
     """
-    from scipy import stats
-
     used, _dropped = complete_cases(df, [time, status, group])
     t, s = competing_outcome(used, time, status)
     kind = np.where(s == cause, 1, np.where(s > 0, 2, 0))
@@ -254,7 +253,7 @@ def gray_test(df: pd.DataFrame, time: str, status: str, group: str, *, cause: in
     if qr_rank(var) < k - 1:  # as R cuminc: no statistic (R reports -1)
         return GrayTestResult(cause, float("nan"), k - 1, float("nan"), labels)
     stat = float(score @ np.linalg.solve(var, score))
-    return GrayTestResult(cause, stat, k - 1, float(stats.chi2.sf(stat, k - 1)), labels)
+    return GrayTestResult(cause, stat, k - 1, float(_dist.chi2_sf(stat, k - 1)), labels)
 
 
 #: event times per block of Gray's k × k arrays (blocks × k² values stay near 2 million)
