@@ -7,8 +7,12 @@ ARG PYTHON_VERSION=3.12
 # ---- build: a virtual environment with crlm and its dependencies --------------------------
 FROM python:${PYTHON_VERSION}-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# a C compiler for crlm's compiled loops (crlm.stats._cloops); only in this stage
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
-COPY pyproject.toml README.md /src/
+COPY pyproject.toml setup.py README.md /src/
 COPY src /src/src
 # [all]: web server, PostgreSQL driver, reports (pip only warns about an extra it does not know)
 RUN /opt/venv/bin/pip install "/src[all]" \

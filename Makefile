@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# setup.py and the C loops: an edited C file is compiled again by the next make
+$(VENV)/.installed: pyproject.toml setup.py src/crlm/stats/_cloops.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[all,dev]'
 	$(MAKE) install-federated

@@ -29,7 +29,8 @@ def test_sdist_carries_tests_fixtures_examples_docs_benchmarks(sdist_names: set[
                  "tests/conftest.py", "tests/test_packaging.py", "tests/fixtures/heart.csv",
                  "tests/fixtures/r/common.R", "examples/synchronous_rectal.json",
                  "examples/maki2023.toml", "docs/rules.md", "benchmarks/bench_startup.py",
-                 "benchmarks/RESULTS.md", "src/crlm/stats/_loops.py",
+                 "benchmarks/RESULTS.md", "src/crlm/stats/_loops.py", "setup.py",
+                 "src/crlm/stats/_cloops.c",
                  "src/crlm/web/templates/base.html"):
         assert name in sdist_names, name
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in sdist_names)

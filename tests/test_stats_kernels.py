@@ -2,7 +2,8 @@
 
 The numpy path (``crlm.stats._vectorized``) is what runs when numba is not installed or
 ``CRLM_NO_NUMBA=1``; it must give the loops' results. A subprocess fits Cox models with
-``CRLM_NO_NUMBA=1`` and must reproduce this process's fits.
+``CRLM_NO_NUMBA=1 CRLM_NO_C=1`` and must reproduce this process's fits (C loops and numba).
+The C loops have their own tests (tests/test_c_loops.py).
 """
 
 from __future__ import annotations
@@ -173,10 +174,13 @@ print(json.dumps({"numba": _kernels._for(len(mgus)) is not None, "fits": [
 
 
 def _fits(no_numba: bool) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "CRLM_NO_NUMBA"}
+    """The fits in a subprocess: by default the C loops and numba (when built, installed);
+    ``no_numba``: numpy alone."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CRLM_NO_NUMBA", "CRLM_NO_C")}
     env["CRLM_NUMBA_MIN_ROWS"] = "0"  # numba (when installed) even on these small files
     if no_numba:
         env["CRLM_NO_NUMBA"] = "1"
+        env["CRLM_NO_C"] = "1"
     done = subprocess.run([sys.executable, "-c", _FIT, str(FIXTURES / "heart.csv"),
                            str(FIXTURES / "mgus2.csv")], env=env, capture_output=True,
                           text=True, timeout=120, check=True)

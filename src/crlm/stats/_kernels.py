@@ -1,7 +1,11 @@
-"""The survival estimators' inner loops: numba-compiled when available, numpy otherwise.
+"""The survival estimators' inner loops: compiled when available, numpy otherwise.
 
-With numba installed (``pip install crlm[fast]``) the loops of :mod:`crlm.stats._loops` are
-compiled on first use for data of at least ``NUMBA_MIN_ROWS`` rows, and cached in the first
+The loops of one Cox fit (Harrell's C pair counts, the per-time risk sums, the weighted Gram
+matrix) run in C (:mod:`crlm.stats._cloops`, built with crlm when a C compiler is present;
+two threads on large data, ``CRLM_NO_C=1`` to switch off): it loads in microseconds, so even
+a one-shot command on a large file gains from it. For the other loops, with numba installed
+(``pip install crlm[fast]``), the loops of :mod:`crlm.stats._loops` are compiled on first
+use for data of at least ``NUMBA_MIN_ROWS`` rows, and cached in the first
 writable place among the package's ``__pycache__``, ``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME``
 or ``~/.cache`` and a private temporary directory; with none writable (read-only install, no
 HOME) they are compiled without a cache — never an error. Without numba, with
@@ -15,6 +19,7 @@ import functools
 import os
 import stat
 import tempfile
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +31,25 @@ from crlm.stats import _loops, _vectorized
 
 #: set to 1 to use the numpy path even when numba is installed
 NO_NUMBA_ENV = "CRLM_NO_NUMBA"
+#: set to 1 to leave the C pair counts unused (numba or numpy count the pairs)
+NO_C_ENV = "CRLM_NO_C"
+
+
+def _c_loops() -> types.ModuleType | None:
+    """The compiled C loops, or None when crlm was built without them or they are off."""
+    if os.environ.get(NO_C_ENV, "").strip() not in ("", "0"):
+        return None
+    try:
+        from crlm.stats import _cloops
+    except ImportError:  # installed without a C compiler
+        return None
+    return _cloops
+
+
+#: :mod:`crlm.stats._cloops`, or None (see :func:`_c_loops`)
+C_LOOPS = _c_loops()
+#: from this many rows the C pair counts run their two independent sweeps on two threads
+C_PARALLEL_MIN_ROWS = 100_000
 
 # callees first: a compiled function sees the compiled versions of the loops it calls
 _LOOPS = ("_fenwick_add", "_fenwick_count", "_fenwick_add_weight", "_fenwick_weight_below",
@@ -141,6 +165,8 @@ def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.nd
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``);
     ``scratch`` (x's shape) spares the numpy path a temporary."""
+    if C_LOOPS is not None:
+        return _c_time_sums(C_LOOPS, x, risk, first, dead_at)
     jit = _for(x.shape[0])
     if jit:
         return jit["time_sums"](x, risk, first, dead_at)
@@ -168,9 +194,93 @@ def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray)
 def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
                        n_ranks: int) -> np.ndarray:
     """Per row: concordant, discordant and tied pairs (see ``_loops.concordance_counts``)."""
+    if C_LOOPS is not None:
+        return _c_concordance_counts(C_LOOPS, rank, event, block_end, n_ranks)
     jit = _for(rank.size)
     return (jit["concordance_counts"] if jit else _vectorized.concordance_counts)(
         rank, event, block_end, n_ranks)
+
+
+def _on_two_threads(first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run ``second`` on a new thread while ``first`` runs here (C loops release the GIL);
+    an exception from either is raised here once both have ended."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            second()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        first()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
+def _c_concordance_counts(c_loops: types.ModuleType, rank: np.ndarray, event: np.ndarray,
+                          block_end: np.ndarray, n_ranks: int) -> np.ndarray:
+    """:func:`concordance_counts` by the C loops: the deaths' sweep and the comparators'
+    sweep, on two threads from :data:`C_PARALLEL_MIN_ROWS` rows (each into its own counts,
+    added at the end)."""
+    rank = np.ascontiguousarray(rank, dtype=np.int64)
+    event = np.ascontiguousarray(event, dtype=np.bool_)
+    block_end = np.ascontiguousarray(block_end, dtype=np.int64)
+    out = np.zeros((rank.size, 3))
+    if rank.size < C_PARALLEL_MIN_ROWS:
+        for side in (0, 1):
+            c_loops.concordance_counts(rank, event, block_end, n_ranks, out, side)
+        return out
+    other = np.zeros_like(out)
+    _on_two_threads(
+        lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, out, 0),
+        lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, other, 1))
+    out += other
+    return out
+
+
+def _c_time_sums(c_loops: types.ModuleType, x: np.ndarray, risk: np.ndarray,
+                 first: np.ndarray, dead_at: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`time_sums` by the C loops; from :data:`C_PARALLEL_MIN_ROWS` rows the times
+    of the first and second half of the rows on two threads."""
+    x = np.asfortranarray(x, dtype=float)
+    risk = np.ascontiguousarray(risk, dtype=float)
+    first = np.ascontiguousarray(first, dtype=np.int64)
+    dead_at = np.ascontiguousarray(dead_at, dtype=np.int64)
+    n_times = first.size
+    dead0, all0 = np.empty(n_times), np.empty(n_times)
+    dead1, all1 = np.empty((n_times, x.shape[1])), np.empty((n_times, x.shape[1]))
+    outputs = (dead0, all0, dead1, all1)
+    if x.shape[0] < C_PARALLEL_MIN_ROWS:
+        c_loops.time_sums(x, risk, first, dead_at, 0, n_times, *outputs)
+    else:
+        half = int(np.searchsorted(first, x.shape[0] // 2))
+        _on_two_threads(
+            lambda: c_loops.time_sums(x, risk, first, dead_at, 0, half, *outputs),
+            lambda: c_loops.time_sums(x, risk, first, dead_at, half, n_times, *outputs))
+    return outputs
+
+
+def _c_weighted_gram(c_loops: types.ModuleType, x: np.ndarray, weight: np.ndarray
+                     ) -> np.ndarray:
+    """:func:`weighted_gram` by the C loops; from :data:`C_PARALLEL_MIN_ROWS` rows each half
+    of the rows on its own thread."""
+    x = np.asfortranarray(x, dtype=float)
+    weight = np.ascontiguousarray(weight, dtype=float)
+    n, p = x.shape
+    gram = np.zeros((p, p))
+    if n < C_PARALLEL_MIN_ROWS:
+        c_loops.weighted_gram(x, weight, 0, n, gram)
+        return gram
+    other = np.zeros_like(gram)
+    _on_two_threads(lambda: c_loops.weighted_gram(x, weight, 0, n // 2, gram),
+                    lambda: c_loops.weighted_gram(x, weight, n // 2, n, other))
+    return gram + other
 
 
 def counting_sweep(*args: Any) -> Any:
@@ -187,7 +297,10 @@ def counting_concordance(*args: Any) -> Any:
 
 def weighted_gram(x: np.ndarray, weight: np.ndarray, buffer: np.ndarray | None = None
                   ) -> np.ndarray:
-    """``X' diag(weight) X`` by one BLAS product; ``buffer`` (same shape as x) is reused."""
+    """``X' diag(weight) X``: by the C loops, or by one BLAS product (``buffer``, x's shape,
+    is then reused)."""
+    if C_LOOPS is not None:
+        return _c_weighted_gram(C_LOOPS, x, weight)
     if buffer is None:
         buffer = np.empty_like(x)
     scale_rows(x, weight, buffer)
