@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
-from crlm.stats import _dist, _kernels
+from crlm.stats import _dist, _kernels, _linalg
 from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     Design,
@@ -274,11 +273,9 @@ def _newton(model: _Model, names: Sequence[str], *, max_iter: int = 50) -> _Fit:
     loglik, score, info, terms = model.evaluate(beta)
     start = _Fit(beta, loglik, info, 0, terms, loglik, score, info, terms)
     for iteration in range(1, max_iter + 1):
-        try:
-            with warnings.catch_warnings():  # ill-conditioning is judged once, after the fit
-                warnings.simplefilter("ignore", linalg.LinAlgWarning)
-                step = linalg.solve(info, score, assume_a="pos")
-        except (linalg.LinAlgError, ValueError) as exc:
+        try:  # ill-conditioning is judged once, after the fit
+            step = _linalg.solve_pd(info, score)
+        except (_linalg.LinAlgError, ValueError) as exc:
             raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
         new_beta = beta + step
         new_loglik, new_score, new_info, new_terms = model.evaluate(new_beta)
@@ -305,7 +302,7 @@ def _check_finite_coefficients(beta: np.ndarray, info: np.ndarray, names: Sequen
                                ) -> None:
     """Monotone likelihood: a coefficient drifting to ±infinity (R warns "may be infinite")."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(np.diag(linalg.pinv(info)))
+        se = np.sqrt(np.diag(_linalg.pinv(info)))
     drifting = [n for n, b, e in zip(names, beta, se, strict=True)
                 if not np.isfinite(b) or (abs(b) > 10 and (not np.isfinite(e) or abs(b) > 100 * e
                                                            or e > 1e3))]
@@ -329,10 +326,7 @@ def _inverse_information(info: np.ndarray, names: Sequence[str],
     """Inverse of the information matrix, or an error naming the first covariate that adds no
     information once the earlier ones are known (R's Cholesky pivot test; R reports NA)."""
     for k in range(info.shape[0]):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", linalg.LinAlgWarning)
-            known = (info[k, :k] @ linalg.solve(info[:k, :k], info[:k, k], assume_a="pos")
-                     if k else 0.0)
+        known = info[k, :k] @ _linalg.solve_pd(info[:k, :k], info[:k, k]) if k else 0.0
         pivot = info[k, k] - known
         if not pivot > R_TOLER_CHOL * max(abs(info[k, k]), 1e-300):
             term = next((t for t, cols in terms.items() if names[k] in cols), names[k])
@@ -341,7 +335,7 @@ def _inverse_information(info: np.ndarray, names: Sequence[str],
                 term, f"{which}cannot be estimated: given the other covariates it carries no "
                       "information in these risk sets (R reports its coefficient as NA); drop "
                       "it or merge categories")
-    var = linalg.inv(info)
+    var = _linalg.inv(info)
     return (var + var.T) / 2.0
 
 
@@ -519,12 +513,15 @@ class CoxResult:
                     self._time, self._event, self._linear_predictor,
                     strata=self._strata_codes, reverse=True, cluster=self._cluster_codes)
             else:  # the fit's strata are already in time order: no second sort by time
-                infl = np.zeros((self._model.n, 3))
-                for s in self._model.strata:
-                    block_end = s.first[s.gid] + s.dead_at[s.gid]
-                    infl[s.rows] = _sorted_influence(s.event, block_end,
-                                                     -self._linear_predictor[s.rows])
-                self._concordance = _concordance_estimate(infl, self._cluster_codes)
+                # the counts stay in the strata's time order (C and its SE are sums over
+                # rows, clusters included): the clusters follow them, not the other way
+                strata = self._model.strata
+                infl = np.concatenate([
+                    _sorted_influence(s.event, s.first[s.gid] + s.dead_at[s.gid],
+                                      -self._linear_predictor[s.rows]) for s in strata])
+                cluster = (None if self._cluster_codes is None else
+                           np.concatenate([self._cluster_codes[s.rows] for s in strata]))
+                self._concordance = _concordance_estimate(infl, cluster)
         return self._concordance
 
     @property
@@ -603,7 +600,7 @@ class CoxResult:
     @property
     def wald_test(self) -> tuple[float, int, float]:
         """Wald test of all coefficients (uses the robust variance when robust, as R)."""
-        stat = float(self.coef @ linalg.solve(self.var, self.coef, assume_a="sym"))
+        stat = float(self.coef @ _linalg.solve(self.var, self.coef))
         return stat, self.df, float(_dist.chi2_sf(stat, self.df))
 
     @property
@@ -810,7 +807,7 @@ def cox_ph(
     fit_warnings = _infinite_coefficients(beta, fit.score, naive_var, design.names)
     for message in fit_warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
-    score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
+    score_stat = float(fit.score0 @ _linalg.solve_pd(fit.info0, fit.score0))
 
     robust = robust or cluster is not None
     var = naive_var
@@ -822,7 +819,7 @@ def cox_ph(
         # robust score test at beta = 0 (R's fit$rscore)
         resid0 = _by_cluster(_residuals_input_order(model, fit.terms0), cl)
         u = resid0.sum(axis=0)
-        robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
+        robust_score = float(u @ _linalg.solve(resid0.T @ resid0, u))
     result = CoxResult(
         names=design.names,
         coef=beta,
@@ -891,9 +888,9 @@ def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Desi
 
     fit = newton(model, len(design.names), check=diverging)
     diverging(fit.beta, fit.info)
-    naive_var = linalg.inv(fit.info)
+    naive_var = _linalg.inv(fit.info)
     naive_var = (naive_var + naive_var.T) / 2.0
-    score_stat = float(fit.score0 @ linalg.solve(fit.info0, fit.score0, assume_a="pos"))
+    score_stat = float(fit.score0 @ _linalg.solve_pd(fit.info0, fit.score0))
     # as R: the robust variance is the default with non-integer case weights
     robust = robust or cluster is not None or bool(np.any(weight_v != np.floor(weight_v)))
     var, robust_score = naive_var, None
@@ -905,7 +902,7 @@ def _cox_counting(used: pd.DataFrame, t: np.ndarray, e: np.ndarray, design: Desi
         resid0 = _by_cluster(score_residuals(model, np.zeros(fit.beta.size))
                              * weight_v[:, None], cl)
         u = resid0.sum(axis=0)
-        robust_score = float(u @ linalg.solve(resid0.T @ resid0, u, assume_a="sym"))
+        robust_score = float(u @ _linalg.solve(resid0.T @ resid0, u))
     result = CoxResult(
         names=design.names, coef=fit.beta, var=var, naive_var=naive_var, robust=robust,
         loglik=fit.loglik, loglik_null=fit.loglik0, score_test=score_stat, n=len(used),
@@ -986,7 +983,7 @@ def _concordance_estimate(infl: np.ndarray, cluster: np.ndarray | None) -> tuple
         return float("nan"), float("nan")
     if cluster is not None:
         dfbeta = np.bincount(pd.factorize(np.asarray(cluster))[0], weights=dfbeta)
-    var = float((dfbeta**2).sum()) / 4.0
+    var = float(dfbeta @ dfbeta) / 4.0
     return c, float(np.sqrt(var))
 
 
@@ -1001,7 +998,12 @@ def concordance_dfbeta(infl: np.ndarray) -> tuple[float, np.ndarray]:
     if npair == 0:
         return float("nan"), np.zeros(infl.shape[0])
     somer = (counts[0] - counts[1]) / npair
-    dfbeta = (infl[:, 0] - infl[:, 1]) / npair - (somer / npair) * infl.sum(axis=1)
+    concordant, discordant, tied = infl[:, 0], infl[:, 1], infl[:, 2]
+    pairs = concordant + discordant
+    pairs += tied
+    dfbeta = concordant - discordant  # (con − dis − somer · pairs) / npair, in place
+    dfbeta -= somer * pairs
+    dfbeta /= npair
     return float((somer + 1.0) / 2.0), dfbeta
 
 
@@ -1066,9 +1068,9 @@ def _cox_zph(model: _Model, beta: np.ndarray, time: np.ndarray, event: np.ndarra
         jj = [position[c] for c in cols]
         kk = list(range(p)) + [p + j for j in jj]
         sub_u = full_u[kk]
-        stat = float(sub_u @ linalg.solve(imat[np.ix_(kk, kk)], sub_u, assume_a="sym"))
+        stat = float(sub_u @ _linalg.solve(imat[np.ix_(kk, kk)], sub_u))
         rows.append((term, stat, len(jj)))
-    stat = float(full_u @ linalg.solve(imat, full_u, assume_a="sym"))
+    stat = float(full_u @ _linalg.solve(imat, full_u))
     rows.append(("GLOBAL", stat, p))
     table = pd.DataFrame(rows, columns=["term", "chisq", "df"]).set_index("term")
     table["p"] = _dist.chi2_sf(table["chisq"], table["df"])

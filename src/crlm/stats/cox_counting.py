@@ -16,9 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
-from crlm.stats import _kernels
+from crlm.stats import _kernels, _linalg
 from crlm.stats import defaults as _defaults
 from crlm.stats._data import StatsInputError
 
@@ -188,8 +187,8 @@ def newton(model: CountingModel, p: int, *, max_iter: int = 50,
     loglik0, score0, info0 = loglik, score, info
     for iteration in range(1, max_iter + 1):
         try:
-            step = linalg.solve(info, score, assume_a="pos")
-        except (linalg.LinAlgError, ValueError) as exc:
+            step = _linalg.solve_pd(info, score)
+        except (_linalg.LinAlgError, ValueError) as exc:
             raise ConvergenceError(None, f"information matrix is singular ({exc})") from exc
         new = model.evaluate(beta + step)
         halvings = 0

@@ -19,9 +19,8 @@ from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import linalg
 
-from crlm.stats import _dist
+from crlm.stats import _dist, _linalg
 from crlm.stats import defaults as _defaults
 from crlm.stats._data import (
     DroppedRows,
@@ -475,7 +474,7 @@ def logrank_test(df: pd.DataFrame, time: str, event: str, group: str, *,
         exp += x
         var += v
     diff = (obs - exp)[1:]
-    chisq = float(diff @ linalg.solve(var[1:, 1:], diff, assume_a="sym"))
+    chisq = float(diff @ _linalg.solve(var[1:, 1:], diff))
     trend_chisq = None
     w_list = None
     if trend or scores is not None:
