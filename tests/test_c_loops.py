@@ -1,7 +1,8 @@
 """The C loops (crlm.stats._cloops) against the plain-Python loops they replace.
 
-Harrell's C pair counts must equal the Fenwick loops exactly; the risk sums and the weighted
-Gram matrix equal the loops and numpy up to the order of additions. One thread and two.
+Harrell's C pair counts must equal the Fenwick loops exactly; the risk sums, the tied-death
+sums and the information's Gram matrix equal the loops and numpy up to the order of
+additions. One thread and two.
 Bad input raises a Python error, never reads outside an array. The extension is built with
 crlm wherever a C compiler is present; CRLM_STRICT=1 (CI) requires it.
 """
@@ -67,13 +68,41 @@ def test_c_time_sums_match_the_loops(c_loops, threads: str, seed: int) -> None:
 
 
 @pytest.mark.parametrize(("n", "p"), [(1, 1), (255, 3), (257, 5), (2_000, 8)])
-def test_c_weighted_gram_matches_numpy(c_loops, threads: str, n: int, p: int) -> None:
+def test_c_risk_set_gram_matches_numpy(c_loops, threads: str, n: int, p: int) -> None:
     rng = np.random.default_rng(n + p)
     x = np.asfortranarray(rng.normal(size=(n, p)))
-    weight = rng.exponential(size=n)
-    got = _kernels.weighted_gram(x, weight)
-    np.testing.assert_allclose(got, (x * weight[:, None]).T @ x, rtol=1e-12, atol=1e-12)
+    risk = rng.exponential(size=n)
+    gid = np.sort(rng.integers(0, max(1, n // 7), n))
+    event = rng.random(n) < 0.5
+    per_time, per_dead = rng.exponential(size=(2, gid.max() + 1))
+    got = _kernels.risk_set_gram(x, risk, gid, event, per_time, per_dead)
+    v = risk * (per_time[gid] - np.where(event, per_dead[gid], 0.0))
+    np.testing.assert_allclose(got, (x * v[:, None]).T @ x, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(got, got.T)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_kernels, "C_LOOPS", None)
+        np.testing.assert_allclose(
+            _kernels.risk_set_gram(x, risk, gid, event, per_time, per_dead), got, rtol=1e-12,
+            atol=1e-12)
+
+
+@pytest.mark.parametrize("efron", [True, False])
+def test_c_efron_sums_match_numpy(c_loops, efron: bool) -> None:
+    _, _, _, risk, first, dead_at = _sorted_design(4, 3_000, 200, 2)
+    all0 = np.add.reduceat(risk, first)
+    s0 = np.cumsum(all0[::-1])[::-1]
+    dead0 = np.array([risk[f:f + d].sum() for f, d in zip(first, dead_at, strict=True)])
+    group_time = np.flatnonzero(dead_at)
+    sizes = dead_at[group_time]
+    group_start = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    death_group = np.repeat(np.arange(sizes.size), sizes)
+    within = np.arange(sizes.sum()) - group_start[death_group]
+    frac = within / sizes[death_group] if efron else np.zeros(sizes.sum())
+    got = _kernels.efron_sums(s0, dead0, group_time, group_start, frac, death_group)
+    want = _vectorized.efron_sums(s0, dead0, group_time, group_start, frac, death_group)
+    assert got[0] == pytest.approx(want[0], rel=1e-14)
+    for value, expected in zip(got[1:], want[1:], strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-13)
 
 
 def test_c_loops_reject_bad_input(c_loops) -> None:
@@ -102,12 +131,27 @@ def test_c_loops_reject_bad_input(c_loops) -> None:
     with pytest.raises(ValueError, match="range of times"):
         c_loops.time_sums(x, np.ones(3), first, np.array([1, 1], dtype=np.int64), 0, 3,
                           *outputs)
+    gram_args = (np.ones(3), np.zeros(3, dtype=np.int64), np.ones(3, dtype=bool), np.ones(2),
+                 np.ones(2))
     with pytest.raises(ValueError, match="Fortran"):  # numpy refuses a C-order view
-        c_loops.weighted_gram(np.ones((3, 2)), np.ones(3), 0, 3, np.zeros((2, 2)))
+        c_loops.risk_set_gram(np.ones((3, 2)), *gram_args, 0, 3, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="range of rows"):
-        c_loops.weighted_gram(x, np.ones(3), 0, 4, np.zeros((2, 2)))
+        c_loops.risk_set_gram(x, *gram_args, 0, 4, np.zeros((2, 2)))
     with pytest.raises(ValueError, match="mismatched"):
-        c_loops.weighted_gram(x, np.ones(2), 0, 2, np.zeros((2, 2)))
+        c_loops.risk_set_gram(x, *gram_args, 0, 2, np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="time index"):
+        c_loops.risk_set_gram(x, gram_args[0], np.array([0, 5, 0]), *gram_args[2:], 0, 3,
+                              np.zeros((2, 2)))
+    sums = tuple(np.empty(2) for _ in range(5))
+    with pytest.raises(ValueError, match="out of range"):
+        c_loops.efron_sums(np.ones(3), np.ones(3), np.array([0, 3]), np.array([0, 1]),
+                           np.zeros(2), *sums)
+    with pytest.raises(ValueError, match="out of range"):
+        c_loops.efron_sums(np.ones(3), np.ones(3), np.array([0, 1]), np.array([1, 0]),
+                           np.zeros(2), *sums)
+    with pytest.raises(ValueError, match="mismatched"):
+        c_loops.efron_sums(np.ones(3), np.ones(2), np.array([0, 1]), np.array([0, 1]),
+                           np.zeros(2), *sums)
 
 
 def test_c_loops_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:

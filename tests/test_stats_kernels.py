@@ -28,13 +28,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def _implementations() -> list[tuple[str, types.SimpleNamespace]]:
     impls = [("numpy", types.SimpleNamespace(
         time_sums=_vectorized.time_sums, scale_rows=_vectorized.scale_rows,
-        subtract_at=_vectorized.subtract_at, deaths_first=_vectorized._deaths_first,
+        deaths_first=_vectorized._deaths_first,
         concordance_counts=_vectorized.concordance_counts))]
     jit = _kernels.compiled()
     if jit is not None:
         impls.append(("numba", types.SimpleNamespace(
             time_sums=jit["time_sums"], scale_rows=jit["scale_rows"],
-            subtract_at=jit["subtract_at"], deaths_first=jit["_deaths_first"],
+            deaths_first=jit["_deaths_first"],
             concordance_counts=jit["concordance_counts"])))
     return impls
 
@@ -76,12 +76,6 @@ def test_time_sums_and_gram_match_the_loops(label: str, impl, seed: int) -> None
     impl.scale_rows(x, risk, out)
     _loops.scale_rows(x, risk, want_out)
     np.testing.assert_array_equal(out, want_out)
-    positions = np.array([3, 7, 7, 50, 3], dtype=np.int64)  # repeated positions add up
-    values = np.array([0.5, 1.0, 2.0, -1.0, 0.25])
-    target, want_target = risk.copy(), risk.copy()
-    impl.subtract_at(target, positions, x[:, 0], values)
-    _loops.subtract_at(want_target, positions, x[:, 0], values)
-    np.testing.assert_allclose(target, want_target, rtol=1e-15)
 
 
 @pytest.mark.parametrize(("label", "impl"), IMPLS, ids=[i[0] for i in IMPLS])

@@ -1,14 +1,15 @@
 /* The hot loops of one Cox fit in C: Harrell's C pair counts (the Fenwick-tree loops of
- * crlm/stats/_loops.py), the per-time risk sums and the weighted Gram matrix of the partial
- * likelihood. Compiled when crlm is installed (an optional extension: without a C compiler
+ * crlm/stats/_loops.py), the per-time risk sums, the tied-death sums and the information's
+ * weighted Gram matrix of the partial likelihood. Compiled when crlm is installed (an optional extension: without a C compiler
  * crlm uses numba or numpy, with the same results).
  *
  * Why C and not only numba: one `crlm stats cox` on a 1M-row file spent about 0.6 s on the
  * pair counts in numpy, and loading numba's compiled loops costs about as much as it saves;
  * this module loads in microseconds (benchmarks/RESULTS.md). Same algorithms as
- * _loops.concordance_counts (the counts equal), _loops.time_sums and
- * _kernels.weighted_gram (equal up to the order of additions), checked against them in
- * tests/test_stats_kernels.py and, through the estimators, against R survival.
+ * _loops.concordance_counts (the counts equal), _loops.time_sums and the numpy
+ * _vectorized.efron_sums and _kernels.risk_set_gram (equal up to the order of additions),
+ * checked against them in tests/test_c_loops.py and, through the estimators, against R
+ * survival.
  *
  * The arrays come through the buffer protocol (any C-contiguous int64 / bool / float64
  * array), so building needs no numpy headers. Inputs are checked before the loops run:
@@ -18,6 +19,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 /* One C-contiguous buffer of `count` items of `itemsize` bytes; format kind in `kinds`. */
@@ -321,83 +323,238 @@ done:
 /* Rows per block of the Gram product: 8 columns of a block stay in the L1/L2 cache. */
 #define GRAM_BLOCK 256
 
-PyDoc_STRVAR(weighted_gram_doc,
-"weighted_gram(x, weight, lo, hi, out)\n--\n\n"
-"Add X' diag(weight) X over the rows lo..hi-1 to out (p x p float64, C order, both\n"
-"triangles). x: (n, p) float64 in Fortran order; weight: (n,) float64. Row ranges may run\n"
-"on separate threads, each into its own out. Releases the GIL.");
-
-static PyObject *
-weighted_gram(PyObject *self, PyObject *args)
+/* Add the lower triangle of sum_i w[i] x[start+i] x[start+i]' over one block of m rows. */
+static void
+gram_block(const double *xv, int64_t n, int64_t p, int64_t start, int64_t m,
+           const double *w, double *scaled, double *g)
 {
-    PyObject *x_obj, *w_obj, *out_obj;
-    Py_ssize_t lo, hi;
-    if (!PyArg_ParseTuple(args, "OOnnO:weighted_gram", &x_obj, &w_obj, &lo, &hi, &out_obj)) {
-        return NULL;
-    }
-    Py_buffer x, w, out;
-    Py_buffer *views[3] = {&x, &w, &out};
-    int held = 0;
-    PyObject *result = NULL;
-    double *scaled = NULL;
-    if (get_fortran_matrix(x_obj, &x, "x") != 0) goto done;
-    held++;
-    if (get_array(w_obj, &w, 8, "d", 0, "weight") != 0) goto done;
-    held++;
-    if (get_array(out_obj, &out, 8, "d", 1, "out") != 0) goto done;
-    held++;
-    int64_t n = (int64_t)x.shape[0], p = (int64_t)x.shape[1];
-    if ((int64_t)(w.len / 8) != n || (int64_t)(out.len / 8) != p * p) {
-        PyErr_SetString(PyExc_ValueError, "weighted_gram: arrays of mismatched lengths");
-        goto done;
-    }
-    if (lo < 0 || hi < lo || hi > n) {
-        PyErr_SetString(PyExc_ValueError, "weighted_gram: lo..hi is not a range of rows");
-        goto done;
-    }
-    scaled = malloc(sizeof(double) * GRAM_BLOCK * (size_t)(p > 0 ? p : 1));
-    if (scaled == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const double *xv = (const double *)x.buf, *wv = (const double *)w.buf;
-    double *g = (double *)out.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t b = lo; b < hi; b += GRAM_BLOCK) {
-        int64_t m = hi - b < GRAM_BLOCK ? hi - b : GRAM_BLOCK;
-        for (int64_t k = 0; k < p; k++) {
-            const double *col = xv + k * n + b;
-            double *sk = scaled + k * GRAM_BLOCK;
-            for (int64_t i = 0; i < m; i++) {
-                sk[i] = wv[b + i] * col[i];
-            }
-        }
-        for (int64_t k = 0; k < p; k++) {
-            const double *sk = scaled + k * GRAM_BLOCK;
-            for (int64_t l = 0; l <= k; l++) {
-                const double *col = xv + l * n + b;
-                /* four partial sums: independent additions the CPU can overlap */
-                double s[4] = {0.0, 0.0, 0.0, 0.0};
-                int64_t i = 0;
-                for (; i + 4 <= m; i += 4) {
-                    s[0] += sk[i] * col[i];
-                    s[1] += sk[i + 1] * col[i + 1];
-                    s[2] += sk[i + 2] * col[i + 2];
-                    s[3] += sk[i + 3] * col[i + 3];
-                }
-                for (; i < m; i++) {
-                    s[0] += sk[i] * col[i];
-                }
-                g[k * p + l] += (s[0] + s[1]) + (s[2] + s[3]);
-            }
+    for (int64_t k = 0; k < p; k++) {
+        const double *col = xv + k * n + start;
+        double *sk = scaled + k * GRAM_BLOCK;
+        for (int64_t i = 0; i < m; i++) {
+            sk[i] = w[i] * col[i];
         }
     }
+    for (int64_t k = 0; k < p; k++) {
+        const double *sk = scaled + k * GRAM_BLOCK;
+        for (int64_t l = 0; l <= k; l++) {
+            const double *col = xv + l * n + start;
+            /* four partial sums: independent additions the CPU can overlap */
+            double s[4] = {0.0, 0.0, 0.0, 0.0};
+            int64_t i = 0;
+            for (; i + 4 <= m; i += 4) {
+                s[0] += sk[i] * col[i];
+                s[1] += sk[i + 1] * col[i + 1];
+                s[2] += sk[i + 2] * col[i + 2];
+                s[3] += sk[i + 3] * col[i + 3];
+            }
+            for (; i < m; i++) {
+                s[0] += sk[i] * col[i];
+            }
+            g[k * p + l] += (s[0] + s[1]) + (s[2] + s[3]);
+        }
+    }
+}
+
+/* Copy the lower triangle of g onto the upper. */
+static void
+symmetrize(int64_t p, double *g)
+{
     for (int64_t k = 0; k < p; k++) {
         for (int64_t l = k + 1; l < p; l++) {
             g[k * p + l] = g[l * p + k];
         }
     }
+}
+
+/* Neumaier's compensated sum: the log-likelihood's sum of logs over a million deaths stays
+ * at the rounding level of one addition (numpy's pairwise sum is within a few), so Newton's
+ * convergence test on the change of the log-likelihood is not fooled by summation noise. */
+typedef struct {
+    double sum, compensation;
+} exact_sum;
+
+static inline void
+exact_add(exact_sum *total, double value)
+{
+    double t = total->sum + value;
+    if (fabs(total->sum) >= fabs(value)) {
+        total->compensation += (total->sum - t) + value;
+    } else {
+        total->compensation += (value - t) + total->sum;
+    }
+    total->sum = t;
+}
+
+PyDoc_STRVAR(efron_sums_doc,
+"efron_sums(s0, dead0, group_time, group_start, frac, c1, cf, c2, cf2, cff2) -> float\n--\n\n"
+"The tied-death sums of the Cox partial likelihood (Efron or, with frac 0, Breslow). Death\n"
+"group k holds the deaths group_start[k] .. group_start[k+1]-1 (the last up to frac's\n"
+"length), all at distinct time group_time[k]; death j's denominator is\n"
+"a0 = s0[t] - frac[j] * dead0[t]. Writes per group the sums of 1/a0, f/a0, 1/a0^2,\n"
+"f/a0^2 and f^2/a0^2 into c1 .. cff2 (float64, one per group) and returns the sum of\n"
+"log(a0) over all deaths (compensated). Releases the GIL.");
+
+static PyObject *
+efron_sums(PyObject *self, PyObject *args)
+{
+    PyObject *objs[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO:efron_sums", &objs[0], &objs[1], &objs[2],
+                          &objs[3], &objs[4], &objs[5], &objs[6], &objs[7], &objs[8],
+                          &objs[9])) {
+        return NULL;
+    }
+    static const char *names[10] = {"s0", "dead0", "group_time", "group_start", "frac",
+                                    "c1", "cf", "c2", "cf2", "cff2"};
+    Py_buffer views[10];
+    int held = 0;
+    PyObject *result = NULL;
+    for (; held < 10; held++) {
+        int integer = held == 2 || held == 3;
+        if (get_array(objs[held], &views[held], 8, integer ? "lq" : "d", held >= 5,
+                      names[held]) != 0) {
+            goto done;
+        }
+    }
+    int64_t n_times = (int64_t)(views[0].len / 8);
+    int64_t n_groups = (int64_t)(views[2].len / 8);
+    int64_t n_deaths = (int64_t)(views[4].len / 8);
+    int ok = (int64_t)(views[1].len / 8) == n_times && (int64_t)(views[3].len / 8) == n_groups;
+    for (int k = 5; k < 10; k++) {
+        ok = ok && (int64_t)(views[k].len / 8) == n_groups;
+    }
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "efron_sums: arrays of mismatched lengths");
+        goto done;
+    }
+    const int64_t *group_time = (const int64_t *)views[2].buf;
+    const int64_t *group_start = (const int64_t *)views[3].buf;
+    for (int64_t k = 0; k < n_groups; k++) {
+        int64_t end = k + 1 < n_groups ? group_start[k + 1] : n_deaths;
+        if (group_time[k] < 0 || group_time[k] >= n_times || group_start[k] < 0
+                || group_start[k] > end || end > n_deaths) {
+            PyErr_SetString(PyExc_ValueError,
+                            "efron_sums: group_time or group_start out of range");
+            goto done;
+        }
+    }
+    if (n_groups == 0 && n_deaths != 0) {
+        PyErr_SetString(PyExc_ValueError, "efron_sums: deaths without a group");
+        goto done;
+    }
+    const double *s0 = (const double *)views[0].buf, *dead0 = (const double *)views[1].buf;
+    const double *frac = (const double *)views[4].buf;
+    double *c1 = (double *)views[5].buf, *cf = (double *)views[6].buf;
+    double *c2 = (double *)views[7].buf, *cf2 = (double *)views[8].buf;
+    double *cff2 = (double *)views[9].buf;
+    exact_sum log_sum = {0.0, 0.0};
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t k = 0; k < n_groups; k++) {
+        int64_t end = k + 1 < n_groups ? group_start[k + 1] : n_deaths;
+        double at_risk = s0[group_time[k]], dying = dead0[group_time[k]];
+        double sum1 = 0.0, sumf = 0.0, sum2 = 0.0, sumf2 = 0.0, sumff2 = 0.0;
+        for (int64_t j = group_start[k]; j < end; j++) {
+            double f = frac[j];
+            double a0 = at_risk - f * dying;
+            double inv = 1.0 / a0, inv2 = inv * inv;
+            exact_add(&log_sum, log(a0));
+            sum1 += inv;
+            sumf += f * inv;
+            sum2 += inv2;
+            sumf2 += f * inv2;
+            sumff2 += f * f * inv2;
+        }
+        c1[k] = sum1;
+        cf[k] = sumf;
+        c2[k] = sum2;
+        cf2[k] = sumf2;
+        cff2[k] = sumff2;
+    }
     Py_END_ALLOW_THREADS
+    result = PyFloat_FromDouble(log_sum.sum + log_sum.compensation);
+done:
+    for (int i = 0; i < held; i++) {
+        PyBuffer_Release(&views[i]);
+    }
+    return result;
+}
+
+PyDoc_STRVAR(risk_set_gram_doc,
+"risk_set_gram(x, risk, gid, event, per_time, per_time_dead, lo, hi, out)\n--\n\n"
+"Add X' diag(v) X over the rows lo..hi-1 to out (p x p float64, C order, both triangles),\n"
+"v[i] = risk[i] * (per_time[gid[i]] - per_time_dead[gid[i]] if event[i] else\n"
+"per_time[gid[i]]): the second-moment part of the Cox information. x: (n, p) float64 in\n"
+"Fortran order; gid: int64 distinct-time index of each row. Row ranges may run on separate\n"
+"threads, each into its own out. Releases the GIL.");
+
+static PyObject *
+risk_set_gram(PyObject *self, PyObject *args)
+{
+    PyObject *x_obj, *r_obj, *g_obj, *e_obj, *a_obj, *b_obj, *out_obj;
+    Py_ssize_t lo, hi;
+    if (!PyArg_ParseTuple(args, "OOOOOOnnO:risk_set_gram", &x_obj, &r_obj, &g_obj, &e_obj,
+                          &a_obj, &b_obj, &lo, &hi, &out_obj)) {
+        return NULL;
+    }
+    Py_buffer x, r, g, e, a, b, out;
+    Py_buffer *views[7] = {&x, &r, &g, &e, &a, &b, &out};
+    int held = 0;
+    PyObject *result = NULL;
+    double *scaled = NULL;
+    if (get_fortran_matrix(x_obj, &x, "x") != 0) goto done;
+    held++;
+    if (get_array(r_obj, &r, 8, "d", 0, "risk") != 0) goto done;
+    held++;
+    if (get_array(g_obj, &g, 8, "lq", 0, "gid") != 0) goto done;
+    held++;
+    if (get_array(e_obj, &e, 1, "?bB", 0, "event") != 0) goto done;
+    held++;
+    if (get_array(a_obj, &a, 8, "d", 0, "per_time") != 0) goto done;
+    held++;
+    if (get_array(b_obj, &b, 8, "d", 0, "per_time_dead") != 0) goto done;
+    held++;
+    if (get_array(out_obj, &out, 8, "d", 1, "out") != 0) goto done;
+    held++;
+    int64_t n = (int64_t)x.shape[0], p = (int64_t)x.shape[1];
+    int64_t n_times = (int64_t)(a.len / 8);
+    if ((int64_t)(r.len / 8) != n || (int64_t)(g.len / 8) != n || (int64_t)e.len != n
+            || (int64_t)(b.len / 8) != n_times || (int64_t)(out.len / 8) != p * p) {
+        PyErr_SetString(PyExc_ValueError, "risk_set_gram: arrays of mismatched lengths");
+        goto done;
+    }
+    if (lo < 0 || hi < lo || hi > n) {
+        PyErr_SetString(PyExc_ValueError, "risk_set_gram: lo..hi is not a range of rows");
+        goto done;
+    }
+    const int64_t *gid = (const int64_t *)g.buf;
+    for (int64_t i = lo; i < hi; i++) {
+        if (gid[i] < 0 || gid[i] >= n_times) {
+            PyErr_SetString(PyExc_ValueError, "risk_set_gram: a time index is out of range");
+            goto done;
+        }
+    }
+    scaled = malloc(sizeof(double) * GRAM_BLOCK * (size_t)(p > 0 ? p : 1));
+    double *weight = malloc(sizeof(double) * GRAM_BLOCK);
+    if (scaled == NULL || weight == NULL) {
+        free(weight);
+        PyErr_NoMemory();
+        goto done;
+    }
+    const double *xv = (const double *)x.buf, *risk = (const double *)r.buf;
+    const uint8_t *event = (const uint8_t *)e.buf;
+    const double *per_time = (const double *)a.buf, *per_dead = (const double *)b.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t start = lo; start < hi; start += GRAM_BLOCK) {
+        int64_t m = hi - start < GRAM_BLOCK ? hi - start : GRAM_BLOCK;
+        for (int64_t i = 0; i < m; i++) {
+            int64_t row = start + i, t = gid[row];
+            weight[i] = risk[row] * (event[row] ? per_time[t] - per_dead[t] : per_time[t]);
+        }
+        gram_block(xv, n, p, start, m, weight, scaled, (double *)out.buf);
+    }
+    symmetrize(p, (double *)out.buf);
+    Py_END_ALLOW_THREADS
+    free(weight);
     result = Py_NewRef(Py_None);
 done:
     free(scaled);
@@ -408,9 +565,10 @@ done:
 }
 
 static PyMethodDef methods[] = {
+    {"efron_sums", efron_sums, METH_VARARGS, efron_sums_doc},
+    {"risk_set_gram", risk_set_gram, METH_VARARGS, risk_set_gram_doc},
     {"concordance_counts", concordance_counts, METH_VARARGS, concordance_counts_doc},
     {"time_sums", time_sums, METH_VARARGS, time_sums_doc},
-    {"weighted_gram", weighted_gram, METH_VARARGS, weighted_gram_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,16 +1,17 @@
 """The survival estimators' inner loops: compiled when available, numpy otherwise.
 
-The loops of one Cox fit (Harrell's C pair counts, the per-time risk sums, the weighted Gram
-matrix) run in C (:mod:`crlm.stats._cloops`, built with crlm when a C compiler is present;
-two threads on large data, ``CRLM_NO_C=1`` to switch off): it loads in microseconds, so even
-a one-shot command on a large file gains from it. For the other loops, with numba installed
-(``pip install crlm[fast]``), the loops of :mod:`crlm.stats._loops` are compiled on first
-use for data of at least ``NUMBA_MIN_ROWS`` rows, and cached in the first
-writable place among the package's ``__pycache__``, ``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME``
-or ``~/.cache`` and a private temporary directory; with none writable (read-only install, no
-HOME) they are compiled without a cache — never an error. Without numba, with
-``CRLM_NO_NUMBA=1`` or on smaller data, :mod:`crlm.stats._vectorized` (numpy) and the
-plain-Python loops give the same results.
+The loops of one Cox fit (Harrell's C pair counts, the per-time risk sums, the tied-death
+sums, the information's weighted Gram matrix) run in C (:mod:`crlm.stats._cloops`, built
+with crlm when a C compiler is present; two threads on large data, ``CRLM_NO_C=1`` to switch
+off): it loads in microseconds, so even a one-shot command on a large file gains from it.
+
+For the other loops, with numba installed (``pip install crlm[fast]``), the loops of
+:mod:`crlm.stats._loops` are compiled on first use for data of at least ``NUMBA_MIN_ROWS``
+rows, and cached in the first writable place among the package's ``__pycache__``,
+``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME`` or ``~/.cache`` and a private temporary directory;
+with none writable (read-only install, no HOME) they are compiled without a cache — never an
+error. Without numba, with ``CRLM_NO_NUMBA=1`` or on smaller data, :mod:`crlm.stats._vectorized`
+(numpy) and the plain-Python loops give the same results.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ C_PARALLEL_MIN_ROWS = 100_000
 
 # callees first: a compiled function sees the compiled versions of the loops it calls
 _LOOPS = ("_fenwick_add", "_fenwick_count", "_fenwick_add_weight", "_fenwick_weight_below",
-          "time_sums", "scale_rows", "subtract_at", "_deaths_first", "concordance_counts",
+          "time_sums", "scale_rows", "_deaths_first", "concordance_counts",
           "counting_sweep", "counting_concordance")
 
 
@@ -179,13 +180,6 @@ def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
     (jit["scale_rows"] if jit else _vectorized.scale_rows)(x, weight, out)
 
 
-def subtract_at(target: np.ndarray, positions: np.ndarray, scale: np.ndarray,
-                values: np.ndarray) -> None:
-    """``target[positions[k]] -= scale[positions[k]] · values[k]`` in place."""
-    jit = _for(target.size)
-    (jit["subtract_at"] if jit else _vectorized.subtract_at)(target, positions, scale, values)
-
-
 def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
     jit = _for(order.size)
     return (jit["_deaths_first"] if jit else _vectorized._deaths_first)(order, sorted_time, event)
@@ -266,23 +260,6 @@ def _c_time_sums(c_loops: types.ModuleType, x: np.ndarray, risk: np.ndarray,
     return outputs
 
 
-def _c_weighted_gram(c_loops: types.ModuleType, x: np.ndarray, weight: np.ndarray
-                     ) -> np.ndarray:
-    """:func:`weighted_gram` by the C loops; from :data:`C_PARALLEL_MIN_ROWS` rows each half
-    of the rows on its own thread."""
-    x = np.asfortranarray(x, dtype=float)
-    weight = np.ascontiguousarray(weight, dtype=float)
-    n, p = x.shape
-    gram = np.zeros((p, p))
-    if n < C_PARALLEL_MIN_ROWS:
-        c_loops.weighted_gram(x, weight, 0, n, gram)
-        return gram
-    other = np.zeros_like(gram)
-    _on_two_threads(lambda: c_loops.weighted_gram(x, weight, 0, n // 2, gram),
-                    lambda: c_loops.weighted_gram(x, weight, n // 2, n, other))
-    return gram + other
-
-
 def counting_sweep(*args: Any) -> Any:
     """The (start, stop] partial-likelihood sweep (see ``_loops.counting_sweep``)."""
     jit = compiled()
@@ -295,12 +272,60 @@ def counting_concordance(*args: Any) -> Any:
     return (jit["counting_concordance"] if jit else _loops.counting_concordance)(*args)
 
 
+def efron_sums(s0: np.ndarray, dead0: np.ndarray, group_time: np.ndarray,
+               group_start: np.ndarray, frac: np.ndarray, death_group: np.ndarray
+               ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tied-death sums of the Cox partial likelihood (Efron; Breslow with ``frac`` 0).
+
+    Death j, of tied-death group k (``death_group``; groups start at ``group_start`` within
+    the deaths) at distinct time ``group_time[k]``, has the denominator
+    ``a0 = s0[t] - frac[j] · dead0[t]``. Returns the sum of ``log a0`` over the deaths and,
+    per group, the sums of 1/a0, f/a0, 1/a0², f/a0² and f²/a0².
+    """
+    if C_LOOPS is None:
+        return _vectorized.efron_sums(s0, dead0, group_time, group_start, frac, death_group)
+    sums = tuple(np.empty(group_start.size) for _ in range(5))
+    log_sum = C_LOOPS.efron_sums(
+        np.ascontiguousarray(s0, dtype=float), np.ascontiguousarray(dead0, dtype=float),
+        np.ascontiguousarray(group_time, dtype=np.int64),
+        np.ascontiguousarray(group_start, dtype=np.int64),
+        np.ascontiguousarray(frac, dtype=float), *sums)
+    return (log_sum, *sums)
+
+
+def risk_set_gram(x: np.ndarray, risk: np.ndarray, gid: np.ndarray, event: np.ndarray,
+                  per_time: np.ndarray, per_time_dead: np.ndarray,
+                  buffer: np.ndarray | None = None) -> np.ndarray:
+    """``X' diag(v) X`` with ``v = risk · (per_time[gid] − event · per_time_dead[gid])``: the
+    second-moment part of the Cox information (``gid``, each row's distinct time).
+
+    By the C loops (each half of the rows on its own thread from
+    :data:`C_PARALLEL_MIN_ROWS` rows), or in numpy with one BLAS product (``buffer``, x's
+    shape, is then reused).
+    """
+    if C_LOOPS is None:
+        v = per_time[gid] - np.where(event, per_time_dead[gid], 0.0)
+        v *= risk
+        return weighted_gram(x, v, buffer)
+    args = (np.asfortranarray(x, dtype=float), np.ascontiguousarray(risk, dtype=float),
+            np.ascontiguousarray(gid, dtype=np.int64),
+            np.ascontiguousarray(event, dtype=np.bool_),
+            np.ascontiguousarray(per_time, dtype=float),
+            np.ascontiguousarray(per_time_dead, dtype=float))
+    n, p = x.shape
+    gram = np.zeros((p, p))
+    if n < C_PARALLEL_MIN_ROWS:
+        C_LOOPS.risk_set_gram(*args, 0, n, gram)
+        return gram
+    other = np.zeros_like(gram)
+    _on_two_threads(lambda: C_LOOPS.risk_set_gram(*args, 0, n // 2, gram),
+                    lambda: C_LOOPS.risk_set_gram(*args, n // 2, n, other))
+    return gram + other
+
+
 def weighted_gram(x: np.ndarray, weight: np.ndarray, buffer: np.ndarray | None = None
                   ) -> np.ndarray:
-    """``X' diag(weight) X``: by the C loops, or by one BLAS product (``buffer``, x's shape,
-    is then reused)."""
-    if C_LOOPS is not None:
-        return _c_weighted_gram(C_LOOPS, x, weight)
+    """``X' diag(weight) X`` by one BLAS product; ``buffer`` (same shape as x) is reused."""
     if buffer is None:
         buffer = np.empty_like(x)
     scale_rows(x, weight, buffer)

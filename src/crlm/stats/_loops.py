@@ -56,14 +56,6 @@ def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
             out[i, k] = x[i, k] * w
 
 
-def subtract_at(target: np.ndarray, positions: np.ndarray, scale: np.ndarray,
-                values: np.ndarray) -> None:
-    """``target[positions[k]] -= scale[positions[k]] · values[k]`` in place."""
-    for k in range(positions.size):
-        i = positions[k]
-        target[i] -= scale[i] * values[k]
-
-
 def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
     """Within each run of equal ``sorted_time``, move the rows with an event to the front."""
     n = order.size

@@ -48,10 +48,20 @@ def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
     np.multiply(x, weight[:, None], out=out)
 
 
-def subtract_at(target: np.ndarray, positions: np.ndarray, scale: np.ndarray,
-                values: np.ndarray) -> None:
-    """``target[positions[k]] -= scale[positions[k]] · values[k]`` in place (repeats add up)."""
-    np.subtract.at(target, positions, scale[positions] * values)
+def efron_sums(s0: np.ndarray, dead0: np.ndarray, group_time: np.ndarray,
+               group_start: np.ndarray, frac: np.ndarray, death_group: np.ndarray
+               ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tied-death sums of the partial likelihood (see :func:`crlm.stats._kernels.efron_sums`):
+    sum of log a0 over the deaths, and per group the sums of 1/a0, f/a0, 1/a0², f/a0², f²/a0²."""
+    a0 = s0[group_time][death_group] - frac * dead0[group_time][death_group]
+    inv = 1.0 / a0
+    inv2 = inv * inv
+
+    def per_group(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values, group_start)
+
+    return (float(np.log(a0).sum()), per_group(inv), per_group(frac * inv), per_group(inv2),
+            per_group(frac * inv2), per_group(frac * frac * inv2))
 
 
 def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:

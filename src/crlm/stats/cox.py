@@ -73,11 +73,15 @@ class _Stratum:
         """Sum per-death values (1-D or rows of 2-D) within tied-death groups."""
         return np.add.reduceat(values, self.group_start, axis=0)
 
+    def per_time(self, per_group: np.ndarray) -> np.ndarray:
+        """Per distinct time: the per-death-group values (0 at a time with no death)."""
+        out = np.zeros((self.first.size, *per_group.shape[1:]))
+        out[self.group_time] = per_group
+        return out
+
     def time_cumsum(self, per_group: np.ndarray) -> np.ndarray:
         """Per row: cumulative sum of per-death-group values over times <= the row's time."""
-        per_time = np.zeros((self.first.size, *per_group.shape[1:]))
-        per_time[self.group_time] = per_group
-        return np.cumsum(per_time, axis=0)[self.gid]
+        return np.cumsum(self.per_time(per_group), axis=0)[self.gid]
 
 
 def _runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -172,15 +176,12 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, want_info: bool = True) -> _St
     s0 = _rev_cumsum(all0)
     s1 = _rev_cumsum(all1)[s.group_time]
     d1 = dead1[s.group_time]
-    f = s.frac
-    a0 = s0[s.death_time] - f * dead0[s.group_time][s.death_group]
-    inv = 1.0 / a0
-    inv2 = inv * inv
+    log_a0, c1, cf, c2, cf2, cff2 = _kernels.efron_sums(s0, dead0, s.group_time, s.group_start,
+                                                        s.frac, s.death_group)
     t = _StratumTerms(
-        loglik=float(s.x_dead_sum @ beta - d * eta_max - np.log(a0).sum()),
+        loglik=float(s.x_dead_sum @ beta - d * eta_max - log_a0),
         score=np.zeros(p), info=np.zeros((p, p)), risk=risk, s1=s1, d1=d1,
-        c1=s.group_sum(inv), cf=s.group_sum(f * inv), c2=s.group_sum(inv2),
-        cf2=s.group_sum(f * inv2), cff2=s.group_sum(f * f * inv2))
+        c1=c1, cf=cf, c2=c2, cf2=cf2, cff2=cff2)
     t.score = s.x_dead_sum - t.xbar_sum()
     if want_info:
         t.info = _information(s, t)
@@ -196,9 +197,11 @@ def _information(s: _Stratum, t: _StratumTerms, weight: np.ndarray | None = None
     is formed per time.
     """
     w = np.ones(t.c1.size) if weight is None else weight
-    v = t.risk * s.time_cumsum(w * t.c1)
-    _kernels.subtract_at(v, s.death_pos, t.risk, (w * t.cf)[s.death_group])
-    return _kernels.weighted_gram(s.x, v, s.buffer) - t.xbar_outer(weight)
+    # v = risk · (sum of w/a0 over the death terms up to the row's time, less a death's own
+    # Efron share w·f/a0 of its tied group)
+    per_time = np.cumsum(s.per_time(w * t.c1))
+    return (_kernels.risk_set_gram(s.x, t.risk, s.gid, s.event, per_time,
+                                   s.per_time(w * t.cf), s.buffer) - t.xbar_outer(weight))
 
 
 def _score_residuals(s: _Stratum, t: _StratumTerms) -> np.ndarray:
