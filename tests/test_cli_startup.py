@@ -180,6 +180,15 @@ def test_analyses_keep_freed_memory_for_reuse_but_the_server_and_registry_do_not
     assert not _kept_freed_memory("--version")
 
 
+def test_analyses_keep_blas_on_one_thread_unless_told_otherwise() -> None:
+    probe = "import numpy\nprint(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'))"
+    unset = {"OPENBLAS_NUM_THREADS": None}
+    assert _after_main(["stats", "--help"], probe, env=unset) == "1"
+    assert _after_main(["analyze", "--help"], probe, env=unset) == "1"
+    assert _after_main(["serve", "--help"], probe, env=unset) == "unset"
+    assert _after_main(["stats", "--help"], probe, env={"OPENBLAS_NUM_THREADS": "2"}) == "2"
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_glibc_accepts_the_malloc_settings() -> None:
     probe = "from crlm.cli import keep_freed_memory\nprint(keep_freed_memory())"
