@@ -111,11 +111,13 @@ def test_c_loops_reject_bad_input(c_loops) -> None:
     block_end = np.array([1, 2, 3], dtype=np.int64)
     out = np.zeros((3, 3))
     with pytest.raises(ValueError, match="out of range"):
-        c_loops.concordance_counts(rank, event, block_end, 2, out, 0)
+        c_loops.concordance_counts(rank, event, block_end, 2, out, 1)
     with pytest.raises(ValueError, match="out of range"):
-        c_loops.concordance_counts(rank, event, block_end + 1, 3, out, 0)
+        c_loops.concordance_counts(rank, event, block_end + 1, 3, out, 1)
     with pytest.raises(ValueError, match="length"):
         c_loops.concordance_counts(rank, event[:2], block_end, 3, out, 0)
+    with pytest.raises(ValueError, match=r"deaths x 3"):  # side 0 writes one row per death
+        c_loops.concordance_counts(rank, event, block_end, 3, out, 0)
     with pytest.raises(TypeError, match="rank"):
         c_loops.concordance_counts(rank.astype(np.int32), event, block_end, 3, out, 0)
     with pytest.raises((TypeError, ValueError)):

@@ -74,16 +74,19 @@ fenwick_count(const tree_count *tree, int64_t index)
 }
 
 /* Deaths against the rows after their tied deaths: scan deaths by decreasing block end,
- * inserting rows from the back. Adds to out[i] (concordant, discordant, tied). */
+ * inserting rows from the back. Writes the k-th death's (concordant, discordant, tied)
+ * counts to out[k] (deaths in row order). */
 static void
 death_side(int64_t n, const int64_t *rank, const uint8_t *event, const int64_t *block_end,
-           tree_count *tree, int64_t size, double *out)
+           tree_count *tree, int64_t size, int64_t n_deaths, double *out)
 {
     int64_t inserted = n;
+    int64_t k = n_deaths;
     for (int64_t i = n - 1; i >= 0; i--) {
         if (!event[i]) {
             continue;
         }
+        k--;
         int64_t b = block_end[i];
         while (inserted > b) {
             inserted--;
@@ -91,14 +94,14 @@ death_side(int64_t n, const int64_t *rank, const uint8_t *event, const int64_t *
         }
         int64_t below = fenwick_count(tree, rank[i]);
         int64_t below_eq = fenwick_count(tree, rank[i] + 1);
-        out[3 * i] += (double)((n - b) - below_eq);
-        out[3 * i + 1] += (double)below;
-        out[3 * i + 2] += (double)(below_eq - below);
+        out[3 * k] = (double)((n - b) - below_eq);
+        out[3 * k + 1] = (double)below;
+        out[3 * k + 2] = (double)(below_eq - below);
     }
 }
 
 /* Every row against the deaths whose tied block ended before it: scan rows forward,
- * inserting those deaths. Adds to out[j]. */
+ * inserting those deaths. Writes row j's counts to out[j]. */
 static void
 comparator_side(int64_t n, const int64_t *rank, const uint8_t *event,
                 const int64_t *block_end, tree_count *tree, int64_t size, double *out)
@@ -115,21 +118,22 @@ comparator_side(int64_t n, const int64_t *rank, const uint8_t *event,
         }
         int64_t below = fenwick_count(tree, rank[j]);
         int64_t below_eq = fenwick_count(tree, rank[j] + 1);
-        out[3 * j] += (double)below;
-        out[3 * j + 1] += (double)(n_inserted - below_eq);
-        out[3 * j + 2] += (double)(below_eq - below);
+        out[3 * j] = (double)below;
+        out[3 * j + 1] = (double)(n_inserted - below_eq);
+        out[3 * j + 2] = (double)(below_eq - below);
     }
 }
 
 PyDoc_STRVAR(concordance_counts_doc,
 "concordance_counts(rank, event, block_end, n_ranks, out, side)\n--\n\n"
-"Add one side's pair counts to out (n x 3 float64: concordant, discordant, tied), as\n"
-"crlm.stats._loops.concordance_counts: side 0 the deaths against later rows, side 1 every\n"
-"row against earlier deaths (the two sides are independent: they may run on two threads,\n"
-"each with its own out). rank: int64 dense score ranks in [0, n_ranks); event: bool;\n"
-"block_end: int64 in [0, n], the first position after the deaths tied with each row;\n"
-"fewer than 2^31 rows.\n"
-"Releases the GIL.");
+"One side of crlm.stats._loops.concordance_counts' pair counts (concordant, discordant,\n"
+"tied), written to out (float64, C order). side 0: each death against the rows after its\n"
+"tied deaths, into out of (deaths x 3), the deaths in row order; side 1: every row against\n"
+"the deaths before it, into out of (n x 3). A row's counts are its side-1 counts plus, for\n"
+"a death, its side-0 counts; the two sides are independent (two threads may run them).\n"
+"rank: int64 dense score ranks in [0, n_ranks); event: bool; block_end: int64 in [0, n],\n"
+"the first position after the deaths tied with each row; fewer than 2^31 rows. Releases\n"
+"the GIL.");
 
 static PyObject *
 concordance_counts(PyObject *self, PyObject *args)
@@ -154,15 +158,23 @@ concordance_counts(PyObject *self, PyObject *args)
     have_out = 1;
 
     int64_t n = (int64_t)(rank.len / 8);
-    if ((int64_t)event.len != n || (int64_t)(block.len / 8) != n
-            || (int64_t)(out.len / 8) != 3 * n) {
+    if ((int64_t)event.len != n || (int64_t)(block.len / 8) != n) {
         PyErr_SetString(PyExc_ValueError,
-                        "concordance_counts: rank, event, block_end and out (n x 3) differ "
-                        "in length");
+                        "concordance_counts: rank, event and block_end differ in length");
         goto done;
     }
     if (side != 0 && side != 1) {
         PyErr_SetString(PyExc_ValueError, "concordance_counts: side is 0 or 1");
+        goto done;
+    }
+    int64_t n_deaths = 0;
+    for (int64_t i = 0; i < n; i++) {
+        n_deaths += ((const uint8_t *)event.buf)[i] != 0;
+    }
+    if ((int64_t)(out.len / 8) != 3 * (side == 0 ? n_deaths : n)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "concordance_counts: out is not (deaths x 3) for side 0, (n x 3) for "
+                        "side 1");
         goto done;
     }
     if (n > INT32_MAX) {
@@ -190,7 +202,8 @@ concordance_counts(PyObject *self, PyObject *args)
     }
     Py_BEGIN_ALLOW_THREADS
     if (side == 0) {
-        death_side(n, r, (const uint8_t *)event.buf, b, tree, size, (double *)out.buf);
+        death_side(n, r, (const uint8_t *)event.buf, b, tree, size, n_deaths,
+                   (double *)out.buf);
     } else {
         comparator_side(n, r, (const uint8_t *)event.buf, b, tree, size, (double *)out.buf);
     }

@@ -218,22 +218,24 @@ def _on_two_threads(first: Callable[[], None], second: Callable[[], None]) -> No
 
 def _c_concordance_counts(c_loops: types.ModuleType, rank: np.ndarray, event: np.ndarray,
                           block_end: np.ndarray, n_ranks: int) -> np.ndarray:
-    """:func:`concordance_counts` by the C loops: the deaths' sweep and the comparators'
-    sweep, on two threads from :data:`C_PARALLEL_MIN_ROWS` rows (each into its own counts,
-    added at the end)."""
+    """:func:`concordance_counts` by the C loops: every row's counts against earlier deaths,
+    plus each death's against later rows (the two sweeps on two threads from
+    :data:`C_PARALLEL_MIN_ROWS` rows)."""
     rank = np.ascontiguousarray(rank, dtype=np.int64)
     event = np.ascontiguousarray(event, dtype=np.bool_)
     block_end = np.ascontiguousarray(block_end, dtype=np.int64)
-    out = np.zeros((rank.size, 3))
+    dead = np.flatnonzero(event)
+    out, of_deaths = np.empty((rank.size, 3)), np.empty((dead.size, 3))
+
+    def sweep(side: int, into: np.ndarray) -> Callable[[], None]:
+        return lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, into, side)
+
     if rank.size < C_PARALLEL_MIN_ROWS:
-        for side in (0, 1):
-            c_loops.concordance_counts(rank, event, block_end, n_ranks, out, side)
-        return out
-    other = np.zeros_like(out)
-    _on_two_threads(
-        lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, out, 0),
-        lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, other, 1))
-    out += other
+        sweep(1, out)()
+        sweep(0, of_deaths)()
+    else:
+        _on_two_threads(sweep(1, out), sweep(0, of_deaths))
+    out[dead] += of_deaths
     return out
 
 

@@ -520,7 +520,7 @@ class CoxResult:
                 # rows, clusters included): the clusters follow them, not the other way
                 strata = self._model.strata
                 infl = np.concatenate([
-                    _sorted_influence(s.event, s.first[s.gid] + s.dead_at[s.gid],
+                    _sorted_influence(s.event, (s.first + s.dead_at)[s.gid],
                                       -self._linear_predictor[s.rows]) for s in strata])
                 cluster = (None if self._cluster_codes is None else
                            np.concatenate([self._cluster_codes[s.rows] for s in strata]))
@@ -1031,8 +1031,8 @@ def _sorted_influence(event: np.ndarray, block_end: np.ndarray, score: np.ndarra
     """Pair counts per row of time-sorted rows (deaths first at a tie), ``block_end[i]`` the
     first position after the deaths tied with row i."""
     uniq, rank = np.unique(score, return_inverse=True)
-    return _kernels.concordance_counts(rank.astype(np.int64), event,
-                                       block_end.astype(np.int64), uniq.size)
+    return _kernels.concordance_counts(rank.astype(np.int64, copy=False), event,
+                                       block_end.astype(np.int64, copy=False), uniq.size)
 
 
 # --------------------------------------------------------------------------- cox.zph
