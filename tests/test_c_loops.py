@@ -28,7 +28,7 @@ def c_loops():
 
 @pytest.fixture(params=["one thread", "two threads"])
 def threads(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setattr(_kernels, "C_PARALLEL_MIN_ROWS",
+    monkeypatch.setattr(_kernels, "TWO_THREADS_MIN_ROWS",
                         0 if request.param == "two threads" else 10**9)
     return request.param
 
@@ -44,7 +44,7 @@ def test_c_pair_counts_equal_the_fenwick_loops(seed: int, n: int, n_times: int,
     rank, ev, block_end = _sorted_pairs_input(seed, n, n_times, n_scores, death_share)
     want = _loops.concordance_counts(rank, ev, block_end, n_scores)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_kernels, "C_PARALLEL_MIN_ROWS", 0 if two_threads else 10**9)
+        patch.setattr(_kernels, "TWO_THREADS_MIN_ROWS", 0 if two_threads else 10**9)
         got = _kernels.concordance_counts(rank, ev, block_end, n_scores)
     np.testing.assert_array_equal(got, want)
 

@@ -249,3 +249,16 @@ def test_the_cox_command_declares_its_single_fit() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=120, check=True, env=env)
     assert done.stdout.split()[-1] == str(_kernels.SINGLE_FIT_NUMBA_MIN_ROWS)
+
+
+@pytest.mark.parametrize("two_threads", [False, True])
+@pytest.mark.parametrize("p", [1, 2, 5])
+def test_take_rows_is_the_sorted_copy_in_fortran_order(monkeypatch: pytest.MonkeyPatch,
+                                                       two_threads: bool, p: int) -> None:
+    monkeypatch.setattr(_kernels, "TWO_THREADS_MIN_ROWS", 0 if two_threads else 10**9)
+    rng = np.random.default_rng(p)
+    x = np.asfortranarray(rng.normal(size=(500, p)))
+    rows = rng.permutation(500)[:300]
+    got = _kernels.take_rows(x, rows)
+    assert got.flags.f_contiguous
+    np.testing.assert_array_equal(got, x[rows])

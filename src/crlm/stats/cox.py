@@ -113,9 +113,7 @@ def _prepare_stratum(rows: np.ndarray, x: np.ndarray, time: np.ndarray, event: n
     sizes = np.diff(np.append(group_start, death_pos.size))
     # column-major, as the design: each column's sums, scalings and BLAS products run over
     # contiguous memory (a row-major (n, p) array makes numpy loop over rows of p values)
-    xs = np.empty((rows.size, x.shape[1]), order="F")
-    for k in range(x.shape[1]):
-        np.take(x[:, k], rows, out=xs[:, k], mode="clip")  # "clip": unbuffered
+    xs = _kernels.take_rows(x, rows)
     dead_at = np.bincount(gid, weights=ev, minlength=first.size).astype(np.int64)
     return _Stratum(rows, xs, ev, gid, first, death_pos, death_group, group_time,
                     group_start, frac, dg_time, sizes, ev.astype(float) @ xs, dead_at,
