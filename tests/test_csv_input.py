@@ -83,9 +83,3 @@ def test_the_analysis_is_imported_while_the_file_is_parsed(tmp_path: Path,
     frame = csv_input.read_frame(path, import_meanwhile=("colorsys",))
     assert "colorsys" in sys.modules
     pd.testing.assert_frame_equal(frame, pd.read_csv(path))
-
-
-@pytest.mark.parametrize("threads", [True, False])
-def test_one_thread_or_many_the_parse_is_the_same(threads: bool) -> None:
-    path = FIXTURES / "mgus2.csv"
-    assert csv_input._arrow_table(path, threads).equals(csv_input._arrow_table(path))
