@@ -161,3 +161,15 @@ def test_c_loops_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _kernels._c_loops() is None
     monkeypatch.setenv(_kernels.NO_C_ENV, "0")
     assert (_kernels._c_loops() is None) is (_kernels.C_LOOPS is None)
+
+
+@pytest.mark.parametrize(("n", "n_times"), [(1, 1), (300, 40), (500, 500), (257, 3)])
+def test_c_deaths_first_equals_the_loop(c_loops, n: int, n_times: int) -> None:
+    rng = np.random.default_rng(n)
+    time = rng.integers(0, n_times, n).astype(float)
+    event = rng.random(n) < 0.5
+    order = np.argsort(time).astype(np.int64)
+    np.testing.assert_array_equal(_kernels._deaths_first(order, time[order], event),
+                                  _loops._deaths_first(order, time[order], event))
+    with pytest.raises(ValueError, match="out of range"):
+        c_loops.deaths_first(order + n, time[order], event, np.empty(n, dtype=np.int64))

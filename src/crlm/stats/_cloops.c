@@ -1,15 +1,16 @@
-/* The hot loops of one Cox fit in C: Harrell's C pair counts (the Fenwick-tree loops of
- * crlm/stats/_loops.py), the per-time risk sums, the tied-death sums and the information's
- * weighted Gram matrix of the partial likelihood. Compiled when crlm is installed (an optional extension: without a C compiler
- * crlm uses numba or numpy, with the same results).
+/* The hot loops of one Cox fit in C: the deaths-first order of tied times, the per-time risk
+ * sums, the tied-death sums and the information's weighted Gram matrix of the partial
+ * likelihood, and Harrell's C pair counts (the Fenwick-tree loops of crlm/stats/_loops.py).
+ * Compiled when crlm is installed (an optional extension: without a C compiler crlm uses
+ * numba or numpy, with the same results).
  *
  * Why C and not only numba: one `crlm stats cox` on a 1M-row file spent about 0.6 s on the
  * pair counts in numpy, and loading numba's compiled loops costs about as much as it saves;
  * this module loads in microseconds (benchmarks/RESULTS.md). Same algorithms as
- * _loops.concordance_counts (the counts equal), _loops.time_sums and the numpy
- * _vectorized.efron_sums and _kernels.risk_set_gram (equal up to the order of additions),
- * checked against them in tests/test_c_loops.py and, through the estimators, against R
- * survival.
+ * _loops._deaths_first and _loops.concordance_counts (equal results), _loops.time_sums, and
+ * the numpy _vectorized.efron_sums and _kernels.risk_set_gram (equal up to the order of
+ * additions); checked against them in tests/test_c_loops.py and, through the estimators,
+ * against R survival.
  *
  * The arrays come through the buffer protocol (any C-contiguous int64 / bool / float64
  * array), so building needs no numpy headers. Inputs are checked before the loops run:
@@ -577,7 +578,78 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(deaths_first_doc,
+"deaths_first(order, sorted_time, event, out)\n--\n\n"
+"As crlm.stats._loops._deaths_first: within each run of equal sorted_time, the rows of\n"
+"order with an event first, each part in its incoming order, written to out. order, out:\n"
+"int64 (n); sorted_time: float64 (n), the times of order's rows; event: bool, indexed by\n"
+"order's values. Releases the GIL.");
+
+static PyObject *
+deaths_first(PyObject *self, PyObject *args)
+{
+    PyObject *o_obj, *t_obj, *e_obj, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOOO:deaths_first", &o_obj, &t_obj, &e_obj, &out_obj)) {
+        return NULL;
+    }
+    Py_buffer o, t, e, out;
+    Py_buffer *views[4] = {&o, &t, &e, &out};
+    int held = 0;
+    PyObject *result = NULL;
+    if (get_array(o_obj, &o, 8, "lq", 0, "order") != 0) goto done;
+    held++;
+    if (get_array(t_obj, &t, 8, "d", 0, "sorted_time") != 0) goto done;
+    held++;
+    if (get_array(e_obj, &e, 1, "?bB", 0, "event") != 0) goto done;
+    held++;
+    if (get_array(out_obj, &out, 8, "lq", 1, "out") != 0) goto done;
+    held++;
+    int64_t n = (int64_t)(o.len / 8), n_rows = (int64_t)e.len;
+    if ((int64_t)(t.len / 8) != n || (int64_t)(out.len / 8) != n) {
+        PyErr_SetString(PyExc_ValueError, "deaths_first: arrays of mismatched lengths");
+        goto done;
+    }
+    const int64_t *order = (const int64_t *)o.buf;
+    for (int64_t i = 0; i < n; i++) {
+        if (order[i] < 0 || order[i] >= n_rows) {
+            PyErr_SetString(PyExc_ValueError, "deaths_first: a row index is out of range");
+            goto done;
+        }
+    }
+    const double *time = (const double *)t.buf;
+    const uint8_t *event = (const uint8_t *)e.buf;
+    int64_t *target = (int64_t *)out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t start = 0;
+    while (start < n) {
+        int64_t end = start + 1;
+        while (end < n && time[end] == time[start]) {
+            end++;
+        }
+        int64_t k = start;
+        for (int64_t i = start; i < end; i++) {
+            if (event[order[i]]) {
+                target[k++] = order[i];
+            }
+        }
+        for (int64_t i = start; i < end; i++) {
+            if (!event[order[i]]) {
+                target[k++] = order[i];
+            }
+        }
+        start = end;
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < held; i++) {
+        PyBuffer_Release(views[i]);
+    }
+    return result;
+}
+
 static PyMethodDef methods[] = {
+    {"deaths_first", deaths_first, METH_VARARGS, deaths_first_doc},
     {"efron_sums", efron_sums, METH_VARARGS, efron_sums_doc},
     {"risk_set_gram", risk_set_gram, METH_VARARGS, risk_set_gram_doc},
     {"concordance_counts", concordance_counts, METH_VARARGS, concordance_counts_doc},

@@ -1,9 +1,10 @@
 """The survival estimators' inner loops: compiled when available, numpy otherwise.
 
-The loops of one Cox fit (Harrell's C pair counts, the per-time risk sums, the tied-death
-sums, the information's weighted Gram matrix) run in C (:mod:`crlm.stats._cloops`, built
-with crlm when a C compiler is present; two threads on large data, ``CRLM_NO_C=1`` to switch
-off): it loads in microseconds, so even a one-shot command on a large file gains from it.
+The loops of one Cox fit (the deaths-first time order, the per-time risk sums, the
+tied-death sums, the information's weighted Gram matrix, Harrell's C pair counts) run in C
+(:mod:`crlm.stats._cloops`, built with crlm when a C compiler is present; two threads on large
+data, ``CRLM_NO_C=1`` to switch off): it loads in microseconds, so even a one-shot command on
+a large file gains from it.
 
 For the other loops, with numba installed (``pip install crlm[fast]``), the loops of
 :mod:`crlm.stats._loops` are compiled on first use for data of at least ``NUMBA_MIN_ROWS``
@@ -182,6 +183,12 @@ def scale_rows(x: np.ndarray, weight: np.ndarray, out: np.ndarray) -> None:
 
 
 def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    if C_LOOPS is not None:
+        out = np.empty(order.size, dtype=np.int64)
+        C_LOOPS.deaths_first(np.ascontiguousarray(order, dtype=np.int64),
+                             np.ascontiguousarray(sorted_time, dtype=float),
+                             np.ascontiguousarray(event, dtype=np.bool_), out)
+        return out
     jit = _for(order.size)
     return (jit["_deaths_first"] if jit else _vectorized._deaths_first)(order, sorted_time, event)
 
