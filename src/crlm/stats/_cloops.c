@@ -43,6 +43,59 @@ get_array(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, const char *kinds
     return 0;
 }
 
+/* A float64 matrix of `rows` x `cols` in Fortran (column-major) order. */
+static int
+get_fortran_matrix(PyObject *obj, Py_buffer *view, const char *name)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        return -1;
+    }
+    const char *format = view->format ? view->format : "B";
+    if (view->ndim != 2 || view->itemsize != 8 || format[strlen(format) - 1] != 'd') {
+        PyErr_Format(PyExc_TypeError, "%s: expected a 2-D float64 array", name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+/* What one array argument must be: 'd' float64, 'i' int64, 'b' bool (one C-contiguous
+ * dimension), 'F' a 2-D float64 matrix in Fortran order; written to when `writable`. */
+typedef struct {
+    const char *name;
+    char type;
+    int writable;
+} array_spec;
+
+static void
+release_arrays(Py_buffer *const *views, int count)
+{
+    for (int k = 0; k < count; k++) {
+        PyBuffer_Release(views[k]);
+    }
+}
+
+/* Every argument's buffer (objs[k] into *views[k]), or none: on a wrong argument the buffers
+ * taken so far are released, the error is set and -1 returned. */
+static int
+get_arrays(PyObject *const *objs, const array_spec *specs, Py_buffer *const *views,
+           int count)
+{
+    for (int k = 0; k < count; k++) {
+        char type = specs[k].type;
+        int failed = type == 'F'
+            ? get_fortran_matrix(objs[k], views[k], specs[k].name)
+            : get_array(objs[k], views[k], type == 'b' ? 1 : 8,
+                        type == 'd' ? "d" : type == 'i' ? "lq" : "?bB", specs[k].writable,
+                        specs[k].name);
+        if (failed) {
+            release_arrays(views, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Fenwick-tree counts fit in 32 bits (the caller passes fewer than 2^31 rows): half the
  * memory of 64-bit counts, so more of the tree stays in the cache. Node i is stored at
  * i + (i >> 14): the nodes a query visits lie 2^k apart, and without the gap every 16384th
@@ -147,16 +200,14 @@ concordance_counts(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_buffer rank, event, block, out;
+    Py_buffer *views[4] = {&rank, &event, &block, &out};
+    PyObject *objs[4] = {rank_obj, event_obj, block_obj, out_obj};
+    static const array_spec specs[4] = {
+        {"rank", 'i', 0}, {"event", 'b', 0}, {"block_end", 'i', 0}, {"out", 'd', 1}};
+    if (get_arrays(objs, specs, views, 4) != 0) {
+        return NULL;
+    }
     PyObject *result = NULL;
-    int have_rank = 0, have_event = 0, have_block = 0, have_out = 0;
-    if (get_array(rank_obj, &rank, 8, "lq", 0, "rank") != 0) goto done;
-    have_rank = 1;
-    if (get_array(event_obj, &event, 1, "?bB", 0, "event") != 0) goto done;
-    have_event = 1;
-    if (get_array(block_obj, &block, 8, "lq", 0, "block_end") != 0) goto done;
-    have_block = 1;
-    if (get_array(out_obj, &out, 8, "d", 1, "out") != 0) goto done;
-    have_out = 1;
 
     int64_t n = (int64_t)(rank.len / 8);
     if ((int64_t)event.len != n || (int64_t)(block.len / 8) != n) {
@@ -212,28 +263,10 @@ concordance_counts(PyObject *self, PyObject *args)
     free(tree);
     result = Py_NewRef(Py_None);
 done:
-    if (have_rank) PyBuffer_Release(&rank);
-    if (have_event) PyBuffer_Release(&event);
-    if (have_block) PyBuffer_Release(&block);
-    if (have_out) PyBuffer_Release(&out);
+    release_arrays(views, 4);
     return result;
 }
 
-/* A float64 matrix of `rows` x `cols` in Fortran (column-major) order. */
-static int
-get_fortran_matrix(PyObject *obj, Py_buffer *view, const char *name)
-{
-    if (PyObject_GetBuffer(obj, view, PyBUF_F_CONTIGUOUS | PyBUF_FORMAT) != 0) {
-        return -1;
-    }
-    const char *format = view->format ? view->format : "B";
-    if (view->ndim != 2 || view->itemsize != 8 || format[strlen(format) - 1] != 'd') {
-        PyErr_Format(PyExc_TypeError, "%s: expected a 2-D float64 array", name);
-        PyBuffer_Release(view);
-        return -1;
-    }
-    return 0;
-}
 
 PyDoc_STRVAR(time_sums_doc,
 "time_sums(x, risk, first, dead_at, lo, hi, dead0, all0, dead1, all1)\n--\n\n"
@@ -255,24 +288,14 @@ time_sums(PyObject *self, PyObject *args)
     }
     Py_buffer x, risk, first, dead, d0, a0, d1, a1;
     Py_buffer *views[8] = {&x, &risk, &first, &dead, &d0, &a0, &d1, &a1};
-    int held = 0;
+    PyObject *objs[8] = {x_obj, risk_obj, first_obj, dead_obj, d0_obj, a0_obj, d1_obj, a1_obj};
+    static const array_spec specs[8] = {
+        {"x", 'F', 0}, {"risk", 'd', 0}, {"first", 'i', 0}, {"dead_at", 'i', 0},
+        {"dead0", 'd', 1}, {"all0", 'd', 1}, {"dead1", 'd', 1}, {"all1", 'd', 1}};
+    if (get_arrays(objs, specs, views, 8) != 0) {
+        return NULL;
+    }
     PyObject *result = NULL;
-    if (get_fortran_matrix(x_obj, &x, "x") != 0) goto done;
-    held++;
-    if (get_array(risk_obj, &risk, 8, "d", 0, "risk") != 0) goto done;
-    held++;
-    if (get_array(first_obj, &first, 8, "lq", 0, "first") != 0) goto done;
-    held++;
-    if (get_array(dead_obj, &dead, 8, "lq", 0, "dead_at") != 0) goto done;
-    held++;
-    if (get_array(d0_obj, &d0, 8, "d", 1, "dead0") != 0) goto done;
-    held++;
-    if (get_array(a0_obj, &a0, 8, "d", 1, "all0") != 0) goto done;
-    held++;
-    if (get_array(d1_obj, &d1, 8, "d", 1, "dead1") != 0) goto done;
-    held++;
-    if (get_array(a1_obj, &a1, 8, "d", 1, "all1") != 0) goto done;
-    held++;
 
     int64_t n = (int64_t)x.shape[0], p = (int64_t)x.shape[1];
     int64_t g_count = (int64_t)(first.len / 8);
@@ -328,9 +351,7 @@ time_sums(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < held; i++) {
-        PyBuffer_Release(views[i]);
-    }
+    release_arrays(views, 8);
     return result;
 }
 
@@ -418,31 +439,32 @@ efron_sums(PyObject *self, PyObject *args)
                           &objs[9])) {
         return NULL;
     }
-    static const char *names[10] = {"s0", "dead0", "group_time", "group_start", "frac",
-                                    "c1", "cf", "c2", "cf2", "cff2"};
-    Py_buffer views[10];
-    int held = 0;
-    PyObject *result = NULL;
-    for (; held < 10; held++) {
-        int integer = held == 2 || held == 3;
-        if (get_array(objs[held], &views[held], 8, integer ? "lq" : "d", held >= 5,
-                      names[held]) != 0) {
-            goto done;
-        }
+    static const array_spec specs[10] = {
+        {"s0", 'd', 0}, {"dead0", 'd', 0}, {"group_time", 'i', 0}, {"group_start", 'i', 0},
+        {"frac", 'd', 0}, {"c1", 'd', 1}, {"cf", 'd', 1}, {"c2", 'd', 1}, {"cf2", 'd', 1},
+        {"cff2", 'd', 1}};
+    Py_buffer buffers[10];
+    Py_buffer *views[10];
+    for (int k = 0; k < 10; k++) {
+        views[k] = &buffers[k];
     }
-    int64_t n_times = (int64_t)(views[0].len / 8);
-    int64_t n_groups = (int64_t)(views[2].len / 8);
-    int64_t n_deaths = (int64_t)(views[4].len / 8);
-    int ok = (int64_t)(views[1].len / 8) == n_times && (int64_t)(views[3].len / 8) == n_groups;
+    if (get_arrays(objs, specs, views, 10) != 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int64_t n_times = (int64_t)(buffers[0].len / 8);
+    int64_t n_groups = (int64_t)(buffers[2].len / 8);
+    int64_t n_deaths = (int64_t)(buffers[4].len / 8);
+    int ok = (int64_t)(buffers[1].len / 8) == n_times && (int64_t)(buffers[3].len / 8) == n_groups;
     for (int k = 5; k < 10; k++) {
-        ok = ok && (int64_t)(views[k].len / 8) == n_groups;
+        ok = ok && (int64_t)(buffers[k].len / 8) == n_groups;
     }
     if (!ok) {
         PyErr_SetString(PyExc_ValueError, "efron_sums: arrays of mismatched lengths");
         goto done;
     }
-    const int64_t *group_time = (const int64_t *)views[2].buf;
-    const int64_t *group_start = (const int64_t *)views[3].buf;
+    const int64_t *group_time = (const int64_t *)buffers[2].buf;
+    const int64_t *group_start = (const int64_t *)buffers[3].buf;
     for (int64_t k = 0; k < n_groups; k++) {
         int64_t end = k + 1 < n_groups ? group_start[k + 1] : n_deaths;
         if (group_time[k] < 0 || group_time[k] >= n_times || group_start[k] < 0
@@ -456,11 +478,11 @@ efron_sums(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "efron_sums: deaths without a group");
         goto done;
     }
-    const double *s0 = (const double *)views[0].buf, *dead0 = (const double *)views[1].buf;
-    const double *frac = (const double *)views[4].buf;
-    double *c1 = (double *)views[5].buf, *cf = (double *)views[6].buf;
-    double *c2 = (double *)views[7].buf, *cf2 = (double *)views[8].buf;
-    double *cff2 = (double *)views[9].buf;
+    const double *s0 = (const double *)buffers[0].buf, *dead0 = (const double *)buffers[1].buf;
+    const double *frac = (const double *)buffers[4].buf;
+    double *c1 = (double *)buffers[5].buf, *cf = (double *)buffers[6].buf;
+    double *c2 = (double *)buffers[7].buf, *cf2 = (double *)buffers[8].buf;
+    double *cff2 = (double *)buffers[9].buf;
     exact_sum log_sum = {0.0, 0.0};
     Py_BEGIN_ALLOW_THREADS
     for (int64_t k = 0; k < n_groups; k++) {
@@ -487,9 +509,7 @@ efron_sums(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     result = PyFloat_FromDouble(log_sum.sum + log_sum.compensation);
 done:
-    for (int i = 0; i < held; i++) {
-        PyBuffer_Release(&views[i]);
-    }
+    release_arrays(views, 10);
     return result;
 }
 
@@ -512,23 +532,16 @@ risk_set_gram(PyObject *self, PyObject *args)
     }
     Py_buffer x, r, g, e, a, b, out;
     Py_buffer *views[7] = {&x, &r, &g, &e, &a, &b, &out};
-    int held = 0;
+    PyObject *objs[7] = {x_obj, r_obj, g_obj, e_obj, a_obj, b_obj, out_obj};
+    static const array_spec specs[7] = {
+        {"x", 'F', 0}, {"risk", 'd', 0}, {"gid", 'i', 0}, {"event", 'b', 0},
+        {"per_time", 'd', 0}, {"per_time_dead", 'd', 0}, {"out", 'd', 1}};
+    if (get_arrays(objs, specs, views, 7) != 0) {
+        return NULL;
+    }
     PyObject *result = NULL;
     double *scaled = NULL;
-    if (get_fortran_matrix(x_obj, &x, "x") != 0) goto done;
-    held++;
-    if (get_array(r_obj, &r, 8, "d", 0, "risk") != 0) goto done;
-    held++;
-    if (get_array(g_obj, &g, 8, "lq", 0, "gid") != 0) goto done;
-    held++;
-    if (get_array(e_obj, &e, 1, "?bB", 0, "event") != 0) goto done;
-    held++;
-    if (get_array(a_obj, &a, 8, "d", 0, "per_time") != 0) goto done;
-    held++;
-    if (get_array(b_obj, &b, 8, "d", 0, "per_time_dead") != 0) goto done;
-    held++;
-    if (get_array(out_obj, &out, 8, "d", 1, "out") != 0) goto done;
-    held++;
+
     int64_t n = (int64_t)x.shape[0], p = (int64_t)x.shape[1];
     int64_t n_times = (int64_t)(a.len / 8);
     if ((int64_t)(r.len / 8) != n || (int64_t)(g.len / 8) != n || (int64_t)e.len != n
@@ -572,9 +585,7 @@ risk_set_gram(PyObject *self, PyObject *args)
     result = Py_NewRef(Py_None);
 done:
     free(scaled);
-    for (int i = 0; i < held; i++) {
-        PyBuffer_Release(views[i]);
-    }
+    release_arrays(views, 7);
     return result;
 }
 
@@ -594,16 +605,13 @@ deaths_first(PyObject *self, PyObject *args)
     }
     Py_buffer o, t, e, out;
     Py_buffer *views[4] = {&o, &t, &e, &out};
-    int held = 0;
+    PyObject *objs[4] = {o_obj, t_obj, e_obj, out_obj};
+    static const array_spec specs[4] = {
+        {"order", 'i', 0}, {"sorted_time", 'd', 0}, {"event", 'b', 0}, {"out", 'i', 1}};
+    if (get_arrays(objs, specs, views, 4) != 0) {
+        return NULL;
+    }
     PyObject *result = NULL;
-    if (get_array(o_obj, &o, 8, "lq", 0, "order") != 0) goto done;
-    held++;
-    if (get_array(t_obj, &t, 8, "d", 0, "sorted_time") != 0) goto done;
-    held++;
-    if (get_array(e_obj, &e, 1, "?bB", 0, "event") != 0) goto done;
-    held++;
-    if (get_array(out_obj, &out, 8, "lq", 1, "out") != 0) goto done;
-    held++;
     int64_t n = (int64_t)(o.len / 8), n_rows = (int64_t)e.len;
     if ((int64_t)(t.len / 8) != n || (int64_t)(out.len / 8) != n) {
         PyErr_SetString(PyExc_ValueError, "deaths_first: arrays of mismatched lengths");
@@ -642,9 +650,7 @@ deaths_first(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
-    for (int i = 0; i < held; i++) {
-        PyBuffer_Release(views[i]);
-    }
+    release_arrays(views, 4);
     return result;
 }
 
