@@ -33,7 +33,7 @@ from crlm.stats import _loops, _vectorized
 
 #: set to 1 to use the numpy path even when numba is installed
 NO_NUMBA_ENV = "CRLM_NO_NUMBA"
-#: set to 1 to leave the C pair counts unused (numba or numpy count the pairs)
+#: set to 1 to leave the C loops unused (numba or numpy run them instead)
 NO_C_ENV = "CRLM_NO_C"
 
 
