@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -89,6 +90,17 @@ def test_human_readable_output(colon_csv: Path) -> None:
                                  "--event", "status", "--group", "rx", "--at", "365"])
     assert result.exit_code == 0, result.output
     assert "Lev+5FU" in result.output and "NR" in result.output
+
+
+def test_km_table_prints_counts_as_whole_numbers() -> None:
+    """Every median reached (no missing cell): the counts were once printed as 631.0."""
+    args = ["stats", "km", "--data", str(FIXTURES / "mgus2.csv"), "--time", "futime",
+            "--event", "death", "--group", "sex"]
+    groups = json.loads(runner.invoke(app, [*args, "--json"]).output)["groups"]
+    shown = runner.invoke(app, args).output
+    for group in groups.values():
+        assert re.search(rf"│\s+{group['n']}\s+│\s+{group['events']}\s+│", shown), shown
+        assert f"{group['n']}.0" not in shown
 
 
 @pytest.mark.parametrize(

@@ -445,7 +445,9 @@ def km_cmd(
     ci_head = f"{100 * conf_level:g}% CI"
     table = _table(f"Kaplan–Meier ({conf_type} CI)",
                    ("group", "n", "events", "median", ci_head, "IQR (q25–q75)"))
-    for level, row in km.summary().iterrows():
+    summary = km.summary()
+    # rows as dicts keep each column's type (iterrows would turn the counts into floats)
+    for level, row in zip(summary.index, summary.to_dict("records"), strict=True):
         table.add_row(str(level), str(row["n"]), str(row["events"]), _nr(row["median"]),
                       f"{_nr(row['median_lower95'])}–{_nr(row['median_upper95'])}",
                       f"{_nr(row['q25'])}–{_nr(row['q75'])}")
