@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -150,3 +151,14 @@ def test_risk_table_csv_like_r_summary(colon_csv: Path, tmp_path: Path) -> None:
     assert lev["n_risk"].tolist() == ref["at"]["n_risk"]
     assert lev["n_event"].tolist() == ref["at"]["n_event"]
     assert lev["n_censor"].tolist() == ref["at"]["n_censor"]
+
+
+def test_logistic_table_prints_a_small_p_as_below_a_thousandth(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-2.5 * x))).astype(int)
+    path = tmp_path / "lg.csv"
+    pd.DataFrame({"y": y, "x": x, "z": rng.normal(size=400)}).to_csv(path, index=False)
+    shown = runner.invoke(app, ["stats", "logistic", "--data", str(path), "--outcome", "y",
+                                "--covariates", "x,z"]).output
+    assert "<0.001" in shown and "0.000" not in shown, shown

@@ -14,6 +14,7 @@ from crlm.cli.stats_cmds import (
     DataOpt,
     FirthOpt,
     JsonOpt,
+    _p,
     _parse_reference,
     _run,
     _table,
@@ -132,7 +133,7 @@ def logistic_cmd(
     for term, row in fit.to_frame().iterrows():
         table.add_row(str(term), f"{row['or']:.2f}",
                       f"{bound_text(row['lower95'])}–{bound_text(row['upper95'])}",
-                      f"{row['p']:.3f}")
+                      _p(row["p"]))
     console = data_console()
     console.print(table)
     if fit.dropped is not None:
