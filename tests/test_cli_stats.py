@@ -162,3 +162,13 @@ def test_logistic_table_prints_a_small_p_as_below_a_thousandth(tmp_path: Path) -
     shown = runner.invoke(app, ["stats", "logistic", "--data", str(path), "--outcome", "y",
                                 "--covariates", "x,z"]).output
     assert "<0.001" in shown and "0.000" not in shown, shown
+
+
+def test_a_negative_interval_reads_a_to_b() -> None:
+    args = ["stats", "rmst", "--data", str(FIXTURES / "mgus2.csv"), "--time", "futime",
+            "--event", "death", "--group", "sex", "--horizon", "200"]
+    difference = json.loads(runner.invoke(app, [*args, "--json"]).output)["differences"][0]
+    assert difference["upper95"] < 0  # men: shorter restricted mean survival
+    shown = runner.invoke(app, args).output
+    assert f"{difference['lower95']:.1f} to {difference['upper95']:.1f}" in shown, shown
+    assert "–-" not in shown

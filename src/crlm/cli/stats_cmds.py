@@ -123,6 +123,12 @@ def _num(value: float | None, digits: int = 3, missing: str = "—") -> str:
     return f"{value:.{digits}f}"
 
 
+def _ci(lower: float | None, upper: float | None, digits: int = 3) -> str:
+    """A confidence interval as "a–b", or "a to b" when a bound is negative (not "-20.5–-5.0")."""
+    low, high = _num(lower, digits), _num(upper, digits)
+    return f"{low} to {high}" if "-" in low + high else f"{low}–{high}"
+
+
 def _nr(value: float | None) -> str:
     """A KM time that may be "not reached"."""
     return _num(value, 1, missing="NR")
@@ -290,7 +296,7 @@ def cox_cmd(
     table = _table(title, ("term", "HR", CI_HEADERS["wald"], "coef", "SE", "p"))
     for name, row in fit.to_frame().iterrows():
         table.add_row(str(name), _num(row["hr"], 2),
-                      f"{_num(row['lower95'], 2)}–{_num(row['upper95'], 2)}",
+                      _ci(row["lower95"], row["upper95"], 2),
                       _num(row["coef"], 4), _num(row["se"], 4), _p(row["p"]))
     console.print(table)
     lr = fit.lr_test
@@ -338,7 +344,7 @@ def _pooled_cox_output(frame: pd.DataFrame, column: str, time: str, event: str,
     frame_out = pooled.to_frame(ratio="hr")
     for name, row in frame_out.iterrows():
         table.add_row(str(name), _num(row["hr"], 2),
-                      f"{_num(row['hr_lower95'], 2)}–{_num(row['hr_upper95'], 2)}",
+                      _ci(row["hr_lower95"], row["hr_upper95"], 2),
                       _num(row["estimate"], 4), _num(row["se"], 4), _num(row["df"], 1),
                       _num(row["fmi"], 3), _p(row["p"]))
     console.print(table)
@@ -457,7 +463,7 @@ def km_cmd(
                       ("group", "time", "at risk", "events", "censored", "survival", ci_head))
         for row in km.risk_table(times).itertuples(index=False):
             risk.add_row(str(row.group), f"{row.time:g}", str(row.n_risk), str(row.n_event),
-                         str(row.n_censor), _num(row.surv), f"{_num(row.lower)}–{_num(row.upper)}")
+                         str(row.n_censor), _num(row.surv), _ci(row.lower, row.upper))
         console.print(risk)
     console.print(km.dropped.describe())
 
@@ -521,14 +527,14 @@ def rmst_cmd(
                    ("group", "RMST", "SE", "95% CI"))
     for level, row in res.to_frame().iterrows():
         table.add_row(str(level), _num(row["rmst"], 1), _num(row["se"], 1),
-                      f"{_num(row['lower95'], 1)}–{_num(row['upper95'], 1)}")
+                      _ci(row["lower95"], row["upper95"], 1))
     console.print(table)
     diffs = res.differences()
     if len(diffs):
         dt = _table("Differences", ("contrast", "difference", "SE", "95% CI", "p"))
         for row in diffs.itertuples(index=False):
             dt.add_row(row.contrast, _num(row.difference, 1), _num(row.se, 1),
-                       f"{_num(row.lower95, 1)}–{_num(row.upper95, 1)}", _p(row.p))
+                       _ci(row.lower95, row.upper95, 1), _p(row.p))
         console.print(dt)
 
 

@@ -18,6 +18,7 @@ from crlm.cli.stats_cmds import (
     EventOpt,
     JsonOpt,
     TimeOpt,
+    _ci,
     _num,
     _p,
     _p_eq,
@@ -41,10 +42,6 @@ ScoreOpt = Annotated[str, typer.Option(
 DrawsOpt = Annotated[int, typer.Option(
     "--draws", help="Bootstrap resamples for the AUC CIs (0: no CI).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")]
-
-
-def _ci(lo: float, hi: float, digits: int = 3) -> str:
-    return f"{_num(lo, digits)}–{_num(hi, digits)}"
 
 
 @stats_app.command("cif")
