@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from crlm.cli import app
 from crlm.stats.table1 import (
+    _mean_sd,
+    _median_iqr,
     categorical_test,
     continuous_test,
     smd_categorical,
@@ -125,3 +127,9 @@ def test_smd_of_two_constant_groups_is_undefined_not_an_error() -> None:
 
     assert np.isnan(smd_continuous([np.array([1.0, 1.0, 1.0]), np.array([2.0, 2.0])]))
     assert smd_continuous([np.array([1.0, 1.0]), np.array([1.0, 1.0])]) == 0.0
+
+
+def test_a_continuous_cell_has_one_number_of_decimals() -> None:
+    assert _median_iqr(np.array([11.8, 12.3, 13.0, 14.0, 14.0])) == "13.0 (12.3–14.0)"
+    assert _median_iqr(np.array([55.0, 63.0, 71.0])) == "63 (59–67)"  # whole numbers stay so
+    assert _mean_sd(np.array([5.0])) == "5 (–)"  # no SD of one value (it used to raise)

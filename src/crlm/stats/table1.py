@@ -365,19 +365,25 @@ def _n_pct(k: float, n: float) -> str:
 def _median_iqr(x: np.ndarray) -> str:
     if not x.size:
         return "–"
-    q1, med, q3 = np.percentile(x, [25, 50, 75])
-    return f"{_g(med)} ({_g(q1)}–{_g(q3)})"
+    med, q1, q3 = _same_decimals(*np.percentile(x, [50, 25, 75]))
+    return f"{med} ({q1}–{q3})"
 
 
 def _mean_sd(x: np.ndarray) -> str:
     if not x.size:
         return "–"
     sd = float(np.std(x, ddof=1)) if x.size > 1 else float("nan")
-    return f"{_g(float(np.mean(x)))} ({_g(sd)})"
+    mean, spread = _same_decimals(float(np.mean(x)), sd)
+    return f"{mean} ({spread})"
 
 
-def _g(x: float) -> str:
-    return f"{x:.1f}" if abs(x - round(x)) > 1e-9 else f"{round(x)}"
+def _same_decimals(*values: float) -> list[str]:
+    """The values of one cell with one decimal each, or none when all are whole numbers
+    ("63 (55–72)", "13.0 (11.8–14.0)": never "13 (11.8–14)"); "–" for one not defined (the
+    SD of a single value)."""
+    whole = all(not np.isfinite(v) or abs(v - round(v)) <= 1e-9 for v in values)
+    return ["–" if not np.isfinite(v) else f"{round(v)}" if whole else f"{v:.1f}"
+            for v in values]
 
 
 def standardized_mean_difference(series: pd.Series, group: pd.Series, categorical: bool
