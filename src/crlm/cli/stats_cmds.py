@@ -63,9 +63,8 @@ def read_csv(path: Path, *, analysis: str | None = None) -> pd.DataFrame:
 
     if not path.is_file():
         fail_bad_input(f"--data: file not found: {path}")
-    meanwhile = ("crlm.stats._dist", *([analysis] if analysis else []))
     try:
-        return read_frame(path, import_meanwhile=meanwhile)
+        return read_frame(path, import_meanwhile=(analysis,) if analysis else ())
     except ValueError as exc:  # pandas' ParserError and EmptyDataError, UnicodeDecodeError
         fail_bad_input(f"--data: cannot read {path} as CSV ({exc})")
 

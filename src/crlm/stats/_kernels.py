@@ -21,7 +21,6 @@ import functools
 import os
 import stat
 import tempfile
-import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from crlm.stats import _loops, _vectorized
+from crlm.stats._vectorized import on_two_threads
 
 #: set to 1 to use the numpy path even when numba is installed
 NO_NUMBA_ENV = "CRLM_NO_NUMBA"
@@ -169,7 +169,7 @@ def time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.nd
     """Per distinct time: risk sums over its deaths and its rows (see ``_loops.time_sums``);
     ``scratch`` (x's shape) spares the numpy path a temporary."""
     if C_LOOPS is not None:
-        return _c_time_sums(C_LOOPS, x, risk, first, dead_at)
+        return _c_time_sums(x, risk, first, dead_at)
     jit = _for(x.shape[0])
     if jit:
         return jit["time_sums"](x, risk, first, dead_at)
@@ -197,35 +197,14 @@ def concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarra
                        n_ranks: int) -> np.ndarray:
     """Per row: concordant, discordant and tied pairs (see ``_loops.concordance_counts``)."""
     if C_LOOPS is not None:
-        return _c_concordance_counts(C_LOOPS, rank, event, block_end, n_ranks)
+        return _c_concordance_counts(rank, event, block_end, n_ranks)
     jit = _for(rank.size)
     return (jit["concordance_counts"] if jit else _vectorized.concordance_counts)(
         rank, event, block_end, n_ranks)
 
 
-def _on_two_threads(first: Callable[[], None], second: Callable[[], None]) -> None:
-    """Run ``second`` on a new thread while ``first`` runs here (C loops release the GIL);
-    an exception from either is raised here once both have ended."""
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            second()
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        first()
-    finally:
-        thread.join()
-    if failed:
-        raise failed[0]
-
-
-def _c_concordance_counts(c_loops: types.ModuleType, rank: np.ndarray, event: np.ndarray,
-                          block_end: np.ndarray, n_ranks: int) -> np.ndarray:
+def _c_concordance_counts(rank: np.ndarray, event: np.ndarray, block_end: np.ndarray,
+                          n_ranks: int) -> np.ndarray:
     """:func:`concordance_counts` by the C loops: every row's counts against earlier deaths,
     plus each death's against later rows (the two sweeps on two threads from
     :data:`TWO_THREADS_MIN_ROWS` rows)."""
@@ -236,19 +215,18 @@ def _c_concordance_counts(c_loops: types.ModuleType, rank: np.ndarray, event: np
     out, of_deaths = np.empty((rank.size, 3)), np.empty((dead.size, 3))
 
     def sweep(side: int, into: np.ndarray) -> Callable[[], None]:
-        return lambda: c_loops.concordance_counts(rank, event, block_end, n_ranks, into, side)
+        return lambda: C_LOOPS.concordance_counts(rank, event, block_end, n_ranks, into, side)
 
     if rank.size < TWO_THREADS_MIN_ROWS:
         sweep(1, out)()
         sweep(0, of_deaths)()
     else:
-        _on_two_threads(sweep(1, out), sweep(0, of_deaths))
+        on_two_threads(sweep(1, out), sweep(0, of_deaths))
     out[dead] += of_deaths
     return out
 
 
-def _c_time_sums(c_loops: types.ModuleType, x: np.ndarray, risk: np.ndarray,
-                 first: np.ndarray, dead_at: np.ndarray
+def _c_time_sums(x: np.ndarray, risk: np.ndarray, first: np.ndarray, dead_at: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`time_sums` by the C loops; from :data:`TWO_THREADS_MIN_ROWS` rows the times
     of the first and second half of the rows on two threads."""
@@ -261,12 +239,12 @@ def _c_time_sums(c_loops: types.ModuleType, x: np.ndarray, risk: np.ndarray,
     dead1, all1 = np.empty((n_times, x.shape[1])), np.empty((n_times, x.shape[1]))
     outputs = (dead0, all0, dead1, all1)
     if x.shape[0] < TWO_THREADS_MIN_ROWS:
-        c_loops.time_sums(x, risk, first, dead_at, 0, n_times, *outputs)
+        C_LOOPS.time_sums(x, risk, first, dead_at, 0, n_times, *outputs)
     else:
         half = int(np.searchsorted(first, x.shape[0] // 2))
-        _on_two_threads(
-            lambda: c_loops.time_sums(x, risk, first, dead_at, 0, half, *outputs),
-            lambda: c_loops.time_sums(x, risk, first, dead_at, half, n_times, *outputs))
+        on_two_threads(
+            lambda: C_LOOPS.time_sums(x, risk, first, dead_at, 0, half, *outputs),
+            lambda: C_LOOPS.time_sums(x, risk, first, dead_at, half, n_times, *outputs))
     return outputs
 
 
@@ -296,7 +274,7 @@ def take_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if rows.size < TWO_THREADS_MIN_ROWS or half == 0:
         columns(range(x.shape[1]))
     else:
-        _on_two_threads(lambda: columns(range(half)), lambda: columns(range(half, x.shape[1])))
+        on_two_threads(lambda: columns(range(half)), lambda: columns(range(half, x.shape[1])))
     return out
 
 
@@ -346,7 +324,7 @@ def risk_set_gram(x: np.ndarray, risk: np.ndarray, gid: np.ndarray, event: np.nd
         C_LOOPS.risk_set_gram(*args, 0, n, gram)
         return gram
     other = np.zeros_like(gram)
-    _on_two_threads(lambda: C_LOOPS.risk_set_gram(*args, 0, n // 2, gram),
+    on_two_threads(lambda: C_LOOPS.risk_set_gram(*args, 0, n // 2, gram),
                     lambda: C_LOOPS.risk_set_gram(*args, n // 2, n, other))
     return gram + other
 

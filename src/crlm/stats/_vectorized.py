@@ -10,6 +10,9 @@ run on two threads from :data:`PARALLEL_MIN_ROWS` rows. The two (start, stop] sw
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -71,7 +74,30 @@ def _deaths_first(order: np.ndarray, sorted_time: np.ndarray, event: np.ndarray)
     return order[np.lexsort((~dead, sorted_time))].astype(np.int64)
 
 
-# _smaller_before packs two counts in one int64: all rows in the low half, deaths in the high
+def on_two_threads(first: Callable[[], None], second: Callable[[], None]) -> None:
+    """Run ``second`` on a new thread while ``first`` runs here (numpy's loops and crlm's C
+    loops release the GIL); an exception from either is raised here once both have ended."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            second()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        first()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
+
+
+# _rank_counts packs two counts in one int64: all rows in the low half, deaths in the high
 _HIGH = 32
 _LOW = (1 << _HIGH) - 1
 #: below this many rows the two halves of the wavelet matrix are not worth a second thread
@@ -144,16 +170,14 @@ def _rank_counts(rank: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, ...]:
         # the top bit splits the rows in two
         _wavelet_levels(arrays, spare, (scan[:n + 1], *rest), top, top)
         cut = n - int(np.count_nonzero(key >> (_HIGH + top)))
-        from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            halves = [pool.submit(_wavelet_levels, tuple(a[part] for a in arrays),
-                                  tuple(a[part] for a in spare),
-                                  (scan[part.start + offset:part.stop + 1 + offset],
-                                   *(a[part] for a in rest)), top - 1)
-                      for part, offset in ((slice(0, cut), 0), (slice(cut, n), 1))]
-            for half in halves:
-                half.result()
+        def half(part: slice, offset: int) -> Callable[[], None]:
+            return lambda: _wavelet_levels(
+                tuple(a[part] for a in arrays), tuple(a[part] for a in spare),
+                (scan[part.start + offset:part.stop + 1 + offset], *(a[part] for a in rest)),
+                top - 1)
+
+        on_two_threads(half(slice(0, cut), 0), half(slice(cut, n), 1))
     elif top >= 0:
         _wavelet_levels(arrays, spare, (scan[:n + 1], *rest), top)
     key, inc, smaller = arrays
