@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
+from tests.conftest import EXAMPLES
 
 from crlm.clinical.assess import assess
 from crlm.clinical.timeline import SystemicExposure, build_timeline
@@ -164,3 +166,12 @@ def test_missing_inputs_are_reported_not_defaulted() -> None:
                          tlv_formula="weight")
     assert v.standardized_tlv_ml == pytest.approx(1487.5) and v.flr_percent == pytest.approx(
         400 / 1487.5 * 100)
+
+
+def test_the_low_growth_warning_names_each_threshold_once() -> None:
+    """"below 2.66 %/week", not "below < 2.66 %/week"."""
+    patient = parse_patient(json.loads((EXAMPLES / "between_stages.json").read_text()))
+    warning = next(i for i in assess(patient).warnings
+                   if i.code == "warning.low_kinetic_growth_rate")
+    assert "below 2.66 %/week (Leung 2014" in warning.rationale
+    assert "< " not in warning.rationale

@@ -860,9 +860,9 @@ def low_kinetic_growth_rate(patient: Patient, findings: Findings) -> Iterator[It
     kgr = findings.kinetic_growth_rate_percent_per_week
     if kgr is None or kgr >= KGR_LEUNG:
         return
-    below = [f"< {fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by AHPBA guideline 2025)"]
+    below = [f"{fmt(KGR_LEUNG)} %/week (Leung 2014, quoted by AHPBA guideline 2025)"]
     if kgr < KGR_SHINDOH:
-        below.insert(0, f"< {fmt(KGR_SHINDOH)} %/week (Shindoh 2013a: hepatic insufficiency "
+        below.insert(0, f"{fmt(KGR_SHINDOH)} %/week (Shindoh 2013a: hepatic insufficiency "
                         "21.6 % vs 0 %)")
     yield Item(
         code="warning.low_kinetic_growth_rate",
