@@ -113,3 +113,13 @@ def test_markdown_escapes_raw_html_from_data() -> None:
 
     assert "<script" not in _md("<script>alert(1)</script>")
     assert _md("lesion < 1 cm") == "lesion < 1 cm"
+
+
+def test_the_lesion_count_reads_as_words() -> None:
+    patient, a = _load(EXAMPLES / "between_stages.json")
+    md = render(a, patient, "markdown", Header(patient="P-1"))
+    assert "9 lesions" in md and "lesion(s)" not in md
+    single = patient.model_copy(update={"liver": patient.liver.model_copy(
+        update={"number_of_metastases": 1})})
+    assert "| synchronous, 1 lesion," in render(assess(single), single, "markdown",
+                                                  Header(patient="P-1"))

@@ -109,8 +109,8 @@ def _synopsis(p: Patient) -> list[tuple[str, str]]:
     if pr.symptoms:
         primary.append("symptoms: " + ", ".join(value_label(s) for s in pr.symptoms))
     liver = [value_label(lv.timing) if lv.timing else "timing unknown",
-             f"{lv.number_of_metastases} lesion(s)" if lv.number_of_metastases is not None
-             else "number unknown"]
+             (f"{lv.number_of_metastases} lesion" + ("" if lv.number_of_metastases == 1 else "s"))
+             if lv.number_of_metastases is not None else "number unknown"]
     if lv.largest_cm is not None:
         liver.append(f"largest {number(lv.largest_cm)} cm")
     if lv.bilobar is not None:
